@@ -1,0 +1,14 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from config.api import api
+
+urlpatterns = [
+    path("", include("linli.reports.urls")),
+    path("accounts/", include("linli.accounts.urls")),
+    path("registry/", include("linli.registry.urls")),
+    path("audit/", include("linli.audit.urls")),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("admin/", admin.site.urls),
+    path("api/", api.urls),
+]

@@ -1,0 +1,107 @@
+"""Writes to accounts: every change of role or jurisdiction is audited."""
+
+from django.db import transaction
+from django.http import HttpRequest
+
+from linli.accounts.models import AreaAssignment, User
+from linli.areas.models import Area
+from linli.audit.models import AuditAction
+from linli.audit.services import record_event
+
+
+def _audit_permission_change(
+    *, user: User, by: User | None, request: HttpRequest | None, area_path: str, detail: dict
+) -> None:
+    record_event(
+        action=AuditAction.PERMISSION_CHANGE,
+        actor=by,
+        actor_username=by.get_username() if by else "system",
+        request=request,
+        object_type="user",
+        object_id=user.pk,
+        object_label=user.get_username(),
+        area_path=area_path,
+        detail=detail,
+    )
+
+
+@transaction.atomic
+def create_staff_user(
+    *,
+    username: str,
+    password: str,
+    role: str,
+    areas: list[Area],
+    display_name: str = "",
+    by: User | None = None,
+    request: HttpRequest | None = None,
+) -> User:
+    """Creates a staff account with its role and assigned areas."""
+    user = User(username=username, role=role, display_name=display_name)
+    user.set_password(password)
+    user.full_clean(exclude=["password"])
+    user.save()
+    for area in areas:
+        assign_area(user=user, area=area, by=by, request=request)
+    _audit_permission_change(
+        user=user,
+        by=by,
+        request=request,
+        area_path=areas[0].path if areas else "",
+        detail={"change": "create", "role": role},
+    )
+    return user
+
+
+@transaction.atomic
+def set_role(
+    *, user: User, role: str, by: User | None, request: HttpRequest | None = None
+) -> User:
+    previous = user.role
+    if previous == role:
+        return user
+    user.role = role
+    user.save(update_fields=["role"])
+    _audit_permission_change(
+        user=user,
+        by=by,
+        request=request,
+        area_path=user.jurisdiction_paths[0] if user.jurisdiction_paths else "",
+        detail={"change": "role", "from": previous, "to": role},
+    )
+    return user
+
+
+@transaction.atomic
+def assign_area(
+    *, user: User, area: Area, by: User | None, request: HttpRequest | None = None
+) -> AreaAssignment:
+    assignment, created = AreaAssignment.objects.get_or_create(
+        user=user, area=area, defaults={"assigned_by": by}
+    )
+    if created:
+        user.__dict__.pop("jurisdiction_paths", None)
+        _audit_permission_change(
+            user=user,
+            by=by,
+            request=request,
+            area_path=area.path,
+            detail={"change": "assign", "area": area.name, "area_id": area.pk},
+        )
+    return assignment
+
+
+@transaction.atomic
+def unassign_area(
+    *, user: User, area: Area, by: User | None, request: HttpRequest | None = None
+) -> None:
+    deleted, _ = AreaAssignment.objects.filter(user=user, area=area).delete()
+    if deleted:
+        user.__dict__.pop("jurisdiction_paths", None)
+        _audit_permission_change(
+            user=user,
+            by=by,
+            request=request,
+            area_path=area.path,
+            detail={"change": "unassign", "area": area.name, "area_id": area.pk},
+        )

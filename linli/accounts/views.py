@@ -1,0 +1,15 @@
+"""Log-in and log-out pages."""
+
+from django.contrib.auth import views as auth_views
+
+from linli.accounts.forms import LoginForm
+
+
+class LoginView(auth_views.LoginView):
+    template_name = "accounts/login.html"
+    authentication_form = LoginForm
+    redirect_authenticated_user = True
+
+
+class LogoutView(auth_views.LogoutView):
+    pass

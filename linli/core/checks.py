@@ -1,0 +1,48 @@
+"""System checks that refuse a bad production configuration or an unclassified field."""
+
+import os
+
+from django.apps import apps
+from django.conf import settings
+from django.core.checks import Error, Tags, register
+
+
+@register(Tags.security, deploy=False)
+def production_settings(app_configs, **kwargs) -> list[Error]:
+    if settings.LINLI_ENV != "production":
+        return []
+    errors = []
+    for name in ("LINLI_SECRET_KEY", "LINLI_DATA_KEY", "LINLI_HASH_KEY"):
+        if not os.environ.get(name):
+            errors.append(
+                Error(
+                    f"{name} must be set in production (keys in ./var are for embedded use).",
+                    id="linli.E010",
+                )
+            )
+    if settings.DEBUG:
+        errors.append(Error("LINLI_DEBUG must be off in production.", id="linli.E011"))
+    if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+        errors.append(Error("Production runs on PostgreSQL (DATABASE_URL).", id="linli.E012"))
+    return errors
+
+
+@register()
+def personal_fields_classified(app_configs, **kwargs) -> list[Error]:
+    """Every concrete field of a model with personal data has a sensitivity class."""
+    errors = []
+    for model in apps.get_models():
+        declared = getattr(model, "field_sensitivity", None)
+        if declared is None:
+            continue
+        for field in model._meta.concrete_fields:
+            if field.name not in declared:
+                errors.append(
+                    Error(
+                        f"{model._meta.label}.{field.name} has no sensitivity class.",
+                        hint="Add it to field_sensitivity (linli.core.sensitivity).",
+                        obj=model,
+                        id="linli.E001",
+                    )
+                )
+    return errors

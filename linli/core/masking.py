@@ -1,0 +1,59 @@
+"""Masking of personal values for display. Pure functions, applied on the server."""
+
+from collections.abc import Callable
+
+from linli.core.roles import RolePolicy, Visibility
+from linli.core.sensitivity import Sensitivity
+
+MASK = "*"
+HIDDEN_TEXT = "—"
+
+
+def mask_name(name: str) -> str:
+    """张伟 → 张*, 张三丰 → 张*丰, 欧阳娜娜 → 欧**娜."""
+    if not name:
+        return ""
+    if len(name) == 1:
+        return MASK
+    if len(name) == 2:
+        return name[0] + MASK
+    return name[0] + MASK * (len(name) - 2) + name[-1]
+
+
+def mask_id_number(id_number: str) -> str:
+    """610103199001011234 → 6101**********1234 (the form printed on Chinese receipts)."""
+    if len(id_number) < 8:
+        return MASK * len(id_number)
+    return id_number[:4] + MASK * (len(id_number) - 8) + id_number[-4:]
+
+
+def mask_phone(phone: str) -> str:
+    """13812345678 → 138****5678; other lengths keep their last four digits."""
+    if len(phone) == 11:
+        return phone[:3] + MASK * 4 + phone[-4:]
+    if len(phone) <= 4:
+        return MASK * len(phone)
+    return MASK * (len(phone) - 4) + phone[-4:]
+
+
+def mask_address(parts: list[str]) -> str:
+    """Keeps the compound and building, hides the unit and dwelling."""
+    if len(parts) <= 2:
+        return "".join(parts)
+    return "".join(parts[:2]) + MASK * 4
+
+
+def present(
+    value: str,
+    *,
+    sensitivity: Sensitivity,
+    policy: RolePolicy,
+    mask: Callable[[str], str] = mask_name,
+) -> str:
+    """Returns the value as this role may see it: in clear, through `mask`, or hidden."""
+    visibility = policy.visibility(sensitivity)
+    if visibility == Visibility.CLEAR:
+        return value
+    if visibility == Visibility.HIDDEN:
+        return HIDDEN_TEXT
+    return mask(value)

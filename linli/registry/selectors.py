@@ -1,0 +1,292 @@
+"""Reads of the registry. Every function takes the acting user and returns masked views."""
+
+from dataclasses import dataclass, field
+from datetime import date
+
+from django.core.exceptions import PermissionDenied
+from django.db.models import Prefetch, QuerySet
+from django.http import Http404
+
+from linli.areas.models import Area
+from linli.core import identifiers
+from linli.core.idnumbers import InvalidIdNumber, parse_id_number
+from linli.core.masking import HIDDEN_TEXT, mask_address, present
+from linli.core.phones import InvalidPhone, normalise_phone
+from linli.core.roles import RolePolicy, policy_for
+from linli.core.sensitivity import Sensitivity
+from linli.registry.models import Household, Person, PersonTag, VulnerableTag
+from linli.registry.services import ID_KIND, PHONE_KIND
+
+TAG_LABELS = dict(VulnerableTag.choices)
+
+
+@dataclass(frozen=True)
+class PersonFilters:
+    q: str = ""  # name or address fragment
+    id_number: str = ""  # a full ID number, looked up through the keyed hash
+    phone: str = ""  # a full phone (keyed hash) or its last four digits
+    tag: str = ""
+    residency: str = ""
+    area: Area | None = None
+
+
+@dataclass(frozen=True)
+class PersonRow:
+    """A person as the acting user may see them."""
+
+    id: int
+    name: str
+    sex: str
+    age: int | None
+    id_number: str
+    phone: str
+    address: str
+    residency: str
+    tags: list[str]
+    household_id: int | None
+    relation: str
+
+
+@dataclass(frozen=True)
+class PersonFile:
+    row: PersonRow
+    birth_date: str
+    has_smartphone: bool
+    dwelling_id: int | None
+    members: list[PersonRow] = field(default_factory=list)
+    revealable: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class HouseholdRow:
+    id: int
+    address: str
+    head: str
+    size: int
+    members: list[PersonRow]
+
+
+def _require_browse(user) -> RolePolicy:
+    policy = policy_for(user)
+    if not policy.may_browse_people:
+        raise PermissionDenied("this role does not browse residents / 该角色无权查看居民")
+    return policy
+
+
+def age_on(birth: date | None, today: date) -> int | None:
+    if birth is None:
+        return None
+    return today.year - birth.year - ((today.month, today.day) < (birth.month, birth.day))
+
+
+def present_person(person: Person, policy: RolePolicy, *, today: date | None = None) -> PersonRow:
+    """Returns the person's fields masked for the role (tags must be prefetched)."""
+    today = today or date.today()
+    age = age_on(person.birth_date, today)
+    personal = policy.visibility(Sensitivity.PERSONAL)
+    sensitive_clear = policy.visibility(Sensitivity.SENSITIVE) == "clear"
+    return PersonRow(
+        id=person.pk,
+        name=present(person.name, sensitivity=Sensitivity.PERSONAL, policy=policy),
+        sex=person.get_sex_display() if personal != "hidden" else HIDDEN_TEXT,
+        age=age if personal != "hidden" else None,
+        id_number=person.id_number_masked or "",
+        phone=person.phone_masked or "",
+        address=present(
+            person.address,
+            sensitivity=Sensitivity.PERSONAL,
+            policy=policy,
+            mask=lambda _: mask_address([person.address_building, person.address_dwelling]),
+        ),
+        residency=person.get_residency_display(),
+        tags=[TAG_LABELS[t.tag] for t in person.tags.all()] if sensitive_clear else [],
+        household_id=person.household_id,
+        relation=person.get_relation_to_head_display(),
+    )
+
+
+def filter_people(people: QuerySet[Person], filters: PersonFilters) -> QuerySet[Person]:
+    """Applies search filters. A malformed full ID or phone matches nobody, never by LIKE."""
+    if filters.area is not None:
+        people = people.filter(area_path__startswith=filters.area.path)
+    if filters.q:
+        q = filters.q.strip()
+        people = people.filter(name__contains=q) | people.filter(address_building__contains=q)
+    if filters.id_number:
+        try:
+            value = parse_id_number(filters.id_number).value
+        except InvalidIdNumber:
+            return people.none()
+        people = people.filter(id_number_hash=identifiers.keyed_hash(ID_KIND, value))
+    if filters.phone:
+        digits = filters.phone.strip()
+        if len(digits) == 4 and digits.isdigit():
+            people = people.filter(phone_tail=digits)
+        else:
+            try:
+                phone = normalise_phone(digits)
+            except InvalidPhone:
+                return people.none()
+            people = people.filter(phone_hash=identifiers.keyed_hash(PHONE_KIND, phone))
+    if filters.tag:
+        people = people.filter(tags__tag=filters.tag)
+    if filters.residency:
+        people = people.filter(residency=filters.residency)
+    return people
+
+
+def people_for(user, filters: PersonFilters | None = None) -> QuerySet[Person]:
+    """Returns the people in the user's jurisdiction matching the filters, in address order.
+
+    Raises PermissionDenied for roles that do not browse residents.
+    """
+    _require_browse(user)
+    people = filter_people(Person.objects.visible_to(user), filters or PersonFilters())
+    return people.order_by("id").prefetch_related(
+        Prefetch("tags", queryset=PersonTag.objects.order_by("tag"))
+    )
+
+
+def present_people(user, people) -> list[PersonRow]:
+    policy = policy_for(user)
+    today = date.today()
+    return [present_person(p, policy, today=today) for p in people]
+
+
+def person_for(user, person_id: int) -> Person:
+    """Returns the person if visible to the user. Raises Http404 or PermissionDenied."""
+    _require_browse(user)
+    person = (
+        Person.objects.visible_to(user)
+        .filter(pk=person_id)
+        .prefetch_related("tags")
+        .select_related("household")
+        .first()
+    )
+    if person is None:
+        raise Http404("person not found")
+    return person
+
+
+def person_file(user, person: Person) -> PersonFile:
+    """Returns the person's file (一人一档) with household members, masked for the user."""
+    policy = _require_browse(user)
+    members: list[PersonRow] = []
+    if person.household_id:
+        others = (
+            Person.objects.visible_to(user)
+            .filter(household_id=person.household_id)
+            .exclude(pk=person.pk)
+            .prefetch_related("tags")
+            .order_by("id")
+        )
+        members = present_people(user, others)
+    personal_clear = policy.visibility(Sensitivity.PERSONAL) == "clear"
+    revealable = tuple(
+        name
+        for name in ("id_number", "phone")
+        if policy.may_reveal and getattr(person, f"{name}_encrypted")
+    )
+    return PersonFile(
+        row=present_person(person, policy),
+        birth_date=(
+            person.birth_date.isoformat() if person.birth_date and personal_clear else HIDDEN_TEXT
+        ),
+        has_smartphone=person.has_smartphone,
+        dwelling_id=person.dwelling_id,
+        members=members,
+        revealable=revealable,
+    )
+
+
+def households_for(user, *, area: Area | None = None, q: str = "") -> QuerySet[Household]:
+    _require_browse(user)
+    households = Household.objects.visible_to(user)
+    if area is not None:
+        households = households.filter(area_path__startswith=area.path)
+    if q:
+        households = households.filter(address_building__contains=q.strip())
+    return households.select_related("head").order_by("id")
+
+
+def household_for(user, household_id: int) -> Household:
+    """Returns the household if visible to the user. Raises Http404 or PermissionDenied."""
+    _require_browse(user)
+    household = Household.objects.visible_to(user).filter(pk=household_id).first()
+    if household is None:
+        raise Http404("household not found")
+    return household
+
+
+def present_household(user, household: Household, *, with_members: bool = True) -> HouseholdRow:
+    policy = policy_for(user)
+    members = (
+        present_people(
+            user,
+            Person.objects.visible_to(user)
+            .filter(household=household)
+            .prefetch_related("tags")
+            .order_by("id"),
+        )
+        if with_members
+        else []
+    )
+    address = present(
+        str(household),
+        sensitivity=Sensitivity.PERSONAL,
+        policy=policy,
+        mask=lambda _: mask_address([household.address_building, household.address_dwelling]),
+    )
+    head = (
+        present(household.head.name, sensitivity=Sensitivity.PERSONAL, policy=policy)
+        if household.head
+        else ""
+    )
+    return HouseholdRow(
+        id=household.pk, address=address, head=head, size=len(members), members=members
+    )
+
+
+def present_households(user, households) -> list[HouseholdRow]:
+    """Returns household rows with member counts, without loading members one by one."""
+    from django.db.models import Count
+
+    policy = policy_for(user)
+    ids = [h.pk for h in households]
+    sizes = dict(
+        Person.objects.filter(household_id__in=ids)
+        .values("household_id")
+        .annotate(n=Count("id"))
+        .values_list("household_id", "n")
+    )
+    rows = []
+    for household in households:
+        rows.append(
+            HouseholdRow(
+                id=household.pk,
+                address=present(
+                    str(household),
+                    sensitivity=Sensitivity.PERSONAL,
+                    policy=policy,
+                    mask=lambda _, h=household: mask_address([h.address_building, h.address_dwelling]),
+                ),
+                head=present(household.head.name, sensitivity=Sensitivity.PERSONAL, policy=policy)
+                if household.head
+                else "",
+                size=sizes.get(household.pk, 0),
+                members=[],
+            )
+        )
+    return rows
+
+
+def tag_counts(user, area: Area | None = None) -> dict[str, int]:
+    """Returns {tag: people count} within the user's jurisdiction (or an area in it)."""
+    from django.db.models import Count
+
+    _require_browse(user)
+    tags = PersonTag.objects.visible_to(user)
+    if area is not None:
+        tags = tags.filter(area_path__startswith=area.path)
+    counts = dict(tags.values("tag").annotate(n=Count("id")).values_list("tag", "n"))
+    return {tag: counts.get(tag, 0) for tag in VulnerableTag.values}

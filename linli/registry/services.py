@@ -1,0 +1,191 @@
+"""Writes to the registry. Identifiers are sealed here and nowhere else."""
+
+from dataclasses import dataclass
+from datetime import date
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.http import HttpRequest
+
+from linli.areas.models import Area, AreaLevel
+from linli.areas.selectors import ancestors_of
+from linli.audit.models import AuditAction
+from linli.audit.services import record_event
+from linli.core import identifiers
+from linli.core.idnumbers import parse_id_number
+from linli.core.jurisdiction import path_within
+from linli.core.masking import mask_id_number, mask_phone
+from linli.core.phones import normalise_phone
+from linli.core.roles import policy_for
+from linli.registry.models import Household, Person, PersonTag, Residency
+
+ID_KIND = "id"
+PHONE_KIND = "phone"
+REVEALABLE_FIELDS = ("id_number", "phone")
+
+
+@dataclass(frozen=True)
+class Address:
+    building: str  # compound and building, e.g. 翠华小区3号楼
+    dwelling: str  # unit and dwelling, e.g. 2单元501室
+
+
+def address_of(dwelling: Area) -> Address:
+    """Returns the two halves of a dwelling's address (the first can be shown masked)."""
+    names = {area.level: area.name for area in [*ancestors_of(dwelling), dwelling]}
+    return Address(
+        building=names.get(AreaLevel.COMPOUND, "") + names.get(AreaLevel.BUILDING, ""),
+        dwelling=names.get(AreaLevel.UNIT, "") + names.get(AreaLevel.DWELLING, ""),
+    )
+
+
+def seal_id_number(raw: str) -> tuple[identifiers.SealedIdentifier, date, str]:
+    """Returns the sealed ID number with the birth date and sex it encodes.
+
+    Raises InvalidIdNumber (linli.core.idnumbers).
+    """
+    parsed = parse_id_number(raw)
+    sealed = identifiers.seal(ID_KIND, parsed.value, mask_id_number(parsed.value))
+    return sealed, parsed.birth_date, parsed.sex
+
+
+def seal_phone(raw: str) -> tuple[identifiers.SealedIdentifier, str]:
+    """Returns the sealed phone and its last four digits. Raises InvalidPhone."""
+    phone = normalise_phone(raw)
+    return identifiers.seal(PHONE_KIND, phone, mask_phone(phone)), phone[-4:]
+
+
+def build_person(
+    *,
+    name: str,
+    id_number: str = "",
+    phone: str = "",
+    dwelling: Area | None = None,
+    address: Address | None = None,
+    residency: str = Residency.REGISTERED,
+    has_smartphone: bool = True,
+    household: Household | None = None,
+    relation_to_head: str = "",
+    sex: str = "",
+    birth_date: date | None = None,
+) -> Person:
+    """Returns an unsaved Person with sealed identifiers (for bulk creation and imports).
+
+    `address` may be passed when the caller already computed it for the dwelling.
+    Raises InvalidIdNumber or InvalidPhone on bad identifiers.
+    """
+    person = Person(
+        name=name.strip(),
+        residency=residency,
+        has_smartphone=has_smartphone,
+        household=household,
+        relation_to_head=relation_to_head,
+        sex=sex,
+        birth_date=birth_date,
+    )
+    if id_number:
+        sealed, person.birth_date, person.sex = seal_id_number(id_number)
+        person.id_number_encrypted = sealed.encrypted
+        person.id_number_hash = sealed.hashed
+        person.id_number_masked = sealed.masked
+    if phone:
+        sealed_phone, person.phone_tail = seal_phone(phone)
+        person.phone_encrypted = sealed_phone.encrypted
+        person.phone_hash = sealed_phone.hashed
+        person.phone_masked = sealed_phone.masked
+    if dwelling is not None:
+        if dwelling.level != AreaLevel.DWELLING:
+            raise ValidationError({"dwelling": "住址必须是一户 / the address must be a dwelling"})
+        address = address or address_of(dwelling)
+        person.dwelling = dwelling
+        person.area_path = dwelling.path
+        person.address_building = address.building
+        person.address_dwelling = address.dwelling
+    return person
+
+
+@transaction.atomic
+def register_person(*, tags: list[str] = (), **fields) -> Person:
+    """Creates a person (fields as in build_person) with their vulnerable tags."""
+    person = build_person(**fields)
+    person.save()
+    set_tags(person=person, tags=list(tags))
+    return person
+
+
+@transaction.atomic
+def set_tags(*, person: Person, tags: list[str]) -> None:
+    PersonTag.objects.filter(person=person).exclude(tag__in=tags).delete()
+    existing = set(PersonTag.objects.filter(person=person).values_list("tag", flat=True))
+    PersonTag.objects.bulk_create(
+        [PersonTag(person=person, tag=t, area_path=person.area_path) for t in tags if t not in existing]
+    )
+
+
+@transaction.atomic
+def create_household(*, dwelling: Area, address: Address | None = None) -> Household:
+    address = address or address_of(dwelling)
+    return Household.objects.create(
+        dwelling=dwelling,
+        area_path=dwelling.path,
+        address_building=address.building,
+        address_dwelling=address.dwelling,
+    )
+
+
+def reveal_person_field(
+    *, person: Person, field: str, purpose: str, by, request: HttpRequest | None = None
+) -> str:
+    """Returns the full value of an identifier and writes an audit record.
+
+    Raises PermissionDenied when the user may not reveal, the person is outside their
+    jurisdiction, or the purpose is not one of the listed purposes; ValidationError when the
+    field is not revealable or holds no value.
+    """
+    if not policy_for(by).may_reveal or not path_within(person.area_path, by):
+        raise PermissionDenied("not allowed to reveal / 无权查看完整信息")
+    if purpose not in {key for key, _ in settings.LINLI_REVEAL_PURPOSES}:
+        raise PermissionDenied("a listed purpose is required / 须选择查看目的")
+    if field not in REVEALABLE_FIELDS:
+        raise ValidationError(f"{field} cannot be revealed / 该字段不可查看")
+    token = getattr(person, f"{field}_encrypted")
+    if not token:
+        raise ValidationError("no value recorded / 未登记")
+    value = identifiers.decrypt(token)
+    record_event(
+        action=AuditAction.REVEAL,
+        actor=by,
+        request=request,
+        object_type="person",
+        object_id=person.pk,
+        object_label=getattr(person, f"{field}_masked"),
+        field=field,
+        purpose=purpose,
+        area_path=person.area_path,
+    )
+    return value
+
+
+def record_person_viewed(*, person: Person, by, request: HttpRequest | None = None) -> None:
+    """Appends a 'opened a person's file' event (PIPL: who looked at whose data)."""
+    record_event(
+        action=AuditAction.VIEW_PERSON,
+        actor=by,
+        request=request,
+        object_type="person",
+        object_id=person.pk,
+        object_label=person.id_number_masked or person.phone_masked,
+        area_path=person.area_path,
+    )
+
+
+def record_household_viewed(*, household: Household, by, request: HttpRequest | None = None) -> None:
+    record_event(
+        action=AuditAction.VIEW_HOUSEHOLD,
+        actor=by,
+        request=request,
+        object_type="household",
+        object_id=household.pk,
+        area_path=household.area_path,
+    )
