@@ -1,3 +1,7 @@
+from django.urls import path
+
+from linli.audit import views
+
 app_name = "audit"
 
-urlpatterns: list = []
+urlpatterns = [path("", views.events, name="events")]

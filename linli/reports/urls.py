@@ -1,3 +1,7 @@
+from django.urls import path
+
+from linli.reports import views
+
 app_name = "reports"
 
-urlpatterns: list = []
+urlpatterns = [path("", views.home, name="home")]

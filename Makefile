@@ -1,0 +1,63 @@
+# Linli. `make help` lists the targets.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+export LINLI_ENV ?= embedded
+
+.DEFAULT_GOAL := help
+.PHONY: help run test install install-dev serve lint format messages bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e .
+	@touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed
+	$(PY) -m pip install --quiet -e ".[dev]"
+	@touch $@
+
+install: $(VENV)/.installed ## install the product into .venv
+
+install-dev: $(VENV)/.installed-dev ## install the product and the test tools into .venv
+
+run: install ## install, migrate SQLite, load the demo community and serve it
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py load_demo
+	$(PY) manage.py collectstatic --noinput --verbosity 0
+	$(PY) manage.py demo_logins --url http://$(HOST):$(PORT)/
+	$(VENV)/bin/gunicorn config.wsgi --bind $(HOST):$(PORT) --workers 2 --threads 4 --access-logfile -
+
+serve: install ## serve without reloading the demo
+	$(VENV)/bin/gunicorn config.wsgi --bind $(HOST):$(PORT) --workers 2 --threads 4 --access-logfile -
+
+test: install-dev ## install and run every test (lint, layers, migrations, pytest)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
+	LINLI_ENV=test $(PY) manage.py makemigrations --check --dry-run
+	LINLI_ENV=test $(PY) -m pytest
+
+lint: install-dev ## ruff lint and import layers
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
+
+format: install-dev ## format the code
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+messages: install-dev ## extract and compile translations (needs gettext)
+	$(PY) manage.py makemessages -l zh_Hans --no-obsolete --ignore=.venv --ignore=var --ignore=bench
+	$(PY) manage.py makemessages -d djangojs -l zh_Hans --no-obsolete --ignore=.venv --ignore=var --ignore="*.min.js"
+	$(PY) manage.py compilemessages --ignore=.venv
+
+bench: install-dev ## measure the person list at 100,000 residents (needs PostgreSQL)
+	$(PY) bench/people_list.py
+
+clean: ## remove the virtualenv and local data (./var)
+	rm -rf $(VENV) var

@@ -1,0 +1,23 @@
+"""The home page: each role lands on the live picture of their own jurisdiction."""
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils.translation import gettext as _
+
+from linli.reports.selectors import chart_data, overview_for
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    overviews = overview_for(request.user)
+    context = {
+        "overviews": overviews,
+        "charts": [chart_data(o) for o in overviews],
+        "chart_titles": {
+            "residents": _("Residents"),
+            "households": _("Households"),
+            "vulnerable": _("Vulnerable residents"),
+        },
+    }
+    return render(request, "reports/home.html", context)

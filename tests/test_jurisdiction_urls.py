@@ -1,0 +1,120 @@
+"""Walks every URL pattern of the project and proves community A cannot reach community B.
+
+The walk is exhaustive on purpose: a new app's URL is covered the day it is added. A URL
+parameter this test does not know fails the test, so whoever adds one must say which object
+of community B to try it with (KWARG_VALUES below).
+"""
+
+from collections.abc import Iterator
+
+import pytest
+from django.contrib.contenttypes.models import ContentType
+from django.urls import URLPattern, URLResolver, get_resolver
+
+# Markers of community B's data that must never reach a user of community A.
+B_MARKERS = ("王五", "大雁塔社区", "曲江花园", "5432")
+
+# URLs that hold no data of anybody: nothing to leak.
+DATA_FREE_ROUTES = {"accounts/login/", "accounts/logout/", "i18n/setlang/"}
+
+
+def walk(patterns, prefix: str = "") -> Iterator[tuple[str, URLPattern]]:
+    for entry in patterns:
+        if isinstance(entry, URLResolver):
+            yield from walk(entry.url_patterns, prefix + str(entry.pattern))
+        elif isinstance(entry, URLPattern):
+            yield prefix + str(entry.pattern), entry
+
+
+def kwarg_values(world) -> dict[str, str]:
+    """Returns, per URL parameter name, an object of community B to try."""
+    person_type = ContentType.objects.get(app_label="registry", model="person")
+    return {
+        "area_id": str(world.b.grid.pk),
+        "person_id": str(world.resident_b.pk),
+        "household_id": str(world.resident_b.household_id),
+        # Django admin
+        "id": str(world.grid_b.pk),
+        "object_id": str(world.resident_b.pk),
+        "app_label": "registry",
+        "content_type_id": str(person_type.pk),
+        "url": "registry/person/",
+    }
+
+
+def build_path(route: str, pattern: URLPattern, values: dict[str, str]) -> str | None:
+    """Returns a concrete path for a route, or None for regex routes we cannot fill."""
+    names = list(pattern.pattern.converters) if hasattr(pattern.pattern, "converters") else []
+    path = route
+    import re
+
+    if route.startswith("^") or "(?P<" in route:
+        # Regex routes (Django admin's app index): fill named groups.
+        for name in re.findall(r"\(\?P<(\w+)>", route):
+            names.append(name)
+        path = re.sub(r"\(\?P<(\w+)>[^)]*\)", lambda m: values[m.group(1)], route)
+        path = path.lstrip("^").rstrip("$").replace("\\", "")
+        return "/" + path
+    for name in names:
+        path = re.sub(r"<(?:\w+:)?" + name + ">", values[name], path)
+    return "/" + path
+
+
+def all_routes(world) -> list[tuple[str, str, bool]]:
+    """Returns (route, concrete path, has parameters) for every pattern of the project."""
+    import re
+
+    values = kwarg_values(world)
+    routes = []
+    for route, pattern in walk(get_resolver().url_patterns):
+        params = re.findall(r"<(?:\w+:)?(\w+)>", route) + re.findall(r"\(\?P<(\w+)>", route)
+        unknown = [p for p in params if p not in values]
+        assert not unknown, f"{route}: add a community-B value for {unknown} to kwarg_values"
+        routes.append((route, build_path(route, pattern, values), bool(params)))
+    return routes
+
+
+REFUSED = {302, 400, 401, 403, 404, 405}
+
+
+@pytest.mark.django_db
+def test_every_url_refuses_or_hides_community_b(world, client):
+    """For every URL pattern, a grid worker of A gets 403/404 (or a redirect to log in) for
+    B's objects, and list pages and their area filter never show B's data."""
+    client.force_login(world.grid_a)
+    checked = 0
+    for route, path, has_params in all_routes(world):
+        if route in DATA_FREE_ROUTES:
+            continue
+        for method in ("get", "post"):
+            response = getattr(client, method)(path, follow=not has_params)
+            body = response.content.decode(errors="replace")
+            if has_params:
+                assert response.status_code in REFUSED, (method, path, response.status_code)
+            leaked = [m for m in B_MARKERS if m in body]
+            assert not leaked, (method, path, leaked)
+            if response.status_code == 302:
+                assert "login" in response["Location"], (method, path, response["Location"])
+        if not has_params:
+            filtered = client.get(path, {"area": world.b.grid.pk})
+            assert filtered.status_code in REFUSED or not any(
+                m in filtered.content.decode(errors="replace") for m in B_MARKERS
+            ), path
+        checked += 1
+    assert checked > 10
+
+
+@pytest.mark.django_db
+def test_b_objects_are_reachable_by_their_own_grid_worker(world, client):
+    """Control: the same URLs work for community B's own grid worker, so the refusals above
+    come from jurisdiction, not from broken URLs."""
+    client.force_login(world.grid_b)
+    product_routes = [
+        (route, path)
+        for route, path, has_params in all_routes(world)
+        if has_params and not route.startswith("admin/")
+    ]
+    assert product_routes
+    for route, path in product_routes:
+        response = client.get(path)
+        assert response.status_code in {200, 405}, (route, response.status_code)

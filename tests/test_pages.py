@@ -1,0 +1,58 @@
+"""The main pages render for each role, scoped and masked on the server."""
+
+from django.urls import reverse
+
+from linli.audit.models import AuditAction, AuditEvent
+
+
+def test_home_shows_live_counts_for_community_lead(world, client_for):
+    """A community lead lands on their community's figures, computed from the registry."""
+    response = client_for(world.lead_a).get(reverse("reports:home"))
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "长延堡社区" in body
+    assert "大雁塔社区" not in body
+    assert 'data-testid="residents-total">2<' in body
+
+
+def test_person_list_masks_identifiers_for_grid_worker(world, client_for):
+    """A grid worker sees names in clear but ID numbers and phones masked."""
+    response = client_for(world.grid_a).get(reverse("registry:people"))
+    body = response.content.decode()
+    assert "张三丰" in body
+    assert "138****5678" in body
+    assert "13812345678" not in body
+    assert "王五" not in body
+
+
+def test_street_officer_sees_names_masked(world, client_for):
+    """Officials above the community see names masked and both communities' residents."""
+    body = client_for(world.street_officer).get(reverse("registry:people")).content.decode()
+    assert "张*丰" in body
+    assert "张三丰" not in body
+    assert "王*" in body
+
+
+def test_person_page_records_view_and_reveal_needs_purpose(world, client_for):
+    """Opening a file is audited; revealing without a purpose is refused and not audited."""
+    client = client_for(world.grid_a)
+    url = reverse("registry:person", args=[world.resident_a.pk])
+    assert client.get(url).status_code == 200
+    assert AuditEvent.objects.filter(action=AuditAction.VIEW_PERSON, actor=world.grid_a).exists()
+    reveal = reverse("registry:reveal", args=[world.resident_a.pk])
+    refused = client.post(reveal, {"field": "phone", "purpose": ""})
+    assert refused.status_code == 400
+    assert not AuditEvent.objects.filter(action=AuditAction.REVEAL).exists()
+    shown = client.post(reveal, {"field": "phone", "purpose": "contact_resident"})
+    assert shown.status_code == 200
+    assert "13812345678" in shown.content.decode()
+    event = AuditEvent.objects.get(action=AuditAction.REVEAL)
+    assert (event.actor, event.field, event.purpose) == (world.grid_a, "phone", "contact_resident")
+
+
+def test_area_page_shows_division_code_and_people_in_charge(world, client_for):
+    """The community page shows its 12-digit code and its grid worker on the grid row."""
+    client = client_for(world.lead_a)
+    body = client.get(reverse("registry:area", args=[world.a.community.pk])).content.decode()
+    assert "610113001001" in body
+    assert "grid_a" in body
