@@ -31,6 +31,8 @@ def test_street_officer_sees_names_masked(world, client_for):
     assert "张*丰" in body
     assert "张三丰" not in body
     assert "王*" in body
+    assert "翠华小区1号楼****" in body
+    assert "101室" not in body
 
 
 def test_person_page_records_view_and_reveal_needs_purpose(world, client_for):

@@ -36,11 +36,9 @@ def mask_phone(phone: str) -> str:
     return MASK * (len(phone) - 4) + phone[-4:]
 
 
-def mask_address(parts: list[str]) -> str:
-    """Keeps the compound and building, hides the unit and dwelling."""
-    if len(parts) <= 2:
-        return "".join(parts)
-    return "".join(parts[:2]) + MASK * 4
+def mask_address(building: str, dwelling: str) -> str:
+    """Keeps the compound and building, hides the unit and dwelling: 翠华小区3号楼****."""
+    return building + (MASK * 4 if dwelling else "")
 
 
 def present(

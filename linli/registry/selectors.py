@@ -4,7 +4,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Count, Prefetch, QuerySet
 from django.http import Http404
 
 from linli.areas.models import Area
@@ -96,7 +96,7 @@ def present_person(person: Person, policy: RolePolicy, *, today: date | None = N
             person.address,
             sensitivity=Sensitivity.PERSONAL,
             policy=policy,
-            mask=lambda _: mask_address([person.address_building, person.address_dwelling]),
+            mask=lambda _: mask_address(person.address_building, person.address_dwelling),
         ),
         residency=person.get_residency_display(),
         tags=[TAG_LABELS[t.tag] for t in person.tags.all()] if sensitive_clear else [],
@@ -218,72 +218,53 @@ def household_for(user, household_id: int) -> Household:
     return household
 
 
-def present_household(user, household: Household, *, with_members: bool = True) -> HouseholdRow:
-    policy = policy_for(user)
-    members = (
-        present_people(
-            user,
-            Person.objects.visible_to(user)
-            .filter(household=household)
-            .prefetch_related("tags")
-            .order_by("id"),
-        )
-        if with_members
-        else []
-    )
-    address = present(
-        str(household),
-        sensitivity=Sensitivity.PERSONAL,
-        policy=policy,
-        mask=lambda _: mask_address([household.address_building, household.address_dwelling]),
-    )
-    head = (
-        present(household.head.name, sensitivity=Sensitivity.PERSONAL, policy=policy)
-        if household.head
-        else ""
-    )
+def _household_row(
+    household: Household, policy: RolePolicy, *, size: int, members: list[PersonRow]
+) -> HouseholdRow:
     return HouseholdRow(
-        id=household.pk, address=address, head=head, size=len(members), members=members
+        id=household.pk,
+        address=present(
+            str(household),
+            sensitivity=Sensitivity.PERSONAL,
+            policy=policy,
+            mask=lambda _: mask_address(household.address_building, household.address_dwelling),
+        ),
+        head=(
+            present(household.head.name, sensitivity=Sensitivity.PERSONAL, policy=policy)
+            if household.head
+            else ""
+        ),
+        size=size,
+        members=members,
     )
+
+
+def present_household(user, household: Household) -> HouseholdRow:
+    """Returns the household with its visible members, masked for the user."""
+    members = present_people(
+        user,
+        Person.objects.visible_to(user)
+        .filter(household=household)
+        .prefetch_related("tags")
+        .order_by("id"),
+    )
+    return _household_row(household, policy_for(user), size=len(members), members=members)
 
 
 def present_households(user, households) -> list[HouseholdRow]:
-    """Returns household rows with member counts, without loading members one by one."""
-    from django.db.models import Count
-
+    """Returns household rows with member counts from one query (members not loaded)."""
     policy = policy_for(user)
-    ids = [h.pk for h in households]
     sizes = dict(
-        Person.objects.filter(household_id__in=ids)
+        Person.objects.filter(household_id__in=[h.pk for h in households])
         .values("household_id")
         .annotate(n=Count("id"))
         .values_list("household_id", "n")
     )
-    rows = []
-    for household in households:
-        rows.append(
-            HouseholdRow(
-                id=household.pk,
-                address=present(
-                    str(household),
-                    sensitivity=Sensitivity.PERSONAL,
-                    policy=policy,
-                    mask=lambda _, h=household: mask_address([h.address_building, h.address_dwelling]),
-                ),
-                head=present(household.head.name, sensitivity=Sensitivity.PERSONAL, policy=policy)
-                if household.head
-                else "",
-                size=sizes.get(household.pk, 0),
-                members=[],
-            )
-        )
-    return rows
+    return [_household_row(h, policy, size=sizes.get(h.pk, 0), members=[]) for h in households]
 
 
 def tag_counts(user, area: Area | None = None) -> dict[str, int]:
     """Returns {tag: people count} within the user's jurisdiction (or an area in it)."""
-    from django.db.models import Count
-
     _require_browse(user)
     tags = PersonTag.objects.visible_to(user)
     if area is not None:

@@ -10,7 +10,7 @@ from django.db import migrations
 FORWARD = """
 CREATE OR REPLACE FUNCTION linli_audit_append_only() RETURNS trigger AS $$
 BEGIN
-    RAISE EXCEPTION 'the audit log is append-only (% refused)', TG_OP;
+    RAISE EXCEPTION 'the audit log is append-only (%% refused)', TG_OP;
 END;
 $$ LANGUAGE plpgsql;
 CREATE TRIGGER audit_auditevent_append_only
