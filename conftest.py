@@ -32,6 +32,12 @@ class World:
     resident_b: object  # 王五 in B
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    """Argon2 is deliberately slow; tests hash demo passwords with a fast hasher instead."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def world(db) -> World:
     from linli.core.roles import Role
@@ -40,32 +46,42 @@ def world(db) -> World:
 
     city, district, street = f.make_admin_chain()
     a = f.make_community(street=street, name="长延堡社区", code="610113001001")
-    b = f.make_community(
-        street=street, name="大雁塔社区", code="610113001002", compound="曲江花园"
-    )
+    b = f.make_community(street=street, name="大雁塔社区", code="610113001002", compound="曲江花园")
     resident_a = f.make_resident(
-        dwelling=a.dwellings[0], name="张三丰", phone="13812345678", sequence=123,
+        dwelling=a.dwellings[0],
+        name="张三丰",
+        phone="13812345678",
+        sequence=123,
         tags=[VulnerableTag.DIALYSIS],
     )
     resident_a2 = f.make_resident(
-        dwelling=a.dwellings[0], name="李秀英", household=resident_a.household,
-        relation=Relation.SPOUSE, birth=date(1940, 2, 3), sequence=224,
-        phone="13900001111", tags=[VulnerableTag.NO_SMARTPHONE],
+        dwelling=a.dwellings[0],
+        name="李秀英",
+        household=resident_a.household,
+        relation=Relation.SPOUSE,
+        birth=date(1940, 2, 3),
+        sequence=224,
+        phone="13900001111",
+        tags=[VulnerableTag.NO_SMARTPHONE],
     )
     resident_b = f.make_resident(
         dwelling=b.dwellings[0], name="王五", phone="13698765432", sequence=555
     )
     return World(
-        city=city, district=district, street=street, a=a, b=b,
+        city=city,
+        district=district,
+        street=street,
+        a=a,
+        b=b,
         grid_a=f.make_staff(username="grid_a", role=Role.GRID_WORKER, areas=[a.grid]),
         lead_a=f.make_staff(username="lead_a", role=Role.COMMUNITY_LEAD, areas=[a.community]),
         steward_a=f.make_staff(username="steward_a", role=Role.DATA_STEWARD, areas=[a.community]),
         volunteer_a=f.make_staff(username="volunteer_a", role=Role.VOLUNTEER, areas=[a.community]),
         grid_b=f.make_staff(username="grid_b", role=Role.GRID_WORKER, areas=[b.grid]),
-        street_officer=f.make_staff(
-            username="street", role=Role.STREET_OFFICER, areas=[street]
-        ),
-        resident_a=resident_a, resident_a2=resident_a2, resident_b=resident_b,
+        street_officer=f.make_staff(username="street", role=Role.STREET_OFFICER, areas=[street]),
+        resident_a=resident_a,
+        resident_a2=resident_a2,
+        resident_b=resident_b,
     )
 
 

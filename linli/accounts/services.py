@@ -54,9 +54,7 @@ def create_staff_user(
 
 
 @transaction.atomic
-def set_role(
-    *, user: User, role: str, by: User | None, request: HttpRequest | None = None
-) -> User:
+def set_role(*, user: User, role: str, by: User | None, request: HttpRequest | None = None) -> User:
     previous = user.role
     if previous == role:
         return user

@@ -58,5 +58,3 @@ def count_by_child(queryset: QuerySet, *, path_field: str, area: Area) -> dict[s
 
 def areas_by_level(user, level: AreaLevel) -> QuerySet[Area]:
     return visible_areas(user).filter(level=level).order_by("path")
-
-

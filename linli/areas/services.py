@@ -31,9 +31,7 @@ def validate_placement(*, parent: Area | None, level: str, code: str) -> None:
             {"level": "下级区域的层级必须低于上级 / a child must sit below its parent's level"}
         )
     if level in ADMINISTRATIVE_LEVELS and code and not re.fullmatch(r"\d{12}", code):
-        raise ValidationError(
-            {"code": "区划代码应为12位数字 / a division code has 12 digits"}
-        )
+        raise ValidationError({"code": "区划代码应为12位数字 / a division code has 12 digits"})
 
 
 @transaction.atomic

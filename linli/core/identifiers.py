@@ -40,7 +40,11 @@ def encrypt(value: str) -> str:
 
 def decrypt(token: str) -> str:
     raw = base64.b64decode(token)
-    return _aead(settings.LINLI_DATA_KEY).decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], None).decode()
+    return (
+        _aead(settings.LINLI_DATA_KEY)
+        .decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], None)
+        .decode()
+    )
 
 
 @dataclass(frozen=True)

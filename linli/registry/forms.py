@@ -12,11 +12,11 @@ class PersonSearchForm(forms.Form):
     phone = forms.CharField(label=_("Phone or its last 4 digits"), max_length=20, required=False)
     tag = forms.ChoiceField(
         label=_("Vulnerable group"),
-        choices=[("", _("All"))] + VulnerableTag.choices,
+        choices=[("", _("All")), *VulnerableTag.choices],
         required=False,
     )
     residency = forms.ChoiceField(
-        label=_("Residency"), choices=[("", _("All"))] + Residency.choices, required=False
+        label=_("Residency"), choices=[("", _("All")), *Residency.choices], required=False
     )
     area = forms.IntegerField(required=False, widget=forms.HiddenInput)
 

@@ -7,7 +7,8 @@ from linli.areas.models import Area
 from linli.core.jurisdiction import JurisdictionQuerySet
 from linli.core.sensitivity import Sensitivity
 
-P, S, I, PUB = (
+# Short aliases keep the field_sensitivity tables readable.
+P, S, ID, PUB = (
     Sensitivity.PERSONAL,
     Sensitivity.SENSITIVE,
     Sensitivity.IDENTIFIER,
@@ -99,13 +100,13 @@ class Person(models.Model):
         "name": P,
         "sex": P,
         "birth_date": P,
-        "id_number_encrypted": I,
-        "id_number_hash": I,
-        "id_number_masked": I,
-        "phone_encrypted": I,
-        "phone_hash": I,
-        "phone_masked": I,
-        "phone_tail": I,
+        "id_number_encrypted": ID,
+        "id_number_hash": ID,
+        "id_number_masked": ID,
+        "phone_encrypted": ID,
+        "phone_hash": ID,
+        "phone_masked": ID,
+        "phone_tail": ID,
         "residency": P,
         "has_smartphone": P,
         "dwelling": P,
@@ -192,3 +193,6 @@ class PersonTag(models.Model):
             models.UniqueConstraint(fields=["person", "tag"], name="persontag_person_tag_unique")
         ]
         indexes = [models.Index(fields=["tag", "area_path"], name="persontag_tag_path")]
+
+    def __str__(self) -> str:
+        return self.tag

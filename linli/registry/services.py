@@ -119,7 +119,11 @@ def set_tags(*, person: Person, tags: list[str]) -> None:
     PersonTag.objects.filter(person=person).exclude(tag__in=tags).delete()
     existing = set(PersonTag.objects.filter(person=person).values_list("tag", flat=True))
     PersonTag.objects.bulk_create(
-        [PersonTag(person=person, tag=t, area_path=person.area_path) for t in tags if t not in existing]
+        [
+            PersonTag(person=person, tag=t, area_path=person.area_path)
+            for t in tags
+            if t not in existing
+        ]
     )
 
 
@@ -180,7 +184,9 @@ def record_person_viewed(*, person: Person, by, request: HttpRequest | None = No
     )
 
 
-def record_household_viewed(*, household: Household, by, request: HttpRequest | None = None) -> None:
+def record_household_viewed(
+    *, household: Household, by, request: HttpRequest | None = None
+) -> None:
     record_event(
         action=AuditAction.VIEW_HOUSEHOLD,
         actor=by,

@@ -16,7 +16,6 @@ from linli.registry import selectors, services
 from linli.registry.forms import HouseholdSearchForm, PersonSearchForm, RevealForm
 
 
-
 def _page(request: HttpRequest, queryset):
     return Paginator(queryset, settings.LINLI_PAGE_SIZE).get_page(request.GET.get("page"))
 
@@ -123,7 +122,12 @@ def reveal(request: HttpRequest, person_id: int) -> HttpResponse:
         except ValidationError as error:
             context["error"] = " ".join(error.messages)
         except PermissionDenied as error:
-            return render(request, "registry/partials/reveal.html", {**context, "error": str(error)}, status=403)
+            return render(
+                request,
+                "registry/partials/reveal.html",
+                {**context, "error": str(error)},
+                status=403,
+            )
     status = 200 if "value" in context else 400
     return render(request, "registry/partials/reveal.html", context, status=status)
 
@@ -156,5 +160,3 @@ def household_detail(request: HttpRequest, household_id: int) -> HttpResponse:
         "row": selectors.present_household(request.user, household),
     }
     return render(request, "registry/household_detail.html", context)
-
-

@@ -1,6 +1,7 @@
 import pytest
 from django.urls import reverse
 
+from config import settings as config_settings
 from linli.accounts import services
 from linli.audit.models import AuditAction, AuditEvent
 from linli.core.roles import Role
@@ -23,9 +24,10 @@ def test_failed_logins_are_audited_and_lock_the_account(world, client, settings)
     url = reverse("accounts:login")
     for _ in range(settings.AXES_FAILURE_LIMIT):
         client.post(url, {"username": "grid_a", "password": "wrong-password"})
-    assert AuditEvent.objects.filter(
-        action=AuditAction.LOGIN_FAILED, actor_username="grid_a"
-    ).count() == settings.AXES_FAILURE_LIMIT
+    assert (
+        AuditEvent.objects.filter(action=AuditAction.LOGIN_FAILED, actor_username="grid_a").count()
+        == settings.AXES_FAILURE_LIMIT
+    )
     locked = client.post(url, {"username": "grid_a", "password": PASSWORD})
     assert locked.status_code == 429
     assert "15" in locked.content.decode()
@@ -61,7 +63,7 @@ def test_session_and_security_headers(world, client_for, settings):
     assert response["X-Frame-Options"] == "DENY"
     assert "no-store" in response["Cache-Control"]
     assert settings.SESSION_EXPIRE_AT_BROWSER_CLOSE
-    assert settings.PASSWORD_HASHERS[0].endswith("Argon2PasswordHasher")
+    assert config_settings.PASSWORD_HASHERS[0].endswith("Argon2PasswordHasher")
 
 
 @pytest.mark.parametrize("url_name", ["reports:home", "registry:people", "audit:events"])

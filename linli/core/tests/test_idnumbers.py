@@ -18,7 +18,12 @@ def test_standard_example_is_valid():
 
 @pytest.mark.parametrize(
     "raw",
-    ["11010519491231002x", " 110105 1949 1231 002X ", "１１０１０５１９４９１２３１００２Ｘ", "110105-19491231-002X"],
+    [
+        "11010519491231002x",
+        " 110105 1949 1231 002X ",
+        "１１０１０５１９４９１２３１００２Ｘ",
+        "110105-19491231-002X",
+    ],
 )
 def test_messy_forms_normalise(raw):
     """Lower-case x, spaces, dashes and full-width digits are accepted and normalised."""

@@ -1,4 +1,11 @@
-from linli.core.masking import HIDDEN_TEXT, mask_address, mask_id_number, mask_name, mask_phone, present
+from linli.core.masking import (
+    HIDDEN_TEXT,
+    mask_address,
+    mask_id_number,
+    mask_name,
+    mask_phone,
+    present,
+)
 from linli.core.roles import ROLE_POLICIES, Role
 from linli.core.sensitivity import Sensitivity
 
@@ -18,7 +25,7 @@ def test_address_mask_hides_unit_and_dwelling():
 
 
 def test_present_applies_each_role_policy():
-    """Names are clear for community staff, masked for officials, hidden sensitive data for volunteers."""
+    """Names clear for community staff, masked for officials; volunteers see no health data."""
     grid = ROLE_POLICIES[Role.GRID_WORKER]
     street = ROLE_POLICIES[Role.STREET_OFFICER]
     volunteer = ROLE_POLICIES[Role.VOLUNTEER]

@@ -22,4 +22,7 @@ def tag_rows(counts: dict[str, int]) -> list[tuple[str, str, int]]:
 
 @register.filter
 def identifier_rows(file: PersonFile) -> list[tuple[str, str, str]]:
-    return [("id_number", _("ID number"), file.row.id_number), ("phone", _("Phone"), file.row.phone)]
+    return [
+        ("id_number", _("ID number"), file.row.id_number),
+        ("phone", _("Phone"), file.row.phone),
+    ]
