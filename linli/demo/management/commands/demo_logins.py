@@ -26,6 +26,8 @@ class Command(BaseCommand):
             lines.append(f"  {user.username:<10} {label:<22} {areas}")
         self.stdout.write("")
         self.stdout.write(self.style.SUCCESS(f"Linli (邻里) is starting at {url}"))
-        self.stdout.write(f"Log in at {url}accounts/login/  — password for every demo account: {PASSWORD}")
+        self.stdout.write(
+            f"Log in at {url}accounts/login/  — password for every demo account: {PASSWORD}"
+        )
         self.stdout.write("\n".join(lines))
         self.stdout.write("")
