@@ -58,3 +58,25 @@ def test_area_page_shows_division_code_and_people_in_charge(world, client_for):
     body = client.get(reverse("registry:area", args=[world.a.community.pk])).content.decode()
     assert "610113001001" in body
     assert "grid_a" in body
+
+
+def test_list_pages_do_not_query_per_row(world, client_for):
+    """Adding residents and households does not add queries to the list pages (no N+1)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from linli.demo import factories as f
+
+    client = client_for(world.lead_a)
+    urls = [reverse("registry:people"), reverse("registry:households"), reverse("reports:home")]
+
+    def queries(url: str) -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(url).status_code == 200
+        return len(captured)
+
+    before = {url: queries(url) for url in urls}
+    for i, dwelling in enumerate(world.a.dwellings[1:], start=1):
+        f.make_resident(dwelling=dwelling, name=f"赵{i}", sequence=600 + i, tags=["infant"])
+    after = {url: queries(url) for url in urls}
+    assert after == before
