@@ -4,13 +4,26 @@ from collections import defaultdict
 
 from linli.accounts.models import AreaAssignment
 from linli.areas.models import Area
+from linli.core.roles import Role
+
+# Who answers for an area: the grid worker of a grid, the lead of a community, the officials of
+# a street, district or city. Stewards and volunteers work there but are not in charge.
+ROLES_IN_CHARGE = (
+    Role.GRID_WORKER,
+    Role.COMMUNITY_LEAD,
+    Role.STREET_OFFICER,
+    Role.DISTRICT_OFFICER,
+    Role.CITY_OFFICER,
+)
 
 
 def staff_in_charge(areas: list[Area]) -> dict[int, list[AreaAssignment]]:
     """Returns {area id: assignments} for the given areas, in one query."""
     by_area: dict[int, list[AreaAssignment]] = defaultdict(list)
     assignments = (
-        AreaAssignment.objects.filter(area__in=areas, user__is_active=True)
+        AreaAssignment.objects.filter(
+            area__in=areas, user__is_active=True, user__role__in=ROLES_IN_CHARGE
+        )
         .select_related("user")
         .order_by("user__role", "user__username")
     )

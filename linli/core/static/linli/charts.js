@@ -8,7 +8,7 @@ document.addEventListener("DOMContentLoaded", () => {
     chart.setOption({
       animation: false,
       tooltip: { trigger: "axis" },
-      legend: { data: [titles.residents, titles.households] },
+      legend: { top: 0, data: [titles.residents, titles.households] },
       grid: { left: 48, right: 16, top: 36, bottom: 48 },
       xAxis: { type: "category", data: d.labels, axisLabel: { interval: 0, rotate: d.labels.length > 6 ? 30 : 0 } },
       yAxis: { type: "value" },

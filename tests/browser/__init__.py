@@ -1,0 +1,1 @@
+"""Stories told through a real browser: Playwright driving Debian's Chromium."""
