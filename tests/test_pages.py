@@ -80,3 +80,12 @@ def test_list_pages_do_not_query_per_row(world, client_for):
         f.make_resident(dwelling=dwelling, name=f"赵{i}", sequence=600 + i, tags=["infant"])
     after = {url: queries(url) for url in urls}
     assert after == before
+
+
+def test_bad_filter_shows_an_error_instead_of_everybody(world, client_for):
+    """An unknown vulnerable-group filter is refused at the field, listing nobody."""
+    response = client_for(world.grid_a).get(reverse("registry:people"), {"tag": "bogus"})
+    assert response.status_code == 400
+    body = response.content.decode()
+    assert "重点人群" in body and "bogus" in body
+    assert "张三丰" not in body

@@ -4,7 +4,7 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
+from linli.core.pagination import CappedPaginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
@@ -19,7 +19,7 @@ def events(request: HttpRequest) -> HttpResponse:
         action = ""
     actor = request.GET.get("actor", "")[:150]
     queryset = audit_events_for(request.user, action=action, actor=actor)
-    page = Paginator(queryset, settings.LINLI_PAGE_SIZE).get_page(request.GET.get("page"))
+    page = CappedPaginator(queryset, settings.LINLI_PAGE_SIZE).get_page(request.GET.get("page"))
     context = {
         "page": page,
         "actions": AuditAction.choices,

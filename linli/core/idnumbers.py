@@ -97,6 +97,11 @@ def parse_id_number(raw: object) -> IdNumber:
 
 
 def make_id_number(region_code: str, birth_date: date, sequence: int) -> str:
-    """Returns a valid 18-character number; used by the demo generator and tests."""
-    first17 = f"{region_code}{birth_date:%Y%m%d}{sequence % 1000:03d}"
+    """Returns a valid 18-character number; used by the demo generator and tests.
+
+    Raises ValueError for a sequence outside 0–999 (it would silently repeat a number).
+    """
+    if not 0 <= sequence < 1000:
+        raise ValueError("sequence must be 0–999")
+    first17 = f"{region_code}{birth_date:%Y%m%d}{sequence:03d}"
     return first17 + check_character(first17)

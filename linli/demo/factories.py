@@ -6,7 +6,7 @@ exercise the real write paths.
 
 import random
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 
 from linli.accounts.models import User
 from linli.accounts.services import create_staff_user
@@ -42,10 +42,6 @@ def mobile_number(rng: random.Random) -> str:
         ("138", "139", "135", "136", "137", "150", "151", "158", "186", "187", "177", "199")
     )
     return prefix + f"{rng.randrange(10**8):08d}"
-
-
-def birth_date_for_age(rng: random.Random, age: int, today: date) -> date:
-    return today - timedelta(days=age * 365 + rng.randrange(365))
 
 
 @dataclass

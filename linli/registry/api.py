@@ -9,7 +9,7 @@ from dataclasses import asdict
 from typing import Annotated, Any, Literal
 
 from django.conf import settings
-from django.core.paginator import EmptyPage, Paginator
+from django.core.paginator import EmptyPage
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema
@@ -19,6 +19,7 @@ from pydantic import BeforeValidator, field_validator
 from linli.accounts.selectors import staff_in_charge
 from linli.areas import selectors as area_selectors
 from linli.areas.models import Area
+from linli.core.pagination import CappedPaginator
 from linli.registry import selectors, services
 from linli.registry.models import Household, Person, Residency, VulnerableTag
 
@@ -90,7 +91,8 @@ class PersonFileOut(PersonRowOut):
 
 
 class PageInfo(Schema):
-    count: int = Field(description="rows matching the filters")
+    count: int = Field(description="rows matching the filters, counted up to 10,000")
+    count_is_capped: bool = Field(description="true when more rows match than were counted")
     page: int
     pages: int
     page_size: int
@@ -206,13 +208,14 @@ def _paginate(queryset: QuerySet, page: int) -> tuple[list, dict]:
     """Returns (rows of the page, page info). A page past the end is a 404, as in most APIs,
     so a client walking `next` never loops on a clamped last page."""
     size = settings.LINLI_PAGE_SIZE
-    paginator = Paginator(queryset, size)
+    paginator = CappedPaginator(queryset, size)
     try:
         current = paginator.page(page)
     except EmptyPage:
         raise HttpError(404, "没有这一页 / Page out of range") from None
     info = {
-        "count": paginator.count,
+        "count": min(paginator.count, paginator.cap),
+        "count_is_capped": paginator.is_capped,
         "page": current.number,
         "pages": paginator.num_pages,
         "page_size": size,

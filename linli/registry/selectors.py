@@ -14,10 +14,16 @@ from linli.core.masking import HIDDEN_TEXT, mask_address, present
 from linli.core.phones import InvalidPhone, normalise_phone
 from linli.core.roles import RolePolicy, policy_for
 from linli.core.sensitivity import Sensitivity
-from linli.registry.models import Household, Person, PersonTag, VulnerableTag
+from linli.registry.models import (
+    Household,
+    Person,
+    PersonTag,
+    Relation,
+    Residency,
+    Sex,
+    VulnerableTag,
+)
 from linli.registry.services import ID_KIND, PHONE_KIND
-
-TAG_LABELS = dict(VulnerableTag.choices)
 
 
 @dataclass(frozen=True)
@@ -79,16 +85,45 @@ def age_on(birth: date | None, today: date) -> int | None:
     return today.year - birth.year - ((today.month, today.day) < (birth.month, birth.day))
 
 
-def present_person(person: Person, policy: RolePolicy, *, today: date | None = None) -> PersonRow:
+@dataclass(frozen=True)
+class ChoiceLabels:
+    """Choice labels translated once per request, not once per row and field."""
+
+    sex: dict[str, str]
+    residency: dict[str, str]
+    relation: dict[str, str]
+    tag: dict[str, str]
+
+    @classmethod
+    def current(cls) -> "ChoiceLabels":
+        def strings(choices) -> dict[str, str]:
+            return {value: str(label) for value, label in choices}
+
+        return cls(
+            sex=strings(Sex.choices),
+            residency=strings(Residency.choices),
+            relation=strings(Relation.choices),
+            tag=strings(VulnerableTag.choices),
+        )
+
+
+def present_person(
+    person: Person,
+    policy: RolePolicy,
+    *,
+    today: date | None = None,
+    labels: ChoiceLabels | None = None,
+) -> PersonRow:
     """Returns the person's fields masked for the role (tags must be prefetched)."""
     today = today or date.today()
+    labels = labels or ChoiceLabels.current()
     age = age_on(person.birth_date, today)
     personal = policy.visibility(Sensitivity.PERSONAL)
     sensitive_clear = policy.visibility(Sensitivity.SENSITIVE) == "clear"
     return PersonRow(
         id=person.pk,
         name=present(person.name, sensitivity=Sensitivity.PERSONAL, policy=policy),
-        sex=person.get_sex_display() if personal != "hidden" else HIDDEN_TEXT,
+        sex=labels.sex.get(person.sex, "") if personal != "hidden" else HIDDEN_TEXT,
         age=age if personal != "hidden" else None,
         id_number=person.id_number_masked or "",
         phone=person.phone_masked or "",
@@ -98,10 +133,10 @@ def present_person(person: Person, policy: RolePolicy, *, today: date | None = N
             policy=policy,
             mask=lambda _: mask_address(person.address_building, person.address_dwelling),
         ),
-        residency=person.get_residency_display(),
-        tags=[TAG_LABELS[t.tag] for t in person.tags.all()] if sensitive_clear else [],
+        residency=labels.residency.get(person.residency, ""),
+        tags=[labels.tag[t.tag] for t in person.tags.all()] if sensitive_clear else [],
         household_id=person.household_id,
-        relation=person.get_relation_to_head_display(),
+        relation=labels.relation.get(person.relation_to_head, ""),
     )
 
 
@@ -150,7 +185,8 @@ def people_for(user, filters: PersonFilters | None = None) -> QuerySet[Person]:
 def present_people(user, people) -> list[PersonRow]:
     policy = policy_for(user)
     today = date.today()
-    return [present_person(p, policy, today=today) for p in people]
+    labels = ChoiceLabels.current()
+    return [present_person(p, policy, today=today, labels=labels) for p in people]
 
 
 def person_for(user, person_id: int) -> Person:

@@ -5,19 +5,19 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from linli.accounts.selectors import staff_in_charge
 from linli.areas import selectors as area_selectors
+from linli.core.pagination import CappedPaginator
 from linli.registry import selectors, services
 from linli.registry.forms import HouseholdSearchForm, PersonSearchForm, RevealForm
 
 
 def _page(request: HttpRequest, queryset):
-    return Paginator(queryset, settings.LINLI_PAGE_SIZE).get_page(request.GET.get("page"))
+    return CappedPaginator(queryset, settings.LINLI_PAGE_SIZE).get_page(request.GET.get("page"))
 
 
 def _query_without_page(request: HttpRequest) -> str:
@@ -68,6 +68,10 @@ def people(request: HttpRequest) -> HttpResponse:
     form = PersonSearchForm(request.GET or None)
     filters = selectors.PersonFilters()
     area = None
+    if form.is_bound and not form.is_valid():
+        # Show the error at the field instead of silently listing everybody.
+        context = {"form": form, "area": None, "page": _page(request, []), "rows": [], "query": ""}
+        return render(request, "registry/people.html", context, status=400)
     if form.is_valid():
         data = form.cleaned_data
         if data["area"]:
@@ -136,6 +140,9 @@ def reveal(request: HttpRequest, person_id: int) -> HttpResponse:
 def households(request: HttpRequest) -> HttpResponse:
     form = HouseholdSearchForm(request.GET or None)
     area, q = None, ""
+    if form.is_bound and not form.is_valid():
+        context = {"form": form, "area": None, "page": _page(request, []), "rows": [], "query": ""}
+        return render(request, "registry/households.html", context, status=400)
     if form.is_valid():
         q = form.cleaned_data["q"]
         if form.cleaned_data["area"]:

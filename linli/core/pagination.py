@@ -1,0 +1,27 @@
+"""Pagination that stays fast on large jurisdictions."""
+
+from functools import cached_property
+
+from django.core.paginator import Paginator
+
+
+class CappedPaginator(Paginator):
+    """Counts matching rows only up to `cap`.
+
+    An exact COUNT over a street's or a city's 100,000+ residents costs more than the page
+    itself; past the cap the list says "more than 10,000" and asks to narrow the search (the
+    home page keeps the exact totals per area).
+    """
+
+    cap = 10_000
+
+    @cached_property
+    def count(self) -> int:
+        rows = self.object_list
+        if hasattr(rows, "count") and hasattr(rows, "query"):
+            return rows[: self.cap + 1].count()
+        return min(len(rows), self.cap + 1)
+
+    @property
+    def is_capped(self) -> bool:
+        return self.count > self.cap
