@@ -89,3 +89,18 @@ def test_bad_filter_shows_an_error_instead_of_everybody(world, client_for):
     body = response.content.decode()
     assert "重点人群" in body and "bogus" in body
     assert "张三丰" not in body
+
+
+def test_search_by_id_number_full_masked_or_last_four(world, client_for):
+    """A full ID (keyed hash), its masked form or its last four find the person; a fragment
+    of the middle finds nobody."""
+    client = client_for(world.grid_a)
+    masked = world.resident_a.id_number_masked
+    full = "610113198005171237"
+    assert masked == "6101**********1237"
+    for query in (full, masked, "1237"):
+        body = client.get(reverse("registry:people"), {"id_number": query}).content.decode()
+        assert "张三丰" in body, query
+        assert "李秀英" not in body, query
+    body = client.get(reverse("registry:people"), {"id_number": "19800517"}).content.decode()
+    assert "张三丰" not in body

@@ -8,7 +8,9 @@ from linli.registry.services import REVEALABLE_FIELDS
 
 class PersonSearchForm(forms.Form):
     q = forms.CharField(label=_("Name or address"), max_length=50, required=False)
-    id_number = forms.CharField(label=_("Full ID number"), max_length=24, required=False)
+    id_number = forms.CharField(
+        label=_("ID number (full, masked or last 4)"), max_length=24, required=False
+    )
     phone = forms.CharField(label=_("Phone or its last 4 digits"), max_length=20, required=False)
     tag = forms.ChoiceField(
         label=_("Vulnerable group"),

@@ -140,6 +140,22 @@ def present_person(
     )
 
 
+def _filter_by_id_number(people: QuerySet[Person], text: str) -> QuerySet[Person]:
+    """A full number is looked up by keyed hash; the masked form as shown on screens
+    (6101**********123X) or its last four characters match the stored masked value. Any
+    other fragment matches nobody: the full number is never searched with LIKE."""
+    text = text.strip().upper()
+    if "*" in text:
+        return people.filter(id_number_masked=text)
+    if len(text) == 4:
+        return people.filter(id_number_masked__endswith=text)
+    try:
+        value = parse_id_number(text).value
+    except InvalidIdNumber:
+        return people.none()
+    return people.filter(id_number_hash=identifiers.keyed_hash(ID_KIND, value))
+
+
 def filter_people(people: QuerySet[Person], filters: PersonFilters) -> QuerySet[Person]:
     """Applies search filters. A malformed full ID or phone matches nobody, never by LIKE."""
     if filters.area is not None:
@@ -148,11 +164,7 @@ def filter_people(people: QuerySet[Person], filters: PersonFilters) -> QuerySet[
         q = filters.q.strip()
         people = people.filter(name__contains=q) | people.filter(address_building__contains=q)
     if filters.id_number:
-        try:
-            value = parse_id_number(filters.id_number).value
-        except InvalidIdNumber:
-            return people.none()
-        people = people.filter(id_number_hash=identifiers.keyed_hash(ID_KIND, value))
+        people = _filter_by_id_number(people, filters.id_number)
     if filters.phone:
         digits = filters.phone.strip()
         if len(digits) == 4 and digits.isdigit():
