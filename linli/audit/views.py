@@ -4,12 +4,12 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from linli.core.pagination import CappedPaginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from linli.audit.models import AuditAction
 from linli.audit.selectors import audit_events_for
+from linli.core.pagination import CappedPaginator
 
 
 @login_required
