@@ -80,6 +80,9 @@ class PersonRowOut(Schema):
     tags: list[Label] = Field(description="vulnerable-group labels; empty for roles not cleared")
     household_id: int | None
     relation: Label
+    residency_code: str = Field(description="registered | resident | floating")
+    relation_code: str = Field(description="relation to the head of household, e.g. spouse")
+    tag_codes: list[str] = Field(description="vulnerable-group codes, e.g. dialysis")
 
 
 class PersonFileOut(PersonRowOut):

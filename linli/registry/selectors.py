@@ -51,6 +51,10 @@ class PersonRow:
     tags: list[str]
     household_id: int | None
     relation: str
+    # Codes beside the labels: integrations filter by code whatever the display language.
+    residency_code: str = ""
+    relation_code: str = ""
+    tag_codes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -120,6 +124,7 @@ def present_person(
     age = age_on(person.birth_date, today)
     personal = policy.visibility(Sensitivity.PERSONAL)
     sensitive_clear = policy.visibility(Sensitivity.SENSITIVE) == "clear"
+    tag_codes = tuple(t.tag for t in person.tags.all()) if sensitive_clear else ()
     return PersonRow(
         id=person.pk,
         name=present(person.name, sensitivity=Sensitivity.PERSONAL, policy=policy),
@@ -134,9 +139,12 @@ def present_person(
             mask=lambda _: mask_address(person.address_building, person.address_dwelling),
         ),
         residency=labels.residency.get(person.residency, ""),
-        tags=[labels.tag[t.tag] for t in person.tags.all()] if sensitive_clear else [],
+        tags=[labels.tag[code] for code in tag_codes],
         household_id=person.household_id,
         relation=labels.relation.get(person.relation_to_head, ""),
+        residency_code=person.residency,
+        relation_code=person.relation_to_head,
+        tag_codes=tag_codes,
     )
 
 

@@ -478,3 +478,11 @@ def test_docs_page_loads_only_the_apps_own_assets(db, client):
     swagger = json.loads(settings_json)
     assert swagger["validatorUrl"] is None
     assert swagger["url"] == "/api/openapi.json"
+
+
+def test_people_carry_codes_beside_labels(world, client_for):
+    """Integrations get codes (dialysis, registered, head) whatever the display language."""
+    rows = client_for(world.grid_a).get("/api/people", {"q": "张三丰"}).json()["results"]
+    assert rows[0]["tag_codes"] == ["dialysis"]
+    assert rows[0]["residency_code"] == "registered"
+    assert rows[0]["relation_code"] == "head"
