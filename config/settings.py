@@ -76,6 +76,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "django_htmx",
+    "django_tasks",
+    "django_tasks_db",
     "ninja",  # swagger-ui served from its own static files, not a CDN (air-gapped)
     "axes",
     "linli.core",
@@ -212,6 +214,18 @@ STORAGES = {
     },
 }
 MEDIA_ROOT = VAR_DIR / "media"
+
+# Background work (imports, matching) runs in `manage.py db_worker`; tests run it inline.
+TASKS = {
+    "default": {
+        "BACKEND": env_str(
+            "LINLI_TASKS_BACKEND",
+            "django_tasks.backends.immediate.ImmediateBackend"
+            if LINLI_ENV == "test"
+            else "django_tasks_db.DatabaseBackend",
+        )
+    }
+}
 
 LOGGING = {
     "version": 1,

@@ -15,6 +15,11 @@ class AuditAction(models.TextChoices):
     VIEW_HOUSEHOLD = "view_household", _("Opened a household's file")
     REVEAL = "reveal", _("Revealed a full value")
     EXPORT = "export", _("Exported data")
+    IMPORT = "import", _("Imported a file")
+    MERGE = "merge", _("Merged two person files")
+    UNMERGE = "unmerge", _("Undid a merge")
+    REVIEW = "review", _("Decided a match review")
+    CHOOSE_VALUE = "choose_value", _("Chose a field's value")
     PERMISSION_CHANGE = "permission_change", _("Changed permissions")
 
 

@@ -21,7 +21,7 @@ from linli.areas import selectors as area_selectors
 from linli.areas.models import Area
 from linli.core.pagination import CappedPaginator
 from linli.registry import selectors, services
-from linli.registry.models import Household, Person, Residency, VulnerableTag
+from linli.registry.models import Household, Residency, VulnerableTag
 
 router = Router()
 
@@ -257,7 +257,7 @@ def get_area(request: HttpRequest, area_id: int):
     area = area_selectors.area_for(user, area_id)
     children = list(area_selectors.children_of(user, area))
     residents = area_selectors.count_by_child(
-        Person.objects.visible_to(user), path_field="area_path", area=area
+        selectors.current_people(user), path_field="area_path", area=area
     )
     households = area_selectors.count_by_child(
         Household.objects.visible_to(user), path_field="area_path", area=area

@@ -2,7 +2,7 @@ from django import forms
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
-from linli.registry.models import Residency, VulnerableTag
+from linli.registry.models import Residency, SourceKind, VulnerableTag
 from linli.registry.services import REVEALABLE_FIELDS
 
 
@@ -35,3 +35,74 @@ class RevealForm(forms.Form):
         choices=lambda: [("", _("Choose a purpose…")), *settings.LINLI_REVEAL_PURPOSES],
         error_messages={"required": _("State a purpose to see the full value.")},
     )
+
+
+FIELD_LABELS = {
+    "": _("— ignore —"),
+    "name": _("Name"),
+    "id_number": _("ID number"),
+    "phone": _("Phone"),
+    "address": _("Address (whole)"),
+    "compound": _("Compound"),
+    "building": _("Building"),
+    "unit": _("Unit"),
+    "room": _("Room"),
+    "sex": _("Sex"),
+    "birth_date": _("Birth date"),
+    "residency": _("Residency"),
+    "relation": _("Relation to head"),
+    "household_number": _("Household number"),
+}
+
+MAX_UPLOAD_BYTES = 50 * 1024 * 1024
+
+
+class UploadForm(forms.Form):
+    area = forms.ModelChoiceField(queryset=None, label=_("Import into"))
+    source_name = forms.CharField(
+        label=_("Source"), max_length=80, help_text=_("e.g. 物业 翠华小区 业主名单")
+    )
+    source_kind = forms.ChoiceField(label=_("Kind of source"), choices=SourceKind.choices)
+    file = forms.FileField(label=_("File (CSV or XLSX)"))
+
+    def __init__(self, *args, areas=None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["area"].queryset = areas
+        self.fields["area"].label_from_instance = lambda a: f"{a.name} ({a.get_level_display()})"
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        if upload.size > MAX_UPLOAD_BYTES:
+            raise forms.ValidationError(_("The file is larger than 50 MB."))
+        if not upload.name.lower().endswith((".csv", ".txt", ".xlsx")):
+            raise forms.ValidationError(_("Only CSV and XLSX files can be imported."))
+        return upload
+
+
+def mapping_form(headers: list[str], mapping: dict[str, str], data=None) -> forms.Form:
+    """A form with one select per column of the file, preset with the suggested field."""
+    choices = list(FIELD_LABELS.items())
+    fields = {
+        f"col{i}": forms.ChoiceField(
+            label=header, choices=choices, required=False, initial=mapping.get(header, "")
+        )
+        for i, header in enumerate(headers)
+    }
+    form_class = type("MappingForm", (forms.Form,), fields)
+    return form_class(data)
+
+
+def mapping_from(form: forms.Form, headers: list[str]) -> dict[str, str]:
+    return {header: form.cleaned_data.get(f"col{i}", "") for i, header in enumerate(headers)}
+
+
+class DecisionForm(forms.Form):
+    same_person = forms.TypedChoiceField(
+        choices=[("yes", _("Same person: merge")), ("no", _("Different people"))],
+        coerce=lambda v: v == "yes",
+    )
+
+
+class ChooseValueForm(forms.Form):
+    field = forms.CharField(max_length=20)
+    record = forms.IntegerField()

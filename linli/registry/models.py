@@ -115,6 +115,9 @@ class Person(models.Model):
         "address_dwelling": P,
         "household": P,
         "relation_to_head": P,
+        "region_code": P,
+        "merged_into": PUB,
+        "field_sources": PUB,
         "created_at": PUB,
         "updated_at": PUB,
     }
@@ -155,6 +158,13 @@ class Person(models.Model):
     relation_to_head = models.CharField(
         _("relation to head"), max_length=20, choices=Relation.choices, blank=True
     )
+    region_code = models.CharField(max_length=6, blank=True, editable=False)
+    # A merged file points at the file it was merged into and leaves every list.
+    merged_into = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    # {field: source record id} of each chosen value; "steward:<record id>" when a steward chose.
+    field_sources = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -196,3 +206,266 @@ class PersonTag(models.Model):
 
     def __str__(self) -> str:
         return self.tag
+
+
+class SourceKind(models.TextChoices):
+    HOUSEHOLD_REGISTRATION = "household_registration", _("Household registration (户籍)")
+    PROPERTY = "property", _("Property management (物业)")
+    CENSUS = "census", _("Grid census (网格普查)")
+    TESTING = "testing", _("Testing lab (核酸检测)")
+    TRAVEL = "travel", _("Arrivals (返乡/到达)")
+    OTHER = "other", _("Other")
+
+
+# When sources disagree, the value from the more authoritative source is chosen (then the
+# newer one). A steward's explicit choice overrides both.
+SOURCE_PRIORITY = {
+    SourceKind.HOUSEHOLD_REGISTRATION: 5,
+    SourceKind.CENSUS: 4,
+    SourceKind.TESTING: 3,
+    SourceKind.TRAVEL: 2,
+    SourceKind.PROPERTY: 1,
+    SourceKind.OTHER: 0,
+}
+
+
+class ImportSource(models.Model):
+    """A department's series of files, with the column mapping a steward confirmed last time."""
+
+    jurisdiction_path = "area_path"
+
+    name = models.CharField(_("source"), max_length=80)
+    kind = models.CharField(_("kind"), max_length=32, choices=SourceKind.choices)
+    area = models.ForeignKey(Area, on_delete=models.PROTECT, related_name="+")
+    area_path = models.CharField(max_length=64, db_index=True, editable=False)
+    column_mapping = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = JurisdictionQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("import source")
+        verbose_name_plural = _("import sources")
+        constraints = [
+            models.UniqueConstraint(fields=["area", "name"], name="importsource_area_name_unique")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class BatchStatus(models.TextChoices):
+    UPLOADED = "uploaded", _("Uploaded, awaiting confirmation")
+    QUEUED = "queued", _("Queued")
+    RUNNING = "running", _("Running")
+    COMMITTED = "committed", _("Imported")
+    DUPLICATE = "duplicate", _("Same file already imported: nothing changed")
+    FAILED = "failed", _("Failed: nothing was changed")
+
+
+class ImportBatch(models.Model):
+    """One file imported into one area: the provenance unit of every value it brought."""
+
+    jurisdiction_path = "area_path"
+
+    source = models.ForeignKey(ImportSource, on_delete=models.PROTECT, related_name="batches")
+    area = models.ForeignKey(Area, on_delete=models.PROTECT, related_name="+")
+    area_path = models.CharField(max_length=64, db_index=True, editable=False)
+    file_name = models.CharField(_("file"), max_length=255)
+    file_sha256 = models.CharField(max_length=64, db_index=True)
+    stored_file = models.CharField(max_length=255, editable=False)  # path under MEDIA_ROOT
+    encoding = models.CharField(max_length=16, blank=True)
+    headers = models.JSONField(default=list, blank=True)
+    mapping = models.JSONField(default=dict, blank=True)
+    status = models.CharField(
+        _("status"), max_length=16, choices=BatchStatus.choices, default=BatchStatus.UPLOADED
+    )
+    phase = models.CharField(max_length=32, blank=True)  # reading / matching / writing
+    total_rows = models.PositiveIntegerField(default=0)
+    processed_rows = models.PositiveIntegerField(default=0)
+    accepted_rows = models.PositiveIntegerField(default=0)
+    rejected_rows = models.PositiveIntegerField(default=0)
+    warning_rows = models.PositiveIntegerField(default=0)
+    new_people = models.PositiveIntegerField(default=0)
+    linked_rows = models.PositiveIntegerField(default=0)
+    review_pairs = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        "accounts.User", null=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    objects = JurisdictionQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("import batch")
+        verbose_name_plural = _("import batches")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.file_name
+
+    @property
+    def progress_percent(self) -> int:
+        if self.status in (BatchStatus.COMMITTED, BatchStatus.DUPLICATE):
+            return 100
+        if not self.total_rows:
+            return 0
+        return min(99, int(100 * self.processed_rows / self.total_rows))
+
+
+class SourceRecord(models.Model):
+    """One row of one file, as its source gave it: the provenance of every value Linli holds.
+
+    Identifiers are sealed as on Person; the raw row (needed to hand rejected rows back) is
+    stored encrypted.
+    """
+
+    jurisdiction_path = "area_path"
+    field_sensitivity = {
+        "id": PUB,
+        "batch": PUB,
+        "row_number": PUB,
+        "person": P,
+        "area_path": P,
+        "accepted": PUB,
+        "errors": P,
+        "raw_encrypted": ID,
+        "name": P,
+        "id_number_encrypted": ID,
+        "id_number_hash": ID,
+        "id_number_masked": ID,
+        "id_problem": PUB,
+        "birth_date": P,
+        "sex": P,
+        "region_code": P,
+        "phone_encrypted": ID,
+        "phone_hash": ID,
+        "phone_masked": ID,
+        "address_text": P,
+        "dwelling": P,
+        "residency": P,
+        "relation": P,
+        "household_number": P,
+        "match_method": PUB,
+        "match_probability": PUB,
+    }
+
+    batch = models.ForeignKey(ImportBatch, on_delete=models.CASCADE, related_name="records")
+    row_number = models.PositiveIntegerField()
+    person = models.ForeignKey(
+        "Person", null=True, blank=True, on_delete=models.SET_NULL, related_name="records"
+    )
+    area_path = models.CharField(max_length=64, db_index=True)
+    accepted = models.BooleanField(default=True)
+    errors = models.JSONField(default=list, blank=True)  # [{field, code, zh, en}]
+    raw_encrypted = models.TextField(blank=True)
+    name = models.CharField(max_length=60, blank=True)
+    id_number_encrypted = models.TextField(blank=True)
+    id_number_hash = models.CharField(max_length=64, blank=True, db_index=True)
+    id_number_masked = models.CharField(max_length=18, blank=True)
+    id_problem = models.CharField(max_length=32, blank=True)
+    birth_date = models.DateField(null=True, blank=True)
+    sex = models.CharField(max_length=1, blank=True)
+    region_code = models.CharField(max_length=6, blank=True)
+    phone_encrypted = models.TextField(blank=True)
+    phone_hash = models.CharField(max_length=64, blank=True)
+    phone_masked = models.CharField(max_length=16, blank=True)
+    address_text = models.CharField(max_length=200, blank=True)
+    dwelling = models.ForeignKey(
+        Area, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    residency = models.CharField(max_length=16, blank=True)
+    relation = models.CharField(max_length=20, blank=True)
+    household_number = models.CharField(max_length=40, blank=True)
+    match_method = models.CharField(max_length=16, blank=True)  # id / probabilistic / new
+    match_probability = models.FloatField(null=True, blank=True)
+
+    objects = JurisdictionQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("source record")
+        verbose_name_plural = _("source records")
+        constraints = [
+            models.UniqueConstraint(fields=["batch", "row_number"], name="record_batch_row_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.batch_id}:{self.row_number}"
+
+
+class ReviewStatus(models.TextChoices):
+    PENDING = "pending", _("To review")
+    ACCEPTED = "accepted", _("Same person: merged")
+    REJECTED = "rejected", _("Different people")
+
+
+class MatchReview(models.Model):
+    """A pair of people the matcher could not decide on: a steward looks at them side by side."""
+
+    jurisdiction_path = "area_path"
+
+    left = models.ForeignKey("Person", on_delete=models.CASCADE, related_name="+")
+    right = models.ForeignKey("Person", on_delete=models.CASCADE, related_name="+")
+    area_path = models.CharField(max_length=64, db_index=True)
+    probability = models.FloatField()
+    reasons = models.JSONField(default=dict, blank=True)
+    batch = models.ForeignKey(
+        ImportBatch, null=True, blank=True, on_delete=models.SET_NULL, related_name="reviews"
+    )
+    status = models.CharField(
+        max_length=16, choices=ReviewStatus.choices, default=ReviewStatus.PENDING
+    )
+    decided_by = models.ForeignKey(
+        "accounts.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = JurisdictionQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("match review")
+        verbose_name_plural = _("match reviews")
+        ordering = ["-probability", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["left", "right"], name="matchreview_pair_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.left_id}~{self.right_id}"
+
+
+class PersonMerge(models.Model):
+    """A merge of one person file into another; undone by unmerge, never deleted."""
+
+    jurisdiction_path = "area_path"
+
+    survivor = models.ForeignKey("Person", on_delete=models.PROTECT, related_name="+")
+    merged = models.ForeignKey("Person", on_delete=models.PROTECT, related_name="+")
+    area_path = models.CharField(max_length=64, db_index=True)
+    record_ids = models.JSONField(default=list)  # source records moved to the survivor
+    survivor_before = models.JSONField(default=dict)  # the survivor's chosen values before
+    review = models.ForeignKey(
+        MatchReview, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    merged_by = models.ForeignKey(
+        "accounts.User", null=True, on_delete=models.PROTECT, related_name="+"
+    )
+    merged_at = models.DateTimeField(auto_now_add=True)
+    undone_by = models.ForeignKey(
+        "accounts.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    undone_at = models.DateTimeField(null=True, blank=True)
+
+    objects = JurisdictionQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("merge")
+        verbose_name_plural = _("merges")
+        ordering = ["-merged_at"]
+
+    def __str__(self) -> str:
+        return f"{self.merged_id}→{self.survivor_id}"

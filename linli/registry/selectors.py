@@ -16,12 +16,24 @@ from linli.core.roles import RolePolicy, policy_for
 from linli.core.sensitivity import Sensitivity
 from linli.registry.models import (
     Household,
+    ImportBatch,
+    MatchReview,
     Person,
+    PersonMerge,
     PersonTag,
     Relation,
     Residency,
+    ReviewStatus,
     Sex,
+    SourceRecord,
     VulnerableTag,
+)
+from linli.registry.provenance import (
+    CHOSEN_FIELDS,
+    FieldProvenance,
+    SourceValue,
+    priority_of,
+    record_value,
 )
 from linli.registry.services import ID_KIND, PHONE_KIND
 
@@ -190,13 +202,18 @@ def filter_people(people: QuerySet[Person], filters: PersonFilters) -> QuerySet[
     return people
 
 
+def current_people(user) -> QuerySet[Person]:
+    """Returns the user's people without the files merged into others."""
+    return Person.objects.visible_to(user).filter(merged_into__isnull=True)
+
+
 def people_for(user, filters: PersonFilters | None = None) -> QuerySet[Person]:
     """Returns the people in the user's jurisdiction matching the filters, in address order.
 
     Raises PermissionDenied for roles that do not browse residents.
     """
     _require_browse(user)
-    people = filter_people(Person.objects.visible_to(user), filters or PersonFilters())
+    people = filter_people(current_people(user), filters or PersonFilters())
     return people.order_by("id").prefetch_related(
         Prefetch("tags", queryset=PersonTag.objects.order_by("tag"))
     )
@@ -230,7 +247,7 @@ def person_file(user, person: Person) -> PersonFile:
     members: list[PersonRow] = []
     if person.household_id:
         others = (
-            Person.objects.visible_to(user)
+            current_people(user)
             .filter(household_id=person.household_id)
             .exclude(pk=person.pk)
             .prefetch_related("tags")
@@ -299,10 +316,7 @@ def present_household(user, household: Household) -> HouseholdRow:
     """Returns the household with its visible members, masked for the user."""
     members = present_people(
         user,
-        Person.objects.visible_to(user)
-        .filter(household=household)
-        .prefetch_related("tags")
-        .order_by("id"),
+        current_people(user).filter(household=household).prefetch_related("tags").order_by("id"),
     )
     return _household_row(household, policy_for(user), size=len(members), members=members)
 
@@ -311,7 +325,7 @@ def present_households(user, households) -> list[HouseholdRow]:
     """Returns household rows with member counts from one query (members not loaded)."""
     policy = policy_for(user)
     sizes = dict(
-        Person.objects.filter(household_id__in=[h.pk for h in households])
+        Person.objects.filter(household_id__in=[h.pk for h in households], merged_into__isnull=True)
         .values("household_id")
         .annotate(n=Count("id"))
         .values_list("household_id", "n")
@@ -327,3 +341,133 @@ def tag_counts(user, area: Area | None = None) -> dict[str, int]:
         tags = tags.filter(area_path__startswith=area.path)
     counts = dict(tags.values("tag").annotate(n=Count("id")).values_list("tag", "n"))
     return {tag: counts.get(tag, 0) for tag in VulnerableTag.values}
+
+
+# ---------------------------------------------------------------------------------------------
+# Imports, provenance and the review queue (data stewards and community leads)
+
+RESOLVER_ROLES = {"data_steward", "community_lead"}
+
+
+def _require_steward(user) -> None:
+    if getattr(user, "role", "") not in RESOLVER_ROLES:
+        raise PermissionDenied("for data stewards and community leads / 仅数据管理员和社区书记")
+
+
+def import_areas(user) -> QuerySet[Area]:
+    """Returns the communities and grids a user may import into."""
+    _require_steward(user)
+    return Area.objects.visible_to(user).filter(level__in=["community", "grid"]).order_by("path")
+
+
+def batches_for(user) -> QuerySet[ImportBatch]:
+    _require_steward(user)
+    return ImportBatch.objects.visible_to(user).select_related("source", "area", "created_by")
+
+
+def batch_for(user, batch_id: int) -> ImportBatch:
+    """Returns the batch if visible to the user. Raises Http404 or PermissionDenied."""
+    batch = batches_for(user).filter(pk=batch_id).first()
+    if batch is None:
+        raise Http404("import not found")
+    return batch
+
+
+def rejected_records(user, batch: ImportBatch) -> QuerySet[SourceRecord]:
+    _require_steward(user)
+    return SourceRecord.objects.filter(batch=batch, accepted=False).order_by("row_number")
+
+
+def reviews_for(user, *, status: str = ReviewStatus.PENDING) -> QuerySet[MatchReview]:
+    _require_steward(user)
+    return (
+        MatchReview.objects.visible_to(user)
+        .filter(status=status)
+        .select_related("left", "right", "batch")
+        .order_by("-probability", "id")
+    )
+
+
+def review_for(user, review_id: int) -> MatchReview:
+    _require_steward(user)
+    review = (
+        MatchReview.objects.visible_to(user)
+        .filter(pk=review_id)
+        .select_related("left", "right")
+        .first()
+    )
+    if review is None:
+        raise Http404("review not found")
+    return review
+
+
+def merge_for(user, merge_id: int) -> PersonMerge:
+    _require_steward(user)
+    merge = PersonMerge.objects.visible_to(user).filter(pk=merge_id).first()
+    if merge is None:
+        raise Http404("merge not found")
+    return merge
+
+
+def merges_into(user, person: Person) -> list[PersonMerge]:
+    """Returns the merges into this person that can still be undone, newest first."""
+    if getattr(user, "role", "") not in RESOLVER_ROLES:
+        return []
+    return list(
+        PersonMerge.objects.filter(survivor=person, undone_at__isnull=True)
+        .select_related("merged", "merged_by")
+        .order_by("-merged_at")
+    )
+
+
+def _shown_value(record: SourceRecord, name: str, policy: RolePolicy, labels: ChoiceLabels) -> str:
+    if name == "id_number":
+        return record.id_number_masked
+    if name == "phone":
+        return record.phone_masked
+    if name == "name":
+        return present(record.name, sensitivity=Sensitivity.PERSONAL, policy=policy)
+    if name == "sex":
+        return labels.sex.get(record.sex, "")
+    if name == "residency":
+        return labels.residency.get(record.residency, "")
+    if name == "birth_date":
+        return record.birth_date.isoformat() if record.birth_date else ""
+    if name == "dwelling":
+        return record.address_text
+    return ""
+
+
+def person_provenance(user, person: Person) -> list[FieldProvenance]:
+    """Returns, per field, the shown value and the value each source gave (masked for the
+    user), newest source first; empty for a person no file brought."""
+    policy = _require_browse(user)
+    records = list(
+        SourceRecord.objects.filter(person=person, accepted=True)
+        .select_related("batch__source")
+        .order_by("-batch__created_at", "row_number")
+    )
+    if not records:
+        return []
+    labels = ChoiceLabels.current()
+    rows = []
+    for name in CHOSEN_FIELDS:
+        chosen = (person.field_sources.get(name) or {}).get("record")
+        values = [
+            SourceValue(
+                record_id=r.pk,
+                source=r.batch.source.name,
+                kind_priority=priority_of(r),
+                batch_file=r.batch.file_name,
+                row_number=r.row_number,
+                imported_at=r.batch.created_at.strftime("%Y-%m-%d %H:%M"),
+                value=_shown_value(r, name, policy, labels),
+                chosen=r.pk == chosen,
+            )
+            for r in records
+            if record_value(r, name) is not None
+        ]
+        if values:
+            shown = next((v.value for v in values if v.chosen), values[0].value)
+            rows.append(FieldProvenance(field=name, shown=shown, values=values))
+    return rows

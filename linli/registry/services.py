@@ -13,7 +13,7 @@ from linli.areas.selectors import ancestors_of
 from linli.audit.models import AuditAction
 from linli.audit.services import record_event
 from linli.core import identifiers
-from linli.core.idnumbers import parse_id_number
+from linli.core.idnumbers import IdNumber, parse_id_number
 from linli.core.jurisdiction import path_within
 from linli.core.masking import mask_id_number, mask_phone
 from linli.core.phones import normalise_phone
@@ -40,14 +40,13 @@ def address_of(dwelling: Area) -> Address:
     )
 
 
-def seal_id_number(raw: str) -> tuple[identifiers.SealedIdentifier, date, str]:
-    """Returns the sealed ID number with the birth date and sex it encodes.
+def seal_id_number(raw: str) -> tuple[identifiers.SealedIdentifier, IdNumber]:
+    """Returns the sealed ID number with what it encodes (birth date, sex, region).
 
     Raises InvalidIdNumber (linli.core.idnumbers).
     """
     parsed = parse_id_number(raw)
-    sealed = identifiers.seal(ID_KIND, parsed.value, mask_id_number(parsed.value))
-    return sealed, parsed.birth_date, parsed.sex
+    return identifiers.seal(ID_KIND, parsed.value, mask_id_number(parsed.value)), parsed
 
 
 def seal_phone(raw: str) -> tuple[identifiers.SealedIdentifier, str]:
@@ -85,7 +84,12 @@ def build_person(
         birth_date=birth_date,
     )
     if id_number:
-        sealed, person.birth_date, person.sex = seal_id_number(id_number)
+        sealed, parsed = seal_id_number(id_number)
+        person.birth_date, person.sex, person.region_code = (
+            parsed.birth_date,
+            parsed.sex,
+            parsed.region_code,
+        )
         person.id_number_encrypted = sealed.encrypted
         person.id_number_hash = sealed.hashed
         person.id_number_masked = sealed.masked

@@ -3,17 +3,34 @@
 from urllib.parse import urlencode
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from linli.accounts.selectors import staff_in_charge
 from linli.areas import selectors as area_selectors
+from linli.audit.models import AuditAction
+from linli.audit.services import record_event
 from linli.core.pagination import CappedPaginator
-from linli.registry import selectors, services
-from linli.registry.forms import HouseholdSearchForm, PersonSearchForm, RevealForm
+from linli.core.roles import policy_for
+from linli.registry import exports, merges, selectors, services
+from linli.registry.forms import (
+    FIELD_LABELS,
+    ChooseValueForm,
+    DecisionForm,
+    HouseholdSearchForm,
+    PersonSearchForm,
+    RevealForm,
+    UploadForm,
+    mapping_form,
+    mapping_from,
+)
+from linli.registry.importing import pipeline
+from linli.registry.models import BatchStatus
 
 
 def _page(request: HttpRequest, queryset):
@@ -98,11 +115,18 @@ def people(request: HttpRequest) -> HttpResponse:
 @login_required
 def person_detail(request: HttpRequest, person_id: int) -> HttpResponse:
     person = selectors.person_for(request.user, person_id)
+    if person.merged_into_id:
+        messages.info(request, _("This file was merged into another one."))
+        return redirect("registry:person", person_id=person.merged_into_id)
     services.record_person_viewed(person=person, by=request.user, request=request)
     context = {
         "person": person,
         "file": selectors.person_file(request.user, person),
         "reveal_form": RevealForm(),
+        "sources": selectors.person_provenance(request.user, person),
+        "merges": selectors.merges_into(request.user, person),
+        "may_resolve": request.user.role in selectors.RESOLVER_ROLES,
+        "field_labels": FIELD_LABELS,
     }
     return render(request, "registry/person_detail.html", context)
 
@@ -167,3 +191,169 @@ def household_detail(request: HttpRequest, household_id: int) -> HttpResponse:
         "row": selectors.present_household(request.user, household),
     }
     return render(request, "registry/household_detail.html", context)
+
+
+# ---------------------------------------------------------------------------------------------
+# Imports (data stewards and community leads)
+
+
+@login_required
+def imports(request: HttpRequest) -> HttpResponse:
+    areas = selectors.import_areas(request.user)
+    form = UploadForm(request.POST or None, request.FILES or None, areas=areas)
+    if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["file"]
+        try:
+            batch = pipeline.stage_upload(
+                area=form.cleaned_data["area"],
+                source_name=form.cleaned_data["source_name"],
+                source_kind=form.cleaned_data["source_kind"],
+                file_name=upload.name,
+                data=upload.read(),
+                by=request.user,
+            )
+        except pipeline.ImportRefused as error:
+            form.add_error("file", " ".join(error.messages))
+        else:
+            return redirect("registry:import", batch_id=batch.pk)
+    context = {
+        "form": form,
+        "batches": selectors.batches_for(request.user)[:30],
+        "pending_reviews": selectors.reviews_for(request.user).count(),
+    }
+    return render(request, "registry/imports.html", context, status=400 if form.errors else 200)
+
+
+@login_required
+def import_detail(request: HttpRequest, batch_id: int) -> HttpResponse:
+    batch = selectors.batch_for(request.user, batch_id)
+    if batch.status != BatchStatus.UPLOADED:
+        return render(request, "registry/import_detail.html", {"batch": batch})
+    form = mapping_form(batch.headers, batch.mapping, request.POST or None)
+    mapping = mapping_from(form, batch.headers) if form.is_valid() else batch.mapping
+    if request.method == "POST" and form.is_valid() and "confirm" in request.POST:
+        try:
+            pipeline.confirm_batch(batch=batch, mapping=mapping, by=request.user)
+        except pipeline.ImportRefused as error:
+            form.add_error(None, " ".join(error.messages))
+        else:
+            return redirect("registry:import", batch_id=batch.pk)
+    context = {
+        "batch": batch,
+        "form": form,
+        "preview": pipeline.preview_batch(batch, mapping=mapping),
+        "field_labels": FIELD_LABELS,
+    }
+    partial = request.htmx and "confirm" not in request.POST
+    template = "registry/partials/import_preview.html" if partial else "registry/import_detail.html"
+    return render(request, template, context)
+
+
+@login_required
+def import_progress(request: HttpRequest, batch_id: int) -> HttpResponse:
+    """The progress bar, polled by htmx until the import finishes."""
+    batch = selectors.batch_for(request.user, batch_id)
+    return render(request, "registry/partials/import_progress.html", {"batch": batch})
+
+
+@login_required
+def import_rejected(request: HttpRequest, batch_id: int) -> HttpResponse:
+    """The rejected rows with the reason per row, as CSV for Excel (UTF-8 with BOM)."""
+    batch = selectors.batch_for(request.user, batch_id)
+    records = selectors.rejected_records(request.user, batch)
+    body = exports.rejected_rows_csv(batch, records)
+    record_event(
+        action=AuditAction.EXPORT,
+        actor=request.user,
+        request=request,
+        object_type="import_batch",
+        object_id=batch.pk,
+        object_label=batch.file_name,
+        area_path=batch.area_path,
+        detail={"rows": records.count(), "what": "rejected rows"},
+    )
+    response = HttpResponse(body, content_type="text/csv; charset=utf-8")
+    name = f"rejected-{batch.pk}.csv"
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
+
+
+# ---------------------------------------------------------------------------------------------
+# The review queue, merges and chosen values
+
+
+@login_required
+def reviews(request: HttpRequest) -> HttpResponse:
+    page = _page(request, selectors.reviews_for(request.user))
+    policy = policy_for(request.user)
+    labels = selectors.ChoiceLabels.current()
+    pairs = [
+        (
+            review,
+            selectors.present_person(review.left, policy, labels=labels),
+            selectors.present_person(review.right, policy, labels=labels),
+        )
+        for review in page.object_list
+    ]
+    return render(request, "registry/reviews.html", {"page": page, "pairs": pairs, "query": ""})
+
+
+@login_required
+def review_detail(request: HttpRequest, review_id: int) -> HttpResponse:
+    review = selectors.review_for(request.user, review_id)
+    form = DecisionForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            merges.decide_review(
+                review=review,
+                same_person=form.cleaned_data["same_person"],
+                by=request.user,
+                request=request,
+            )
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+        return redirect("registry:reviews")
+    context = {
+        "review": review,
+        "left": selectors.person_file(request.user, review.left),
+        "right": selectors.person_file(request.user, review.right),
+        "left_sources": selectors.person_provenance(request.user, review.left),
+        "right_sources": selectors.person_provenance(request.user, review.right),
+        "form": form,
+    }
+    return render(request, "registry/review_detail.html", context)
+
+
+@require_POST
+@login_required
+def undo_merge(request: HttpRequest, merge_id: int) -> HttpResponse:
+    merge = selectors.merge_for(request.user, merge_id)
+    try:
+        merges.unmerge(merge=merge, by=request.user, request=request)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, _("The merge was undone: both files are back."))
+    return redirect("registry:person", person_id=merge.survivor_id)
+
+
+@require_POST
+@login_required
+def choose_value(request: HttpRequest, person_id: int) -> HttpResponse:
+    person = selectors.person_for(request.user, person_id)
+    form = ChooseValueForm(request.POST)
+    if form.is_valid():
+        record = person.records.filter(pk=form.cleaned_data["record"]).first()
+        try:
+            if record is None:
+                raise ValidationError("无效的选择 / not a value of this person's sources")
+            merges.choose_field_value(
+                person=person,
+                field=form.cleaned_data["field"],
+                record=record,
+                by=request.user,
+                request=request,
+            )
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+    return redirect("registry:person", person_id=person.pk)

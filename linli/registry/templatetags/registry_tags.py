@@ -26,3 +26,8 @@ def identifier_rows(file: PersonFile) -> list[tuple[str, str, str]]:
         ("id_number", _("ID number"), file.row.id_number),
         ("phone", _("Phone"), file.row.phone),
     ]
+
+
+@register.filter
+def lookup_value(values: dict, key: str) -> str:
+    return values.get(key, "")

@@ -1,0 +1,574 @@
+"""Turning one mapped row of text into a CleanRow, or into the reasons it cannot be one.
+
+Only a missing name rejects a row: a resident with a damaged ID number or a wrong phone is
+still a resident, so those values are dropped with a warning (and an ID is never accepted as
+valid when it is not). Everything here is pure and cached per distinct value, because it
+runs on every row of every file: department files repeat names, phones and addresses.
+"""
+
+import re
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import replace
+from datetime import date, timedelta
+from functools import lru_cache
+
+from pypinyin import lazy_pinyin
+from pypinyin.constants import PHRASES_DICT
+
+from linli.core.idnumbers import IdNumber, InvalidIdNumber, parse_id_number
+from linli.core.phones import InvalidPhone, normalise_phone
+from linli.registry.importing.addresses import (
+    parse_address,
+    parse_building,
+    parse_room,
+    parse_unit,
+    simplified,
+)
+from linli.registry.importing.records import AddressParts, CleanRow, RowError
+
+NAME_MAX_LENGTH = 60  # Person.name's max_length
+
+# --- names ---------------------------------------------------------------------------------
+
+# Middle dots people type between the parts of Uyghur, Tibetan or foreign names.
+_DOTS = str.maketrans(dict.fromkeys("•・･‧∙⋅.。", "·"))
+_NOTE = re.compile(r"[(\[【<（《].*?(?:[)\]】>）》]|$)")  # 张三(租户), 张三（户主, 张三【已迁出】
+_NOT_NAME = re.compile(r"[^\w·]|[\d_]")  # keeps letters and CJK; drops digits ("张三2"), marks
+_MANY_DOTS = re.compile(r"·{2,}")
+_HAN = re.compile(r"[\u3400-\u9fff\U00020000-\U0002ffff]+")  # Chinese characters only (CJK, Ext. A, Ext. B+)
+
+
+@lru_cache(maxsize=131072)
+def normalise_name(raw: str) -> str:
+    """Returns the name as stored: simplified characters, no whitespace, digits or notes.
+
+    "張 三" → "张三", "张三(租户)" → "张三", "张三2" → "张三" (numbering added to tell rows
+    apart), "阿依古丽•买买提" → "阿依古丽·买买提". Full-width latin letters become ASCII.
+    Returns "" when nothing of a name is left.
+    """
+    if _HAN.fullmatch(raw):
+        return simplified(raw)  # the common case: nothing but Chinese characters
+    text = unicodedata.normalize("NFKC", raw)
+    text = _NOTE.sub("", text).translate(_DOTS)
+    text = _NOT_NAME.sub("", text)
+    text = _MANY_DOTS.sub("·", text).strip("·")
+    return simplified(text) if text else ""
+
+
+# Surnames whose everyday reading differs from the surname reading; pypinyin (0.55) has no
+# surname mode, and a surname read wrongly would hide homophone typos (曾/增 are both zeng).
+_SURNAME_READINGS = {
+    "曾": "zeng",
+    "单": "shan",
+    "解": "xie",
+    "仇": "qiu",
+    "区": "ou",
+    "朴": "piao",
+    "查": "zha",
+    "乐": "yue",
+    "盖": "ge",
+    "缪": "miao",
+    "覃": "qin",
+    "翟": "zhai",
+    "召": "shao",
+    "繁": "po",
+    "种": "chong",
+    "秘": "bi",
+    "隗": "wei",
+    "员": "yun",
+    "句": "gou",
+    "折": "she",
+    "黑": "he",
+    "阚": "kan",
+    "卜": "bu",
+    "都": "du",
+    "薄": "bo",
+    "祭": "zhai",
+    "长": "chang",
+    "能": "nai",
+}
+# Two-character surnames lazy_pinyin already reads right (单于 chan yu, 尉迟 yu chi …) must
+# not have their first character re-read as a single surname.
+_COMPOUND_SURNAMES = {"单于", "尉迟", "万俟", "长孙", "澹台", "解狐"}
+
+
+@lru_cache(maxsize=16384)
+def _char_reading(char: str) -> str:
+    return lazy_pinyin(char)[0]
+
+
+@lru_cache(maxsize=16384)
+def _phrase_reading(phrase: str) -> tuple[str, ...]:
+    return tuple(lazy_pinyin(phrase))
+
+
+@lru_cache(maxsize=131072)
+def pinyin_key(name: str) -> str:
+    """Returns the toneless pinyin of a normalised name, space separated, surname read as one.
+
+    "曾国藩" → "zeng guo fan"; a given name that is a word in pypinyin's phrase dictionary is
+    read as that word (张长江 → "zhang chang jiang"), any other character by its own most
+    common reading, so a typo in one character never changes how another is read. Latin
+    parts come out lower case; middle dots are dropped.
+    """
+    if not name:
+        return ""
+    if not _HAN.fullmatch(name):
+        # Minority and foreign names (dots, latin letters): the rare path, read whole.
+        words = []
+        for syllable in lazy_pinyin(name):
+            words.extend(syllable.replace("·", " ").lower().split())
+        if name[0] in _SURNAME_READINGS and name[:2] not in _COMPOUND_SURNAMES and words:
+            words[0] = _SURNAME_READINGS[name[0]]
+        return " ".join(words)
+    # Reading characters one by one from a cache is ~20x faster than segmenting each name,
+    # and this runs on every distinct name of every file.
+    if name[:2] in _COMPOUND_SURNAMES:
+        surname, given = list(_phrase_reading(name[:2])), name[2:]
+    else:
+        surname = [_SURNAME_READINGS.get(name[0]) or _char_reading(name[0])]
+        given = name[1:]
+    if len(given) >= 2 and given in PHRASES_DICT:
+        readings = list(_phrase_reading(given))
+    else:
+        readings = [_char_reading(char) for char in given]
+    return " ".join(surname + readings)
+
+
+# --- other fields --------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=131072)
+def _parse_id(raw: str) -> IdNumber | InvalidIdNumber:
+    # Cached per raw value: the same resident's ID comes in every department's file.
+    try:
+        parsed = parse_id_number(raw)
+    except InvalidIdNumber as exc:
+        return exc
+    if parsed.value.endswith("000") and not parsed.upgraded_from_15:
+        # Excel keeps 15 significant digits, so a number that went through it ends in 000,
+        # and one in eleven of those still passes the check digit. Two people born the same
+        # day in the same county would then share an "ID" and be merged; a genuine number
+        # ending in 000 (about 1 in 1,100) only loses its deterministic link.
+        return InvalidIdNumber(
+            "excel_rounded",
+            "身份证号末尾是000，可能被 Excel 截断过，请核对原始号码",
+            "ID number ends in 000, as Excel's rounding leaves it; check the original",
+        )
+    return parsed
+
+
+@lru_cache(maxsize=131072)
+def _parse_phone(raw: str) -> str | InvalidPhone:
+    try:
+        return normalise_phone(raw)
+    except InvalidPhone as exc:
+        first_error = exc
+    # "13812345678/13987654321": property files often hold two numbers; keep the first good one.
+    for part in _PHONE_SPLIT.split(raw):
+        if part.strip():
+            try:
+                return normalise_phone(part)
+            except InvalidPhone:
+                continue
+    return first_error
+
+
+_PHONE_SPLIT = re.compile(r"[/,，;；、|]|\s{2,}")
+
+_SEXES = {
+    "男": "M",
+    "男性": "M",
+    "M": "M",
+    "MALE": "M",
+    "1": "M",  # GB/T 2261.1 codes
+    "女": "F",
+    "女性": "F",
+    "F": "F",
+    "FEMALE": "F",
+    "2": "F",
+}
+_UNKNOWN_VALUES = {"", "未知", "不详", "未说明", "无", "0", "9", "-", "/", "NULL", "NONE"}
+
+_DATE_FULL = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?(?:[\sT].*)?")
+_DATE_COMPACT = re.compile(r"(\d{4})(\d{2})(\d{2})")
+_DATE_PARTIAL = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*月?|(\d{4})(\d{2})")
+_EXCEL_SERIAL = re.compile(r"(\d{1,5})(?:\.0+)?")
+_EXCEL_EPOCH = date(1899, 12, 30)  # serial 1 is 1900-01-01 (Excel counts a fake 1900-02-29)
+
+
+@lru_cache(maxsize=65536)
+def parse_birth_date(raw: str) -> date | str:
+    """Returns the date in a birth-date cell, or a problem code.
+
+    Accepts 1990-01-31, 1990/1/31, 1990.1.31, 19900131, 1990年1月31日, a trailing time, and
+    Excel serial numbers (32904). Codes: birth_date_partial (a month without a day: guessing
+    the day would make two records of one person disagree), birth_date_invalid.
+    """
+    text = raw.strip()
+    match = _DATE_FULL.fullmatch(text) or _DATE_COMPACT.fullmatch(text)
+    try:
+        if match:
+            value = date(int(match[1]), int(match[2]), int(match[3]))
+        elif _DATE_PARTIAL.fullmatch(text):
+            return "birth_date_partial"
+        elif serial := _EXCEL_SERIAL.fullmatch(text):
+            value = _EXCEL_EPOCH + timedelta(days=int(serial[1]))
+        else:
+            return "birth_date_invalid"
+    except (ValueError, OverflowError):
+        return "birth_date_invalid"
+    if value.year < 1880 or value > date.today():
+        return "birth_date_invalid"
+    return value
+
+
+_RESIDENCY_EXACT = {
+    "户籍": "registered",
+    "户籍人口": "registered",
+    "本地户籍": "registered",
+    "registered": "registered",
+    "常住": "resident",
+    "常住人口": "resident",
+    "resident": "resident",
+    "流动": "floating",
+    "流动人口": "floating",
+    "外来": "floating",
+    "暂住": "floating",
+    "floating": "floating",
+}
+# Checked in this order: "非本地户籍" names 户籍 but means floating.
+_RESIDENCY_WORDS = (
+    (
+        ("非本地", "非户籍", "外地", "外来", "流动", "暂住", "租住", "外省", "外市", "境外"),
+        "floating",
+    ),
+    (("常住", "长住", "人户分离", "寄住", "居住"), "resident"),
+    (("户籍", "本地", "户口", "本市", "本区", "本社区"), "registered"),
+)
+
+
+@lru_cache(maxsize=1024)
+def parse_residency(raw: str) -> str:
+    """Returns registered / resident / floating for a residency cell, "" when unrecognised."""
+    text = re.sub(r"\s", "", raw)
+    if text in _RESIDENCY_EXACT or text.lower() in _RESIDENCY_EXACT:
+        return _RESIDENCY_EXACT.get(text) or _RESIDENCY_EXACT[text.lower()]
+    for words, residency in _RESIDENCY_WORDS:
+        if any(word in text for word in words):
+            return residency
+    return ""
+
+
+_RELATIONS = {
+    "户主": "head",
+    "本人": "head",
+    "本人户主": "head",
+    "户主本人": "head",
+    "head": "head",
+    "配偶": "spouse",
+    "妻": "spouse",
+    "夫": "spouse",
+    "妻子": "spouse",
+    "丈夫": "spouse",
+    "之妻": "spouse",
+    "之夫": "spouse",
+    "老伴": "spouse",
+    "spouse": "spouse",
+    "子": "child",
+    "女": "child",
+    "儿子": "child",
+    "女儿": "child",
+    "之子": "child",
+    "之女": "child",
+    "长子": "child",
+    "次子": "child",
+    "三子": "child",
+    "长女": "child",
+    "次女": "child",
+    "三女": "child",
+    "独生子": "child",
+    "独生女": "child",
+    "养子": "child",
+    "养女": "child",
+    "继子": "child",
+    "继女": "child",
+    "子女": "child",
+    "child": "child",
+    "父亲": "parent",
+    "母亲": "parent",
+    "父": "parent",
+    "母": "parent",
+    "父母": "parent",
+    "继父": "parent",
+    "继母": "parent",
+    "parent": "parent",
+    "兄": "sibling",
+    "弟": "sibling",
+    "姐": "sibling",
+    "妹": "sibling",
+    "哥哥": "sibling",
+    "弟弟": "sibling",
+    "姐姐": "sibling",
+    "妹妹": "sibling",
+    "兄弟": "sibling",
+    "姐妹": "sibling",
+    "兄弟姐妹": "sibling",
+    "sibling": "sibling",
+    "租户": "non_relative",
+    "租客": "non_relative",
+    "保姆": "non_relative",
+    "非亲属": "non_relative",
+    "其他非亲属": "non_relative",
+    "合租": "non_relative",
+    "朋友": "non_relative",
+    "同事": "non_relative",
+    "护工": "non_relative",
+    "non_relative": "non_relative",
+    "other_relative": "other_relative",
+    "grandchild": "grandchild",
+    "grandparent": "grandparent",
+}
+
+
+@lru_cache(maxsize=1024)
+def parse_relation(raw: str) -> str:
+    """Returns a Relation value for a relation-to-head cell, "" for an empty or junk one.
+
+    Exact words first, then word parts (孙/外孙 → grandchild, 祖父/外祖母 → grandparent,
+    之子/之女 → child); any other kinship word (儿媳, 女婿, 侄子) is other_relative.
+    """
+    text = re.sub(r"[\s()（）]", "", raw)
+    if text.upper() in _UNKNOWN_VALUES:
+        return ""
+    if text in _RELATIONS:
+        return _RELATIONS[text]
+    if text.lower() in _RELATIONS:
+        return _RELATIONS[text.lower()]
+    if "祖" in text:
+        return "grandparent"
+    if "孙" in text and "曾孙" not in text:
+        return "grandchild"
+    if "媳" in text or "婿" in text:
+        return "other_relative"
+    if text.endswith(("之子", "之女")) or text in {"儿", "大儿子", "小儿子", "大女儿", "小女儿"}:
+        return "child"
+    if any(word in text for word in ("租", "保姆", "非亲", "雇")):
+        return "non_relative"
+    if not any(char.isalpha() for char in text):
+        return ""
+    return "other_relative"
+
+
+# --- rows ----------------------------------------------------------------------------------
+
+_EMPTY_ADDRESS = AddressParts()
+
+
+def _problem(field: str, code: str, zh: str, en: str) -> RowError:
+    return RowError(field=field, code=code, zh=zh, en=en)
+
+
+_BIRTH_DATE_PROBLEMS = {
+    "birth_date_partial": (
+        "出生日期只有年月，没有日，已忽略",
+        "birth date has a year and month but no day; ignored",
+    ),
+    "birth_date_invalid": ("出生日期无法识别，已忽略", "birth date is not a date; ignored"),
+}
+
+
+def normalise_row(row_number: int, values: Mapping[str, str]) -> CleanRow | list[RowError]:
+    """Returns the row as a CleanRow, or the errors that reject it.
+
+    `values` maps canonical fields to cell text (missing fields are empty). A row is rejected
+    only when it has no usable name (codes: blank_row for an entirely empty row, name_missing,
+    name_too_long); the other problems found in it are listed after the rejecting error.
+    Everything else is kept with warnings: an invalid ID number is dropped (id_number "",
+    id_problem its code, e.g. excel_scientific) and never accepted as valid, an invalid phone
+    is dropped, and sex and birth date come from a valid ID, a conflicting column being a
+    warning. Address columns (compound, building, unit, room) override parts of a parsed
+    address column.
+    """
+    warnings: list[RowError] = []
+    raw_name = values.get("name") or ""
+    name = normalise_name(raw_name) if raw_name else ""
+
+    id_number = id_problem = region_code = sex = ""
+    birth_date: date | None = None
+    raw_id = values.get("id_number") or ""
+    if raw_id:
+        parsed = _parse_id(raw_id)
+        if isinstance(parsed, IdNumber):
+            id_number, birth_date, sex = parsed.value, parsed.birth_date, parsed.sex
+            region_code = parsed.region_code
+        else:
+            id_problem = parsed.code
+            warnings.append(_problem("id_number", parsed.code, parsed.zh, parsed.en))
+
+    phone = ""
+    raw_phone = values.get("phone") or ""
+    if raw_phone:
+        result = _parse_phone(raw_phone)
+        if isinstance(result, str):
+            phone = result
+        else:
+            warnings.append(_problem("phone", result.code, result.zh, result.en))
+
+    raw_sex = values.get("sex") or ""
+    if raw_sex:
+        column_sex = _SEXES.get(raw_sex.strip().upper(), "")
+        if not column_sex:
+            if raw_sex.strip().upper() not in _UNKNOWN_VALUES:
+                warnings.append(
+                    _problem(
+                        "sex",
+                        "sex_unknown",
+                        f"性别“{raw_sex}”无法识别，已忽略",
+                        f"sex “{raw_sex}” is not recognised; ignored",
+                    )
+                )
+        elif not sex:
+            sex = column_sex
+        elif column_sex != sex:
+            warnings.append(
+                _problem(
+                    "sex",
+                    "sex_conflict",
+                    "性别与身份证号不符，以身份证号为准",
+                    "sex differs from the ID number; the ID number's is kept",
+                )
+            )
+
+    raw_birth = values.get("birth_date") or ""
+    if raw_birth and raw_birth.strip().upper() not in _UNKNOWN_VALUES:
+        column_birth = parse_birth_date(raw_birth)
+        if isinstance(column_birth, str):
+            if birth_date is None:
+                zh, en = _BIRTH_DATE_PROBLEMS[column_birth]
+                warnings.append(_problem("birth_date", column_birth, zh, en))
+        elif birth_date is None:
+            birth_date = column_birth
+        elif column_birth != birth_date:
+            warnings.append(
+                _problem(
+                    "birth_date",
+                    "birth_date_conflict",
+                    "出生日期与身份证号不符，以身份证号为准",
+                    "birth date differs from the ID number; the ID number's is kept",
+                )
+            )
+
+    residency = ""
+    raw_residency = values.get("residency") or ""
+    if raw_residency:
+        residency = parse_residency(raw_residency)
+        if not residency and raw_residency.strip().upper() not in _UNKNOWN_VALUES:
+            warnings.append(
+                _problem(
+                    "residency",
+                    "residency_unknown",
+                    f"户籍类型“{raw_residency}”无法识别，已忽略",
+                    f"residency “{raw_residency}” is not recognised; ignored",
+                )
+            )
+
+    raw_relation = values.get("relation") or ""
+    relation = parse_relation(raw_relation) if raw_relation else ""
+
+    address = _row_address(values, warnings)
+
+    if not name:
+        if not warnings and not any(value.strip() for value in values.values()):
+            return [_problem("", "blank_row", "空行", "blank row")]
+        error = (
+            _problem("name", "name_missing", "姓名为空", "name is empty")
+            if not raw_name.strip()
+            else _problem(
+                "name",
+                "name_invalid",
+                f"姓名“{raw_name}”中没有可用的文字",
+                f"name “{raw_name}” has no usable characters",
+            )
+        )
+        return [error, *warnings]
+    if len(name) > NAME_MAX_LENGTH:
+        return [
+            _problem(
+                "name",
+                "name_too_long",
+                f"姓名超过{NAME_MAX_LENGTH}个字",
+                f"name is longer than {NAME_MAX_LENGTH} characters",
+            ),
+            *warnings,
+        ]
+
+    return CleanRow(
+        row_number=row_number,
+        name=name,
+        name_pinyin=pinyin_key(name),
+        id_number=id_number,
+        id_problem=id_problem,
+        birth_date=birth_date,
+        sex=sex,
+        region_code=region_code,
+        phone=phone,
+        address=address,
+        residency=residency,
+        relation=relation,
+        household_number=(values.get("household_number") or "").strip(),
+        warnings=warnings,
+    )
+
+
+def _row_address(values: Mapping[str, str], warnings: list[RowError]) -> AddressParts:
+    text = (values.get("address") or "").strip()
+    parts = parse_address(text) if text else _EMPTY_ADDRESS
+    compound = (values.get("compound") or "").strip()
+    building = (values.get("building") or "").strip()
+    unit = (values.get("unit") or "").strip()
+    room = (values.get("room") or "").strip()
+    if compound or building or unit or room:
+        parts = _override(parts, compound, building, unit, room)
+    if text and not (parts.compound or parts.building or parts.unit or parts.room):
+        warnings.append(
+            _problem(
+                "address",
+                "address_unparsed",
+                "住址无法识别出小区、楼栋或房号",
+                "no compound, building or room could be read from the address",
+            )
+        )
+    return parts
+
+
+@lru_cache(maxsize=65536)
+def _override(
+    parts: AddressParts, compound: str, building: str, unit: str, room: str
+) -> AddressParts:
+    changes: dict[str, object] = {}
+    if room:
+        room_name, floor = parse_room(room)
+        if floor is None and not room_name.endswith("室"):
+            # A whole address in the room column ("3-2-501"): take what it names.
+            whole = parse_address(room)
+            if whole.room:
+                changes.update(room=whole.room, floor=whole.floor)
+                if whole.building and not building:
+                    changes["building"] = whole.building
+                if whole.unit and not unit:
+                    changes["unit"] = whole.unit
+                if whole.compound and not compound:
+                    changes["compound"] = whole.compound
+            else:
+                changes.update(room=room_name, floor=None)
+        else:
+            changes.update(room=room_name, floor=floor)
+    if building:
+        changes["building"] = parse_building(building)
+    if unit:
+        changes["unit"] = parse_unit(unit)
+    if compound:
+        changes["compound"] = simplified(re.sub(r"\s", "", compound))
+    return replace(parts, **changes)

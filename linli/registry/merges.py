@@ -1,0 +1,235 @@
+"""Merging and unmerging person files, deciding review pairs, choosing a field's value.
+
+Every one of these is audited and reversible: a merge moves the merged file's source records
+to the survivor and remembers the survivor's values before, so unmerge restores both files
+exactly.
+"""
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.http import HttpRequest
+from django.utils import timezone
+
+from linli.audit.models import AuditAction
+from linli.audit.services import record_event
+from linli.core.jurisdiction import path_within
+from linli.core.roles import Role
+from linli.registry.models import (
+    MatchReview,
+    Person,
+    PersonMerge,
+    PersonTag,
+    ReviewStatus,
+    SourceRecord,
+)
+from linli.registry.provenance import (
+    CHOSEN_COLUMNS,
+    CHOSEN_FIELDS,
+    STEWARD_PRIORITY,
+    apply_record,
+    priority_of,
+    restore,
+    snapshot,
+)
+
+RESOLVER_ROLES = {Role.DATA_STEWARD, Role.COMMUNITY_LEAD}
+
+
+def _require_resolver(user, *people: Person) -> None:
+    if getattr(user, "role", "") not in RESOLVER_ROLES:
+        raise PermissionDenied("only data stewards and community leads / 仅数据管理员和社区书记")
+    if not all(path_within(p.area_path, user) for p in people):
+        raise PermissionDenied("outside your jurisdiction / 不在管辖范围内")
+
+
+def _audit(action, *, by, request, person: Person, detail: dict) -> None:
+    record_event(
+        action=action,
+        actor=by,
+        request=request,
+        object_type="person",
+        object_id=person.pk,
+        object_label=person.id_number_masked or person.phone_masked,
+        area_path=person.area_path,
+        detail=detail,
+    )
+
+
+@transaction.atomic
+def merge_people(
+    *,
+    survivor: Person,
+    merged: Person,
+    by,
+    review: MatchReview | None = None,
+    request: HttpRequest | None = None,
+) -> PersonMerge:
+    """Merges `merged` into `survivor`. Raises ValidationError when they cannot be one person
+    (two different valid ID numbers, one already merged) and PermissionDenied."""
+    _require_resolver(by, survivor, merged)
+    survivor, merged = (
+        Person.objects.select_for_update().get(pk=survivor.pk),
+        Person.objects.select_for_update().get(pk=merged.pk),
+    )
+    if survivor.pk == merged.pk or survivor.merged_into_id or merged.merged_into_id:
+        raise ValidationError("已合并的档案不能再合并 / a merged file cannot be merged again")
+    ids = {survivor.id_number_hash, merged.id_number_hash} - {""}
+    if len(ids) > 1:
+        raise ValidationError(
+            "两份档案的身份证号不同，不是同一人 / different ID numbers: not the same person"
+        )
+    before = snapshot(survivor)
+    records = list(
+        SourceRecord.objects.filter(person=merged).select_related("batch__source", "dwelling")
+    )
+    for record in sorted(records, key=lambda r: (priority_of(r), r.batch.created_at)):
+        apply_record(
+            survivor, record, priority=priority_of(record), when=record.batch.created_at.isoformat()
+        )
+    _fill_gaps(survivor, merged)
+    survivor.save(update_fields=list(CHOSEN_COLUMNS))
+    SourceRecord.objects.filter(pk__in=[r.pk for r in records]).update(person=survivor)
+    have = set(PersonTag.objects.filter(person=survivor).values_list("tag", flat=True))
+    added = [t for t in merged.tags.values_list("tag", flat=True) if t not in have]
+    PersonTag.objects.bulk_create(
+        [PersonTag(person=survivor, tag=t, area_path=survivor.area_path) for t in added]
+    )
+    merged.merged_into = survivor
+    merged.save(update_fields=["merged_into"])
+    if review is not None:
+        review.status, review.decided_by, review.decided_at = (
+            ReviewStatus.ACCEPTED,
+            by,
+            timezone.now(),
+        )
+        review.save(update_fields=["status", "decided_by", "decided_at"])
+    merge = PersonMerge.objects.create(
+        survivor=survivor,
+        merged=merged,
+        area_path=survivor.area_path,
+        record_ids=[r.pk for r in records],
+        survivor_before={**before, "_tags_added": added},
+        review=review,
+        merged_by=by,
+    )
+    _audit(
+        AuditAction.MERGE,
+        by=by,
+        request=request,
+        person=survivor,
+        detail={"merged": merged.pk, "survivor": survivor.pk, "merge": merge.pk},
+    )
+    return merge
+
+
+def _fill_gaps(survivor: Person, merged: Person) -> None:
+    """Fields the survivor lacks and no record supplied are taken from the merged file."""
+    for name in CHOSEN_FIELDS:
+        if name in survivor.field_sources:
+            continue
+        if name in ("id_number", "phone"):
+            if not getattr(survivor, f"{name}_hash") and getattr(merged, f"{name}_hash"):
+                for suffix in ("encrypted", "hash", "masked"):
+                    setattr(survivor, f"{name}_{suffix}", getattr(merged, f"{name}_{suffix}"))
+                if name == "phone":
+                    survivor.phone_tail = merged.phone_tail
+                else:
+                    survivor.region_code = merged.region_code
+        elif name == "dwelling":
+            if survivor.dwelling_id is None and merged.dwelling_id is not None:
+                survivor.dwelling_id = merged.dwelling_id
+                survivor.area_path = merged.area_path
+                survivor.address_building = merged.address_building
+                survivor.address_dwelling = merged.address_dwelling
+        elif not getattr(survivor, name) and getattr(merged, name):
+            setattr(survivor, name, getattr(merged, name))
+
+
+@transaction.atomic
+def unmerge(*, merge: PersonMerge, by, request: HttpRequest | None = None) -> Person:
+    """Undoes a merge: the survivor gets back its values, the merged file its records.
+
+    Raises ValidationError if the merge was undone already or a later merge into the same
+    survivor is still in place (undo that one first).
+    """
+    survivor = Person.objects.select_for_update().get(pk=merge.survivor_id)
+    merged = Person.objects.select_for_update().get(pk=merge.merged_id)
+    _require_resolver(by, survivor)
+    if merge.undone_at:
+        raise ValidationError("该合并已撤销 / this merge was already undone")
+    later = PersonMerge.objects.filter(
+        survivor=survivor, undone_at__isnull=True, merged_at__gt=merge.merged_at
+    ).exists()
+    if later:
+        raise ValidationError("请先撤销之后的合并 / undo the later merge first")
+    values = dict(merge.survivor_before)
+    added = values.pop("_tags_added", [])
+    restore(survivor, values)
+    survivor.save(update_fields=list(CHOSEN_COLUMNS))
+    SourceRecord.objects.filter(pk__in=merge.record_ids).update(person=merged)
+    PersonTag.objects.filter(person=survivor, tag__in=added).delete()
+    merged.merged_into = None
+    merged.save(update_fields=["merged_into"])
+    merge.undone_at, merge.undone_by = timezone.now(), by
+    merge.save(update_fields=["undone_at", "undone_by"])
+    if merge.review_id:
+        MatchReview.objects.filter(pk=merge.review_id).update(status=ReviewStatus.PENDING)
+    _audit(
+        AuditAction.UNMERGE,
+        by=by,
+        request=request,
+        person=survivor,
+        detail={"merged": merged.pk, "survivor": survivor.pk, "merge": merge.pk},
+    )
+    return merged
+
+
+@transaction.atomic
+def decide_review(
+    *, review: MatchReview, same_person: bool, by, request: HttpRequest | None = None
+) -> MatchReview:
+    """Accepting merges the pair (the older file survives); rejecting records the decision."""
+    if review.status != ReviewStatus.PENDING:
+        raise ValidationError("该配对已处理 / this pair was already decided")
+    _require_resolver(by, review.left, review.right)
+    if same_person:
+        survivor, merged = sorted([review.left, review.right], key=lambda p: p.pk)
+        merge_people(survivor=survivor, merged=merged, by=by, review=review, request=request)
+        review.refresh_from_db()
+        return review
+    review.status, review.decided_by, review.decided_at = (
+        ReviewStatus.REJECTED,
+        by,
+        timezone.now(),
+    )
+    review.save(update_fields=["status", "decided_by", "decided_at"])
+    _audit(
+        AuditAction.REVIEW,
+        by=by,
+        request=request,
+        person=review.left,
+        detail={"review": review.pk, "same_person": False, "other": review.right_id},
+    )
+    return review
+
+
+@transaction.atomic
+def choose_field_value(
+    *, person: Person, field: str, record: SourceRecord, by, request: HttpRequest | None = None
+) -> Person:
+    """A steward picks which source's value the file shows for one field."""
+    _require_resolver(by, person)
+    if field not in CHOSEN_FIELDS or record.person_id != person.pk:
+        raise ValidationError("无效的选择 / not a value of this person's sources")
+    apply_record(
+        person, record, priority=STEWARD_PRIORITY, when=timezone.now().isoformat(), only=field
+    )
+    person.save(update_fields=list(CHOSEN_COLUMNS))
+    _audit(
+        AuditAction.CHOOSE_VALUE,
+        by=by,
+        request=request,
+        person=person,
+        detail={"field": field, "record": record.pk},
+    )
+    return person

@@ -1,0 +1,130 @@
+"""Which value a person file shows, and where it came from.
+
+Every imported row is a SourceRecord; a person's shown value for each field comes from one of
+their records: the most authoritative source (SOURCE_PRIORITY), then the newest; a steward's
+explicit choice outranks both. `Person.field_sources` remembers, per field, the record, its
+priority and when it was taken, so later imports and merges compare against it.
+"""
+
+from dataclasses import dataclass
+
+from linli.registry.models import SOURCE_PRIORITY, Person, SourceRecord
+
+STEWARD_PRIORITY = 100
+
+# Fields chosen from records, and the Person columns each one sets.
+CHOSEN_FIELDS = ("name", "id_number", "phone", "sex", "birth_date", "residency", "dwelling")
+CHOSEN_COLUMNS = (
+    "name",
+    "sex",
+    "birth_date",
+    "id_number_encrypted",
+    "id_number_hash",
+    "id_number_masked",
+    "region_code",
+    "phone_encrypted",
+    "phone_hash",
+    "phone_masked",
+    "phone_tail",
+    "residency",
+    "dwelling",
+    "area_path",
+    "address_building",
+    "address_dwelling",
+    "relation_to_head",
+    "field_sources",
+)
+
+
+def record_value(record: SourceRecord, name: str) -> object:
+    """Returns the record's value for a chosen field (identifiers by keyed hash), or None."""
+    if name == "id_number":
+        return record.id_number_hash or None
+    if name == "phone":
+        return record.phone_hash or None
+    if name == "dwelling":
+        return record.dwelling_id
+    return getattr(record, name) or None
+
+
+def apply_record(
+    person: Person, record: SourceRecord, *, priority: int, when: str, only: str = ""
+) -> None:
+    """Takes the record's values for the fields where it outranks the person's current source.
+
+    With `only`, considers that one field (a steward's choice).
+    """
+    from linli.registry.services import address_of
+
+    for name in (only,) if only else CHOSEN_FIELDS:
+        if record_value(record, name) is None:
+            continue
+        current = person.field_sources.get(name)
+        if current and (current["priority"], current["at"]) > (priority, when):
+            continue
+        if name == "id_number":
+            person.id_number_encrypted = record.id_number_encrypted
+            person.id_number_hash = record.id_number_hash
+            person.id_number_masked = record.id_number_masked
+            person.region_code = record.region_code
+        elif name == "phone":
+            person.phone_encrypted = record.phone_encrypted
+            person.phone_hash = record.phone_hash
+            person.phone_masked = record.phone_masked
+            person.phone_tail = record.phone_masked[-4:]
+        elif name == "dwelling":
+            person.dwelling = record.dwelling
+            person.area_path = record.dwelling.path
+            address = address_of(record.dwelling)
+            person.address_building, person.address_dwelling = address.building, address.dwelling
+        else:
+            setattr(person, name, record_value(record, name))
+        person.field_sources[name] = {"record": record.pk, "priority": priority, "at": when}
+    if record.relation and not person.relation_to_head:
+        person.relation_to_head = record.relation
+
+
+def snapshot(person: Person) -> dict:
+    """Returns the person's chosen columns, to restore them when a merge is undone."""
+    values = {}
+    for column in CHOSEN_COLUMNS:
+        attname = "dwelling_id" if column == "dwelling" else column
+        value = getattr(person, attname)
+        values[attname] = value.isoformat() if hasattr(value, "isoformat") else value
+    return values
+
+
+def restore(person: Person, values: dict) -> None:
+    from datetime import date
+
+    for attname, value in values.items():
+        if attname == "birth_date" and value:
+            value = date.fromisoformat(value)
+        setattr(person, attname, value)
+
+
+@dataclass(frozen=True)
+class SourceValue:
+    record_id: int
+    source: str  # source name
+    kind_priority: int
+    batch_file: str
+    row_number: int
+    imported_at: str
+    value: str  # as the viewer may see it (identifiers masked)
+    chosen: bool
+
+
+@dataclass(frozen=True)
+class FieldProvenance:
+    field: str
+    shown: str
+    values: list[SourceValue]
+
+    @property
+    def conflict(self) -> bool:
+        return len({v.value for v in self.values}) > 1
+
+
+def priority_of(record: SourceRecord) -> int:
+    return SOURCE_PRIORITY.get(record.batch.source.kind, 0)
