@@ -319,22 +319,24 @@ class CompoundResolver:
         stripped = strip_admin_prefix(key)
         if stripped != key:
             return self._resolve(stripped)
-        for known, canonical in self._by_length:
-            if len(known) < 3:
-                break
-            if key.endswith(known) or (
-                key.startswith(known) and _PHASE.fullmatch(key[len(known) :])
-            ):
-                # Another name of the same length also fitting would make it a guess.
-                rivals = {
-                    other
-                    for name, other in self._by_length
-                    if len(name) == len(known)
-                    and (key.endswith(name) or key.startswith(name))
-                    and other != canonical
-                }
-                return None if rivals else canonical
-        return None
+        fitting = [
+            (known, canonical)
+            for known, canonical in self._by_length
+            if len(known) >= 3 and _contains_compound(key, known)
+        ]
+        if not fitting:
+            return None
+        longest = len(fitting[0][0])
+        answers = {canonical for known, canonical in fitting if len(known) == longest}
+        # Two different compounds fitting equally well would make any answer a guess.
+        return answers.pop() if len(answers) == 1 else None
+
+
+def _contains_compound(key: str, known: str) -> bool:
+    """True when `key` is `known` with something before it, or with a phase or zone after."""
+    if key.endswith(known):
+        return True
+    return key.startswith(known) and bool(_PHASE.fullmatch(key[len(known) :]))
 
 
 def _stem(key: str) -> str:

@@ -107,6 +107,7 @@ SYNONYMS: dict[str, list[str]] = {
     "relation": [
         "与户主关系",
         "与户主的关系",
+        "户主关系",
         "关系",
         "家庭关系",
         "户内关系",
@@ -187,16 +188,19 @@ def suggest_mapping(headers: list[str], remembered: dict[str, str] | None = None
     """Returns header → field for every header ("" = ignore the column).
 
     A mapping remembered from the same source wins over synonyms, including a remembered ""
-    (the steward chose to ignore that column). No field is given to two headers: the best
+    (the steward chose to ignore that column); remembered headers match however they are
+    decorated (spaces, colons, full-width). No field is given to two headers: the best
     spelling wins, and between equals the leftmost header.
     """
     remembered = remembered or {}
+    # Next month's file may write the same header with a space or a colon more.
+    remembered_by_key = {header_key(header): field for header, field in remembered.items()}
     mapping = dict.fromkeys(headers, "")
     taken: set[str] = set()
     decided: set[str] = set()
     for header in headers:
-        if header in remembered:
-            field_name = remembered[header]
+        field_name = remembered.get(header, remembered_by_key.get(header_key(header)))
+        if field_name is not None:
             decided.add(header)
             if field_name in FIELDS and field_name not in taken:
                 mapping[header] = field_name

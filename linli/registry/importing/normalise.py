@@ -36,7 +36,8 @@ _DOTS = str.maketrans(dict.fromkeys("•・･‧∙⋅.。", "·"))
 _NOTE = re.compile(r"[(\[【<（《].*?(?:[)\]】>）》]|$)")  # 张三(租户), 张三（户主, 张三【已迁出】
 _NOT_NAME = re.compile(r"[^\w·]|[\d_]")  # keeps letters and CJK; drops digits ("张三2"), marks
 _MANY_DOTS = re.compile(r"·{2,}")
-_HAN = re.compile(r"[\u3400-\u9fff\U00020000-\U0002ffff]+")  # Chinese characters only (CJK, Ext. A, Ext. B+)
+# Nothing but Chinese characters (unified ideographs, extension A, extensions B and later).
+_HAN = re.compile(r"[\u3400-\u9fff\U00020000-\U0002ffff]+")
 
 
 @lru_cache(maxsize=131072)

@@ -377,9 +377,11 @@ def _address_text(clean: CleanRow) -> str:
     return f"{a.compound}{a.building}{a.unit}{a.room}"[:200]
 
 
-def _build_records(
+def build_source_records(
     batch: ImportBatch, staged: list[Staged], dwellings: dict[int, Area | None]
 ) -> dict[int, SourceRecord]:
+    """Returns {row number: unsaved SourceRecord} with identifiers sealed and the raw row
+    encrypted (rejected rows keep their errors, accepted rows their warnings)."""
     records: dict[int, SourceRecord] = {}
     for s in staged:
         record = SourceRecord(
@@ -416,7 +418,7 @@ def _write(batch: ImportBatch, staged: list[Staged], index: DwellingIndex, resul
     accepted = [s for s in staged if s.clean is not None]
     placed = index.place_all([s.clean.address for s in accepted])
     dwellings = {s.row_number: d for s, d in zip(accepted, placed, strict=True)}
-    records = _build_records(batch, staged, dwellings)
+    records = build_source_records(batch, staged, dwellings)
     insert_rows(SourceRecord, list(records.values()))
 
     priority = SOURCE_PRIORITY.get(batch.source.kind, 0)

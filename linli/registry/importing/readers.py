@@ -86,7 +86,7 @@ def read_table(data: bytes, filename: str, *, max_rows: int = DEFAULT_MAX_ROWS) 
             f"不支持的文件类型“{extension or filename}”：请上传 CSV 或 Excel（xlsx）文件",
             f"unsupported file type “{extension or filename}”: upload a CSV or Excel (xlsx) file",
         )
-    rows = _collect(raw_rows, max_rows + HEADER_SEARCH_ROWS)
+    rows, leading_blank = _collect(raw_rows, max_rows + HEADER_SEARCH_ROWS)
     if not rows:
         raise _empty()
     header_index = _find_header(rows)
@@ -103,7 +103,7 @@ def read_table(data: bytes, filename: str, *, max_rows: int = DEFAULT_MAX_ROWS) 
         rows=data_rows,
         encoding=encoding,
         sheet=sheet,
-        header_row=header_index + 1,
+        header_row=leading_blank + header_index + 1,
     )
 
 
@@ -241,19 +241,22 @@ def number_text(value: float | int) -> str:
     return format(value, ".15g")
 
 
-def _collect(raw_rows: Iterable[list[str]], limit: int) -> list[list[str]]:
-    """Returns the rows without trailing blank ones, stopping after `limit` non-blank rows.
+def _collect(raw_rows: Iterable[list[str]], limit: int) -> tuple[list[list[str]], int]:
+    """Returns the rows without leading or trailing blank ones, and how many blank rows led.
 
-    Blank rows are held back until a non-blank row follows them: a sheet formatted down to
-    row 1,048,576 must not count (or cost memory) as a million rows.
+    Stops after `limit` non-blank rows. Blank rows are held back until a non-blank row
+    follows them: a sheet formatted down to row 1,048,576 must not count (or cost memory)
+    as a million rows.
     """
     rows: list[list[str]] = []
-    pending_blank = 0
+    pending_blank = leading_blank = 0
     non_blank = 0
     for row in raw_rows:
         if not any(row):
-            if rows:  # blank rows above the first content are not rows of the table
+            if rows:
                 pending_blank += 1
+            else:  # blank rows above the first content are not rows of the table
+                leading_blank += 1
             continue
         if pending_blank:
             rows.extend([] for _ in range(pending_blank))
@@ -262,7 +265,7 @@ def _collect(raw_rows: Iterable[list[str]], limit: int) -> list[list[str]]:
         non_blank += 1
         if non_blank > limit:
             break
-    return rows
+    return rows, leading_blank
 
 
 def _find_header(rows: list[list[str]]) -> int:

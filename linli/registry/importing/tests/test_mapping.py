@@ -190,3 +190,9 @@ def test_validate_mapping_accepts_address_with_parts():
     }
     assert validate_mapping(mapping) == []
     assert validate_mapping(suggest_mapping(list(mapping))) == []
+
+
+def test_remembered_mapping_tolerates_decoration():
+    """A remembered header still applies when this month's file adds a colon or a space."""
+    mapping = suggest_mapping(["业主姓名：", "电话 "], {"业主姓名": "name", "电话": ""})
+    assert mapping == {"业主姓名：": "name", "电话 ": ""}

@@ -324,3 +324,13 @@ def test_too_many_rows_in_a_workbook():
     with pytest.raises(UnreadableFile) as caught:
         read_table(data, "x.xlsx", max_rows=4)
     assert caught.value.code == "too_many_rows"
+
+
+def test_header_row_counts_leading_blank_rows():
+    """header_row is the header's row number in the file, blank rows above it included."""
+    table = read_table("\n,,\n标题\n姓名,手机\n张三,13812345678\n".encode(), "x.csv")
+    assert table.header_row == 4
+    data = xlsx_bytes({"s": [[], [None, "标题"], [None, "姓名", "手机"], [None, "张三", "1"]]})
+    table = read_table(data, "x.xlsx")
+    assert table.header_row == 3
+    assert table.headers == ["姓名", "手机"]
