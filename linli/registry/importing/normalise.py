@@ -142,21 +142,12 @@ def pinyin_key(name: str) -> str:
 
 @lru_cache(maxsize=131072)
 def _parse_id(raw: str) -> IdNumber | InvalidIdNumber:
-    # Cached per raw value: the same resident's ID comes in every department's file.
+    # Cached per raw value: the same resident's ID comes in every department's file. The
+    # validator refuses Excel damage itself, including a trailing 000 with a valid check digit.
     try:
         parsed = parse_id_number(raw)
     except InvalidIdNumber as exc:
         return exc
-    if parsed.value.endswith("000") and not parsed.upgraded_from_15:
-        # Excel keeps 15 significant digits, so a number that went through it ends in 000,
-        # and one in eleven of those still passes the check digit. Two people born the same
-        # day in the same county would then share an "ID" and be merged; a genuine number
-        # ending in 000 (about 1 in 1,100) only loses its deterministic link.
-        return InvalidIdNumber(
-            "excel_rounded",
-            "身份证号末尾是000，可能被 Excel 截断过，请核对原始号码",
-            "ID number ends in 000, as Excel's rounding leaves it; check the original",
-        )
     return parsed
 
 

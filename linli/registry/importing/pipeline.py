@@ -6,6 +6,7 @@ new dwellings, new and updated people, households, review pairs — in one trans
 failed import leaves the registry exactly as it was.
 """
 
+import gc
 import hashlib
 import json
 import logging
@@ -324,6 +325,10 @@ def run_batch(batch: ImportBatch, *, progress: Progress | None = None) -> Import
         return batch
     batch.status, batch.started_at = BatchStatus.RUNNING, timezone.now()
     batch.save(update_fields=["status", "started_at"])
+    # Reading and matching allocate millions of short-lived objects and no cycles; the cyclic
+    # collector would spend a sixth of the time finding nothing.
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
     try:
         table = read_batch_file(batch)
         staged = stage_rows(batch, table, progress)
@@ -345,6 +350,9 @@ def run_batch(batch: ImportBatch, *, progress: Progress | None = None) -> Import
         )
         batch.refresh_from_db()
         return batch
+    finally:
+        if gc_was_enabled:
+            gc.enable()
     batch.refresh_from_db()
     if progress:
         progress("done", batch.total_rows, batch.total_rows)

@@ -530,7 +530,9 @@ def _prior(con: Any, table: _SplinkInput, *, estimate: bool) -> float:
                OR l.room_key = r.room_key)
         """
     ).fetchall()[0][0]
-    return min(0.5, max(found / 0.8, 1.0) / eligible)
+    # Scaled like the term frequencies (see _register_term_frequencies).
+    scale = min(1.0, n / FIXED_COMMUNITY_RECORDS)
+    return min(0.5, max(found / 0.8, 1.0) / eligible * scale)
 
 
 def _register_term_frequencies(con: Any, db_api: Any, linker: Any) -> None:
@@ -538,12 +540,13 @@ def _register_term_frequencies(con: Any, db_api: Any, linker: Any) -> None:
     rows of one ID component) must not make their phone look like a family's."""
     columns = sorted({level[4] for levels in _LEVELS.values() for level in levels if level[4]})
     components = con.sql("SELECT count(DISTINCT comp) FROM linli_records").fetchall()[0][0]
+    population = max(components, FIXED_COMMUNITY_RECORDS)
     for column in columns:
         name = f"linli_tf_{column}"
         con.sql(
             f"""
             CREATE TABLE {name} AS
-            SELECT {column}, count(DISTINCT comp) / {float(components)} AS tf_{column}
+            SELECT {column}, count(DISTINCT comp) / {float(population)} AS tf_{column}
             FROM linli_records WHERE {column} IS NOT NULL GROUP BY {column}
             """
         )
