@@ -52,6 +52,7 @@ FIELD_LABELS = {
     "residency": _("Residency"),
     "relation": _("Relation to head"),
     "household_number": _("Household number"),
+    "dwelling": _("Address"),
 }
 
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024

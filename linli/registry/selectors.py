@@ -6,6 +6,7 @@ from datetime import date
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Prefetch, QuerySet
 from django.http import Http404
+from django.utils import timezone
 
 from linli.areas.models import Area
 from linli.core import identifiers
@@ -460,7 +461,7 @@ def person_provenance(user, person: Person) -> list[FieldProvenance]:
                 kind_priority=priority_of(r),
                 batch_file=r.batch.file_name,
                 row_number=r.row_number,
-                imported_at=r.batch.created_at.strftime("%Y-%m-%d %H:%M"),
+                imported_at=timezone.localtime(r.batch.created_at).strftime("%Y-%m-%d %H:%M"),
                 value=_shown_value(r, name, policy, labels),
                 chosen=r.pk == chosen,
             )

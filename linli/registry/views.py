@@ -238,11 +238,13 @@ def import_detail(request: HttpRequest, batch_id: int) -> HttpResponse:
             form.add_error(None, " ".join(error.messages))
         else:
             return redirect("registry:import", batch_id=batch.pk)
+    mapped = set(mapping.values())
     context = {
         "batch": batch,
         "form": form,
         "preview": pipeline.preview_batch(batch, mapping=mapping),
-        "field_labels": FIELD_LABELS,
+        # Only the fields some column is mapped to: the preview must fit a laptop's width.
+        "field_labels": {k: v for k, v in FIELD_LABELS.items() if k and k in mapped},
     }
     partial = request.htmx and "confirm" not in request.POST
     template = "registry/partials/import_preview.html" if partial else "registry/import_detail.html"

@@ -103,7 +103,7 @@ def test_data_steward_imports_a_department_file_and_sees_where_values_came_from(
     summary = page.get_by_test_id("preview-summary")
     expect(summary).to_contain_text(re.compile(r"6\D+1\D"))  # 6 rows: 1 will be rejected
     preview = page.locator("#preview table")
-    expect(preview).to_contain_text("錢七")  # the preview shows the file's own spelling
+    expect(preview).to_contain_text("钱七")  # the preview shows the name as it will be stored
     expect(preview).to_contain_text("138****5678")  # identifiers masked even in the preview
     expect(page.locator("main")).not_to_contain_text(ZHANG_PHONE)
     expect(page.locator("main")).not_to_contain_text(QIAN_ID)
@@ -120,7 +120,7 @@ def test_data_steward_imports_a_department_file_and_sees_where_values_came_from(
     name_select.select_option("name")
     expect(summary).to_contain_text(re.compile(r"6\D+1\D"))
     expect(page.locator("#preview .errorlist")).to_have_count(0)
-    expect(preview).to_contain_text("錢七")
+    expect(preview).to_contain_text("钱七")
     assert page.url == batch_url
 
     # Confirm: the import runs (inline under the test task backend) and the page polls.
@@ -159,6 +159,7 @@ def test_data_steward_imports_a_department_file_and_sees_where_values_came_from(
     expect(provenance).to_contain_text("小寨路派出所 户籍人口")
     expect(provenance).to_contain_text("138****5678")
     expect(page.locator("main")).not_to_contain_text(ZHANG_PHONE)
+    screenshot(page, "import-person.png", readme=False)
 
     # The new residents are in the registry, the damaged ID number never accepted as valid.
     zhou = Person.objects.get(name="周八")
@@ -220,6 +221,7 @@ def test_data_steward_merges_a_possible_duplicate_and_undoes_it(
     expect(rows).to_contain_text("138****5678")
     expect(page.locator("body")).not_to_contain_text(ZHANG_PHONE)
     expect(page.locator("body")).not_to_contain_text(ZHANG_ID)
+    screenshot(page, "reviews.png", readme=False)
 
     rows.locator(f"a[href='{REVIEWS}{review.pk}/']").click()
     expect(page).to_have_url(story.url(f"{REVIEWS}{review.pk}/"))
@@ -249,6 +251,7 @@ def test_data_steward_merges_a_possible_duplicate_and_undoes_it(
 
     undo = page.get_by_test_id("undo-merge")
     expect(undo).to_have_count(1)
+    screenshot(page, "review-merged.png", readme=False)
     undo.click()
     expect(page).to_have_url(story.url(f"{PEOPLE}{world.resident_a.pk}/"))
     expect(page.locator(".messages")).to_be_visible()

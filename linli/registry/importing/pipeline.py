@@ -148,7 +148,10 @@ def _row_values(table_row: list[str], headers: list[str], mapping: dict[str, str
 
 
 def _masked_preview(values: dict[str, str], clean: CleanRow | None) -> dict[str, str]:
+    """Returns the row as it would be stored (cleaned name), identifiers masked."""
     shown = dict(values)
+    if clean is not None:
+        shown["name"] = clean.name
     if clean is not None and clean.id_number:
         shown["id_number"] = mask_id_number(clean.id_number)
     elif "id_number" in shown:

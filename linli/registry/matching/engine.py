@@ -385,10 +385,12 @@ def _profile(record: MatchRecord) -> tuple[str | None, ...]:
     building = _address_part(record.building)
     unit = _address_part(record.unit)
     room = _address_part(record.room)
-    if compound and building and room:
-        dwelling_key = f"{compound}|{building}|{unit}|{room}"
-    elif record.dwelling_id is not None:
+    # The dwelling on the area tree when the importer resolved it (existing persons carry
+    # nothing else), else the flat as written.
+    if record.dwelling_id is not None:
         dwelling_key = f"#{record.dwelling_id}"
+    elif compound and building and room:
+        dwelling_key = f"{compound}|{building}|{unit}|{room}"
     else:
         dwelling_key = None
     return (

@@ -1,5 +1,6 @@
 from django import template
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from linli.core.jurisdiction import path_within
 from linli.registry.models import VulnerableTag
@@ -31,3 +32,32 @@ def identifier_rows(file: PersonFile) -> list[tuple[str, str, str]]:
 @register.filter
 def lookup_value(values: dict, key: str) -> str:
     return values.get(key, "")
+
+
+# The matcher explains a pair with comparison names and levels; shown in the reader's language.
+REASON_LABELS = {  # lazy: translated when shown
+    "name": gettext_lazy("Name"),
+    "name_pinyin": gettext_lazy("name (pinyin)"),
+    "birth_date": gettext_lazy("Birth date"),
+    "sex": gettext_lazy("Sex"),
+    "region": gettext_lazy("region"),
+    "region_code": gettext_lazy("region"),
+    "phone": gettext_lazy("Phone"),
+    "dwelling": gettext_lazy("Address"),
+    "address": gettext_lazy("Address"),
+    "exact": gettext_lazy("same"),
+    "same": gettext_lazy("same"),
+    "same_pinyin": gettext_lazy("same pronunciation"),
+    "similar": gettext_lazy("similar"),
+    "same_year": gettext_lazy("same year"),
+    "same_building": gettext_lazy("same building"),
+    "different": gettext_lazy("different"),
+    "missing": gettext_lazy("missing"),
+    "else": gettext_lazy("different"),
+    "same_room_compound_unknown": gettext_lazy("same room, compound not given"),
+}
+
+
+@register.filter
+def reason_label(code: str) -> str:
+    return str(REASON_LABELS.get(code, code))
