@@ -229,3 +229,19 @@ def test_person_page_shows_each_sources_value_and_a_steward_can_choose(world, cl
     person.refresh_from_db()
     assert person.phone_masked == "139****8888"
     assert AuditEvent.objects.filter(action=AuditAction.CHOOSE_VALUE).exists()
+
+
+def test_households_can_be_corrected_by_hand(world, client_for):
+    """A grid worker separates a member into a household of their own and makes a new head;
+    both changes are audited."""
+    client = client_for(world.grid_a)
+    household = world.resident_a.household
+    url = reverse("registry:change_household", args=[household.pk])
+    client.post(url, {"person": world.resident_a2.pk, "action": "make_head"})
+    household.refresh_from_db()
+    assert household.head_id == world.resident_a2.pk
+    client.post(url, {"person": world.resident_a.pk, "action": "split"})
+    moved = Person.objects.get(pk=world.resident_a.pk)
+    assert moved.household_id != household.pk and moved.relation_to_head == "head"
+    assert Household.objects.get(pk=moved.household_id).head_id == moved.pk
+    assert AuditEvent.objects.filter(action=AuditAction.HOUSEHOLD_CHANGE).count() == 2

@@ -20,6 +20,7 @@ class AuditAction(models.TextChoices):
     UNMERGE = "unmerge", _("Undid a merge")
     REVIEW = "review", _("Decided a match review")
     CHOOSE_VALUE = "choose_value", _("Chose a field's value")
+    HOUSEHOLD_CHANGE = "household_change", _("Corrected a household")
     PERMISSION_CHANGE = "permission_change", _("Changed permissions")
 
 

@@ -107,3 +107,8 @@ class DecisionForm(forms.Form):
 class ChooseValueForm(forms.Form):
     field = forms.CharField(max_length=20)
     record = forms.IntegerField()
+
+
+class HouseholdChangeForm(forms.Form):
+    person = forms.IntegerField()
+    action = forms.ChoiceField(choices=[("make_head", "make_head"), ("split", "split")])

@@ -348,6 +348,7 @@ def tag_counts(user, area: Area | None = None) -> dict[str, int]:
 # Imports, provenance and the review queue (data stewards and community leads)
 
 RESOLVER_ROLES = {"data_steward", "community_lead"}
+HOUSEHOLD_EDITOR_ROLES = {"data_steward", "community_lead", "grid_worker"}
 
 
 def _require_steward(user) -> None:

@@ -18,7 +18,7 @@ from linli.core.jurisdiction import path_within
 from linli.core.masking import mask_id_number, mask_phone
 from linli.core.phones import normalise_phone
 from linli.core.roles import policy_for
-from linli.registry.models import Household, Person, PersonTag, Residency
+from linli.registry.models import Household, Person, PersonTag, Relation, Residency
 
 ID_KIND = "id"
 PHONE_KIND = "phone"
@@ -199,3 +199,94 @@ def record_household_viewed(
         object_id=household.pk,
         area_path=household.area_path,
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# Correcting households by hand
+
+
+def _require_household_editor(by, *paths: str) -> None:
+    from linli.core.roles import Role
+
+    if getattr(by, "role", "") not in {Role.DATA_STEWARD, Role.COMMUNITY_LEAD, Role.GRID_WORKER}:
+        raise PermissionDenied("not allowed to change households / 无权调整家庭户")
+    if not all(path_within(path, by) for path in paths):
+        raise PermissionDenied("outside your jurisdiction / 不在管辖范围内")
+
+
+@transaction.atomic
+def move_to_household(
+    *,
+    person: Person,
+    household: Household | None,
+    relation: str,
+    by,
+    request: HttpRequest | None = None,
+) -> Household:
+    """Moves a person into another household of the same dwelling, or into a new household of
+    their own (household=None), with their relation to its head. Returns the household.
+
+    A household left without members is kept (its history stays); one left without its head
+    gets the eldest remaining member as head.
+    """
+    previous = person.household
+    _require_household_editor(by, person.area_path, *([household.area_path] if household else []))
+    if household is not None and household.dwelling_id != person.dwelling_id:
+        raise ValidationError("只能并入同一户室的家庭户 / only a household of the same dwelling")
+    if person.dwelling_id is None:
+        raise ValidationError("该居民没有住址 / this person has no dwelling")
+    if household is None:
+        household = create_household(dwelling=person.dwelling)
+        household.head = person
+        household.save(update_fields=["head"])
+        relation = Relation.HEAD
+    person.household = household
+    person.relation_to_head = relation
+    person.save(update_fields=["household", "relation_to_head"])
+    if previous is not None and previous.head_id == person.pk and previous.pk != household.pk:
+        eldest = (
+            Person.objects.filter(household=previous, merged_into__isnull=True)
+            .order_by("birth_date", "id")
+            .first()
+        )
+        previous.head = eldest
+        previous.save(update_fields=["head"])
+        if eldest is not None:
+            Person.objects.filter(pk=eldest.pk).update(relation_to_head=Relation.HEAD)
+    record_event(
+        action=AuditAction.HOUSEHOLD_CHANGE,
+        actor=by,
+        request=request,
+        object_type="person",
+        object_id=person.pk,
+        object_label=person.id_number_masked or person.phone_masked,
+        area_path=person.area_path,
+        detail={"from": previous.pk if previous else None, "to": household.pk},
+    )
+    return household
+
+
+@transaction.atomic
+def set_household_head(
+    *, household: Household, person: Person, by, request: HttpRequest | None = None
+) -> Household:
+    """Makes a member the head of their household (the former head becomes other_relative
+    until someone says better)."""
+    _require_household_editor(by, household.area_path)
+    if person.household_id != household.pk:
+        raise ValidationError("户主必须是本户成员 / the head must be a member")
+    if household.head_id and household.head_id != person.pk:
+        Person.objects.filter(pk=household.head_id).update(relation_to_head=Relation.OTHER_RELATIVE)
+    household.head = person
+    household.save(update_fields=["head"])
+    Person.objects.filter(pk=person.pk).update(relation_to_head=Relation.HEAD)
+    record_event(
+        action=AuditAction.HOUSEHOLD_CHANGE,
+        actor=by,
+        request=request,
+        object_type="household",
+        object_id=household.pk,
+        area_path=household.area_path,
+        detail={"head": person.pk},
+    )
+    return household

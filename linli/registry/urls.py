@@ -12,6 +12,7 @@ urlpatterns = [
     path("people/<int:person_id>/reveal/", views.reveal, name="reveal"),
     path("households/", views.households, name="households"),
     path("households/<int:household_id>/", views.household_detail, name="household"),
+    path("households/<int:household_id>/change/", views.change_household, name="change_household"),
     path("people/<int:person_id>/choose/", views.choose_value, name="choose_value"),
     path("imports/", views.imports, name="imports"),
     path("imports/<int:batch_id>/", views.import_detail, name="import"),

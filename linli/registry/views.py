@@ -22,6 +22,7 @@ from linli.registry.forms import (
     FIELD_LABELS,
     ChooseValueForm,
     DecisionForm,
+    HouseholdChangeForm,
     HouseholdSearchForm,
     PersonSearchForm,
     RevealForm,
@@ -189,6 +190,7 @@ def household_detail(request: HttpRequest, household_id: int) -> HttpResponse:
     context = {
         "household": household,
         "row": selectors.present_household(request.user, household),
+        "may_edit": request.user.role in selectors.HOUSEHOLD_EDITOR_ROLES,
     }
     return render(request, "registry/household_detail.html", context)
 
@@ -359,3 +361,27 @@ def choose_value(request: HttpRequest, person_id: int) -> HttpResponse:
         except ValidationError as error:
             messages.error(request, " ".join(error.messages))
     return redirect("registry:person", person_id=person.pk)
+
+
+@require_POST
+@login_required
+def change_household(request: HttpRequest, household_id: int) -> HttpResponse:
+    """Moves a member out into a household of their own, or makes a member the head."""
+    household = selectors.household_for(request.user, household_id)
+    form = HouseholdChangeForm(request.POST)
+    if form.is_valid():
+        person = selectors.person_for(request.user, form.cleaned_data["person"])
+        try:
+            if form.cleaned_data["action"] == "make_head":
+                services.set_household_head(
+                    household=household, person=person, by=request.user, request=request
+                )
+            else:
+                services.move_to_household(
+                    person=person, household=None, relation="", by=request.user, request=request
+                )
+        except (ValidationError, PermissionDenied) as error:
+            messages.error(request, " ".join(getattr(error, "messages", [str(error)])))
+        else:
+            messages.success(request, _("The household was corrected."))
+    return redirect("registry:household", household_id=household.pk)
