@@ -31,10 +31,13 @@ run: install ## install, migrate SQLite, load the demo community and serve it
 	$(PY) manage.py load_demo
 	$(PY) manage.py collectstatic --noinput --verbosity 0
 	$(PY) manage.py demo_logins --url http://$(HOST):$(PORT)/
-	$(VENV)/bin/gunicorn config.wsgi --bind $(HOST):$(PORT) --workers 2 --threads 4 --access-logfile -
+	@$(MAKE) --no-print-directory serve
 
-serve: install ## serve without reloading the demo
-	$(VENV)/bin/gunicorn config.wsgi --bind $(HOST):$(PORT) --workers 2 --threads 4 --access-logfile -
+# The background worker (imports, matching) runs beside the web server and stops with it.
+serve: install ## serve the product and its background worker (no demo reload)
+	@trap 'kill 0' INT TERM EXIT; \
+	$(PY) manage.py db_worker --no-startup-delay --verbosity 0 & \
+	$(VENV)/bin/gunicorn config.wsgi --bind $(HOST):$(PORT) --workers 2 --threads 4 --access-logfile - --timeout 120
 
 test: install-dev ## install and run every test (lint, layers, migrations, pytest)
 	$(VENV)/bin/ruff check .
