@@ -163,7 +163,8 @@ class Person(models.Model):
     merged_into = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
-    # {field: source record id} of each chosen value; "steward:<record id>" when a steward chose.
+    # {field: {batch, row, priority, at}}: the source record of each chosen value (a steward's
+    # choice has the highest priority).
     field_sources = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

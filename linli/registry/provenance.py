@@ -6,6 +6,7 @@ explicit choice outranks both. `Person.field_sources` remembers, per field, the 
 priority and when it was taken, so later imports and merges compare against it.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from linli.registry.models import SOURCE_PRIORITY, Person, SourceRecord
@@ -48,13 +49,22 @@ def record_value(record: SourceRecord, name: str) -> object:
 
 
 def apply_record(
-    person: Person, record: SourceRecord, *, priority: int, when: str, only: str = ""
+    person: Person,
+    record: SourceRecord,
+    *,
+    priority: int,
+    when: str,
+    only: str = "",
+    address_of: Callable | None = None,
 ) -> None:
     """Takes the record's values for the fields where it outranks the person's current source.
 
-    With `only`, considers that one field (a steward's choice).
+    With `only`, considers that one field (a steward's choice). `address_of` turns a dwelling
+    into its Address (imports pass one that reads the tree already in memory). The source is
+    remembered as (batch, row) so people can be written before their records.
     """
-    from linli.registry.services import address_of
+    if address_of is None:
+        from linli.registry.services import address_of
 
     for name in (only,) if only else CHOSEN_FIELDS:
         if record_value(record, name) is None:
@@ -79,7 +89,12 @@ def apply_record(
             person.address_building, person.address_dwelling = address.building, address.dwelling
         else:
             setattr(person, name, record_value(record, name))
-        person.field_sources[name] = {"record": record.pk, "priority": priority, "at": when}
+        person.field_sources[name] = {
+            "batch": record.batch_id,
+            "row": record.row_number,
+            "priority": priority,
+            "at": when,
+        }
     if record.relation and not person.relation_to_head:
         person.relation_to_head = record.relation
 

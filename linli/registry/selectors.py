@@ -454,7 +454,8 @@ def person_provenance(user, person: Person) -> list[FieldProvenance]:
     labels = ChoiceLabels.current()
     rows = []
     for name in CHOSEN_FIELDS:
-        chosen = (person.field_sources.get(name) or {}).get("record")
+        source = person.field_sources.get(name) or {}
+        chosen = (source.get("batch"), source.get("row"))
         values = [
             SourceValue(
                 record_id=r.pk,
@@ -464,7 +465,7 @@ def person_provenance(user, person: Person) -> list[FieldProvenance]:
                 row_number=r.row_number,
                 imported_at=timezone.localtime(r.batch.created_at).strftime("%Y-%m-%d %H:%M"),
                 value=_shown_value(r, name, policy, labels),
-                chosen=r.pk == chosen,
+                chosen=(r.batch_id, r.row_number) == chosen,
             )
             for r in records
             if record_value(r, name) is not None

@@ -24,7 +24,7 @@ from linli.areas.models import Area, AreaLevel
 from linli.audit.models import AuditAction
 from linli.audit.services import record_event
 from linli.core import identifiers
-from linli.core.bulkload import insert_rows
+from linli.core.bulkload import insert_rows, update_rows
 from linli.core.jurisdiction import path_within
 from linli.core.masking import mask_id_number, mask_phone
 from linli.core.roles import Role, policy_for
@@ -430,7 +430,6 @@ def _write(batch: ImportBatch, staged: list[Staged], index: DwellingIndex, resul
     placed = index.place_all([s.clean.address for s in accepted])
     dwellings = {s.row_number: d for s, d in zip(accepted, placed, strict=True)}
     records = build_source_records(batch, staged, dwellings)
-    insert_rows(SourceRecord, list(records.values()))
 
     priority = SOURCE_PRIORITY.get(batch.source.kind, 0)
     when = timezone.now().isoformat()
@@ -449,20 +448,18 @@ def _write(batch: ImportBatch, staged: list[Staged], index: DwellingIndex, resul
         if person is None:
             person = Person(area_path=batch.area_path, field_sources={})
             new_people.append(person)
-        ordered = sorted(rows)
-        for row in ordered:
-            apply_record(person, records[row], priority=priority, when=when)
+        for row in sorted(rows):
+            apply_record(
+                person, records[row], priority=priority, when=when, address_of=index.address_of
+            )
             person_of_row[row] = person
+    # People first (records point at them); their sources are remembered as (batch, row).
     insert_rows(Person, new_people)
     touched = {id(p) for p in person_of_row.values()}
-    updated = [p for p in existing.values() if id(p) in touched]
-    if updated:
-        Person.objects.bulk_update(updated, list(CHOSEN_COLUMNS), batch_size=1000)
+    update_rows(Person, [p for p in existing.values() if id(p) in touched], list(CHOSEN_COLUMNS))
     for row, person in person_of_row.items():
         records[row].person_id = person.pk
-    SourceRecord.objects.bulk_update(
-        [r for r in records.values() if r.person_id], ["person"], batch_size=2000
-    )
+    insert_rows(SourceRecord, list(records.values()))
     _derive_households(new_people, records, person_of_row)
     reviews = _review_rows(batch, result, person_of_row)
     MatchReview.objects.bulk_create(reviews, ignore_conflicts=True)
@@ -541,12 +538,10 @@ def _derive_households(
                 head.relation_to_head = Relation.HEAD
             household.head_id = head.pk
             heads.append(household)
-    Person.objects.bulk_update(
-        [p for ms in groups.values() for p in ms],
-        ["household", "relation_to_head"],
-        batch_size=2000,
+    update_rows(
+        Person, [p for ms in groups.values() for p in ms], ["household", "relation_to_head"]
     )
-    Household.objects.bulk_update(heads, ["head"], batch_size=2000)
+    update_rows(Household, heads, ["head"])
 
 
 def _review_rows(

@@ -51,6 +51,20 @@ class DwellingIndex:
         self.compounds = {a.name: a for a in compounds}
         self.resolver = CompoundResolver({a.name: list(a.aliases or []) for a in compounds})
 
+    def address_of(self, dwelling: Area) -> "Address":
+        """Returns the dwelling's address from the tree in memory (no query per person)."""
+        from linli.registry.services import Address
+
+        names: dict[str, str] = {}
+        node: Area | None = dwelling
+        while node is not None and node.pk in self.by_id:
+            names[node.level] = node.name
+            node = self.by_id.get(node.parent_id) if node.parent_id else None
+        return Address(
+            building=names.get(AreaLevel.COMPOUND, "") + names.get(AreaLevel.BUILDING, ""),
+            dwelling=names.get(AreaLevel.UNIT, "") + names.get(AreaLevel.DWELLING, ""),
+        )
+
     def canonical_compound(self, written: str) -> str:
         """Returns the tree's name for a written compound, or the written name if unknown."""
         if not written:
