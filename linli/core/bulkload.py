@@ -96,10 +96,11 @@ def update_rows(
                     copy.write_row(row)
         else:
             marks = ", ".join(["%s"] * (len(columns) + 1))
-            cursor.executemany(f"INSERT INTO {temp} VALUES ({marks})", rows)
+            # Table and column names come from model metadata, never from input.
+            cursor.executemany(f"INSERT INTO {temp} VALUES ({marks})", rows)  # noqa: S608
         assignments = ", ".join(f"{qn(c.column)} = {temp}.{qn(c.column)}" for c in columns)
         cursor.execute(
-            f"UPDATE {table} SET {assignments} FROM {temp} WHERE {table}.{pk} = {temp}.{pk}"
+            f"UPDATE {table} SET {assignments} FROM {temp} WHERE {table}.{pk} = {temp}.{pk}"  # noqa: S608
         )
         cursor.execute(f"DROP TABLE {temp}")
 

@@ -14,6 +14,7 @@ from linli.areas.services import segment
 from linli.core.bulkload import insert_rows
 from linli.registry.importing.addresses import CompoundResolver
 from linli.registry.importing.records import AddressParts
+from linli.registry.services import Address
 
 UNASSIGNED_GRID = "待分配网格"
 
@@ -51,10 +52,8 @@ class DwellingIndex:
         self.compounds = {a.name: a for a in compounds}
         self.resolver = CompoundResolver({a.name: list(a.aliases or []) for a in compounds})
 
-    def address_of(self, dwelling: Area) -> "Address":
+    def address_of(self, dwelling: Area) -> Address:
         """Returns the dwelling's address from the tree in memory (no query per person)."""
-        from linli.registry.services import Address
-
         names: dict[str, str] = {}
         node: Area | None = dwelling
         while node is not None and node.pk in self.by_id:
