@@ -61,6 +61,11 @@ ROLE_POLICIES: dict[str, RolePolicy] = {
     Role.DATA_STEWARD: RolePolicy(_CLEAR, _CLEAR, _MASKED, True, True, True),
     Role.VOLUNTEER: RolePolicy(_MASKED, _HIDDEN, _MASKED, False, False, False),
 }
+# Write capabilities beyond reading, each granted to a set of roles (checked with
+# linli.core.permissions.require, which also checks jurisdiction).
+REGISTRY_STEWARDS = (Role.DATA_STEWARD, Role.COMMUNITY_LEAD)  # import files, resolve duplicates
+HOUSEHOLD_EDITORS = (Role.DATA_STEWARD, Role.COMMUNITY_LEAD, Role.GRID_WORKER)
+
 NO_ACCESS = RolePolicy(_HIDDEN, _HIDDEN, _HIDDEN, False, False, False)
 
 

@@ -5,15 +5,14 @@ to the survivor and remembers the survivor's values before, so unmerge restores 
 exactly.
 """
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
 from linli.audit.models import AuditAction
-from linli.audit.services import record_event
-from linli.core.jurisdiction import path_within
-from linli.core.roles import Role
+from linli.core.permissions import require
+from linli.core.roles import REGISTRY_STEWARDS
 from linli.registry.models import (
     MatchReview,
     Person,
@@ -31,28 +30,11 @@ from linli.registry.provenance import (
     restore,
     snapshot,
 )
-
-RESOLVER_ROLES = {Role.DATA_STEWARD, Role.COMMUNITY_LEAD}
+from linli.registry.services import record_person_event
 
 
 def _require_resolver(user, *people: Person) -> None:
-    if getattr(user, "role", "") not in RESOLVER_ROLES:
-        raise PermissionDenied("only data stewards and community leads / 仅数据管理员和社区书记")
-    if not all(path_within(p.area_path, user) for p in people):
-        raise PermissionDenied("outside your jurisdiction / 不在管辖范围内")
-
-
-def _audit(action, *, by, request, person: Person, detail: dict) -> None:
-    record_event(
-        action=action,
-        actor=by,
-        request=request,
-        object_type="person",
-        object_id=person.pk,
-        object_label=person.id_number_masked or person.phone_masked,
-        area_path=person.area_path,
-        detail=detail,
-    )
+    require(user, roles=REGISTRY_STEWARDS, paths=[p.area_path for p in people])
 
 
 @transaction.atomic
@@ -112,7 +94,7 @@ def merge_people(
         review=review,
         merged_by=by,
     )
-    _audit(
+    record_person_event(
         AuditAction.MERGE,
         by=by,
         request=request,
@@ -174,7 +156,7 @@ def unmerge(*, merge: PersonMerge, by, request: HttpRequest | None = None) -> Pe
     merge.save(update_fields=["undone_at", "undone_by"])
     if merge.review_id:
         MatchReview.objects.filter(pk=merge.review_id).update(status=ReviewStatus.PENDING)
-    _audit(
+    record_person_event(
         AuditAction.UNMERGE,
         by=by,
         request=request,
@@ -203,7 +185,7 @@ def decide_review(
         timezone.now(),
     )
     review.save(update_fields=["status", "decided_by", "decided_at"])
-    _audit(
+    record_person_event(
         AuditAction.REVIEW,
         by=by,
         request=request,
@@ -225,7 +207,7 @@ def choose_field_value(
         person, record, priority=STEWARD_PRIORITY, when=timezone.now().isoformat(), only=field
     )
     person.save(update_fields=list(CHOSEN_COLUMNS))
-    _audit(
+    record_person_event(
         AuditAction.CHOOSE_VALUE,
         by=by,
         request=request,

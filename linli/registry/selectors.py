@@ -12,8 +12,9 @@ from linli.areas.models import Area
 from linli.core import identifiers
 from linli.core.idnumbers import InvalidIdNumber, parse_id_number
 from linli.core.masking import HIDDEN_TEXT, mask_address, present
+from linli.core.permissions import require
 from linli.core.phones import InvalidPhone, normalise_phone
-from linli.core.roles import RolePolicy, policy_for
+from linli.core.roles import REGISTRY_STEWARDS, RolePolicy, policy_for
 from linli.core.sensitivity import Sensitivity
 from linli.registry.models import (
     Household,
@@ -347,13 +348,9 @@ def tag_counts(user, area: Area | None = None) -> dict[str, int]:
 # ---------------------------------------------------------------------------------------------
 # Imports, provenance and the review queue (data stewards and community leads)
 
-RESOLVER_ROLES = {"data_steward", "community_lead"}
-HOUSEHOLD_EDITOR_ROLES = {"data_steward", "community_lead", "grid_worker"}
-
 
 def _require_steward(user) -> None:
-    if getattr(user, "role", "") not in RESOLVER_ROLES:
-        raise PermissionDenied("for data stewards and community leads / 仅数据管理员和社区书记")
+    require(user, roles=REGISTRY_STEWARDS)
 
 
 def import_areas(user) -> QuerySet[Area]:
@@ -413,7 +410,7 @@ def merge_for(user, merge_id: int) -> PersonMerge:
 
 def merges_into(user, person: Person) -> list[PersonMerge]:
     """Returns the merges into this person that can still be undone, newest first."""
-    if getattr(user, "role", "") not in RESOLVER_ROLES:
+    if getattr(user, "role", "") not in REGISTRY_STEWARDS:
         return []
     return list(
         PersonMerge.objects.filter(survivor=person, undone_at__isnull=True)

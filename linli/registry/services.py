@@ -16,8 +16,9 @@ from linli.core import identifiers
 from linli.core.idnumbers import IdNumber, parse_id_number
 from linli.core.jurisdiction import path_within
 from linli.core.masking import mask_id_number, mask_phone
+from linli.core.permissions import require
 from linli.core.phones import normalise_phone
-from linli.core.roles import policy_for
+from linli.core.roles import HOUSEHOLD_EDITORS, policy_for
 from linli.registry.models import Household, Person, PersonTag, Relation, Residency
 
 ID_KIND = "id"
@@ -175,17 +176,25 @@ def reveal_person_field(
     return value
 
 
-def record_person_viewed(*, person: Person, by, request: HttpRequest | None = None) -> None:
-    """Appends a 'opened a person's file' event (PIPL: who looked at whose data)."""
+def record_person_event(
+    action: AuditAction, *, person: Person, by, request: HttpRequest | None = None, **fields
+) -> None:
+    """Appends an audit event about a person, labelled by their masked identifier."""
     record_event(
-        action=AuditAction.VIEW_PERSON,
+        action=action,
         actor=by,
         request=request,
         object_type="person",
         object_id=person.pk,
         object_label=person.id_number_masked or person.phone_masked,
         area_path=person.area_path,
+        **fields,
     )
+
+
+def record_person_viewed(*, person: Person, by, request: HttpRequest | None = None) -> None:
+    """Appends a 'opened a person's file' event (PIPL: who looked at whose data)."""
+    record_person_event(AuditAction.VIEW_PERSON, person=person, by=by, request=request)
 
 
 def record_household_viewed(
@@ -206,12 +215,7 @@ def record_household_viewed(
 
 
 def _require_household_editor(by, *paths: str) -> None:
-    from linli.core.roles import Role
-
-    if getattr(by, "role", "") not in {Role.DATA_STEWARD, Role.COMMUNITY_LEAD, Role.GRID_WORKER}:
-        raise PermissionDenied("not allowed to change households / 无权调整家庭户")
-    if not all(path_within(path, by) for path in paths):
-        raise PermissionDenied("outside your jurisdiction / 不在管辖范围内")
+    require(by, roles=HOUSEHOLD_EDITORS, paths=paths)
 
 
 @transaction.atomic
@@ -253,14 +257,11 @@ def move_to_household(
         previous.save(update_fields=["head"])
         if eldest is not None:
             Person.objects.filter(pk=eldest.pk).update(relation_to_head=Relation.HEAD)
-    record_event(
-        action=AuditAction.HOUSEHOLD_CHANGE,
-        actor=by,
+    record_person_event(
+        AuditAction.HOUSEHOLD_CHANGE,
+        person=person,
+        by=by,
         request=request,
-        object_type="person",
-        object_id=person.pk,
-        object_label=person.id_number_masked or person.phone_masked,
-        area_path=person.area_path,
         detail={"from": previous.pk if previous else None, "to": household.pk},
     )
     return household

@@ -16,7 +16,7 @@ from linli.areas import selectors as area_selectors
 from linli.audit.models import AuditAction
 from linli.audit.services import record_event
 from linli.core.pagination import CappedPaginator
-from linli.core.roles import policy_for
+from linli.core.roles import HOUSEHOLD_EDITORS, REGISTRY_STEWARDS, policy_for
 from linli.registry import exports, merges, selectors, services
 from linli.registry.forms import (
     FIELD_LABELS,
@@ -126,7 +126,7 @@ def person_detail(request: HttpRequest, person_id: int) -> HttpResponse:
         "reveal_form": RevealForm(),
         "sources": selectors.person_provenance(request.user, person),
         "merges": selectors.merges_into(request.user, person),
-        "may_resolve": request.user.role in selectors.RESOLVER_ROLES,
+        "may_resolve": request.user.role in REGISTRY_STEWARDS,
         "field_labels": FIELD_LABELS,
     }
     return render(request, "registry/person_detail.html", context)
@@ -190,7 +190,7 @@ def household_detail(request: HttpRequest, household_id: int) -> HttpResponse:
     context = {
         "household": household,
         "row": selectors.present_household(request.user, household),
-        "may_edit": request.user.role in selectors.HOUSEHOLD_EDITOR_ROLES,
+        "may_edit": request.user.role in HOUSEHOLD_EDITORS,
     }
     return render(request, "registry/household_detail.html", context)
 

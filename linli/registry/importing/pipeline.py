@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -25,9 +25,9 @@ from linli.audit.models import AuditAction
 from linli.audit.services import record_event
 from linli.core import identifiers
 from linli.core.bulkload import insert_rows, update_rows
-from linli.core.jurisdiction import path_within
 from linli.core.masking import mask_id_number, mask_phone
-from linli.core.roles import Role, policy_for
+from linli.core.permissions import require
+from linli.core.roles import REGISTRY_STEWARDS
 from linli.registry.importing.mapping import suggest_mapping, validate_mapping
 from linli.registry.importing.normalise import normalise_row
 from linli.registry.importing.placement import DwellingIndex
@@ -53,7 +53,6 @@ log = logging.getLogger(__name__)
 
 Progress = Callable[[str, int, int], None]  # phase, done, total
 PROGRESS_EVERY = 2000
-IMPORT_ROLES = {Role.DATA_STEWARD, Role.COMMUNITY_LEAD}
 
 
 class ImportRefused(ValidationError):
@@ -61,12 +60,7 @@ class ImportRefused(ValidationError):
 
 
 def _require_importer(user, area: Area) -> None:
-    if getattr(user, "is_superuser", False):
-        return
-    if getattr(user, "role", "") not in IMPORT_ROLES:
-        raise PermissionDenied("only data stewards and community leads import / 无导入权限")
-    if not path_within(area.path, user) or not policy_for(user).may_browse_people:
-        raise PermissionDenied("area outside your jurisdiction / 不在管辖范围内")
+    require(user, roles=REGISTRY_STEWARDS, paths=[area.path])
 
 
 def _stored_path(batch: ImportBatch) -> Path:
