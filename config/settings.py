@@ -85,6 +85,7 @@ INSTALLED_APPS = [
     "linli.audit",
     "linli.accounts",
     "linli.registry",
+    "linli.screening",
     "linli.reports",
     "linli.demo",
 ]
