@@ -4,13 +4,14 @@
 five departments would send a community about it, each in its own layout, encoding and
 habits, with the noise real files have:
 
-| file | department | format | columns |
-| --- | --- | --- | --- |
-| 户籍.csv | household registration | CSV, GB18030 | 姓名 公民身份号码 性别 出生日期 户籍地址 与户主关系 户号 |
-| 物业.xlsx | property management | XLSX | 业主姓名 联系电话 房号 (3-2-501) 小区 |
-| 网格员排查.csv | grid workers' census | CSV, UTF-8 with BOM | 姓名 身份证号 手机号码 现住址 人员类型 |
-| 核酸检测.csv | testing lab | CSV, UTF-8 | 受检者姓名 证件号码 联系电话 采样时间 |
-| 返乡到达.xlsx | travel arrivals | XLSX, a title row above the header | 姓名 身份证号 手机 居住地址 |
+- 户籍.csv, household registration: CSV in GB18030; 姓名 公民身份号码 性别 出生日期 户籍地址
+  与户主关系 户号.
+- 物业.xlsx, property management: XLSX; 业主姓名 联系电话 房号 ("3-2-501") 小区.
+- 网格员排查.csv, grid workers' census: CSV in UTF-8 with BOM; 姓名 身份证号 手机号码 现住址
+  ("翠华小区3号楼2单元501室") 人员类型 (户籍/常住/流动).
+- 核酸检测.csv, testing lab: CSV in UTF-8; 受检者姓名 证件号码 联系电话 采样时间.
+- 返乡到达.xlsx, travel arrivals: XLSX with a title row above the header; 姓名 身份证号 手机
+  居住地址 ("三栋二单元501").
 
 The population has what makes matching hard: households sharing one contact phone, twins
 (same birth date, dwelling and phone), namesakes (张伟 many times over), fathers and sons with
@@ -42,7 +43,8 @@ from pathlib import Path
 
 from linli.core.idnumbers import make_id_number
 
-REFERENCE_DAY = date(2025, 6, 30)  # ages count from a fixed day so a seed always gives the same files
+# Ages count from a fixed day, so a seed always gives the same files.
+REFERENCE_DAY = date(2025, 6, 30)
 HOME_REGION = "610113"  # 雁塔区
 XIAN_REGIONS = ("610102", "610103", "610104", "610111", "610112", "610116")
 OTHER_REGIONS = (
@@ -271,7 +273,12 @@ class _Population:
             id_number=self._id_number(region, birth, sex, twin_of.id_number if twin_of else ""),
         )
         # Phones: nearly every working-age adult, fewer of the elderly, no small children.
-        has_phone = {True: 0.97, False: 0.55}[age < 70] if age >= 16 else (0.5 if age >= 12 else 0)
+        if age >= 70:
+            has_phone = 0.55
+        elif age >= 16:
+            has_phone = 0.97
+        else:
+            has_phone = 0.5 if age >= 12 else 0.0
         if rng.random() < has_phone:
             person.phone = self._phone()
             if rng.random() < 0.10:
@@ -330,7 +337,11 @@ class _Population:
                 twin_name = ""
                 if len(first.name) == len(surname) + 2 and rng.random() < 0.6:
                     twin_name = first.name[:-1] + rng.choice(
-                        [c for c in (MALE_CHARS if sex == "M" else FEMALE_CHARS) if c != first.name[-1]]
+                        [
+                            c
+                            for c in (MALE_CHARS if sex == "M" else FEMALE_CHARS)
+                            if c != first.name[-1]
+                        ]
                     )
                 add(age, sex, "子" if sex == "M" else "女", surname, name=twin_name,
                     birth=first.birth, twin_of=first)  # fmt: skip
@@ -500,10 +511,23 @@ def _contact_phone(rng: random.Random, person: Person, old_share: float) -> str:
 
 
 def _chinese_number(n: int) -> str:
-    if n < 10:
-        return CHINESE_DIGITS[n]
-    tens, ones = divmod(n, 10)
-    return ("" if tens == 1 else CHINESE_DIGITS[tens]) + "十" + (CHINESE_DIGITS[ones] if ones else "")
+    """Returns 1–999 the way people write building numbers: 三, 十二, 二十三, 一百零五."""
+    hundreds, rest = divmod(n, 100)
+    tens, ones = divmod(rest, 10)
+    if not hundreds:
+        if not tens:
+            return CHINESE_DIGITS[ones]
+        return (
+            ("" if tens == 1 else CHINESE_DIGITS[tens])
+            + "十"
+            + (CHINESE_DIGITS[ones] if ones else "")
+        )
+    text = CHINESE_DIGITS[hundreds] + "百"
+    if tens:
+        text += CHINESE_DIGITS[tens] + "十"
+    elif ones:
+        text += "零"
+    return text + (CHINESE_DIGITS[ones] if ones else "")
 
 
 def _compound_name(rng: random.Random, dwelling: Dwelling, alias_share: float) -> str:
@@ -659,7 +683,9 @@ def _arrival_rows(pop: _Population, rng: random.Random) -> list[tuple[list[str |
                 rows.append((_arrival_cells(rng, person, dwelling), person))
         if rng.random() < 0.02:
             # A relative visiting from out of town stays with the family.
-            visitor = pop.person(rng.randint(20, 70), rng.choice("MF"), region=rng.choice(OTHER_REGIONS))
+            visitor = pop.person(
+                rng.randint(20, 70), rng.choice("MF"), region=rng.choice(OTHER_REGIONS)
+            )
             rows.append((_arrival_cells(rng, visitor, dwelling), visitor))
     rng.shuffle(rows)
     return rows

@@ -244,39 +244,44 @@ def stage_rows(batch: ImportBatch, table: Table, progress: Progress | None = Non
     return staged
 
 
-def _existing_records(area: Area) -> list[MatchRecord]:
-    people = (
-        Person.objects.filter(area_path__startswith=area.path, merged_into__isnull=True)
-        .select_related("dwelling")
-        .only(
-            "id",
-            "name",
-            "id_number_hash",
-            "birth_date",
-            "sex",
-            "region_code",
-            "phone_hash",
-            "dwelling",
-            "address_building",
-            "address_dwelling",
-        )
-    )
+def _existing_records(index: DwellingIndex) -> list[MatchRecord]:
+    """Returns the people already in the target area as match records, with their address
+    parts named as the tree names them (rows often give no compound: "三栋二单元501")."""
     from linli.registry.importing.normalise import pinyin_key
 
-    return [
-        MatchRecord(
-            key=f"p{p.pk}",
-            name=p.name,
-            name_pinyin=pinyin_key(p.name),
-            id_hash=p.id_number_hash,
-            birth_date=p.birth_date.isoformat() if p.birth_date else "",
-            sex=p.sex,
-            region_code=p.region_code,
-            phone_hash=p.phone_hash,
-            dwelling_id=p.dwelling_id,
+    people = Person.objects.filter(
+        area_path__startswith=index.target.path, merged_into__isnull=True
+    ).only(
+        "id",
+        "name",
+        "id_number_hash",
+        "birth_date",
+        "sex",
+        "region_code",
+        "phone_hash",
+        "dwelling",
+    )
+    records = []
+    for p in people:
+        parts = index.parts_of(p.dwelling_id) if p.dwelling_id else {}
+        records.append(
+            MatchRecord(
+                key=f"p{p.pk}",
+                name=p.name,
+                name_pinyin=pinyin_key(p.name),
+                id_hash=p.id_number_hash,
+                birth_date=p.birth_date.isoformat() if p.birth_date else "",
+                sex=p.sex,
+                region_code=p.region_code,
+                phone_hash=p.phone_hash,
+                compound=parts.get(AreaLevel.COMPOUND, ""),
+                building=parts.get(AreaLevel.BUILDING, ""),
+                unit=parts.get(AreaLevel.UNIT, ""),
+                room=parts.get(AreaLevel.DWELLING, ""),
+                dwelling_id=p.dwelling_id,
+            )
         )
-        for p in people
-    ]
+    return records
 
 
 def _match_record(staged: Staged, index: DwellingIndex, kind: str) -> MatchRecord:
@@ -334,7 +339,7 @@ def run_batch(batch: ImportBatch, *, progress: Progress | None = None) -> Import
         accepted = [s for s in staged if s.clean is not None]
         records = [_match_record(s, index, kind) for s in accepted]
         _report(batch, "matching", len(staged), progress)
-        result = link(_existing_records(batch.area) + records)
+        result = link(_existing_records(index) + records)
         _report(batch, "writing", len(staged), progress)
         with transaction.atomic():
             _write(batch, staged, index, result)

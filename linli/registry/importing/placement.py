@@ -52,13 +52,18 @@ class DwellingIndex:
         self.compounds = {a.name: a for a in compounds}
         self.resolver = CompoundResolver({a.name: list(a.aliases or []) for a in compounds})
 
-    def address_of(self, dwelling: Area) -> Address:
-        """Returns the dwelling's address from the tree in memory (no query per person)."""
+    def parts_of(self, dwelling_id: int) -> dict[str, str]:
+        """Returns {level: name} from the dwelling up to the target, from the tree in memory."""
         names: dict[str, str] = {}
-        node: Area | None = dwelling
-        while node is not None and node.pk in self.by_id:
+        node = self.by_id.get(dwelling_id)
+        while node is not None:
             names[node.level] = node.name
             node = self.by_id.get(node.parent_id) if node.parent_id else None
+        return names
+
+    def address_of(self, dwelling: Area) -> Address:
+        """Returns the dwelling's address from the tree in memory (no query per person)."""
+        names = self.parts_of(dwelling.pk)
         return Address(
             building=names.get(AreaLevel.COMPOUND, "") + names.get(AreaLevel.BUILDING, ""),
             dwelling=names.get(AreaLevel.UNIT, "") + names.get(AreaLevel.DWELLING, ""),

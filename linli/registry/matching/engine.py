@@ -6,12 +6,15 @@
    (union-find). Two different valid ID numbers are two different people, always: no later
    step may join them, however alike the rest looks.
 2. **Probabilistic matching** (Splink on DuckDB) for what the ID numbers cannot decide: pairs
-   where at least one side has no ID number. Each ID cluster enters Splink as its distinct
-   profiles (name, phone, dwelling … as the files wrote them), so 50,000 rows shrink to the few
-   thousand records that matter, and term frequencies count people, not rows. Comparisons are
-   Chinese-aware: the same characters, the same toneless pinyin (同音字 typos), one character
-   off; birth date; sex; region; phone and dwelling as household-level evidence with
-   term-frequency adjustment (a family shares one phone and one flat).
+   where at least one side has no ID number (the candidate pairs are only those). Each ID
+   cluster enters Splink as one record of its commonest values plus one per other name, phone
+   or flat its rows gave, so 50,000 rows shrink to under 30,000 Splink records and term
+   frequencies count people, not rows. Comparisons are Chinese-aware: the same characters, the
+   same toneless pinyin (同音字 typos), one character off; birth date; sex; region; phone and
+   dwelling as household-level evidence with term-frequency adjustment (a family shares one
+   phone and one flat). Training: m of names from the pairs the ID numbers linked, u from
+   random pairs, m of phone and flat by EM on the new rows (fixed values when EM has too
+   little to learn from or lands somewhere implausible, and for inputs under 1,000 records).
 3. **Constrained clustering.** Pairs above `auto_merge` join clusters greedily from the most
    certain down, unless the join would put two ID numbers or two existing persons in one
    cluster; pairs between `review` and `auto_merge`, and pairs the guards below refuse, go to
@@ -19,10 +22,11 @@
 
 Precision comes first (a false merge mixes two people's health data), so a probability alone
 never merges a pair whose names neither match nor sound alike, whose known birth dates are in
-different years, whose known sexes differ, or whose record has a second candidate almost as
-good who is provably somebody else (a father and son with one name at one flat). Splink's
-model assumes its comparisons are independent; household members break that assumption (same
-phone, same flat, twins with the same birthday), and these guards are where the code says so.
+different years, whose known sexes differ, whose record has a second candidate almost as good
+who is provably somebody else (a father and son with one name at one flat), or whom one
+department's file lists twice at one flat. Splink's model assumes its comparisons
+are independent; household members break that assumption (same phone, same flat, twins with
+the same birthday), and these guards are where the code says so.
 
 Keys: "p…" records are existing persons (one record each, already deduplicated: two of them
 are never merged automatically, only put in review) and keep their key as cluster id; "r…" are
@@ -31,10 +35,13 @@ new rows, and a new cluster takes its smallest r-key as id.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from .records import LinkResult, MatchRecord, ReviewPair
@@ -46,31 +53,39 @@ ProgressCallback = Callable[[str, float], None]  # (stage, fraction of the whole
 class MatchSettings:
     """How link() decides; the defaults were tuned on bench/registry_data.py files."""
 
-    # Match probability at or above which a pair merges without a person looking at it.
-    auto_merge: float = 0.99
+    # Match probability at or above which a pair merges without a person looking at it. With
+    # the guards of _vetoed() and _cluster(), 0.95–0.995 all kept pairwise precision at or
+    # above 0.9999 on generated files of 50,000 rows; 0.99 left more true pairs in review
+    # (recall 0.992 against 0.994), 0.95 gained little more: 0.98 keeps a margin.
+    auto_merge: float = 0.98
     # Match probability from which a pair is worth a data steward's look.
     review: float = 0.5
     # A record whose best candidate is within this many match-weight bits (log2 Bayes
     # factor) of a candidate that is provably someone else is ambiguous: nothing merges.
     ambiguity_margin: float = 5.0
-    # Below this many records Splink has too few pairs to train on: use FIXED_PARAMETERS.
+    # Below this many Splink records, u is not estimated either: the fixed values in _LEVELS.
     min_records_to_train: int = 1000
+    # EM learns how the new rows' phones and flats agree only from this many new rows
+    # without an ID number up; fewer give it too few pairs to be stable.
+    min_rows_for_em: int = 1000
     # Compare existing persons among themselves, to put look-alikes in review.
     compare_existing: bool = True
     threads: int = 2
     seed: int = 2026
-    u_max_pairs: float = 2e6  # random pairs for estimating u
+    u_max_pairs: float = 5e5  # random pairs for estimating u (more changed nothing measurable)
 
 
 # ---- comparisons ----------------------------------------------------------------------------
 # Each level: (label, SQL condition, m, u, term-frequency column or None). The first level of
 # every comparison is the null level (no evidence either way), the last is ELSE.
 #
-# The m/u numbers are the fixed parameters used for small inputs and the starting point of
-# EM on large ones. They were read off a trained model on 50,000 generated department rows
-# and rounded towards caution: m = how often one person's two records agree at that level,
-# u = how often two different people's records do, over random pairs of a ~20,000-person
-# community.
+# m = how often two records of one person agree at that level, u = how often two records of
+# different people do (random pairs in a community of ~15,000 people). The numbers here are
+# the fixed parameters of small inputs and what training falls back to; they are rounded
+# from models trained on 50,000 generated department rows (bench/registry_data.py), with
+# the m of disagreement levels raised a little: real files have error kinds the generator
+# does not (形近字 typos, a flat written wrong), and a too-small m there makes disagreement
+# look like proof.
 _LEVELS: dict[str, list[tuple[str, str, float, float, str | None]]] = {
     "name": [
         ("missing", "name_l IS NULL OR name_r IS NULL", 0, 0, None),
@@ -111,10 +126,13 @@ _LEVELS: dict[str, list[tuple[str, str, float, float, str | None]]] = {
         ("different", "ELSE", 0.2, 0.9999, None),
     ],
     "dwelling": [
+        # Nothing comparable: no flat on one side, or a flat known only as a dwelling of the
+        # area tree (existing persons) against one written without its compound.
         (
             "missing",
-            "(dwelling_key_l IS NULL AND room_key_l IS NULL AND building_key_l IS NULL)"
-            " OR (dwelling_key_r IS NULL AND room_key_r IS NULL AND building_key_r IS NULL)",
+            "NOT ((dwelling_key_l IS NOT NULL AND dwelling_key_r IS NOT NULL)"
+            " OR (room_key_l IS NOT NULL AND room_key_r IS NOT NULL)"
+            " OR (building_key_l IS NOT NULL AND building_key_r IS NOT NULL))",
             0,
             0,
             None,
@@ -129,7 +147,9 @@ _LEVELS: dict[str, list[tuple[str, str, float, float, str | None]]] = {
             None,
         ),
         ("same_building", "building_key_l = building_key_r", 0.02, 0.01, None),
-        ("different", "ELSE", 0.07, 0.9892, None),
+        # Owners who let their flat and live in another, people registered at one flat and
+        # living at another: about one no-ID row in ten names a different flat.
+        ("different", "ELSE", 0.1, 0.9892, None),
     ],
 }
 COMPARISONS = tuple(_LEVELS)
@@ -138,8 +158,9 @@ _LABEL_BY_GAMMA = {
     name: {len(levels) - 1 - i: levels[i][0] for i in range(1, len(levels))} | {-1: "missing"}
     for name, levels in _LEVELS.items()
 }
-# A record with no ID number meets another at the prior odds of one match per record among
-# ~this many candidates (used for small inputs, where counting cannot estimate it).
+# The registry serves a community: small inputs assume one and a half matches per record among
+# a community's worth of people (counting cannot estimate it in a few hundred rows), and term
+# frequencies never count fewer people than that (see _term_frequency_tables).
 FIXED_MATCHES_PER_RECORD = 1.5
 FIXED_COMMUNITY_RECORDS = 15_000
 
@@ -154,13 +175,14 @@ _BLOCKING_RULES = (
     "l.room_key = r.room_key AND l.surname_py = r.surname_py",
     "l.birth_date = r.birth_date AND l.surname_py = r.surname_py",
 )
-# EM sees pairs blocked on one piece of evidence and learns the m of the others; pairs within
-# one ID cluster are left out because their profiles differ by construction (identical ones
-# were collapsed) and would make agreement look rarer among matches than it is.
-_TRAINING_RULES = (
-    "l.phone_hash = r.phone_hash AND l.comp <> r.comp",
-    "l.name_pinyin = r.name_pinyin AND l.comp <> r.comp",
-)
+# EM learns the m of phone and flat from pairs with the same sound of name where one side is a
+# new row without ID number: the rows this run has to decide. (Blocked on phone instead, EM
+# learnt the household, not the person: a family shares phone and flat.)
+_TRAINING_RULE = "l.name_pinyin = r.name_pinyin AND l.comp <> r.comp AND (l.fresh OR r.fresh)"
+_M_FROM_EM = ("phone", "dwelling")
+# EM's m for the exact level outside this range means it converged on something other than
+# the person (or on too few pairs): the fixed values are better.
+_PLAUSIBLE_EXACT_M = (0.5, 0.97)
 
 
 # ---- the public function --------------------------------------------------------------------
@@ -235,40 +257,57 @@ class _Graph:
 
     def __init__(self, records: Sequence[MatchRecord]) -> None:
         self.records = records
+        # Members of every component are kept in key order, so a component's first member
+        # is its cluster id (the existing person, else the smallest r-key).
+        order = sorted(range(len(records)), key=lambda i: _key_order(records[i].key))
+        self.rank = [0] * len(records)
+        for position, i in enumerate(order):
+            self.rank[i] = position
         self.comp_of: list[int] = [0] * len(records)
         self.comp_members: list[list[int]] = []
         self.comp_id_hash: list[str] = []
         self.comp_existing: list[str] = []  # the "p…" key in the component, or ""
-        self.comp_key: list[str] = []  # the representative key (the p-key, else the smallest)
+        self.comp_key: list[str] = []  # the cluster id: the first member's key
         self.id_conflicts: list[tuple[int, int]] = []  # existing persons sharing an ID number
         self.id_linked_pairs = 0
-        by_id: dict[str, list[int]] = defaultdict(list)
-        for i, record in enumerate(records):
-            if record.id_hash:
-                by_id[record.id_hash].append(i)
+        by_id: dict[str, list[int]] = {}
+        for i in order:
+            id_hash = records[i].id_hash
+            if id_hash:
+                by_id.setdefault(id_hash, []).append(i)
             else:
                 self._new_component([i], "")
         for id_hash, members in by_id.items():
-            existing = sorted(
-                (i for i in members if _is_existing(records[i].key)),
-                key=lambda i: _key_order(records[i].key),
+            # Members are in key order: the existing persons ("p…") come first.
+            split = next(
+                (n for n, i in enumerate(members) if not records[i].key.startswith("p")),
+                len(members),
             )
-            rows = [i for i in members if not _is_existing(records[i].key)]
+            existing, rows = members[:split], members[split:]
             anchor = self._new_component(existing[:1] + rows, id_hash)
-            self.id_linked_pairs += len(existing[:1] + rows) - 1
+            self.id_linked_pairs += len(existing[:1]) + len(rows) - 1
             # Two existing persons with one ID number: the registry was wrong once already;
             # a person decides which is right.
             for extra in existing[1:]:
                 self.id_conflicts.append((anchor, self._new_component([extra], id_hash)))
         self._parent = list(range(len(self.comp_members)))
+        # (source, dwelling) of the component's records: where each file lists it.
+        self.listings: list[set[tuple[str, str]] | None] = [None] * len(self.comp_members)
+
+    def note_listing(self, comp: int, source: str, dwelling: str) -> None:
+        """Remembers that the file of `source` lists this component at `dwelling`."""
+        listing = self.listings[comp]
+        if listing is None:
+            listing = self.listings[comp] = set()
+        listing.add((source, dwelling))
 
     def _new_component(self, members: list[int], id_hash: str) -> int:
         comp = len(self.comp_members)
-        keys = sorted((self.records[i].key for i in members), key=_key_order)
+        first = self.records[members[0]].key
         self.comp_members.append(members)
         self.comp_id_hash.append(id_hash)
-        self.comp_existing.append(keys[0] if _is_existing(keys[0]) else "")
-        self.comp_key.append(keys[0])
+        self.comp_existing.append(first if _is_existing(first) else "")
+        self.comp_key.append(first)
         for i in members:
             self.comp_of[i] = comp
         return comp
@@ -284,21 +323,36 @@ class _Graph:
 
     def compatible(self, a: int, b: int) -> bool:
         """Returns whether two roots may be one person: at most one ID number and one
-        existing person between them."""
+        existing person between them, and no file listing both at one flat.
+
+        A department's file lists a resident once per flat (a lab's repeated tests carry no
+        flat): two rows of one file at one flat are two people, the father and the son of one
+        name sharing the household's phone, however alike the rest looks. (A row entered
+        twice by mistake then waits for review, unless an ID number links it.)
+        """
         id_a, id_b = self.comp_id_hash[a], self.comp_id_hash[b]
         if id_a and id_b and id_a != id_b:
             return False
-        return not (self.comp_existing[a] and self.comp_existing[b])
+        if self.comp_existing[a] and self.comp_existing[b]:
+            return False
+        listing_a, listing_b = self.listings[a], self.listings[b]
+        return not (listing_a and listing_b and not listing_a.isdisjoint(listing_b))
 
     def union(self, a: int, b: int) -> bool:
         a, b = self.find(a), self.find(b)
         if a == b or not self.compatible(a, b):
             return False
-        if _key_order(self.comp_key[b]) < _key_order(self.comp_key[a]):
+        if self.rank[self.comp_members[b][0]] < self.rank[self.comp_members[a][0]]:
             a, b = b, a
         self._parent[b] = a
         self.comp_id_hash[a] = self.comp_id_hash[a] or self.comp_id_hash[b]
         self.comp_existing[a] = self.comp_existing[a] or self.comp_existing[b]
+        listing_a, listing_b = self.listings[a], self.listings[b]
+        if listing_b:
+            if listing_a is None:
+                self.listings[a] = set(listing_b)
+            else:
+                listing_a |= listing_b
         return True
 
     def cluster_ids(self) -> dict[str, str]:
@@ -313,6 +367,7 @@ class _Graph:
 _DIGITS = re.compile(r"\d+")
 
 
+@lru_cache(maxsize=4096)
 def _address_part(text: str) -> str:
     """Returns the number of "3号楼"/"3栋"/"501室" (the importer names them canonically;
     this only keeps two spellings of one number equal), else the stripped text."""
@@ -321,66 +376,28 @@ def _address_part(text: str) -> str:
     return str(int(match.group())) if match else text
 
 
-class _SplinkInput:
-    """The records Splink sees: each ID component's distinct profiles, each other record."""
-
-    COLUMNS = (
-        "unique_id", "comp", "existing", "id_hash", "copies", "name", "name_pinyin", "surname_py",
-        "given_py", "birth_date", "sex", "region_code", "phone_hash", "compound",
-        "dwelling_key", "room_key", "building_key",
-    )  # fmt: skip
-
-    def __init__(self, graph: _Graph) -> None:
-        self.graph = graph
-        self.rows: list[list[Any]] = []
-        self.row_key: list[str] = []  # a record key each Splink row stands for
-        seen: dict[tuple[Any, ...], int] = {}
-        for comp, members in enumerate(graph.comp_members):
-            id_hash = graph.comp_id_hash[comp] or None
-            existing = bool(graph.comp_existing[comp])
-            for i in sorted(members, key=lambda i: _key_order(graph.records[i].key)):
-                profile = _profile(graph.records[i])
-                if id_hash is not None:
-                    # One row per distinct way the files wrote this person.
-                    if (comp, profile) in seen:
-                        self.rows[seen[(comp, profile)]][4] += 1
-                        continue
-                    seen[(comp, profile)] = len(self.rows)
-                self.rows.append([len(self.rows), comp, existing, id_hash, 1, *profile])
-                self.row_key.append(graph.records[i].key)
-        self.without_id = sum(1 for row in self.rows if row[3] is None)
-
-    def worth_scoring(self, settings: MatchSettings) -> bool:
-        """Returns whether any pair is left for probability to decide."""
-        if len(self.rows) < 2 or self.without_id == 0:
-            return False
-        if settings.compare_existing:
-            return True
-        # Only existing persons without an ID: nothing new to compare.
-        return any(row[3] is None and not row[2] for row in self.rows)
-
-    def arrow(self):  # -> pyarrow.Table
-        import pyarrow as pa
-
-        columns = list(zip(*self.rows, strict=True)) if self.rows else [[]] * len(self.COLUMNS)
-        types = {
-            "unique_id": pa.int64(),
-            "comp": pa.int64(),
-            "existing": pa.bool_(),
-            "copies": pa.int64(),
-        }
-        return pa.table(
-            {
-                name: pa.array(values, type=types.get(name, pa.string()))
-                for name, values in zip(self.COLUMNS, columns, strict=True)
-            }
-        )
+_Name = tuple[str, str | None, str | None, str | None]  # name, pinyin, surname, given name
+_Flat = tuple[str | None, str, str | None, str | None]  # compound, dwelling, room, building
+# What a record says, normalised the way Splink compares it (a tuple: 50,000 of them are
+# built per run): name, birth date, sex, region, phone, flat, room key (a flat number without
+# its compound, "三栋二单元501"), building key.
+_Features = tuple[
+    _Name | None,
+    str | None,
+    str | None,
+    str | None,
+    str | None,
+    _Flat | None,
+    str | None,
+    str | None,
+]
+_F_NAME, _F_BIRTH, _F_SEX, _F_REGION, _F_PHONE, _F_FLAT, _F_ROOM, _F_BUILDING = range(8)
 
 
-def _profile(record: MatchRecord) -> tuple[str | None, ...]:
-    name = record.name.strip() or None
-    pinyin = " ".join(record.name_pinyin.lower().split()) or None
-    syllables = pinyin.split() if pinyin else []
+def _features(record: MatchRecord) -> _Features:
+    name = record.name.strip()
+    pinyin = " ".join(record.name_pinyin.lower().split())
+    surname, _, given = pinyin.partition(" ")
     compound = record.compound.strip() or None
     building = _address_part(record.building)
     unit = _address_part(record.unit)
@@ -388,25 +405,214 @@ def _profile(record: MatchRecord) -> tuple[str | None, ...]:
     # The dwelling on the area tree when the importer resolved it (existing persons carry
     # nothing else), else the flat as written.
     if record.dwelling_id is not None:
-        dwelling_key = f"#{record.dwelling_id}"
+        dwelling: str | None = f"#{record.dwelling_id}"
     elif compound and building and room:
-        dwelling_key = f"{compound}|{building}|{unit}|{room}"
+        dwelling = f"{compound}|{building}|{unit}|{room}"
     else:
-        dwelling_key = None
+        dwelling = None
+    room_key = f"{building}|{unit}|{room}" if building and room else None
+    building_key = f"{compound}|{building}" if compound and building else None
     return (
-        name,
-        pinyin,
-        syllables[0] if syllables else None,
-        " ".join(syllables[1:]) or None,
+        (name, pinyin or None, surname or None, given or None) if name else None,
         record.birth_date.strip() or None,
         record.sex.strip() or None,
         record.region_code.strip() or None,
         record.phone_hash or None,
-        compound,
-        dwelling_key,
-        f"{building}|{unit}|{room}" if building and room else None,
-        f"{compound}|{building}" if compound and building else None,
+        (compound, dwelling, room_key, building_key) if dwelling else None,
+        room_key,
+        building_key,
     )
+
+
+def _commonest(counts: dict[Any, int]) -> Any:
+    """Returns the most frequent key (the first seen on a tie), or None when empty."""
+    if len(counts) < 2:
+        return next(iter(counts), None)
+    return max(counts, key=counts.__getitem__)
+
+
+class _SplinkInput:
+    """The records Splink sees.
+
+    A record without ID number is one Splink row. A component with an ID number becomes one
+    row of its commonest name, phone and flat, plus a row for every other name, phone or flat
+    its records gave (a homophone typo, an old phone, the flat an owner lets): every variant
+    can still be found, and 50,000 rows of ~20,000 people shrink to under 30,000.
+    """
+
+    # existing: the component holds an existing person; fresh: a new row without ID number,
+    # what this run has to decide.
+    COLUMNS = (
+        "unique_id", "comp", "existing", "fresh", "id_hash",
+        "name", "name_pinyin", "surname_py", "given_py", "birth_date", "sex", "region_code",
+        "phone_hash", "compound", "dwelling_key", "room_key", "building_key",
+    )  # fmt: skip
+
+    def __init__(self, graph: _Graph) -> None:
+        self.columns: dict[str, list[Any]] = {column: [] for column in self.COLUMNS}
+        self.row_key: list[str] = []  # the record key each Splink row stands for
+        self.row_comp: list[int] = []
+        # (comp, name, pinyin, rows) of components with an ID number: the matches the ID
+        # numbers found, from which _m_from_id_numbers learns how names vary.
+        self.id_names: list[tuple[int, str, str | None, int]] = []
+        self.fresh = 0
+        records = graph.records
+        for comp, members in enumerate(graph.comp_members):
+            id_hash = graph.comp_id_hash[comp] or None
+            existing = bool(graph.comp_existing[comp])
+            if id_hash is None:
+                # A record without ID number: alone in its component.
+                record = records[members[0]]
+                f = _features(record)
+                if record.source and f[_F_FLAT]:
+                    graph.note_listing(comp, record.source, f[_F_FLAT][1])
+                fresh = not existing
+                self.fresh += fresh
+                self._add(
+                    comp, existing, fresh, None, record.key, f, f[_F_NAME], f[_F_PHONE], f[_F_FLAT]
+                )
+                continue
+            keyed = [(records[i].key, _features(records[i])) for i in members]
+            for i, (_, f) in zip(members, keyed, strict=True):
+                if records[i].source and f[_F_FLAT]:
+                    graph.note_listing(comp, records[i].source, f[_F_FLAT][1])
+            self._add_person(comp, existing, id_hash, keyed)
+        self.rows = len(self.row_key)
+        self.without_id = sum(1 for value in self.columns["id_hash"] if value is None)
+        self.new_rows = sum(1 for value in self.columns["existing"] if not value)
+
+    def _add_person(
+        self, comp: int, existing: bool, id_hash: str, keyed: list[tuple[str, _Features]]
+    ) -> None:
+        """Adds the rows of one component with an ID number (records in key order)."""
+        if len(keyed) == 1:
+            key, f = keyed[0]
+            if f[_F_NAME] is not None:
+                self.id_names.append((comp, f[_F_NAME][0], f[_F_NAME][1], 1))
+            self._add(comp, existing, False, id_hash, key, f, f[_F_NAME], f[_F_PHONE], f[_F_FLAT])
+            return
+        tallies: list[dict[Any, int]] = [{} for _ in range(8)]
+        flats: dict[str, _Flat] = {}  # dwelling → its most completely written flat
+        for _, f in keyed:
+            for field, value in enumerate(f):
+                if value is not None:
+                    tally = tallies[field]
+                    tally[value] = tally.get(value, 0) + 1
+            flat = f[_F_FLAT]
+            if flat is not None:
+                known = flats.get(flat[1])
+                if known is None or sum(v is not None for v in flat) > sum(
+                    v is not None for v in known
+                ):
+                    flats[flat[1]] = flat
+        self.id_names.extend(
+            (comp, name[0], name[1], count) for name, count in tallies[_F_NAME].items()
+        )
+        dwellings: dict[str, int] = {}
+        for flat, count in tallies[_F_FLAT].items():
+            dwellings[flat[1]] = dwellings.get(flat[1], 0) + count
+        name = _commonest(tallies[_F_NAME])
+        phone = _commonest(tallies[_F_PHONE])
+        dwelling = _commonest(dwellings)
+        flat = flats[dwelling] if dwelling is not None else None
+        person: _Features = (
+            name,
+            _commonest(tallies[_F_BIRTH]),
+            _commonest(tallies[_F_SEX]),
+            _commonest(tallies[_F_REGION]),
+            phone,
+            flat,
+            # Used only without a flat: a partial address is better than none.
+            _commonest(tallies[_F_ROOM]),
+            _commonest(tallies[_F_BUILDING]),
+        )
+        self._add(comp, existing, False, id_hash, keyed[0][0], person, name, phone, flat)
+        seen_names, seen_phones, seen_dwellings = {name, None}, {phone, None}, {dwelling, None}
+        for key, f in keyed:
+            if f[_F_NAME] not in seen_names:
+                seen_names.add(f[_F_NAME])
+                self._add(comp, existing, False, id_hash, key, person, f[_F_NAME], phone, flat)
+            if f[_F_PHONE] not in seen_phones:
+                seen_phones.add(f[_F_PHONE])
+                self._add(comp, existing, False, id_hash, key, person, name, f[_F_PHONE], flat)
+            other = f[_F_FLAT][1] if f[_F_FLAT] else None
+            if other not in seen_dwellings:
+                seen_dwellings.add(other)
+                self._add(comp, existing, False, id_hash, key, person, name, phone, flats[other])
+
+    def _add(
+        self,
+        comp: int,
+        existing: bool,
+        fresh: bool,
+        id_hash: str | None,
+        key: str,
+        person: _Features,
+        name: _Name | None,
+        phone: str | None,
+        flat: _Flat | None,
+    ) -> None:
+        c = self.columns
+        c["unique_id"].append(len(self.row_key))
+        c["comp"].append(comp)
+        c["existing"].append(existing)
+        c["fresh"].append(fresh)
+        c["id_hash"].append(id_hash)
+        name = name or (None, None, None, None)
+        c["name"].append(name[0])
+        c["name_pinyin"].append(name[1])
+        c["surname_py"].append(name[2])
+        c["given_py"].append(name[3])
+        c["birth_date"].append(person[_F_BIRTH])
+        c["sex"].append(person[_F_SEX])
+        c["region_code"].append(person[_F_REGION])
+        c["phone_hash"].append(phone)
+        flat = flat or (None, None, person[_F_ROOM], person[_F_BUILDING])
+        c["compound"].append(flat[0])
+        c["dwelling_key"].append(flat[1])
+        c["room_key"].append(flat[2])
+        c["building_key"].append(flat[3])
+        self.row_key.append(key)
+        self.row_comp.append(comp)
+
+    def worth_scoring(self, settings: MatchSettings) -> bool:
+        """Returns whether any pair is left for probability to decide: one side without ID
+        number, and (unless existing persons are compared among themselves) one side new."""
+        if self.rows < 2 or self.without_id == 0:
+            return False
+        return settings.compare_existing or self.new_rows > 0
+
+    def arrow(self) -> Any:
+        """Returns the rows as a pyarrow Table (Splink 5 and DuckDB read it without pandas)."""
+        import pyarrow as pa
+
+        types = {
+            "unique_id": pa.int64(),
+            "comp": pa.int64(),
+            "existing": pa.bool_(),
+            "fresh": pa.bool_(),
+        }
+        return pa.table(
+            {
+                column: pa.array(values, type=types.get(column, pa.string()))
+                for column, values in self.columns.items()
+            }
+        )
+
+    def id_names_arrow(self) -> Any:
+        """Returns id_names as a pyarrow Table (comp, name, name_pinyin, copies)."""
+        import pyarrow as pa
+
+        columns = list(zip(*self.id_names, strict=True)) or [(), (), (), ()]
+        comps, names, pinyins, counts = columns
+        return pa.table(
+            {
+                "comp": pa.array(comps, type=pa.int64()),
+                "name": pa.array(names, type=pa.string()),
+                "name_pinyin": pa.array(pinyins, type=pa.string()),
+                "copies": pa.array(counts, type=pa.int64()),
+            }
+        )
 
 
 @dataclass(frozen=True)
@@ -415,13 +621,27 @@ class _Edge:
     right: int
     weight: float  # log2 Bayes factor including the prior
     probability: float
-    levels: dict[str, str]
+    gammas: tuple[int, ...]  # Splink's level per comparison, in COMPARISONS order
+    vetoed: bool  # see _vetoed()
+
+    @property
+    def levels(self) -> dict[str, str]:
+        """Returns comparison → level label (the review queue's reasons)."""
+        return {
+            name: _LABEL_BY_GAMMA[name].get(gamma, "missing")
+            for name, gamma in zip(COMPARISONS, self.gammas, strict=True)
+        }
 
 
-def _comparisons(m: dict[str, list[float]], *, term_frequencies: bool) -> list[dict[str, Any]]:
-    """Returns Splink comparison dicts with m from `m` (by comparison, per non-null level)
-    or the fixed defaults. Small inputs go without term frequencies: counted in a handful of
-    records, every value looks common."""
+def _model(
+    settings: MatchSettings, *, prior: float, m: dict[str, list[float]], term_frequencies: bool
+) -> dict[str, Any]:
+    """Returns the Splink settings dict: comparisons with m from `m` (by comparison, one per
+    non-null level) or the fixed values, the blocking rules and the prior.
+
+    Small inputs go without term frequencies: counted in a handful of records, every value
+    looks common.
+    """
     comparisons = []
     for name, levels in _LEVELS.items():
         specs = []
@@ -438,53 +658,81 @@ def _comparisons(m: dict[str, list[float]], *, term_frequencies: bool) -> list[d
                 spec["tf_adjustment_weight"] = 1.0
             specs.append(spec)
         comparisons.append({"output_column_name": name, "comparison_levels": specs})
-    return comparisons
+    eligible = _ELIGIBLE
+    if not settings.compare_existing:
+        eligible += " AND NOT (l.existing AND r.existing)"
+    return {
+        "link_type": "dedupe_only",
+        "comparisons": comparisons,
+        "blocking_rules_to_generate_predictions": [
+            f"{rule} AND {eligible}" for rule in _BLOCKING_RULES
+        ],
+        "probability_two_random_records_match": prior,
+        # Splink keeps the gamma columns (each pair's levels, which the guards and the review
+        # reasons read) only together with the matching columns.
+        "retain_matching_columns": True,
+        "retain_intermediate_calculation_columns": False,
+        "max_iterations": 20,
+        "em_convergence": 0.001,
+    }
 
 
-def _score(table: _SplinkInput, settings: MatchSettings, report: ProgressCallback) -> list[_Edge]:
-    import duckdb
-    from splink import DuckDBAPI, Linker, SettingsCreator
-
-    con = duckdb.connect(":memory:")
+@contextmanager
+def _quiet_splink() -> Iterator[None]:
+    """Splink narrates every step at INFO and warns about training details this module
+    handles itself (a level EM saw no pairs of, the fallbacks in _train): an import's log
+    wants none of it."""
+    splink_logger = logging.getLogger("splink")
+    level = splink_logger.level
+    splink_logger.setLevel(max(level, logging.ERROR))
     try:
-        con.sql(f"SET threads = {int(settings.threads)}")
-        con.register("linli_records_arrow", table.arrow())
-        con.sql("CREATE TABLE linli_records AS SELECT * FROM linli_records_arrow")
-        con.unregister("linli_records_arrow")
+        yield
+    finally:
+        splink_logger.setLevel(level)
+
+
+# The SQL of this module is built from its own constants and column names, never from record
+# values (those reach DuckDB as Arrow data): hence the S608 exemptions.
+def _score(table: _SplinkInput, settings: MatchSettings, report: ProgressCallback) -> list[_Edge]:
+    """Returns the scored candidate pairs at or above the review threshold."""
+    import duckdb
+    from splink import DuckDBAPI, Linker
+
+    con = duckdb.connect(":memory:", config={"threads": int(settings.threads)})
+    try:
+        for name, data in (
+            ("linli_records", table.arrow()),
+            ("linli_id_names", table.id_names_arrow()),
+        ):
+            con.register(f"{name}_arrow", data)
+            con.sql(f"CREATE TABLE {name} AS SELECT * FROM {name}_arrow")  # noqa: S608
+            con.unregister(f"{name}_arrow")
         db_api = DuckDBAPI(connection=con)
         records = db_api.register("linli_records")
-        train = len(table.rows) >= settings.min_records_to_train
-        prior = _prior(con, table, estimate=train)
-        m = _m_from_id_numbers(con) if train else {}
-        linker = Linker(
-            records,
-            SettingsCreator(
-                link_type="dedupe_only",
-                comparisons=_comparisons(m, term_frequencies=train),
-                blocking_rules_to_generate_predictions=[
-                    f"{rule} AND {_eligible(settings)}" for rule in _BLOCKING_RULES
-                ],
-                probability_two_random_records_match=prior,
-                # Splink keeps the gamma columns (each pair's levels: what the guards and the
-                # review reasons read) only together with the matching columns.
-                retain_matching_columns=True,
-                retain_intermediate_calculation_columns=False,
-                max_iterations=20,
-                em_convergence=0.001,
-            ),
-            log_level=None,
+        train = table.rows >= settings.min_records_to_train
+        model = _model(
+            settings,
+            prior=_prior(con, table, estimate=train),
+            m=_m_from_id_numbers(con) if train else {},
+            term_frequencies=train,
         )
-        if train:
-            report("training", 0.2)
-            _register_term_frequencies(con, db_api, linker)
-            _train(linker, settings, report)
-        report("predicting", 0.6)
-        predictions = linker.inference.predict(
-            threshold_match_probability=settings.review, warning_mode="never"
-        )
+        with _quiet_splink():
+            linker = Linker(records, model, log_level=None)
+            if train:
+                tf_tables = _term_frequency_tables(con)
+                _register_term_frequencies(db_api, linker, tf_tables)
+                report("training", 0.2)
+                retrained = _train(linker, table, settings, report)
+                if retrained is not None:
+                    linker = Linker(records, retrained, log_level=None)
+                    _register_term_frequencies(db_api, linker, tf_tables)
+            report("predicting", 0.6)
+            predictions = linker.inference.predict(
+                threshold_match_probability=settings.review, warning_mode="never"
+            )
         gammas = ", ".join(f"gamma_{name}" for name in COMPARISONS)
         rows = con.sql(
-            f"SELECT unique_id_l, unique_id_r, match_weight, match_probability, {gammas} "
+            f"SELECT unique_id_l, unique_id_r, match_weight, match_probability, {gammas} "  # noqa: S608
             f"FROM {predictions.physical_name}"
         ).fetchall()
     finally:
@@ -495,30 +743,22 @@ def _score(table: _SplinkInput, settings: MatchSettings, report: ProgressCallbac
             right=row[1],
             weight=row[2],
             probability=row[3],
-            levels={
-                name: _LABEL_BY_GAMMA[name].get(gamma, str(gamma))
-                for name, gamma in zip(COMPARISONS, row[4:], strict=True)
-            },
+            gammas=row[4:],
+            vetoed=_vetoed(row[4:]),
         )
         for row in rows
     ]
 
 
-def _eligible(settings: MatchSettings) -> str:
-    if settings.compare_existing:
-        return _ELIGIBLE
-    return f"{_ELIGIBLE} AND NOT (l.existing AND r.existing)"
-
-
 def _prior(con: Any, table: _SplinkInput, *, estimate: bool) -> float:
-    """Returns the probability that two records of an eligible pair are one person.
+    """Returns the probability that the two records of a candidate-eligible pair are one
+    person (Splink's probability_two_random_records_match).
 
-    Counted, on large inputs, as the pairs agreeing on sound of name and on phone or flat
-    (assumed to find 80% of the matches) over all pairs with a side without ID number; small
-    inputs cannot count it and take one and a half matches per record in a community-sized
-    registry.
+    On large inputs, counted: pairs with one side without ID that agree on the sound of the
+    name and on phone or flat (taken to find 80% of the matches), over all such pairs. Small
+    inputs take one and a half matches per record in a community-sized registry.
     """
-    n = len(table.rows)
+    n = table.rows
     without = table.without_id
     eligible = without * (n - without) + without * (without - 1) / 2
     if not estimate or eligible <= 0:
@@ -530,108 +770,155 @@ def _prior(con: Any, table: _SplinkInput, *, estimate: bool) -> float:
         WHERE {_ELIGIBLE}
           AND (l.phone_hash = r.phone_hash OR l.dwelling_key = r.dwelling_key
                OR l.room_key = r.room_key)
-        """
+        """  # noqa: S608
     ).fetchall()[0][0]
-    # Scaled like the term frequencies (see _register_term_frequencies).
+    # Scaled like the term frequencies (see _term_frequency_tables).
     scale = min(1.0, n / FIXED_COMMUNITY_RECORDS)
     return min(0.5, max(found / 0.8, 1.0) / eligible * scale)
 
 
-def _register_term_frequencies(con: Any, db_api: Any, linker: Any) -> None:
-    """Term frequencies by person, not by row: a person written three ways (three Splink
-    rows of one ID component) must not make their phone look like a family's."""
+def _term_frequency_tables(con: Any) -> dict[str, str]:
+    """Creates the term-frequency lookups; returns {column: table}.
+
+    Frequencies count people (components), not rows: a person written three ways must not
+    make their phone look like a family's. The denominator is at least a community's worth of
+    people: in a file of 1,500 rows a name seen once is not one in 1,500 in the community,
+    and counting as if it were makes every small file's evidence look weak.
+    """
     columns = sorted({level[4] for levels in _LEVELS.values() for level in levels if level[4]})
     components = con.sql("SELECT count(DISTINCT comp) FROM linli_records").fetchall()[0][0]
-    population = max(components, FIXED_COMMUNITY_RECORDS)
+    population = float(max(components, FIXED_COMMUNITY_RECORDS))
+    tables = {}
     for column in columns:
-        name = f"linli_tf_{column}"
+        tables[column] = f"linli_tf_{column}"
         con.sql(
             f"""
-            CREATE TABLE {name} AS
-            SELECT {column}, count(DISTINCT comp) / {float(population)} AS tf_{column}
+            CREATE TABLE linli_tf_{column} AS
+            SELECT {column}, count(DISTINCT comp) / {population} AS tf_{column}
             FROM linli_records WHERE {column} IS NOT NULL GROUP BY {column}
-            """
+            """  # noqa: S608
         )
-        linker.table_management.register_term_frequency_lookup(db_api.register(name), column)
+    return tables
 
 
-def _train(linker: Any, settings: MatchSettings, report: ProgressCallback) -> None:
-    """u from random pairs (Splink's recipe; m came from the ID numbers)."""
+def _register_term_frequencies(db_api: Any, linker: Any, tables: dict[str, str]) -> None:
+    for column, table in tables.items():
+        linker.table_management.register_term_frequency_lookup(db_api.register(table), column)
+
+
+def _train(
+    linker: Any, table: _SplinkInput, settings: MatchSettings, report: ProgressCallback
+) -> dict[str, Any] | None:
+    """Trains `linker` in place: u from random pairs, then m of phone and flat by EM.
+
+    Returns a corrected model when EM failed or its answer is implausible (the linker must be
+    rebuilt from it), else None.
+    """
+    from splink.internals.exceptions import SplinkException
+
+    # One pass over the sampled pairs: Splink's probing in chunks costs more round trips
+    # than the pairs themselves at a community's size.
     linker.training.estimate_u_using_random_sampling(
-        max_pairs=settings.u_max_pairs, seed=settings.seed
+        max_pairs=settings.u_max_pairs, seed=settings.seed, num_chunks=1
     )
+    if table.fresh < settings.min_rows_for_em:
+        return None
     report("training", 0.4)
-    linker.training.estimate_parameters_using_expectation_maximisation(
-        f"l.name_pinyin = r.name_pinyin AND {_ELIGIBLE}", estimate_without_term_frequencies=True
-    )
-
-
-_M_FROM_EM = ("phone", "dwelling")
+    untrained = linker.misc.save_model_to_json()
+    untrained.pop("linker_uid", None)
+    try:
+        linker.training.estimate_parameters_using_expectation_maximisation(
+            _TRAINING_RULE, estimate_without_term_frequencies=True
+        )
+    except SplinkException:
+        # No pairs to learn from. A failed session leaves the linker without the comparisons
+        # it blocked on, so the model is rebuilt with the fixed m.
+        return untrained
+    model = linker.misc.save_model_to_json()
+    corrected = False
+    low, high = _PLAUSIBLE_EXACT_M
+    for comparison in model["comparisons"]:
+        name = comparison["output_column_name"]
+        if name not in _M_FROM_EM:
+            continue
+        levels = comparison["comparison_levels"][1:]
+        exact_m = levels[0].get("m_probability")
+        if not isinstance(exact_m, float) or not low <= exact_m <= high:
+            for level, fixed in zip(levels, _LEVELS[name][1:], strict=True):
+                level["m_probability"] = fixed[2]
+            corrected = True
+    if not corrected:
+        return None
+    model.pop("linker_uid", None)
+    return model
 
 
 # Pseudo-pairs pulling label-estimated m towards the fixed values when few IDs repeat.
 _M_PSEUDO_PAIRS = 50
-# Comparisons whose m the ID numbers teach; birth date, sex and region come from the ID
-# number itself, so they always agree within one, and keep their fixed m.
-_M_FROM_LABELS = ("name", "phone", "dwelling")
 
 
 def _level_case(name: str) -> str:
+    """Returns a SQL CASE giving a comparison's gamma (as Splink numbers levels)."""
     levels = _LEVELS[name]
     whens = [f"WHEN {levels[0][1]} THEN -1"] + [
-        f"WHEN {condition} THEN {len(levels) - 1 - i}"
-        for i, (_, condition, *_rest) in enumerate(levels)
+        f"WHEN {level[1]} THEN {len(levels) - 1 - i}"
+        for i, level in enumerate(levels)
         if 0 < i < len(levels) - 1
     ]
     return "CASE " + " ".join(whens) + " ELSE 0 END"
 
 
 def _m_from_id_numbers(con: Any) -> dict[str, list[float]]:
-    """Returns m per comparison level, learnt from the rows the ID numbers already linked.
+    """Returns m of the name comparison, learnt from the rows the ID numbers linked.
 
-    Every pair of rows with one ID number is a known match: how often their names, phones
-    and flats agree is exactly what m means. Splink's EM, tried first, took the household
-    for the person here (family members share phone and flat, so "same flat" looked like
-    the match class) and learnt m(name different) ≈ 0.5; the ID numbers do not have that
-    problem. Identical rows of one person were collapsed into one Splink row with `copies`;
-    they count as agreeing pairs, at most three copies each so a person tested ten times does
-    not outweigh everyone else.
+    Every pair of rows with one ID number is a known match: how often their names agree,
+    sound alike or differ is exactly what m means, and hundreds of such pairs beat any
+    guess. (Not for phone and flat: rows with an ID number come from registration, census
+    and labs, which agree on those far more than a property list of old phones and let flats
+    does; EM learns those from the new rows. Birth date, sex and region come from the ID
+    number itself and always agree within one.) A name written n times counts as
+    n·(n−1)/2 agreeing pairs, n at most three, so that a person tested ten times does not
+    outweigh everyone else.
     """
-    profile_columns = _SplinkInput.COLUMNS[5:]
-    select = ", ".join(f"l.{c} AS {c}_l, r.{c} AS {c}_r" for c in profile_columns)
-    con.sql(
-        f"""
-        CREATE TEMP TABLE linli_labelled_pairs AS
-        SELECT {select},
-          CASE WHEN l.unique_id = r.unique_id
-               THEN least(l.copies, 3) * (least(l.copies, 3) - 1) / 2
-               ELSE least(l.copies, 3) * least(r.copies, 3) END AS weight
-        FROM linli_records l JOIN linli_records r
-          ON l.comp = r.comp AND l.unique_id <= r.unique_id
-        WHERE l.id_hash IS NOT NULL
-        """
+    levels = _LEVELS["name"]
+    counts = dict(
+        con.sql(
+            f"""
+            WITH names AS (SELECT *, row_number() OVER () AS i, least(copies, 3) AS n
+                           FROM linli_id_names),
+            pairs AS (
+              SELECT l.name AS name_l, r.name AS name_r,
+                     l.name_pinyin AS name_pinyin_l, r.name_pinyin AS name_pinyin_r,
+                     CASE WHEN l.i = r.i THEN l.n * (l.n - 1) / 2 ELSE l.n * r.n END AS weight
+              FROM names l JOIN names r ON l.comp = r.comp AND l.i <= r.i
+            )
+            SELECT {_level_case("name")} AS level, sum(weight) FROM pairs GROUP BY level
+            """  # noqa: S608
+        ).fetchall()
     )
-    m: dict[str, list[float]] = {}
-    for name in _M_FROM_LABELS:
-        levels = _LEVELS[name]
-        counts = dict(
-            con.sql(
-                f"SELECT {_level_case(name)} AS level, sum(weight) FROM linli_labelled_pairs "
-                "GROUP BY level"
-            ).fetchall()
-        )
-        total = sum(float(w) for level, w in counts.items() if level >= 0)
-        m[name] = [
+    total = sum(float(weight) for level, weight in counts.items() if level >= 0)
+    return {
+        "name": [
             (float(counts.get(len(levels) - 1 - i, 0)) + _M_PSEUDO_PAIRS * levels[i][2])
             / (total + _M_PSEUDO_PAIRS)
             for i in range(1, len(levels))
         ]
-    con.sql("DROP TABLE linli_labelled_pairs")
-    return m
+    }
 
 
 # ---- step 3: clustering -------------------------------------------------------------------
-def _vetoed(levels: dict[str, str]) -> bool:
+def _gamma(name: str, label: str) -> int:
+    levels = _LEVELS[name]
+    return next(len(levels) - 1 - i for i, level in enumerate(levels) if level[0] == label)
+
+
+_C_NAME, _C_BIRTH, _C_SEX = (COMPARISONS.index(name) for name in ("name", "birth_date", "sex"))
+_NAME_ALIKE = frozenset((_gamma("name", "exact"), _gamma("name", "same_pinyin")))
+_BIRTH_DIFFERENT = _gamma("birth_date", "different")
+_SEX_DIFFERENT = _gamma("sex", "different")
+
+
+def _vetoed(gammas: Sequence[int]) -> bool:
     """Returns whether a pair must not merge whatever its probability.
 
     Splink multiplies the evidence as if independent, but within a household it is not:
@@ -640,9 +927,9 @@ def _vetoed(levels: dict[str, str]) -> bool:
     birth dates (when both are known) in the same year, sexes (when known) equal.
     """
     return (
-        levels["name"] not in ("exact", "same_pinyin")
-        or levels["birth_date"] == "different"
-        or levels["sex"] == "different"
+        gammas[_C_NAME] not in _NAME_ALIKE
+        or gammas[_C_BIRTH] == _BIRTH_DIFFERENT
+        or gammas[_C_SEX] == _SEX_DIFFERENT
     )
 
 
@@ -654,7 +941,7 @@ def _cluster(
     review: dict[tuple[int, int], ReviewPair],
 ) -> int:
     """Merges components along auto-merge edges; fills `review`. Returns the merge count."""
-    table_comp = [row[1] for row in table.rows]
+    table_comp = table.row_comp
     # The best edge between two components (allowed edges before vetoed ones).
     best: dict[tuple[int, int], _Edge] = {}
     for edge in edges:
@@ -663,8 +950,8 @@ def _cluster(
             continue
         pair = (a, b) if a < b else (b, a)
         current = best.get(pair)
-        if current is None or (not _vetoed(edge.levels), edge.weight) > (
-            not _vetoed(current.levels),
+        if current is None or (not edge.vetoed, edge.weight) > (
+            not current.vetoed,
             current.weight,
         ):
             best[pair] = edge
@@ -674,7 +961,7 @@ def _cluster(
     # Vetoed pairs are no rivals: their weight is household evidence counted twice.
     neighbours: dict[int, list[tuple[float, int]]] = defaultdict(list)
     for (a, b), edge in best.items():
-        if _vetoed(edge.levels):
+        if edge.vetoed:
             continue
         neighbours[a].append((edge.weight, b))
         neighbours[b].append((edge.weight, a))
@@ -696,7 +983,7 @@ def _cluster(
     for (a, b), edge in ordered:
         mergeable = (
             edge.probability >= settings.auto_merge
-            and not _vetoed(edge.levels)
+            and not edge.vetoed
             and a not in ambiguous
             and b not in ambiguous
         )
@@ -708,6 +995,6 @@ def _cluster(
                 left=table.row_key[edge.left],
                 right=table.row_key[edge.right],
                 probability=round(edge.probability, 6),
-                reasons=dict(edge.levels),
+                reasons=edge.levels,
             )
     return merges

@@ -37,6 +37,30 @@ KIND_HINTS = [
 ]
 
 
+def valid_id_share(path: Path) -> float:
+    """Returns the share of rows whose ID-number column holds a valid number (0 if none)."""
+    from linli.core.idnumbers import InvalidIdNumber, parse_id_number
+    from linli.registry.importing.mapping import suggest_mapping
+    from linli.registry.importing.readers import UnreadableFile, read_table
+
+    try:
+        table = read_table(path.read_bytes(), path.name)
+    except UnreadableFile:
+        return 0.0
+    mapping = suggest_mapping(table.headers)
+    columns = [i for i, h in enumerate(table.headers) if mapping.get(h) == "id_number"]
+    if not columns or not table.rows:
+        return 0.0
+    valid = 0
+    for cells in table.rows:
+        try:
+            parse_id_number(cells[columns[0]] if columns[0] < len(cells) else "")
+            valid += 1
+        except InvalidIdNumber:
+            pass
+    return valid / len(table.rows)
+
+
 def guess_kind(file_name: str) -> str:
     lowered = file_name.lower()
     return next((kind for hint, kind in KIND_HINTS if hint in lowered), "other")
@@ -91,8 +115,14 @@ class Command(BaseCommand):
         call_command("migrate", verbosity=0)
         community, user = self._placeholder_world()
         total_rows = 0
-        lines: list[tuple[str, int, str]] = []
-        for path in files:
+        lines_of: dict[int, list[tuple[str, int, str]]] = {}
+        # Files that carry ID numbers go first: their rows anchor people exactly, and rows
+        # without an ID then join those people instead of founding look-alike files that only
+        # a steward could merge later. The output keeps the order given.
+        shares = [valid_id_share(f) for f in files]
+        for position in sorted(range(len(files)), key=lambda i: -shares[i]):
+            path = files[position]
+            lines = lines_of.setdefault(position, [])
             batch = stage_upload(
                 area=community,
                 source_name=path.name,
@@ -126,7 +156,8 @@ class Command(BaseCommand):
         with out.open("w", newline="", encoding="utf-8") as handle:
             writer = csv.writer(handle)
             writer.writerow(["file", "row_number", "person"])
-            writer.writerows(lines)
+            for position in range(len(files)):
+                writer.writerows(lines_of[position])
         seconds = time.perf_counter() - started
         self.stderr.write(
             f"linked {total_rows} rows from {len(files)} files in {seconds:.1f} s "
