@@ -111,8 +111,8 @@ def run_plain_splink(files: list[Path]) -> tuple[dict[tuple[str, int], str], flo
     started = time.perf_counter()
     rows = naive_rows(files)
     con = duckdb.connect()
-    con.register("people", pa.Table.from_pylist(rows))
-    table = con.table("people")
+    con.register("people_arrow", pa.Table.from_pylist(rows))
+    con.sql("CREATE TABLE people AS SELECT * FROM people_arrow")
     settings = SettingsCreator(
         link_type="dedupe_only",
         comparisons=[
@@ -127,7 +127,8 @@ def run_plain_splink(files: list[Path]) -> tuple[dict[tuple[str, int], str], flo
             block_on("name"),
         ],
     )
-    linker = Linker(table, settings, db_api=DuckDBAPI(connection=con))
+    db_api = DuckDBAPI(connection=con)
+    linker = Linker(db_api.register("people"), settings, log_level=None)
     linker.training.estimate_u_using_random_sampling(max_pairs=1e6)
     for rule in (block_on("phone"), block_on("name")):
         try:
