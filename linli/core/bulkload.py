@@ -7,6 +7,7 @@ caller knows every new row's id (COPY returns none).
 
 import json
 from collections.abc import Iterable, Sequence
+from operator import attrgetter
 
 from django.db import connection, models
 
@@ -17,11 +18,13 @@ def _allocate_ids(model: type[models.Model], count: int) -> list[int]:
     table = model._meta.db_table
     pk_column = model._meta.pk.column
     with connection.cursor() as cursor:
+        # One array value instead of `count` rows: far less to fetch and convert.
         cursor.execute(
-            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+            "SELECT array_agg(nextval(pg_get_serial_sequence(%s, %s))) "
+            "FROM generate_series(1, %s)",
             [table, pk_column, count],
         )
-        return [row[0] for row in cursor.fetchall()]
+        return cursor.fetchone()[0]
 
 
 def insert_rows(model: type[models.Model], objects: Sequence[models.Model]) -> None:
@@ -33,15 +36,25 @@ def insert_rows(model: type[models.Model], objects: Sequence[models.Model]) -> N
     if not objects:
         return
     fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    stamped = [
+        f for f in fields if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)
+    ]
     for obj in objects:
-        for f in fields:
-            if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False):
-                f.pre_save(obj, add=True)
+        for f in stamped:
+            f.pre_save(obj, add=True)
     if connection.vendor != "postgresql":
         model.objects.bulk_create(objects, batch_size=BULK_BATCH)
         return
     for obj, pk in zip(objects, _allocate_ids(model, len(objects)), strict=True):
         obj.pk = pk
+    # One C-level getter per row; psycopg adapts str, int, bool, date and None itself and only
+    # JSON needs converting (get_db_prep_value per cell would cost more than the COPY).
+    row_of = attrgetter("pk", *(f.attname for f in fields))
+    json_at = [
+        (position + 1, _json_text(f))
+        for position, f in enumerate(fields)
+        if isinstance(f, models.JSONField)
+    ]
     columns = [model._meta.pk.column, *(f.column for f in fields)]
     table = connection.ops.quote_name(model._meta.db_table)
     column_sql = ", ".join(connection.ops.quote_name(c) for c in columns)
@@ -50,7 +63,12 @@ def insert_rows(model: type[models.Model], objects: Sequence[models.Model]) -> N
         cursor.copy(f"COPY {table} ({column_sql}) FROM STDIN") as copy,
     ):
         for obj in objects:
-            copy.write_row([obj.pk, *(_db_value(f, getattr(obj, f.attname)) for f in fields)])
+            row = row_of(obj)
+            if json_at:
+                row = list(row)
+                for position, convert in json_at:
+                    row[position] = convert(row[position])
+            copy.write_row(row)
     for obj in objects:
         obj._state.adding = False
         obj._state.db = connection.alias
@@ -103,6 +121,13 @@ def update_rows(
             f"UPDATE {table} SET {assignments} FROM {temp} WHERE {table}.{pk} = {temp}.{pk}"  # noqa: S608
         )
         cursor.execute(f"DROP TABLE {temp}")
+
+
+def _json_text(field: models.JSONField):
+    def convert(value: object) -> str | None:
+        return None if value is None else json.dumps(value, cls=field.encoder, ensure_ascii=False)
+
+    return convert
 
 
 def _db_value(field: models.Field, value: object) -> object:
