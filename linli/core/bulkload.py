@@ -9,7 +9,7 @@ import json
 from collections.abc import Iterable, Sequence
 from operator import attrgetter
 
-from django.db import connection, models
+from django.db import connection, models, transaction
 
 BULK_BATCH = 2000
 
@@ -20,18 +20,54 @@ def _allocate_ids(model: type[models.Model], count: int) -> list[int]:
     with connection.cursor() as cursor:
         # One array value instead of `count` rows: far less to fetch and convert.
         cursor.execute(
-            "SELECT array_agg(nextval(pg_get_serial_sequence(%s, %s))) "
-            "FROM generate_series(1, %s)",
+            "SELECT array_agg(nextval(pg_get_serial_sequence(%s, %s))) FROM generate_series(1, %s)",
             [table, pk_column, count],
         )
         return cursor.fetchone()[0]
 
 
+def _row_plan(model: type[models.Model], fields: Sequence[models.Field]):
+    """Returns a function turning an instance into the tuple of database values (pk first).
+
+    One C-level getter per row; only the fields the driver cannot take as they are get
+    converted (JSON everywhere; dates and times on SQLite). get_db_prep_value for every cell
+    would cost more than writing the rows.
+    """
+    getter = attrgetter("pk", *(f.attname for f in fields))
+    postgres = connection.vendor == "postgresql"
+    converters = []
+    for position, field in enumerate(fields, start=1):
+        if isinstance(field, models.JSONField):
+            converters.append((position, _json_text(field)))
+        elif not postgres and isinstance(field, (models.DateField, models.TimeField)):
+            converters.append((position, _prep(field)))
+    if not converters:
+        return getter
+
+    def row(obj) -> list:
+        values = list(getter(obj))
+        for position, convert in converters:
+            values[position] = convert(values[position])
+        return values
+
+    return row
+
+
+def _prep(field: models.Field):
+    def convert(value: object) -> object:
+        return field.get_db_prep_value(value, connection, prepared=False)
+
+    return convert
+
+
+@transaction.atomic
 def insert_rows(model: type[models.Model], objects: Sequence[models.Model]) -> None:
     """Inserts unsaved model instances and sets their primary keys.
 
-    No signals, no save(): like bulk_create. auto_now/auto_now_add fields must be set by the
-    caller (pre_save is applied here for them so behaviour matches bulk_create).
+    No signals, no save(): like bulk_create. auto_now/auto_now_add fields get their value as
+    bulk_create would give it. Ids come from the sequence on PostgreSQL; on SQLite from the
+    table's maximum, which is safe because imports write inside an IMMEDIATE transaction that
+    holds SQLite's single write lock.
     """
     if not objects:
         return
@@ -42,33 +78,30 @@ def insert_rows(model: type[models.Model], objects: Sequence[models.Model]) -> N
     for obj in objects:
         for f in stamped:
             f.pre_save(obj, add=True)
-    if connection.vendor != "postgresql":
-        model.objects.bulk_create(objects, batch_size=BULK_BATCH)
-        return
-    for obj, pk in zip(objects, _allocate_ids(model, len(objects)), strict=True):
-        obj.pk = pk
-    # One C-level getter per row; psycopg adapts str, int, bool, date and None itself and only
-    # JSON needs converting (get_db_prep_value per cell would cost more than the COPY).
-    row_of = attrgetter("pk", *(f.attname for f in fields))
-    json_at = [
-        (position + 1, _json_text(f))
-        for position, f in enumerate(fields)
-        if isinstance(f, models.JSONField)
-    ]
+    qn = connection.ops.quote_name
+    table = qn(model._meta.db_table)
     columns = [model._meta.pk.column, *(f.column for f in fields)]
-    table = connection.ops.quote_name(model._meta.db_table)
-    column_sql = ", ".join(connection.ops.quote_name(c) for c in columns)
-    with (
-        connection.cursor() as cursor,
-        cursor.copy(f"COPY {table} ({column_sql}) FROM STDIN") as copy,
-    ):
-        for obj in objects:
-            row = row_of(obj)
-            if json_at:
-                row = list(row)
-                for position, convert in json_at:
-                    row[position] = convert(row[position])
-            copy.write_row(row)
+    column_sql = ", ".join(qn(c) for c in columns)
+    if connection.vendor == "postgresql":
+        ids = _allocate_ids(model, len(objects))
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT COALESCE(MAX({qn(columns[0])}), 0) FROM {table}")  # noqa: S608
+            first = cursor.fetchone()[0] + 1
+        ids = range(first, first + len(objects))
+    for obj, pk in zip(objects, ids, strict=True):
+        obj.pk = pk
+    row_of = _row_plan(model, fields)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            with cursor.copy(f"COPY {table} ({column_sql}) FROM STDIN") as copy:
+                for obj in objects:
+                    copy.write_row(row_of(obj))
+        else:
+            marks = ", ".join(["%s"] * len(columns))
+            sql = f"INSERT INTO {table} ({column_sql}) VALUES ({marks})"  # noqa: S608
+            for batch in chunks(objects):
+                cursor.executemany(sql, [row_of(obj) for obj in batch])
     for obj in objects:
         obj._state.adding = False
         obj._state.db = connection.alias
@@ -105,9 +138,8 @@ def update_rows(
             + ", ".join(f"{qn(c.column)} {t}" for c, t in zip(columns, types, strict=True))
             + ")"
         )
-        rows = [
-            [obj.pk, *(_db_value(c, getattr(obj, c.attname)) for c in columns)] for obj in objects
-        ]
+        row_of = _row_plan(model, columns)
+        rows = [row_of(obj) for obj in objects]
         if connection.vendor == "postgresql":
             with cursor.copy(f"COPY {temp} FROM STDIN") as copy:
                 for row in rows:
@@ -128,11 +160,3 @@ def _json_text(field: models.JSONField):
         return None if value is None else json.dumps(value, cls=field.encoder, ensure_ascii=False)
 
     return convert
-
-
-def _db_value(field: models.Field, value: object) -> object:
-    if value is None:
-        return None
-    if isinstance(field, models.JSONField):
-        return json.dumps(value, cls=field.encoder, ensure_ascii=False)
-    return field.get_db_prep_value(value, connection, prepared=False)

@@ -251,34 +251,28 @@ def _existing_records(index: DwellingIndex) -> list[MatchRecord]:
 
     people = Person.objects.filter(
         area_path__startswith=index.target.path, merged_into__isnull=True
-    ).only(
-        "id",
-        "name",
-        "id_number_hash",
-        "birth_date",
-        "sex",
-        "region_code",
-        "phone_hash",
-        "dwelling",
+    ).values_list(
+        "id", "name", "id_number_hash", "birth_date", "sex", "region_code", "phone_hash", "dwelling"
     )
     records = []
-    for p in people:
-        parts = index.parts_of(p.dwelling_id) if p.dwelling_id else {}
+    # Tuples, not model instances: a community has tens of thousands of people.
+    for pk, name, id_hash, birth, sex, region, phone_hash, dwelling_id in people.iterator(5000):
+        parts = index.parts_of(dwelling_id) if dwelling_id else {}
         records.append(
             MatchRecord(
-                key=f"p{p.pk}",
-                name=p.name,
-                name_pinyin=pinyin_key(p.name),
-                id_hash=p.id_number_hash,
-                birth_date=p.birth_date.isoformat() if p.birth_date else "",
-                sex=p.sex,
-                region_code=p.region_code,
-                phone_hash=p.phone_hash,
+                key=f"p{pk}",
+                name=name,
+                name_pinyin=pinyin_key(name),
+                id_hash=id_hash,
+                birth_date=birth.isoformat() if birth else "",
+                sex=sex,
+                region_code=region,
+                phone_hash=phone_hash,
                 compound=parts.get(AreaLevel.COMPOUND, ""),
                 building=parts.get(AreaLevel.BUILDING, ""),
                 unit=parts.get(AreaLevel.UNIT, ""),
                 room=parts.get(AreaLevel.DWELLING, ""),
-                dwelling_id=p.dwelling_id,
+                dwelling_id=dwelling_id,
             )
         )
     return records
@@ -439,7 +433,8 @@ def _write(batch: ImportBatch, staged: list[Staged], index: DwellingIndex, resul
             clusters[cluster].append(int(key[1:]))
         else:
             existing_of[cluster] = int(key[1:])
-    existing = Person.objects.in_bulk(list(existing_of.values()))
+    # Only the existing people a new row joined are loaded and written back.
+    existing = Person.objects.in_bulk([existing_of[c] for c in clusters if c in existing_of])
     new_people: list[Person] = []
     person_of_row: dict[int, Person] = {}
     for cluster, rows in clusters.items():
@@ -523,12 +518,13 @@ def _derive_households(
             created.append(household)
         household_of[key] = household
     insert_rows(Household, created)
+    created_now = {h.pk for h in created}
     heads = []
     for key, members in groups.items():
         household = household_of[key]
         for person in members:
             person.household_id = household.pk
-        if household in created:
+        if household.pk in created_now:
             head = next(
                 (p for p in members if p.relation_to_head == Relation.HEAD),
                 min(members, key=lambda p: (p.birth_date is None, p.birth_date or 0, p.pk)),
