@@ -38,6 +38,16 @@ def fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def empty_sms_outbox():
+    """Every test starts and ends with an empty in-memory SMS outbox."""
+    from linli.adapters import sms
+
+    sms.outbox.clear()
+    yield
+    sms.outbox.clear()
+
+
 @pytest.fixture
 def world(db) -> World:
     from linli.core.roles import Role

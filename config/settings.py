@@ -81,6 +81,7 @@ INSTALLED_APPS = [
     "ninja",  # swagger-ui served from its own static files, not a CDN (air-gapped)
     "axes",
     "linli.core",
+    "linli.adapters",
     "linli.areas",
     "linli.audit",
     "linli.accounts",
@@ -215,6 +216,19 @@ STORAGES = {
     },
 }
 MEDIA_ROOT = VAR_DIR / "media"
+
+# SMS (docs/adapters-sms.md): printed on the console unless a gateway is configured.
+LINLI_SMS_BACKEND = env_str(
+    "LINLI_SMS_BACKEND",
+    "linli.adapters.sms.locmem.LocmemBackend"
+    if LINLI_ENV == "test"
+    else "linli.adapters.sms.console.ConsoleBackend",
+)
+LINLI_SMS_FILE_PATH = Path(env_str("LINLI_SMS_FILE_PATH", str(VAR_DIR / "sms")))
+LINLI_SMS_GATEWAY_URL = env_str("LINLI_SMS_GATEWAY_URL")
+LINLI_SMS_GATEWAY_TOKEN = env_str("LINLI_SMS_GATEWAY_TOKEN")
+LINLI_SMS_GATEWAY_TIMEOUT = env_int("LINLI_SMS_GATEWAY_TIMEOUT", 10)
+LINLI_SMS_GATEWAY_RETRIES = env_int("LINLI_SMS_GATEWAY_RETRIES", 2)
 
 # Background work (imports, matching) runs in `manage.py db_worker`; tests run it inline.
 TASKS = {

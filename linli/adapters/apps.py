@@ -1,0 +1,17 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class AdaptersConfig(AppConfig):
+    """Adapters to the outside world (SMS, …); installed only for their system checks."""
+
+    name = "linli.adapters"
+    label = "adapters"
+    verbose_name = _("Adapters")
+
+    def ready(self) -> None:
+        from django.core import checks
+
+        from linli.adapters.sms.checks import check_sms_settings
+
+        checks.register(check_sms_settings)
