@@ -21,6 +21,7 @@ class AuditAction(models.TextChoices):
     REVIEW = "review", _("Decided a match review")
     CHOOSE_VALUE = "choose_value", _("Chose a field's value")
     HOUSEHOLD_CHANGE = "household_change", _("Corrected a household")
+    SCREENING_ANSWER = "screening_answer", _("Recorded screening answers")
     PERMISSION_CHANGE = "permission_change", _("Changed permissions")
 
 

@@ -1,0 +1,61 @@
+"""Builders shared by the screening tests (factories, not fixtures)."""
+
+from datetime import date
+
+from linli.core.idnumbers import make_id_number
+from linli.registry.models import Relation, Residency
+from linli.registry.services import create_household, register_person
+from linli.screening import selectors, services
+
+
+def add_person(
+    dwelling,
+    name: str,
+    sequence: int,
+    *,
+    phone: str = "",
+    household=None,
+    relation: str = Relation.HEAD,
+    residency: str = Residency.REGISTERED,
+    has_smartphone: bool = True,
+    tags=(),
+    birth: date = date(1985, 1, 1),
+):
+    """Registers a resident through the registry's services; a new household unless given."""
+    household = household or create_household(dwelling=dwelling)
+    person = register_person(
+        name=name,
+        id_number=make_id_number("610113", birth, sequence),
+        phone=phone,
+        dwelling=dwelling,
+        household=household,
+        relation_to_head=relation,
+        residency=residency,
+        has_smartphone=has_smartphone,
+        tags=list(tags),
+    )
+    if relation == Relation.HEAD and household.head_id is None:
+        household.head = person
+        household.save(update_fields=["head"])
+    return person
+
+
+def arrivals_for(world, by=None):
+    """Returns an arrivals questionnaire of community A (created by its lead)."""
+    return services.create_questionnaire(
+        name="来返人员排查", area=world.a.community, by=by or world.lead_a, from_template="arrivals"
+    )
+
+
+def draft(world, questionnaire=None, *, area=None, by=None, channels=("h5", "phone"), **kw):
+    """Returns a draft campaign over community A (by its lead) on the questionnaire's latest
+    version; keyword arguments go to create_campaign (filters, deadline, emergency)."""
+    questionnaire = questionnaire or arrivals_for(world)
+    return services.create_campaign(
+        name="春节返乡排查",
+        questionnaire_version=selectors.latest_version(questionnaire),
+        area=area or world.a.community,
+        by=by or world.lead_a,
+        channels=list(channels),
+        **kw,
+    )
