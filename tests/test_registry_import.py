@@ -72,6 +72,19 @@ def test_gb18030_csv_links_known_people_and_creates_new_ones(world):
     assert dwelling.path.startswith(world.a.compound.path) and dwelling.floor == 5
 
 
+def test_uploaded_file_is_encrypted_at_rest_and_deleted_after_the_run(world, settings):
+    """The department's file (full IDs in clear) is stored sealed, and removed once imported."""
+    from pathlib import Path
+
+    batch = stage(world, HOUSEHOLD_CSV.encode("gb18030"), "户籍.csv")
+    stored = Path(settings.MEDIA_ROOT) / batch.stored_file
+    assert stored.exists()
+    assert ID_A.encode() not in stored.read_bytes()
+    assert "张三丰".encode("gb18030") not in stored.read_bytes()
+    pipeline.run_batch(batch)
+    assert not stored.exists()
+
+
 def test_same_file_twice_changes_nothing(world):
     """Importing the very same file again into the same area is recognised and ignored."""
     pipeline.run_batch(stage(world, HOUSEHOLD_CSV.encode("gb18030"), "户籍.csv"))

@@ -33,18 +33,23 @@ def keyed_hash(kind: str, value: str) -> str:
 
 
 def encrypt(value: str) -> str:
+    return base64.b64encode(encrypt_bytes(value.encode())).decode()
+
+
+def encrypt_bytes(data: bytes) -> bytes:
+    """Returns nonce + AES-GCM ciphertext of `data` (uploaded files at rest)."""
     nonce = os.urandom(_NONCE_BYTES)
-    sealed = _aead(settings.LINLI_DATA_KEY).encrypt(nonce, value.encode(), None)
-    return base64.b64encode(nonce + sealed).decode()
+    return nonce + _aead(settings.LINLI_DATA_KEY).encrypt(nonce, data, None)
+
+
+def decrypt_bytes(sealed: bytes) -> bytes:
+    return _aead(settings.LINLI_DATA_KEY).decrypt(
+        sealed[:_NONCE_BYTES], sealed[_NONCE_BYTES:], None
+    )
 
 
 def decrypt(token: str) -> str:
-    raw = base64.b64decode(token)
-    return (
-        _aead(settings.LINLI_DATA_KEY)
-        .decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], None)
-        .decode()
-    )
+    return decrypt_bytes(base64.b64decode(token)).decode()
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ import gc
 import hashlib
 import json
 import logging
+import uuid
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -68,7 +69,13 @@ def _stored_path(batch: ImportBatch) -> Path:
 
 
 def read_batch_file(batch: ImportBatch) -> Table:
-    return read_table(_stored_path(batch).read_bytes(), batch.file_name)
+    data = identifiers.decrypt_bytes(_stored_path(batch).read_bytes())
+    return read_table(data, batch.file_name)
+
+
+def _discard_file(batch: ImportBatch) -> None:
+    # Once its rows are in the registry (sealed), the department's file has no further use.
+    _stored_path(batch).unlink(missing_ok=True)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -95,11 +102,12 @@ def stage_upload(
         defaults={"kind": source_kind, "area_path": area.path},
     )
     digest = hashlib.sha256(data).hexdigest()
-    stored = f"imports/{digest}{Path(file_name).suffix.lower()}"
+    # The file holds full ID numbers and phones: it is kept encrypted until the run, then
+    # deleted.
+    stored = f"imports/{uuid.uuid4().hex}.sealed"
     path = Path(settings.MEDIA_ROOT) / stored
     path.parent.mkdir(parents=True, exist_ok=True)
-    if not path.exists():
-        path.write_bytes(data)
+    path.write_bytes(identifiers.encrypt_bytes(data))
     return ImportBatch.objects.create(
         source=source,
         area=area,
@@ -318,6 +326,7 @@ def run_batch(batch: ImportBatch, *, progress: Progress | None = None) -> Import
         batch.status = BatchStatus.DUPLICATE
         batch.finished_at = timezone.now()
         batch.save(update_fields=["status", "finished_at"])
+        _discard_file(batch)
         return batch
     batch.status, batch.started_at = BatchStatus.RUNNING, timezone.now()
     batch.save(update_fields=["status", "started_at"])
@@ -350,6 +359,7 @@ def run_batch(batch: ImportBatch, *, progress: Progress | None = None) -> Import
         if gc_was_enabled:
             gc.enable()
     batch.refresh_from_db()
+    _discard_file(batch)
     if progress:
         progress("done", batch.total_rows, batch.total_rows)
     return batch
