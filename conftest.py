@@ -39,6 +39,12 @@ def fast_password_hashing(settings):
 
 
 @pytest.fixture(autouse=True)
+def private_media_root(settings, tmp_path):
+    """Uploads made by a test land in its own folder, never in ./var."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+@pytest.fixture(autouse=True)
 def empty_sms_outbox():
     """Every test starts and ends with an empty in-memory SMS outbox."""
     from linli.adapters import sms
