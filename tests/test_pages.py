@@ -99,8 +99,14 @@ def test_search_by_id_number_full_masked_or_last_four(world, client_for):
     full = "610113198005171237"
     assert masked == "6101**********1237"
     for query in (full, masked, "1237"):
-        body = client.get(reverse("registry:people"), {"id_number": query}).content.decode()
+        response = client.post(reverse("registry:people"), {"id_number": query}, follow=True)
+        body = response.content.decode()
         assert "张三丰" in body, query
         assert "李秀英" not in body, query
+        # The search URL (logs, history, pagination links) never carries the full number.
+        assert full not in response.redirect_chain[-1][0]
+    typed = client.get(reverse("registry:people"), {"id_number": full, "phone": "13812345678"})
+    assert typed.status_code == 302
+    assert full not in typed["Location"] and "13812345678" not in typed["Location"]
     body = client.get(reverse("registry:people"), {"id_number": "19800517"}).content.decode()
     assert "张三丰" not in body

@@ -1,5 +1,6 @@
 """Masking of personal values for display. Pure functions, applied on the server."""
 
+import re
 from collections.abc import Callable
 
 from linli.core.roles import RolePolicy, Visibility
@@ -39,6 +40,20 @@ def mask_phone(phone: str) -> str:
 def mask_address(building: str, dwelling: str) -> str:
     """Keeps the compound and building, hides the unit and dwelling: 翠华小区3号楼****."""
     return building + (MASK * 4 if dwelling else "")
+
+
+_LONG_NUMBER = re.compile(r"[0-9０-９][0-9０-９xX\s\-+.Ee]{5,}")
+
+
+def mask_long_numbers(text: str) -> str:
+    """Masks anything that looks like an ID number or a phone, wherever it stands (a column
+    mapped wrongly, a free-text cell); other text is returned as it is."""
+    if not _LONG_NUMBER.search(text):
+        return text
+    digits = re.sub(r"[\s\-]", "", text)
+    if len(digits) >= 15:
+        return mask_id_number(digits)
+    return mask_phone(digits)
 
 
 def present(

@@ -282,12 +282,7 @@ def get_area(request: HttpRequest, area_id: int):
 # --- People --------------------------------------------------------------------------------
 
 
-@router.get("/people", response={200: PersonPageOut, **ERRORS, 422: ErrorOut}, tags=["people"])
-def list_people(request: HttpRequest, filters: Query[PeopleQuery]):
-    """Residents in the caller's jurisdiction, masked for their role, 50 a page / 居民列表.
-
-    An ID number or phone is matched whole through a keyed hash: a partial ID finds nobody.
-    """
+def _people_page(request: HttpRequest, filters: PeopleQuery) -> dict:
     user = request.user
     person_filters = selectors.PersonFilters(
         q=filters.q,
@@ -299,6 +294,32 @@ def list_people(request: HttpRequest, filters: Query[PeopleQuery]):
     )
     rows, info = _paginate(selectors.people_for(user, person_filters), filters.page)
     return {**info, "results": [asdict(r) for r in selectors.present_people(user, rows)]}
+
+
+@router.get("/people", response={200: PersonPageOut, **ERRORS, 422: ErrorOut}, tags=["people"])
+def list_people(request: HttpRequest, filters: Query[PeopleQuery]):
+    """Residents in the caller's jurisdiction, masked for their role, 50 a page / 居民列表.
+
+    In the query string an ID number may be given masked (6101**********1237) or as its last
+    four characters, a phone as its last four digits. A full ID number or phone is refused
+    here (URLs are logged): send it to POST /api/people/search.
+    """
+    if selectors.has_full_identifier(id_number=filters.id_number, phone=filters.phone):
+        raise HttpError(
+            422,
+            "完整身份证号或电话请用 POST /api/people/search 查询，以免写入网址和日志 / "
+            "send a full ID number or phone to POST /api/people/search, not in the URL",
+        )
+    return _people_page(request, filters)
+
+
+@router.post(
+    "/people/search", response={200: PersonPageOut, **ERRORS, 422: ErrorOut}, tags=["people"]
+)
+def search_people(request: HttpRequest, filters: PeopleQuery):
+    """The resident list searched with a full ID number or phone in the body (matched whole
+    through a keyed hash: a partial ID finds nobody)."""
+    return _people_page(request, filters)
 
 
 @router.get("/people/{person_id}", response={200: PersonFileOut, **ERRORS}, tags=["people"])

@@ -21,6 +21,8 @@ class PersonSearchForm(forms.Form):
         label=_("Residency"), choices=[("", _("All")), *Residency.choices], required=False
     )
     area = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    id_key = forms.RegexField(regex=r"^[0-9a-f]{64}$", required=False, widget=forms.HiddenInput)
+    phone_key = forms.RegexField(regex=r"^[0-9a-f]{64}$", required=False, widget=forms.HiddenInput)
 
 
 class HouseholdSearchForm(forms.Form):

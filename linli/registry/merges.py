@@ -136,9 +136,13 @@ def unmerge(*, merge: PersonMerge, by, request: HttpRequest | None = None) -> Pe
     """
     survivor = Person.objects.select_for_update().get(pk=merge.survivor_id)
     merged = Person.objects.select_for_update().get(pk=merge.merged_id)
-    _require_resolver(by, survivor)
+    _require_resolver(by, survivor, merged)
     if merge.undone_at:
         raise ValidationError("该合并已撤销 / this merge was already undone")
+    if survivor.merged_into_id:
+        raise ValidationError(
+            "该档案已并入另一份档案，请先撤销那次合并 / undo the merge of this file first"
+        )
     later = PersonMerge.objects.filter(
         survivor=survivor, undone_at__isnull=True, merged_at__gt=merge.merged_at
     ).exists()

@@ -48,6 +48,9 @@ class PersonFilters:
     tag: str = ""
     residency: str = ""
     area: Area | None = None
+    # Keyed hashes of a full ID number / phone: what a search URL carries instead of the value.
+    id_key: str = ""
+    phone_key: str = ""
 
 
 @dataclass(frozen=True)
@@ -178,6 +181,37 @@ def _filter_by_id_number(people: QuerySet[Person], text: str) -> QuerySet[Person
     return people.filter(id_number_hash=identifiers.keyed_hash(ID_KIND, value))
 
 
+def search_keys(*, id_number: str = "", phone: str = "") -> dict[str, str]:
+    """Returns URL-safe search parameters for identifiers: a full ID number or phone becomes
+    its keyed hash (id_key / phone_key) so it never sits in a URL, a log or browser history;
+    masked forms and last-four searches stay as typed."""
+    params: dict[str, str] = {}
+    id_text = id_number.strip()
+    if id_text:
+        try:
+            params["id_key"] = identifiers.keyed_hash(ID_KIND, parse_id_number(id_text).value)
+        except InvalidIdNumber:
+            params["id_number"] = id_text
+    phone_text = phone.strip()
+    if phone_text:
+        if len(phone_text) == 4 and phone_text.isdigit():
+            params["phone"] = phone_text
+        else:
+            try:
+                params["phone_key"] = identifiers.keyed_hash(
+                    PHONE_KIND, normalise_phone(phone_text)
+                )
+            except InvalidPhone:
+                params["phone"] = phone_text
+    return params
+
+
+def has_full_identifier(*, id_number: str = "", phone: str = "") -> bool:
+    """Returns whether a search carries a full ID number or phone (which belongs in a POST)."""
+    keys = search_keys(id_number=id_number, phone=phone)
+    return "id_key" in keys or "phone_key" in keys
+
+
 def filter_people(people: QuerySet[Person], filters: PersonFilters) -> QuerySet[Person]:
     """Applies search filters. A malformed full ID or phone matches nobody, never by LIKE."""
     if filters.area is not None:
@@ -197,6 +231,10 @@ def filter_people(people: QuerySet[Person], filters: PersonFilters) -> QuerySet[
             except InvalidPhone:
                 return people.none()
             people = people.filter(phone_hash=identifiers.keyed_hash(PHONE_KIND, phone))
+    if filters.id_key:
+        people = people.filter(id_number_hash=filters.id_key)
+    if filters.phone_key:
+        people = people.filter(phone_hash=filters.phone_key)
     if filters.tag:
         people = people.filter(tags__tag=filters.tag)
     if filters.residency:
@@ -338,7 +376,7 @@ def present_households(user, households) -> list[HouseholdRow]:
 def tag_counts(user, area: Area | None = None) -> dict[str, int]:
     """Returns {tag: people count} within the user's jurisdiction (or an area in it)."""
     _require_browse(user)
-    tags = PersonTag.objects.visible_to(user)
+    tags = PersonTag.objects.visible_to(user).filter(person__merged_into__isnull=True)
     if area is not None:
         tags = tags.filter(area_path__startswith=area.path)
     counts = dict(tags.values("tag").annotate(n=Count("id")).values_list("tag", "n"))
@@ -430,10 +468,14 @@ def _shown_value(record: SourceRecord, name: str, policy: RolePolicy, labels: Ch
         return labels.sex.get(record.sex, "")
     if name == "residency":
         return labels.residency.get(record.residency, "")
+    # Birth date and full address are shown as the person file shows them to this role.
+    personal_clear = policy.visibility(Sensitivity.PERSONAL) == "clear"
     if name == "birth_date":
-        return record.birth_date.isoformat() if record.birth_date else ""
+        return (
+            record.birth_date.isoformat() if record.birth_date and personal_clear else HIDDEN_TEXT
+        )
     if name == "dwelling":
-        return record.address_text
+        return record.address_text if personal_clear else HIDDEN_TEXT
     return ""
 
 

@@ -6,8 +6,9 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -83,6 +84,18 @@ def area_detail(request: HttpRequest, area_id: int) -> HttpResponse:
 
 @login_required
 def people(request: HttpRequest) -> HttpResponse:
+    """The resident list. Searches arrive by POST and are redirected to a GET whose URL holds
+    keyed hashes instead of full ID numbers or phones (URLs end up in logs and histories)."""
+    source = request.POST if request.method == "POST" else request.GET
+    id_number, phone = source.get("id_number", ""), source.get("phone", "")
+    if request.method == "POST" or selectors.has_full_identifier(id_number=id_number, phone=phone):
+        params = {
+            k: v
+            for k, v in source.items()
+            if k in ("q", "tag", "residency", "area", "id_key", "phone_key") and v
+        }
+        params.update(selectors.search_keys(id_number=id_number, phone=phone))
+        return redirect(f"{request.path}?{urlencode(params)}")
     form = PersonSearchForm(request.GET or None)
     filters = selectors.PersonFilters()
     area = None
@@ -101,6 +114,8 @@ def people(request: HttpRequest) -> HttpResponse:
             tag=data["tag"],
             residency=data["residency"],
             area=area,
+            id_key=data["id_key"],
+            phone_key=data["phone_key"],
         )
     page = _page(request, selectors.people_for(request.user, filters))
     context = {
@@ -265,7 +280,12 @@ def import_rejected(request: HttpRequest, batch_id: int) -> HttpResponse:
     """The rejected rows with the reason per row, as CSV for Excel (UTF-8 with BOM)."""
     batch = selectors.batch_for(request.user, batch_id)
     records = selectors.rejected_records(request.user, batch)
-    body = exports.rejected_rows_csv(batch, records)
+    body = exports.rejected_rows_csv(
+        batch,
+        records,
+        exported_by=request.user.get_username(),
+        at=timezone.localtime().strftime("%Y-%m-%d %H:%M"),
+    )
     record_event(
         action=AuditAction.EXPORT,
         actor=request.user,
@@ -371,6 +391,8 @@ def change_household(request: HttpRequest, household_id: int) -> HttpResponse:
     form = HouseholdChangeForm(request.POST)
     if form.is_valid():
         person = selectors.person_for(request.user, form.cleaned_data["person"])
+        if person.household_id != household.pk or person.merged_into_id:
+            raise Http404("not a member of this household")
         try:
             if form.cleaned_data["action"] == "make_head":
                 services.set_household_head(

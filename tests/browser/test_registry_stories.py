@@ -141,13 +141,20 @@ def test_data_steward_imports_a_department_file_and_sees_where_values_came_from(
     assert download.suggested_filename.endswith(".csv")
     with open(download.path(), encoding="utf-8-sig", newline="") as handle:
         rejected = list(csv.reader(handle))
-    assert len(rejected) == 2, rejected
-    header, row = rejected
+    assert len(rejected) == 3, rejected
+    watermark, header, row = rejected
+    assert "steward_a" in watermark[0]  # who exported it, and when
     assert header[3:] == ["姓名", "公民身份号码", "联系电话", "现住址"]
     assert row[0] == "5"
     assert "姓名为空" in row[1]
     assert "name is empty" in row[2]
-    assert row[3:] == ["", ZHENG_ID, "13677778888", "翠华小区1号楼1单元102室"]
+    # Identifiers masked: the department fixes the row from its own file.
+    assert row[3:] == [
+        "",
+        ZHENG_ID[:4] + "*" * 10 + ZHENG_ID[-4:],
+        "136****8888",
+        "翠华小区1号楼1单元102室",
+    ]
 
     # 张三丰 was linked by his ID number, not duplicated; his file names the source.
     assert Person.objects.filter(name="张三丰").count() == 1

@@ -417,8 +417,8 @@ def normalise_row(row_number: int, values: Mapping[str, str]) -> CleanRow | list
                     _problem(
                         "sex",
                         "sex_unknown",
-                        f"性别“{raw_sex}”无法识别，已忽略",
-                        f"sex “{raw_sex}” is not recognised; ignored",
+                        "性别无法识别，已忽略",
+                        "sex is not recognised; ignored",
                     )
                 )
         elif not sex:
@@ -461,8 +461,8 @@ def normalise_row(row_number: int, values: Mapping[str, str]) -> CleanRow | list
                 _problem(
                     "residency",
                     "residency_unknown",
-                    f"户籍类型“{raw_residency}”无法识别，已忽略",
-                    f"residency “{raw_residency}” is not recognised; ignored",
+                    "户籍类型无法识别，已忽略",
+                    "residency is not recognised; ignored",
                 )
             )
 
@@ -480,8 +480,9 @@ def normalise_row(row_number: int, values: Mapping[str, str]) -> CleanRow | list
             else _problem(
                 "name",
                 "name_invalid",
-                f"姓名“{raw_name}”中没有可用的文字",
-                f"name “{raw_name}” has no usable characters",
+                # The cell is not echoed: a shifted column puts ID numbers where names belong.
+                "姓名中没有可用的文字（请检查列是否错位）",
+                "name has no usable characters (is a column shifted?)",
             )
         )
         return [error, *warnings]
@@ -509,7 +510,7 @@ def normalise_row(row_number: int, values: Mapping[str, str]) -> CleanRow | list
         address=address,
         residency=residency,
         relation=relation,
-        household_number=(values.get("household_number") or "").strip(),
+        household_number=(values.get("household_number") or "").strip()[:40],
         warnings=warnings,
     )
 

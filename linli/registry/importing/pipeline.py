@@ -26,7 +26,7 @@ from linli.audit.models import AuditAction
 from linli.audit.services import record_event
 from linli.core import identifiers
 from linli.core.bulkload import insert_rows, update_rows
-from linli.core.masking import mask_id_number, mask_phone
+from linli.core.masking import mask_id_number, mask_long_numbers, mask_phone
 from linli.core.permissions import require
 from linli.core.roles import REGISTRY_STEWARDS
 from linli.registry.importing.mapping import suggest_mapping, validate_mapping
@@ -150,18 +150,15 @@ def _row_values(table_row: list[str], headers: list[str], mapping: dict[str, str
 
 
 def _masked_preview(values: dict[str, str], clean: CleanRow | None) -> dict[str, str]:
-    """Returns the row as it would be stored (cleaned name), identifiers masked."""
-    shown = dict(values)
+    """Returns the row as it would be stored (cleaned name), every long number masked: a
+    wrong mapping must not show a file's ID numbers in clear."""
+    shown = {field: mask_long_numbers(value) for field, value in values.items()}
     if clean is not None:
-        shown["name"] = clean.name
-    if clean is not None and clean.id_number:
-        shown["id_number"] = mask_id_number(clean.id_number)
-    elif "id_number" in shown:
-        shown["id_number"] = mask_id_number(shown["id_number"])
-    if clean is not None and clean.phone:
-        shown["phone"] = mask_phone(clean.phone)
-    elif "phone" in shown:
-        shown["phone"] = mask_phone(shown["phone"])
+        shown["name"] = mask_long_numbers(clean.name)
+        if clean.id_number:
+            shown["id_number"] = mask_id_number(clean.id_number)
+        if clean.phone:
+            shown["phone"] = mask_phone(clean.phone)
     return shown
 
 
@@ -200,14 +197,16 @@ def preview_batch(batch: ImportBatch, *, mapping: dict[str, str] | None = None) 
 def confirm_batch(*, batch: ImportBatch, mapping: dict[str, str], by) -> ImportBatch:
     """Saves the steward's mapping (remembered for the source) and queues the import."""
     _require_importer(by, batch.area)
-    if batch.status != BatchStatus.UPLOADED:
-        raise ImportRefused("该文件已提交导入 / this file was already submitted")
     problems = validate_mapping(mapping)
     if problems:
         raise ImportRefused("; ".join(str(p) for p in problems))
-    batch.mapping = mapping
-    batch.status = BatchStatus.QUEUED
-    batch.save(update_fields=["mapping", "status"])
+    # Only one confirmation wins: a double click must not queue the file twice.
+    queued = ImportBatch.objects.filter(pk=batch.pk, status=BatchStatus.UPLOADED).update(
+        mapping=mapping, status=BatchStatus.QUEUED
+    )
+    if not queued:
+        raise ImportRefused("该文件已提交导入 / this file was already submitted")
+    batch.mapping, batch.status = mapping, BatchStatus.QUEUED
     ImportSource.objects.filter(pk=batch.source_id).update(column_mapping=mapping)
     from linli.registry.tasks import run_import
 
@@ -328,8 +327,13 @@ def run_batch(batch: ImportBatch, *, progress: Progress | None = None) -> Import
         batch.save(update_fields=["status", "finished_at"])
         _discard_file(batch)
         return batch
-    batch.status, batch.started_at = BatchStatus.RUNNING, timezone.now()
-    batch.save(update_fields=["status", "started_at"])
+    started = ImportBatch.objects.filter(pk=batch.pk, status=BatchStatus.QUEUED).update(
+        status=BatchStatus.RUNNING, started_at=timezone.now()
+    )
+    if not started:  # another worker has it, or it already ran
+        batch.refresh_from_db()
+        return batch
+    batch.status = BatchStatus.RUNNING
     # Reading and matching allocate millions of short-lived objects and no cycles; the cyclic
     # collector would spend a sixth of the time finding nothing.
     gc_was_enabled = gc.isenabled()
