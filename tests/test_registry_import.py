@@ -261,3 +261,73 @@ def test_households_can_be_corrected_by_hand(world, client_for):
     assert moved.household_id != household.pk and moved.relation_to_head == "head"
     assert Household.objects.get(pk=moved.household_id).head_id == moved.pk
     assert AuditEvent.objects.filter(action=AuditAction.HOUSEHOLD_CHANGE).count() == 2
+
+
+def test_merge_moves_household_and_tags_and_unmerge_puts_them_back(world):
+    """Merging a household's head into a file without a household makes the survivor the
+    head; vulnerable counts do not double; unmerge restores both files' places."""
+    from linli.demo import factories as f
+    from linli.registry import merges
+    from linli.registry.selectors import tag_counts
+
+    loner = f.make_resident(
+        dwelling=world.a.dwellings[2], name="张三丰", sequence=401, phone="13811112222"
+    )
+    loner.household = None
+    loner.id_number_encrypted = loner.id_number_hash = loner.id_number_masked = ""
+    loner.save()
+    household = world.resident_a.household
+    before = tag_counts(world.lead_a)["dialysis"]
+    merge = merges.merge_people(survivor=loner, merged=world.resident_a, by=world.steward_a)
+    loner.refresh_from_db()
+    household.refresh_from_db()
+    assert loner.household_id == household.pk and household.head_id == loner.pk
+    assert tag_counts(world.lead_a)["dialysis"] == before
+    merges.unmerge(merge=merge, by=world.steward_a)
+    loner.refresh_from_db()
+    household.refresh_from_db()
+    assert loner.household_id is None
+    assert household.head_id == world.resident_a.pk
+
+
+def test_undoing_an_older_merge_of_a_merged_survivor_is_refused(world):
+    """Merges are undone newest first: a survivor that was itself merged must come back
+    before its own earlier merge can be undone."""
+    from django.core.exceptions import ValidationError
+
+    from linli.demo import factories as f
+    from linli.registry import merges
+
+    a = f.make_resident(dwelling=world.a.dwellings[2], name="甲", sequence=402, phone="13811110001")
+    b = f.make_resident(dwelling=world.a.dwellings[3], name="甲", sequence=404, phone="13811110002")
+    for person in (a, b):
+        person.id_number_encrypted = person.id_number_hash = person.id_number_masked = ""
+        person.save()
+    first = merges.merge_people(survivor=a, merged=b, by=world.steward_a)
+    merges.merge_people(survivor=world.resident_a, merged=a, by=world.steward_a)
+    with pytest.raises(ValidationError):
+        merges.unmerge(merge=first, by=world.steward_a)
+
+
+def test_unmerge_keeps_a_stewards_later_choice(world):
+    """A steward's choice made after a merge, among the survivor's own records, survives the
+    undo of that merge."""
+    from linli.demo import factories as f
+    from linli.registry import merges
+
+    pipeline.run_batch(stage(world, HOUSEHOLD_CSV.encode("gb18030"), "户籍.csv"))
+    census = f"姓名,身份证号,手机号码\n张三丰,{ID_A},13999998888\n"
+    pipeline.run_batch(stage(world, census.encode("utf-8-sig"), "普查.csv", "census"))
+    other = f.make_resident(dwelling=world.a.dwellings[3], name="张三丰", sequence=406)
+    other.id_number_encrypted = other.id_number_hash = other.id_number_masked = ""
+    other.save()
+    person = Person.objects.get(pk=world.resident_a.pk)
+    merge = merges.merge_people(survivor=person, merged=other, by=world.steward_a)
+    census_record = SourceRecord.objects.get(batch__file_name="普查.csv", row_number=1)
+    person.refresh_from_db()
+    merges.choose_field_value(
+        person=person, field="phone", record=census_record, by=world.steward_a
+    )
+    merges.unmerge(merge=merge, by=world.steward_a)
+    person.refresh_from_db()
+    assert person.phone_masked == "139****8888"

@@ -14,6 +14,7 @@ from linli.audit.models import AuditAction
 from linli.core.permissions import require
 from linli.core.roles import REGISTRY_STEWARDS
 from linli.registry.models import (
+    Household,
     MatchReview,
     Person,
     PersonMerge,
@@ -30,7 +31,7 @@ from linli.registry.provenance import (
     restore,
     snapshot,
 )
-from linli.registry.services import record_person_event
+from linli.registry.services import record_person_event, sync_tag_paths
 
 
 def _require_resolver(user, *people: Person) -> None:
@@ -76,8 +77,10 @@ def merge_people(
     PersonTag.objects.bulk_create(
         [PersonTag(person=survivor, tag=t, area_path=survivor.area_path) for t in added]
     )
+    household_before = _take_over_household(survivor, merged)
     merged.merged_into = survivor
     merged.save(update_fields=["merged_into"])
+    sync_tag_paths([survivor.pk])
     if review is not None:
         review.status, review.decided_by, review.decided_at = (
             ReviewStatus.ACCEPTED,
@@ -90,7 +93,7 @@ def merge_people(
         merged=merged,
         area_path=survivor.area_path,
         record_ids=[r.pk for r in records],
-        survivor_before={**before, "_tags_added": added},
+        survivor_before={**before, "_tags_added": added, "_household": household_before},
         review=review,
         merged_by=by,
     )
@@ -102,6 +105,47 @@ def merge_people(
         detail={"merged": merged.pk, "survivor": survivor.pk, "merge": merge.pk},
     )
     return merge
+
+
+def _take_over_household(survivor: Person, merged: Person) -> dict:
+    """The survivor takes the merged file's place in its household when it has none; a
+    household the merged file headed gets the survivor (or its eldest member) as head.
+    Returns what unmerge needs to put back."""
+    household = merged.household
+    before = {
+        "survivor_household": survivor.household_id,
+        "survivor_relation": survivor.relation_to_head,
+        "merged_household": merged.household_id,
+        "merged_headed": bool(household and household.head_id == merged.pk),
+    }
+    if household is None:
+        return before
+    if survivor.household_id is None:
+        survivor.household = household
+        survivor.relation_to_head = merged.relation_to_head
+        survivor.save(update_fields=["household", "relation_to_head"])
+    if household.head_id == merged.pk:
+        if survivor.household_id == household.pk:
+            household.head = survivor
+        else:
+            household.head = (
+                Person.objects.filter(household=household, merged_into__isnull=True)
+                .exclude(pk=merged.pk)
+                .order_by("birth_date", "id")
+                .first()
+            )
+        household.save(update_fields=["head"])
+    return before
+
+
+def _give_back_household(survivor: Person, merged: Person, before: dict | None) -> None:
+    if not before:
+        return
+    survivor.household_id = before["survivor_household"]
+    survivor.relation_to_head = before["survivor_relation"]
+    survivor.save(update_fields=["household", "relation_to_head"])
+    if before["merged_headed"] and before["merged_household"]:
+        Household.objects.filter(pk=before["merged_household"]).update(head=merged)
 
 
 def _fill_gaps(survivor: Person, merged: Person) -> None:
@@ -150,9 +194,35 @@ def unmerge(*, merge: PersonMerge, by, request: HttpRequest | None = None) -> Pe
         raise ValidationError("请先撤销之后的合并 / undo the later merge first")
     values = dict(merge.survivor_before)
     added = values.pop("_tags_added", [])
-    restore(survivor, values)
-    survivor.save(update_fields=list(CHOSEN_COLUMNS))
+    household_before = values.pop("_household", None)
+    later_choices = {
+        name: source
+        for name, source in survivor.field_sources.items()
+        if source.get("priority") == STEWARD_PRIORITY
+    }
     SourceRecord.objects.filter(pk__in=merge.record_ids).update(person=merged)
+    restore(survivor, values)
+    # What happened to the survivor after the merge stays: rows imported since, and a
+    # steward's choices among its own records.
+    remaining = SourceRecord.objects.filter(person=survivor).select_related(
+        "batch__source", "dwelling"
+    )
+    for record in remaining.filter(batch__created_at__gt=merge.merged_at):
+        apply_record(
+            survivor,
+            record,
+            priority=priority_of(record),
+            when=record.batch.created_at.isoformat(),
+        )
+    for name, source in later_choices.items():
+        record = remaining.filter(
+            batch_id=source.get("batch"), row_number=source.get("row")
+        ).first()
+        if record is not None:
+            apply_record(survivor, record, priority=STEWARD_PRIORITY, when=source["at"], only=name)
+    survivor.save(update_fields=list(CHOSEN_COLUMNS))
+    _give_back_household(survivor, merged, household_before)
+    sync_tag_paths([survivor.pk, merged.pk])
     PersonTag.objects.filter(person=survivor, tag__in=added).delete()
     merged.merged_into = None
     merged.save(update_fields=["merged_into"])

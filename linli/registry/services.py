@@ -132,6 +132,15 @@ def set_tags(*, person: Person, tags: list[str]) -> None:
     )
 
 
+def sync_tag_paths(person_ids) -> None:
+    """Moves vulnerable tags with their people (a tag is counted where its person lives)."""
+    from django.db.models import OuterRef, Subquery
+
+    PersonTag.objects.filter(person_id__in=list(person_ids)).update(
+        area_path=Subquery(Person.objects.filter(pk=OuterRef("person_id")).values("area_path")[:1])
+    )
+
+
 @transaction.atomic
 def create_household(*, dwelling: Area, address: Address | None = None) -> Household:
     address = address or address_of(dwelling)

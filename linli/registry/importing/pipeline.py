@@ -48,7 +48,7 @@ from linli.registry.models import (
     SourceRecord,
 )
 from linli.registry.provenance import CHOSEN_COLUMNS, apply_record
-from linli.registry.services import ID_KIND, PHONE_KIND
+from linli.registry.services import ID_KIND, PHONE_KIND, sync_tag_paths
 
 log = logging.getLogger(__name__)
 
@@ -464,7 +464,9 @@ def _write(batch: ImportBatch, staged: list[Staged], index: DwellingIndex, resul
     # People first (records point at them); their sources are remembered as (batch, row).
     insert_rows(Person, new_people)
     touched = {id(p) for p in person_of_row.values()}
-    update_rows(Person, [p for p in existing.values() if id(p) in touched], list(CHOSEN_COLUMNS))
+    updated = [p for p in existing.values() if id(p) in touched]
+    update_rows(Person, updated, list(CHOSEN_COLUMNS))
+    sync_tag_paths(p.pk for p in updated)
     for row, person in person_of_row.items():
         records[row].person_id = person.pk
     insert_rows(SourceRecord, list(records.values()))
