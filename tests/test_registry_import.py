@@ -331,3 +331,21 @@ def test_unmerge_keeps_a_stewards_later_choice(world):
     merges.unmerge(merge=merge, by=world.steward_a)
     person.refresh_from_db()
     assert person.phone_masked == "139****8888"
+
+
+def test_unconfirmed_uploads_are_purged(world, settings):
+    """An upload nobody confirmed is deleted after the grace period (it holds identifiers)."""
+    from pathlib import Path
+
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    batch = stage(world, HOUSEHOLD_CSV.encode("gb18030"), "户籍.csv")
+    from linli.registry.models import ImportBatch
+
+    ImportBatch.objects.filter(pk=batch.pk).update(
+        status=BatchStatus.UPLOADED, created_at=timezone.now() - timezone.timedelta(days=5)
+    )
+    call_command("purge_uploads", "--days", "3")
+    assert not (Path(settings.MEDIA_ROOT) / batch.stored_file).exists()
+    assert ImportBatch.objects.get(pk=batch.pk).status == BatchStatus.FAILED

@@ -39,6 +39,14 @@ class UserAdmin(DjangoUserAdmin):
             services.set_role(user=obj, role=new_role, by=request.user, request=request)
         else:
             super().save_model(request, obj, form, change)
+        flags = [f for f in ("is_active", "is_staff", "is_superuser") if f in form.changed_data]
+        if change and flags:
+            services.record_flags_changed(
+                user=obj,
+                flags={f: getattr(obj, f) for f in flags},
+                by=request.user,
+                request=request,
+            )
 
     def save_formset(self, request, form, formset, change) -> None:
         if formset.model is not AreaAssignment:

@@ -103,3 +103,16 @@ def unassign_area(
             area_path=area.path,
             detail={"change": "unassign", "area": area.name, "area_id": area.pk},
         )
+
+
+def record_flags_changed(
+    *, user: User, flags: dict[str, bool], by: User | None, request: HttpRequest | None = None
+) -> None:
+    """Audits a change of an account's active, staff or superuser flag (made in the admin)."""
+    _audit_permission_change(
+        user=user,
+        by=by,
+        request=request,
+        area_path=user.jurisdiction_paths[0] if user.jurisdiction_paths else "",
+        detail={"change": "flags", **flags},
+    )

@@ -73,6 +73,18 @@ def read_batch_file(batch: ImportBatch) -> Table:
     return read_table(data, batch.file_name)
 
 
+def discard_unconfirmed(*, older_than) -> int:
+    """Deletes the files of uploads never confirmed since `older_than`; marks them failed.
+    Returns how many."""
+    stale = list(ImportBatch.objects.filter(status=BatchStatus.UPLOADED, created_at__lt=older_than))
+    for batch in stale:
+        _discard_file(batch)
+    ImportBatch.objects.filter(pk__in=[b.pk for b in stale]).update(
+        status=BatchStatus.FAILED, error="未确认，已删除上传的文件 / never confirmed; file deleted"
+    )
+    return len(stale)
+
+
 def _discard_file(batch: ImportBatch) -> None:
     # Once its rows are in the registry (sealed), the department's file has no further use.
     _stored_path(batch).unlink(missing_ok=True)
@@ -351,10 +363,12 @@ def run_batch(batch: ImportBatch, *, progress: Progress | None = None) -> Import
         with transaction.atomic():
             _write(batch, staged, index, result)
     except Exception as error:
-        log.exception("import %s failed", batch.pk)
+        # The type only: a database error's text can quote a row's values.
+        log.error("import %s failed: %s", batch.pk, type(error).__name__)
+        _discard_file(batch)
         ImportBatch.objects.filter(pk=batch.pk).update(
             status=BatchStatus.FAILED,
-            error=f"{type(error).__name__}: {error}"[:2000],
+            error=mask_long_numbers(f"{type(error).__name__}: {error}")[:2000],
             finished_at=timezone.now(),
         )
         batch.refresh_from_db()

@@ -78,6 +78,7 @@ def read_table(data: bytes, filename: str, *, max_rows: int = DEFAULT_MAX_ROWS) 
     elif extension in WORKBOOK_EXTENSIONS:
         if not data:
             raise _empty()
+        _refuse_zip_bomb(data)
         raw_rows, sheet = _workbook_rows(data)
         encoding = extension.lstrip(".")
     else:
@@ -298,8 +299,33 @@ def _looks_like_data(cell: str) -> bool:
     return len(digits) >= 7 and digits[:-1].isdigit()
 
 
+MAX_COLUMNS = 200
+MAX_UNPACKED_BYTES = 512 * 1024 * 1024
+
+
+def _refuse_zip_bomb(data: bytes) -> None:
+    """An xlsx is a zip: refuse one that would unpack to more than MAX_UNPACKED_BYTES."""
+    import io
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            unpacked = sum(info.file_size for info in archive.infolist())
+    except zipfile.BadZipFile:
+        return  # not a zip (xls, ods…): the workbook reader says what is wrong
+    if unpacked > MAX_UNPACKED_BYTES:
+        raise UnreadableFile(
+            "too_large",
+            "工作簿解压后过大，请拆分后分批导入",
+            "the workbook unpacks to too much data; split it and import the parts",
+        )
+
+
 def _square(header: list[str], rows: list[list[str]]) -> tuple[list[str], list[list[str]]]:
-    """Returns unique header names and rows padded or trimmed to the same width."""
+    """Returns unique header names and rows padded or trimmed to the same width.
+
+    Raises UnreadableFile when a row has more than MAX_COLUMNS filled columns (a broken or
+    hostile file would otherwise be padded out in memory)."""
     width = len(header)
     for row in rows:
         if len(row) > width:
@@ -307,6 +333,12 @@ def _square(header: list[str], rows: list[list[str]]) -> tuple[list[str], list[l
             while last > width and not row[last - 1]:
                 last -= 1
             width = max(width, last)
+    if width > MAX_COLUMNS:
+        raise UnreadableFile(
+            "too_many_columns",
+            f"文件超过 {MAX_COLUMNS} 列，请检查分隔符或拆分文件",
+            f"the file has more than {MAX_COLUMNS} columns; check the separator or split it",
+        )
     headers = _unique_headers([*header, *[""] * (width - len(header))][:width])
     squared = []
     for row in rows:

@@ -1,0 +1,21 @@
+"""Deletes uploaded department files that were never confirmed (they hold full identifiers)."""
+
+from datetime import timedelta
+
+from django.core.management.base import BaseCommand
+from django.utils import timezone
+
+from linli.registry.importing.pipeline import discard_unconfirmed
+
+
+class Command(BaseCommand):
+    help = "Delete the stored files of uploads not confirmed within --days days (default 3)."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--days", type=int, default=3)
+
+    def handle(self, *args, days: int, **options) -> None:
+        count = discard_unconfirmed(older_than=timezone.now() - timedelta(days=days))
+        self.stdout.write(
+            f"discarded {count} unconfirmed upload(s) / 已删除 {count} 个未确认的上传"
+        )
