@@ -111,6 +111,7 @@ def make_resident(
     phone: str = "13800138000",
     tags: list[str] = (),
     residency: str = Residency.REGISTERED,
+    has_smartphone: bool = True,
 ) -> Person:
     """Creates a resident with a valid ID number derived from birth date and sequence."""
     if household is None:
@@ -123,6 +124,7 @@ def make_resident(
         household=household,
         relation_to_head=relation,
         residency=residency,
+        has_smartphone=has_smartphone,
         tags=list(tags),
     )
     if relation == Relation.HEAD and household.head_id is None:

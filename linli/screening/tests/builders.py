@@ -2,9 +2,8 @@
 
 from datetime import date
 
-from linli.core.idnumbers import make_id_number
+from linli.demo.factories import make_resident
 from linli.registry.models import Relation, Residency
-from linli.registry.services import create_household, register_person
 from linli.screening import selectors, services
 
 
@@ -22,22 +21,18 @@ def add_person(
     birth: date = date(1985, 1, 1),
 ):
     """Registers a resident through the registry's services; a new household unless given."""
-    household = household or create_household(dwelling=dwelling)
-    person = register_person(
-        name=name,
-        id_number=make_id_number("610113", birth, sequence),
-        phone=phone,
+    return make_resident(
         dwelling=dwelling,
+        name=name,
         household=household,
-        relation_to_head=relation,
+        relation=relation,
+        birth=birth,
+        sequence=sequence,
+        phone=phone,
+        tags=list(tags),
         residency=residency,
         has_smartphone=has_smartphone,
-        tags=list(tags),
     )
-    if relation == Relation.HEAD and household.head_id is None:
-        household.head = person
-        household.save(update_fields=["head"])
-    return person
 
 
 def arrivals_for(world, by=None):
