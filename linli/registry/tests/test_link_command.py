@@ -44,3 +44,20 @@ def test_link_writes_a_person_for_every_row_of_every_file(tmp_path):
     assert person[("核酸检测.csv", 1)] == person[("户籍.csv", 1)]
     assert len({person[("户籍.csv", 1)], person[("户籍.csv", 2)], person[("核酸检测.csv", 2)]}) == 3
     assert "linked 4 rows from 2 files" in completed.stderr
+
+
+def test_processing_order_anchors_on_the_best_identified_file():
+    """The file with most valid IDs goes first, then ID-bearing files richest in phones and
+    addresses, then files without IDs."""
+    from linli.registry.management.commands.link import processing_order
+
+    registration, ownership, census, testing, arrivals = (
+        (1.0, 1),
+        (0.0, 2),
+        (0.96, 2),
+        (0.97, 1),
+        (0.88, 2),
+    )
+    profiles = [registration, ownership, census, testing, arrivals]
+    assert processing_order(profiles) == [0, 2, 4, 3, 1]
+    assert processing_order([]) == []
