@@ -10,20 +10,16 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
+from linli.core.errors import BilingualError
+
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK_CHARS = "10X98765432"
 _FULLWIDTH = str.maketrans("０１２３４５６７８９ＸｘＸ", "0123456789XXX")
 _SCIENTIFIC = re.compile(r"^\d(\.\d+)?[eE]\+?\d+$")
 
 
-class InvalidIdNumber(ValueError):
+class InvalidIdNumber(BilingualError):
     """Raised with a code and a message in Chinese and English."""
-
-    def __init__(self, code: str, zh: str, en: str) -> None:
-        super().__init__(f"{zh} / {en}")
-        self.code = code
-        self.zh = zh
-        self.en = en
 
 
 @dataclass(frozen=True)

@@ -2,17 +2,13 @@
 
 import re
 
+from linli.core.errors import BilingualError
+
 _FULLWIDTH = str.maketrans("０１２３４５６７８９＋", "0123456789+")
 
 
-class InvalidPhone(ValueError):
+class InvalidPhone(BilingualError):
     """Raised with a code and a message in Chinese and English."""
-
-    def __init__(self, code: str, zh: str, en: str) -> None:
-        super().__init__(f"{zh} / {en}")
-        self.code = code
-        self.zh = zh
-        self.en = en
 
 
 def normalise_phone(raw: object) -> str:

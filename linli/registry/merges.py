@@ -31,7 +31,7 @@ from linli.registry.provenance import (
     restore,
     snapshot,
 )
-from linli.registry.services import record_person_event, sync_tag_paths
+from linli.registry.services import copy_identifier, record_person_event, sync_tag_paths
 
 
 def _require_resolver(user, *people: Person) -> None:
@@ -155,12 +155,7 @@ def _fill_gaps(survivor: Person, merged: Person) -> None:
             continue
         if name in ("id_number", "phone"):
             if not getattr(survivor, f"{name}_hash") and getattr(merged, f"{name}_hash"):
-                for suffix in ("encrypted", "hash", "masked"):
-                    setattr(survivor, f"{name}_{suffix}", getattr(merged, f"{name}_{suffix}"))
-                if name == "phone":
-                    survivor.phone_tail = merged.phone_tail
-                else:
-                    survivor.region_code = merged.region_code
+                copy_identifier(survivor, merged, name)
         elif name == "dwelling":
             if survivor.dwelling_id is None and merged.dwelling_id is not None:
                 survivor.dwelling_id = merged.dwelling_id

@@ -63,6 +63,8 @@ def apply_record(
     into its Address (imports pass one that reads the tree already in memory). The source is
     remembered as (batch, row) so people can be written before their records.
     """
+    from linli.registry.services import copy_identifier
+
     if address_of is None:
         from linli.registry.services import address_of
 
@@ -72,16 +74,8 @@ def apply_record(
         current = person.field_sources.get(name)
         if current and (current["priority"], current["at"]) > (priority, when):
             continue
-        if name == "id_number":
-            person.id_number_encrypted = record.id_number_encrypted
-            person.id_number_hash = record.id_number_hash
-            person.id_number_masked = record.id_number_masked
-            person.region_code = record.region_code
-        elif name == "phone":
-            person.phone_encrypted = record.phone_encrypted
-            person.phone_hash = record.phone_hash
-            person.phone_masked = record.phone_masked
-            person.phone_tail = record.phone_masked[-4:]
+        if name in ("id_number", "phone"):
+            copy_identifier(person, record, name)
         elif name == "dwelling":
             person.dwelling = record.dwelling
             person.area_path = record.dwelling.path

@@ -50,10 +50,33 @@ def seal_id_number(raw: str) -> tuple[identifiers.SealedIdentifier, IdNumber]:
     return identifiers.seal(ID_KIND, parsed.value, mask_id_number(parsed.value)), parsed
 
 
-def seal_phone(raw: str) -> tuple[identifiers.SealedIdentifier, str]:
-    """Returns the sealed phone and its last four digits. Raises InvalidPhone."""
+def seal_phone(raw: str) -> identifiers.SealedIdentifier:
+    """Returns the sealed, normalised phone. Raises InvalidPhone."""
     phone = normalise_phone(raw)
-    return identifiers.seal(PHONE_KIND, phone, mask_phone(phone)), phone[-4:]
+    return identifiers.seal(PHONE_KIND, phone, mask_phone(phone))
+
+
+IDENTIFIER_COLUMNS = ("encrypted", "hash", "masked")
+
+
+def store_sealed(obj, field: str, sealed: identifiers.SealedIdentifier) -> None:
+    """Sets a person's or a source record's sealed identifier (`id_number` or `phone`) and
+    what derives from it (a person's phone tail, searched by index)."""
+    setattr(obj, f"{field}_encrypted", sealed.encrypted)
+    setattr(obj, f"{field}_hash", sealed.hashed)
+    setattr(obj, f"{field}_masked", sealed.masked)
+    if field == "phone" and hasattr(obj, "phone_tail"):
+        obj.phone_tail = sealed.masked[-4:]
+
+
+def copy_identifier(target, source, field: str) -> None:
+    """Copies a sealed identifier from a record or person to a person (never decrypted)."""
+    for column in IDENTIFIER_COLUMNS:
+        setattr(target, f"{field}_{column}", getattr(source, f"{field}_{column}"))
+    if field == "phone":
+        target.phone_tail = source.phone_masked[-4:]
+    else:
+        target.region_code = source.region_code
 
 
 def build_person(
@@ -91,14 +114,9 @@ def build_person(
             parsed.sex,
             parsed.region_code,
         )
-        person.id_number_encrypted = sealed.encrypted
-        person.id_number_hash = sealed.hashed
-        person.id_number_masked = sealed.masked
+        store_sealed(person, "id_number", sealed)
     if phone:
-        sealed_phone, person.phone_tail = seal_phone(phone)
-        person.phone_encrypted = sealed_phone.encrypted
-        person.phone_hash = sealed_phone.hashed
-        person.phone_masked = sealed_phone.masked
+        store_sealed(person, "phone", seal_phone(phone))
     if dwelling is not None:
         if dwelling.level != AreaLevel.DWELLING:
             raise ValidationError({"dwelling": "住址必须是一户 / the address must be a dwelling"})

@@ -6,11 +6,6 @@ from linli.core.roles import Role
 register = template.Library()
 
 
-@register.filter
-def lookup(mapping: dict, key: str) -> str:
-    return mapping.get(key, "")
-
-
 OBJECT_TYPE_LABELS = {
     "person": _("Resident"),
     "household": _("Household"),

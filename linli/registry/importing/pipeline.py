@@ -48,7 +48,7 @@ from linli.registry.models import (
     SourceRecord,
 )
 from linli.registry.provenance import CHOSEN_COLUMNS, apply_record
-from linli.registry.services import ID_KIND, PHONE_KIND, sync_tag_paths
+from linli.registry.services import ID_KIND, PHONE_KIND, store_sealed, sync_tag_paths
 
 log = logging.getLogger(__name__)
 
@@ -390,17 +390,10 @@ def run_batch(batch: ImportBatch, *, progress: Progress | None = None) -> Import
 def _seal_record(record: SourceRecord, clean: CleanRow) -> None:
     if clean.id_number:
         sealed = identifiers.seal(ID_KIND, clean.id_number, mask_id_number(clean.id_number))
-        record.id_number_encrypted, record.id_number_hash, record.id_number_masked = (
-            sealed.encrypted,
-            sealed.hashed,
-            sealed.masked,
-        )
+        store_sealed(record, "id_number", sealed)
     if clean.phone:
-        sealed = identifiers.seal(PHONE_KIND, clean.phone, mask_phone(clean.phone))
-        record.phone_encrypted, record.phone_hash, record.phone_masked = (
-            sealed.encrypted,
-            sealed.hashed,
-            sealed.masked,
+        store_sealed(
+            record, "phone", identifiers.seal(PHONE_KIND, clean.phone, mask_phone(clean.phone))
         )
 
 

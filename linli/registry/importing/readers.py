@@ -17,6 +17,7 @@ from pathlib import PurePath
 
 from python_calamine import CalamineError, CalamineWorkbook, SheetVisibleEnum
 
+from linli.core.errors import BilingualError
 from linli.registry.importing.mapping import count_known_headers
 
 DEFAULT_MAX_ROWS = 1_000_000
@@ -29,17 +30,11 @@ _STRIP = " \t\r\n\v\f\xa0\u3000\u200b\u200c\u200d\u2028\u2029\ufeff"
 _MAX_PRECISE_DIGITS = 15  # Excel keeps (and shows) at most 15 significant digits
 
 
-class UnreadableFile(ValueError):
+class UnreadableFile(BilingualError):
     """Raised with a code and a message in Chinese and English.
 
     Codes: empty, no_header, unknown_format, corrupt_workbook, encoding, too_many_rows.
     """
-
-    def __init__(self, code: str, zh: str, en: str) -> None:
-        super().__init__(f"{zh} / {en}")
-        self.code = code
-        self.zh = zh
-        self.en = en
 
 
 @dataclass

@@ -29,11 +29,6 @@ def identifier_rows(file: PersonFile) -> list[tuple[str, str, str]]:
     ]
 
 
-@register.filter
-def lookup_value(values: dict, key: str) -> str:
-    return values.get(key, "")
-
-
 # The matcher explains a pair with comparison names and levels; shown in the reader's language.
 REASON_LABELS = {  # lazy: translated when shown
     "name": gettext_lazy("Name"),
