@@ -14,7 +14,7 @@ from linli.areas.models import PATH_SEGMENT_WIDTH, Area
 from linli.core.jurisdiction import JurisdictionQuerySet, paths_of
 from linli.core.sensitivity import Sensitivity
 from linli.registry.models import Household, Person
-from linli.screening.questionnaires import RiskLevel
+from linli.screening.questionnaires import FollowUp, RiskLevel
 
 P, S, PUB = Sensitivity.PERSONAL, Sensitivity.SENSITIVE, Sensitivity.PUBLIC
 
@@ -284,6 +284,8 @@ class CampaignTarget(models.Model):
         "door_knock_reason": P,
         "escalated_at": P,
         "door_knocked_at": P,
+        "link_sent_at": P,
+        "links_sent": P,
         "created_at": PUB,
         "updated_at": PUB,
     }
@@ -316,6 +318,9 @@ class CampaignTarget(models.Model):
     # refusal at the door is not sent back to the door.
     escalated_at = models.DateTimeField(null=True, blank=True)
     door_knocked_at = models.DateTimeField(null=True, blank=True)  # a visit reached them
+    # The H5 link by SMS: when the last one went out and how many (a resend is capped).
+    link_sent_at = models.DateTimeField(null=True, blank=True)
+    links_sent = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -396,3 +401,73 @@ class ContactAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel}:{self.outcome}"
+
+
+class TaskStatus(models.TextChoices):
+    OPEN = "open", _("Open")
+    DONE = "done", _("Done")
+    DISMISSED = "dismissed", _("Dismissed")
+
+
+class FollowUpTask(models.Model):
+    """Work a screening answer created for the person's grid worker: a door visit, a health
+    monitoring proposal, or help to arrange. One per target and kind, raised when an answer
+    first calls for it; while open it is also the risk flag shown on the person's file.
+
+    Nobody is assigned by name: the task lies at the person's area path, so whoever is in
+    charge of that grid (and every level above) sees it, and a change of grid worker hands the
+    open tasks over with the grid.
+    """
+
+    jurisdiction_path = "area_path"
+    field_sensitivity = {
+        "id": PUB,
+        "campaign": PUB,
+        "target": P,
+        "person": P,
+        "area_path": P,
+        "kind": S,
+        "risk_level": S,
+        "reasons": S,
+        "status": P,
+        "note": S,
+        "created_at": P,
+        "updated_at": P,
+        "done_at": P,
+        "done_by": PUB,
+    }
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="+")
+    target = models.ForeignKey(CampaignTarget, on_delete=models.CASCADE, related_name="tasks")
+    person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="+")
+    area_path = models.CharField(max_length=64, db_index=True)
+    kind = models.CharField(_("follow-up"), max_length=32, choices=FollowUp.choices)
+    risk_level = models.CharField(_("risk"), max_length=8, choices=RiskLevel.choices)
+    reasons = models.JSONField(default=list, blank=True)
+    status = models.CharField(
+        _("status"), max_length=12, choices=TaskStatus.choices, default=TaskStatus.OPEN
+    )
+    note = models.CharField(_("note"), max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    done_at = models.DateTimeField(null=True, blank=True)
+    done_by = models.ForeignKey(
+        "accounts.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    objects = JurisdictionQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("follow-up task")
+        verbose_name_plural = _("follow-up tasks")
+        ordering = ["status", "-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["target", "kind"], name="followup_target_kind")
+        ]
+        indexes = [
+            models.Index(fields=["status", "area_path"], name="followup_status_path"),
+            models.Index(fields=["person", "status"], name="followup_person_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.person_id}"
