@@ -33,10 +33,12 @@ run: install ## install, migrate SQLite, load the demo community and serve it
 	$(PY) manage.py demo_logins --url http://$(HOST):$(PORT)/
 	@$(MAKE) --no-print-directory serve
 
-# The background worker (imports, matching) runs beside the web server and stops with it.
+# The background worker (imports, matching, escalation) and the once-a-minute screening
+# escalation loop run beside the web server and stop with it.
 serve: install ## serve the product and its background worker (no demo reload)
 	@trap 'kill 0' INT TERM EXIT; \
 	$(PY) manage.py db_worker --no-startup-delay --verbosity 0 & \
+	$(PY) manage.py escalate_screening --every 60 --verbosity 0 & \
 	$(VENV)/bin/gunicorn config.wsgi --bind $(HOST):$(PORT) --workers 2 --threads 4 --access-logfile - --timeout 120
 
 test: install-dev ## install and run every test (lint, layers, migrations, pytest)

@@ -230,6 +230,14 @@ LINLI_SMS_GATEWAY_TOKEN = env_str("LINLI_SMS_GATEWAY_TOKEN")
 LINLI_SMS_GATEWAY_TIMEOUT = env_int("LINLI_SMS_GATEWAY_TIMEOUT", 10)
 LINLI_SMS_GATEWAY_RETRIES = env_int("LINLI_SMS_GATEWAY_RETRIES", 2)
 
+# Where residents' phones open the H5 links sent by SMS (an absolute URL, no trailing slash).
+# The embedded mode serves `make run` on the first allowed host, port 8000; a deployment sets
+# the address its residents can reach.
+LINLI_PUBLIC_URL = env_str(
+    "LINLI_PUBLIC_URL",
+    f"https://{ALLOWED_HOSTS[0]}" if HTTPS else f"http://{ALLOWED_HOSTS[0]}:8000",
+).rstrip("/")
+
 # Background work (imports, matching) runs in `manage.py db_worker`; tests run it inline.
 TASKS = {
     "default": {

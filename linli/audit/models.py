@@ -22,6 +22,7 @@ class AuditAction(models.TextChoices):
     CHOOSE_VALUE = "choose_value", _("Chose a field's value")
     HOUSEHOLD_CHANGE = "household_change", _("Corrected a household")
     SCREENING_ANSWER = "screening_answer", _("Recorded screening answers")
+    SEND_LINKS = "send_links", _("Sent screening links by SMS")
     PERMISSION_CHANGE = "permission_change", _("Changed permissions")
 
 

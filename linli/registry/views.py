@@ -33,6 +33,7 @@ from linli.registry.forms import (
 )
 from linli.registry.importing import pipeline
 from linli.registry.models import BatchStatus
+from linli.registry.sections import person_sections
 
 
 def _page(request: HttpRequest, queryset):
@@ -143,6 +144,8 @@ def person_detail(request: HttpRequest, person_id: int) -> HttpResponse:
         "merges": selectors.merges_into(request.user, person),
         "may_resolve": request.user.role in REGISTRY_STEWARDS,
         "field_labels": FIELD_LABELS,
+        # What apps above the registry know about the person (screening flags, …).
+        "sections": person_sections(request.user, person),
     }
     return render(request, "registry/person_detail.html", context)
 

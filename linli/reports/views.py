@@ -6,6 +6,7 @@ from django.shortcuts import render
 from django.utils.translation import gettext as _
 
 from linli.reports.selectors import chart_data, overview_for
+from linli.screening.selectors import open_task_count
 
 
 @login_required
@@ -13,6 +14,7 @@ def home(request: HttpRequest) -> HttpResponse:
     overviews = overview_for(request.user)
     context = {
         "overviews": overviews,
+        "open_tasks": open_task_count(request.user),
         "charts": [chart_data(o) for o in overviews],
         "chart_titles": {
             "residents": _("Residents"),

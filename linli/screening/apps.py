@@ -6,3 +6,11 @@ class ScreeningConfig(AppConfig):
     name = "linli.screening"
     label = "screening"
     verbose_name = _("Screening")
+
+    def ready(self) -> None:
+        # The person's file (a registry page) shows their screening flags and statuses; the
+        # registry cannot import screening, so screening hands it a section provider.
+        from linli.registry.sections import register_person_section
+        from linli.screening.views.tasks import person_screening_section
+
+        register_person_section("screening", person_screening_section)

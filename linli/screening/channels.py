@@ -12,11 +12,13 @@ Channels are looked up by code in a registry. The phone robot (linli.voice, a la
 registers its own subclass of PhoneChannel with `register()` in its AppConfig.ready(); nothing
 here changes when it arrives.
 
+H5Channel.send texts a signed, expiring per-person link (the target's id, a purpose, an
+expiry) through the SMS adapter (linli.adapters.sms: console/file backend by default, HTTP
+gateway configurable); linli.screening.h5 holds the links and the sending. The mobile page
+calls `collect` once per saved answer with a client-generated idempotency key, and
+`by_proxy=True` when a family member answers.
+
 Left for the pages session:
-- H5Channel.send: a signed, expiring per-person link (the target's id, a purpose, an expiry)
-  sent through the SMS adapter (linli.adapters.sms: console/file backend by default, HTTP
-  gateway configurable); the mobile page calls `collect` once per saved answer with a
-  client-generated idempotency key, and `by_proxy=True` when a family member answers.
 - The door-knock page: lists come from selectors.door_knock_list; its form calls
   DoorKnockChannel.collect with the worker as `by` and a key generated on the phone, so a
   submission queued offline and replayed later counts once.
@@ -107,9 +109,7 @@ def _has_phone() -> Q:
 
 
 class H5Channel(Channel):
-    """A signed link by SMS to a mobile page; needs a phone and a smartphone to open it.
-
-    send() is left for the pages session (see the module docstring)."""
+    """A signed link by SMS to a mobile page; needs a phone and a smartphone to open it."""
 
     code = ChannelCode.H5.value
     label = _("H5 link (SMS)")
@@ -118,6 +118,15 @@ class H5Channel(Channel):
 
     def reachable(self) -> Q:
         return _has_phone() & ~without_smartphone()
+
+    def send(self, *, target: CampaignTarget) -> Dispatch | None:
+        """Texts the target their signed link (linli.screening.h5.send_link): None when
+        there is nothing to send (reached, refused, texted recently or too often, no phone
+        or smartphone, a campaign not running) or the gateway refused the message."""
+        # h5 builds on services, which import this module for the registry.
+        from linli.screening.h5 import send_link
+
+        return send_link(target)
 
 
 class PhoneChannel(Channel):

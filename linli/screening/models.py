@@ -9,6 +9,7 @@ Answers are health data: class `sensitive`.
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from linli.areas.models import PATH_SEGMENT_WIDTH, Area
 from linli.core.jurisdiction import JurisdictionQuerySet, paths_of
@@ -26,10 +27,11 @@ class ChannelCode(models.TextChoices):
 
 
 class CampaignStatus(models.TextChoices):
-    DRAFT = "draft", _("Draft")
-    RUNNING = "running", _("Running")
-    PAUSED = "paused", _("Paused")
-    CLOSED = "closed", _("Closed")
+    # Context: "Running" is also an import batch's status, which reads differently in Chinese.
+    DRAFT = "draft", pgettext_lazy("campaign status", "Draft")
+    RUNNING = "running", pgettext_lazy("campaign status", "Running")
+    PAUSED = "paused", pgettext_lazy("campaign status", "Paused")
+    CLOSED = "closed", pgettext_lazy("campaign status", "Closed")
 
 
 class TargetUnit(models.TextChoices):
@@ -404,9 +406,10 @@ class ContactAttempt(models.Model):
 
 
 class TaskStatus(models.TextChoices):
-    OPEN = "open", _("Open")
-    DONE = "done", _("Done")
-    DISMISSED = "dismissed", _("Dismissed")
+    # Context: bare "Open" / "Done" are also buttons and marks elsewhere.
+    OPEN = "open", pgettext_lazy("follow-up status", "Open")
+    DONE = "done", pgettext_lazy("follow-up status", "Done")
+    DISMISSED = "dismissed", pgettext_lazy("follow-up status", "Dismissed")
 
 
 class FollowUpTask(models.Model):

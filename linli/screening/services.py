@@ -1,5 +1,5 @@
-"""Writes of screening: questionnaires and their versions, campaigns, contact attempts and
-escalation to the door-knock lists.
+"""Writes of screening: questionnaires and their versions, campaigns, contact attempts,
+escalation to the door-knock lists, and the follow-up tasks risky answers raise.
 
 Every function takes keyword-only arguments, checks the acting user's role and jurisdiction,
 and writes in one transaction. Errors are ValidationError with Chinese and English text,
@@ -26,6 +26,7 @@ from linli.core.roles import Role
 from linli.registry.models import Person
 from linli.registry.services import record_person_event
 from linli.screening import channels as channel_registry
+from linli.screening import questionnaires as definitions
 from linli.screening.models import (
     AttemptOutcome,
     Campaign,
@@ -34,15 +35,19 @@ from linli.screening.models import (
     ChannelCode,
     ContactAttempt,
     DoorKnockReason,
+    FollowUpTask,
     Questionnaire,
     QuestionnaireVersion,
     TargetStatus,
+    TaskStatus,
 )
 from linli.screening.questionnaires import (
+    RISK_ORDER,
     TEMPLATES,
     AnswerError,
     DefinitionError,
     FollowUp,
+    RiskLevel,
     evaluate_risk,
     is_complete,
     next_question,
@@ -610,6 +615,10 @@ def _record_attempt(
     target.attempt_count += 1
     target.last_attempt_at = max(filter(None, [target.last_attempt_at, finished_at]))
     target.save(update_fields=sorted({*fields, "attempt_count", "last_attempt_at", "updated_at"}))
+    if values:
+        # In this transaction, under the target's row lock: a risky answer and its task are
+        # stored together or not at all.
+        raise_follow_up_tasks(target=target)
     if by is not None:
         record_person_event(
             AuditAction.SCREENING_ANSWER,
@@ -813,3 +822,301 @@ def escalate_running_campaigns(*, now: datetime | None = None) -> dict[int, int]
         if count:
             moved[campaign.pk] = count
     return moved
+
+
+# ---------------------------------------------------------------------------------------------
+# Follow-up tasks
+
+# Who closes follow-up tasks: those who go to the door. Officials above see the tasks and the
+# flags on people's files, but the visit is the grid's work.
+TASK_CLOSERS = SCREENERS
+TASK_NOTE_MAX_LENGTH = 500
+# From this level on a person needs someone to look at them even when the questionnaire's
+# rules named no follow-up for it.
+FLAGGED_RISK_LEVELS = frozenset(RISK_ORDER[RISK_ORDER.index(RiskLevel.MEDIUM) :])
+
+
+def follow_ups_called_for(target: CampaignTarget) -> list[str]:
+    """Returns the follow-up kinds the target's current answers call for: the follow-ups its
+    risk rules named, or a door visit for a medium or high risk that named none."""
+    kinds = [kind for kind in target.follow_ups if kind in FollowUp.values]
+    if not kinds and target.risk_level in FLAGGED_RISK_LEVELS:
+        kinds = [FollowUp.DOOR_VISIT.value]
+    return kinds
+
+
+def raise_follow_up_tasks(*, target: CampaignTarget) -> list[str]:
+    """Creates the follow-up tasks the target's answers call for that it does not have yet,
+    and brings the risk level and reasons of its open tasks up to date. Returns the kinds
+    raised now.
+
+    One task per target and kind, ever: a task done or dismissed is not raised again by a
+    later answer in the same campaign. A later answer that lowers the risk leaves open tasks
+    open (a worker reviews them and closes them) with the new level recorded.
+
+    Meant for the transaction that changed the target's answers (record_attempt calls it with
+    the target's row locked). A concurrent raise for the same target cannot duplicate a task:
+    the insert skips a (target, kind) already stored (ON CONFLICT DO NOTHING).
+    """
+    existing = {task.kind: task for task in FollowUpTask.objects.filter(target=target)}
+    # The task lies where the person lives now, so it reaches the grid worker in charge today
+    # even if they moved since the campaign's launch.
+    area_path = target.person.area_path or target.area_path
+    reasons = list(target.risk_reasons)
+    raised = [kind for kind in follow_ups_called_for(target) if kind not in existing]
+    if raised:
+        FollowUpTask.objects.bulk_create(
+            [
+                FollowUpTask(
+                    campaign_id=target.campaign_id,
+                    target=target,
+                    person_id=target.person_id,
+                    area_path=area_path,
+                    kind=kind,
+                    risk_level=target.risk_level,
+                    reasons=reasons,
+                )
+                for kind in raised
+            ],
+            ignore_conflicts=True,
+        )
+    stale = [
+        task.pk
+        for task in existing.values()
+        if task.status == TaskStatus.OPEN
+        and (task.risk_level != target.risk_level or task.reasons != reasons)
+    ]
+    if stale:
+        FollowUpTask.objects.filter(pk__in=stale).update(
+            risk_level=target.risk_level, reasons=reasons, updated_at=timezone.now()
+        )
+    return raised
+
+
+def may_close_tasks(user) -> bool:
+    """Returns whether the user's role closes follow-up tasks (in their own areas)."""
+    return getattr(user, "is_superuser", False) or getattr(user, "role", "") in TASK_CLOSERS
+
+
+@transaction.atomic
+def close_follow_up_task(
+    *,
+    task: FollowUpTask,
+    status: str,
+    note: str = "",
+    by,
+    request: HttpRequest | None = None,
+) -> FollowUpTask:
+    """Closes an open follow-up task: `done` (the visit, proposal or help happened) or
+    `dismissed` (not needed; the note says why), and records an audit event on the person
+    (which task and how it was closed, never the note). Returns the task as stored.
+
+    Raises PermissionDenied unless `by` is a grid worker or community lead whose areas hold
+    the task; ValidationError for another status, a note over 500 characters, a dismissal
+    without a note, or a task already closed (a second click of the same button).
+    """
+    require(by, roles=TASK_CLOSERS, paths=[task.area_path])
+    if status not in (TaskStatus.DONE, TaskStatus.DISMISSED):
+        raise ValidationError({"status": "无效的处理结果 / status must be done or dismissed"})
+    note = (note or "").strip()
+    if len(note) > TASK_NOTE_MAX_LENGTH:
+        raise ValidationError(
+            {"note": f"备注最多{TASK_NOTE_MAX_LENGTH}字 / at most {TASK_NOTE_MAX_LENGTH} chars"}
+        )
+    if status == TaskStatus.DISMISSED and not note:
+        raise ValidationError({"note": "请说明为何无需跟进 / say why no follow-up is needed"})
+    task = (
+        FollowUpTask.objects.select_for_update(of=("self",))
+        .select_related("person")
+        .get(pk=task.pk)
+    )
+    if task.status != TaskStatus.OPEN:
+        raise ValidationError("该任务已处理 / this follow-up is already closed")
+    task.status = status
+    task.note = note
+    task.done_at = timezone.now()
+    task.done_by = by
+    task.save(update_fields=["status", "note", "done_at", "done_by", "updated_at"])
+    record_person_event(
+        AuditAction.SCREENING_ANSWER,
+        person=task.person,
+        by=by,
+        request=request,
+        detail={
+            "campaign": task.campaign_id,
+            "task": task.pk,
+            "follow_up": task.kind,
+            "status": status,
+        },
+    )
+    return task
+
+
+# ---------------------------------------------------------------------------------------------
+# Questionnaires started from scratch
+
+
+def blank_definition(*, name: str, area: Area) -> dict:
+    """Returns the definition a questionnaire built from scratch starts with: an intro that
+    already says who asks (the area) and on which legal basis (PIPL), a closing, and one
+    yes/no question for the lead to rewrite (a definition needs at least one)."""
+    return {
+        "schema": definitions.SCHEMA_VERSION,
+        "title": name.strip() or "排查问卷",
+        "intro": (
+            f"您好！这里是{area.name}。"
+            + definitions.PIPL_BASIS
+            + f"我们正在开展“{name.strip()}”。您提供的信息只用于本次防控工作，不会公开，"
+            "也不会用于其他用途，工作结束后依法删除。谢谢配合！"
+        ),
+        "closing": "感谢您的配合！如身体不适或需要帮助，请随时联系社区或您的网格员。",
+        "lists": {},
+        "questions": [
+            {
+                "key": "q1",
+                "text": "请在这里写第一道题。",
+                "kind": definitions.QuestionKind.YES_NO.value,
+                "required": True,
+            }
+        ],
+        "risk_rules": [],
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Door knocks (the grid worker's one-screen form, sent from the phone, maybe hours later)
+
+# What a worker at the door reports; "failed" stays for integrations.
+DOOR_KNOCK_OUTCOMES = (
+    AttemptOutcome.ANSWERED,
+    AttemptOutcome.NOT_AT_HOME,
+    AttemptOutcome.REFUSED,
+)
+DEVICE_MAX_LENGTH = 64
+
+
+def _blank(raw: object) -> bool:
+    if raw is None:
+        return True
+    if isinstance(raw, str):
+        return not raw.strip()
+    if isinstance(raw, list | tuple):
+        return all(_blank(item) for item in raw)
+    return False
+
+
+def door_knock_answers(
+    definition: dict, raw_answers: dict[str, object], *, today
+) -> tuple[dict[str, object], dict[str, AnswerError]]:
+    """Returns (canonical answers, errors by key) for a one-screen form holding every question.
+
+    Only the questions on the path the answers take count: a question the branching skips is
+    ignored whatever it holds (the phone hides it, a form without script shows it). On the
+    path, a required question left blank is an error; a blank optional one stays unanswered
+    rather than "skipped", so it never overwrites an answer given earlier through a link.
+    """
+    questions = definitions.question_map(definition)
+    values: dict[str, object] = {}
+    errors: dict[str, AnswerError] = {}
+    for key, raw in raw_answers.items():
+        question = questions.get(key)
+        if question is None:
+            errors[key] = AnswerError(
+                key=key, code="unknown_question", zh="问卷中没有这道题", en="no such question"
+            )
+        elif not _blank(raw):
+            result = definitions.validate_answer(question, raw, today=today)
+            if isinstance(result, AnswerError):
+                errors[key] = result
+            elif result is not None and result != []:
+                values[key] = result
+    path = definitions.route(definition, values, today=today)
+    errors = {key: error for key, error in errors.items() if key in path or key not in questions}
+    for key in path:
+        if questions[key].get("required") and key not in values and key not in errors:
+            errors[key] = AnswerError(
+                key=key, code="required", zh="此题必答", en="this question is required"
+            )
+    return {key: value for key, value in values.items() if key in path}, errors
+
+
+def _clamp(moment: datetime | None, low: datetime | None, high: datetime) -> datetime:
+    moment = moment or high
+    if timezone.is_naive(moment):
+        moment = timezone.make_aware(moment)
+    if low is not None and moment < low:
+        return low
+    return min(moment, high)
+
+
+def record_door_knock(
+    *,
+    target: CampaignTarget,
+    by,
+    outcome: str,
+    answers: dict[str, object] | None = None,
+    by_proxy: bool = False,
+    idempotency_key: str,
+    recorded_at: datetime | None = None,
+    started_at: datetime | None = None,
+    device: str = "",
+    offline: bool = False,
+    request: HttpRequest | None = None,
+    now: datetime | None = None,
+) -> RecordedAttempt:
+    """Records a door knock as the worker's phone reports it, through the door-knock channel.
+
+    The phone's clock says when the visit happened (`recorded_at`, and `started_at` when the
+    form was opened): a form queued offline is sent later, but the visit keeps its time,
+    clamped to lie between the campaign's launch and now (a phone's clock can be wrong).
+    Answers count only with the "answered" outcome and only on the path they take
+    (door_knock_answers). Resending a key already stored returns the stored attempt
+    (created=False) and changes nothing.
+
+    Raises PermissionDenied unless the worker screens the target's area; ValidationError by
+    field ("outcome", "idempotency_key", a question's key, "__all__" for a closed campaign).
+    """
+    if not may_record_for(by, target):
+        raise PermissionDenied("outside your jurisdiction / 不在管辖范围内")
+    channel = channel_registry.get_channel(ChannelCode.DOOR_KNOCK)
+    key = (idempotency_key or "").strip() if isinstance(idempotency_key, str) else ""
+    detail = {"device": str(device or "")[:DEVICE_MAX_LENGTH], "offline": bool(offline)}
+    if key and ContactAttempt.objects.filter(idempotency_key=key, target=target).exists():
+        # A resend of a submission already stored: hand back what it stored.
+        return channel.collect(
+            target=target, outcome=outcome, by=by, idempotency_key=key, detail=detail
+        )
+    errors: dict[str, str] = {}
+    if outcome not in DOOR_KNOCK_OUTCOMES:
+        errors["outcome"] = "请选择敲门结果 / choose what happened at the door"
+    if not key or len(key) > 100:
+        errors["idempotency_key"] = "提交编号无效 / bad idempotency key"
+    now = now or timezone.now()
+    campaign = target.campaign
+    finished_at = _clamp(recorded_at, campaign.launched_at, now)
+    started_at = _clamp(started_at or finished_at, campaign.launched_at, finished_at)
+    values: dict[str, object] = {}
+    if outcome == AttemptOutcome.ANSWERED:
+        if not isinstance(answers or {}, dict):
+            errors["answers"] = "回答格式错误 / answers must be an object"
+        else:
+            values, answer_errors = door_knock_answers(
+                campaign.questionnaire_version.definition,
+                answers or {},
+                today=timezone.localdate(finished_at),
+            )
+            errors.update({k: str(error) for k, error in answer_errors.items()})
+    if errors:
+        raise ValidationError(errors)
+    return channel.collect(
+        target=target,
+        outcome=outcome,
+        answers=values,
+        by=by,
+        idempotency_key=key,
+        by_proxy=bool(by_proxy) and outcome == AttemptOutcome.ANSWERED,
+        started_at=started_at,
+        finished_at=finished_at,
+        detail=detail,
+        request=request,
+    )

@@ -1,11 +1,160 @@
-"""Placeholder while the pages are being built."""
+"""Follow-up tasks raised by risky answers: the grid worker's list, closing a task, and the
+screening section of a person's file (the risk flag)."""
 
-from django.http import Http404
+from urllib.parse import urlencode
+
+from django import forms
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_POST
+
+from linli.core.pagination import CappedPaginator
+from linli.registry.models import Person
+from linli.screening import selectors, services
+from linli.screening.models import TaskStatus
+from linli.screening.questionnaires import FollowUp
+
+ALL = "all"
+# Filters kept when the list links to its own next page or comes back after closing a task.
+LIST_PARAMS = ("status", "kind", "campaign", "page")
 
 
-def task_list(request, **kwargs):
-    raise Http404
+class TaskFilterForm(forms.Form):
+    status = forms.ChoiceField(
+        label=gettext_lazy("Status"),
+        choices=[*TaskStatus.choices, (ALL, gettext_lazy("All"))],
+        required=False,
+    )
+    kind = forms.ChoiceField(
+        label=gettext_lazy("Follow-up"),
+        choices=[("", gettext_lazy("All")), *FollowUp.choices],
+        required=False,
+    )
+    campaign = forms.ModelChoiceField(
+        label=gettext_lazy("Campaign"),
+        queryset=None,
+        required=False,
+        empty_label=gettext_lazy("All"),
+    )
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["campaign"].queryset = selectors.task_campaigns(user)
+
+    def clean_status(self) -> str:
+        # No status given (a first visit, a bare ?page=2) means the open ones: the work to do.
+        status = self.cleaned_data["status"] or TaskStatus.OPEN
+        return "" if status == ALL else status
 
 
-def task_done(request, **kwargs):
-    raise Http404
+class TaskCloseForm(forms.Form):
+    status = forms.ChoiceField(
+        choices=[(TaskStatus.DONE, TaskStatus.DONE), (TaskStatus.DISMISSED, TaskStatus.DISMISSED)],
+        error_messages={"invalid_choice": "请选择“已完成”或“无需跟进” / choose done or dismiss"},
+    )
+    note = forms.CharField(
+        label=gettext_lazy("Note"),
+        max_length=services.TASK_NOTE_MAX_LENGTH,
+        required=False,
+        error_messages={
+            "max_length": f"备注最多{services.TASK_NOTE_MAX_LENGTH}字 / at most "
+            f"{services.TASK_NOTE_MAX_LENGTH} characters"
+        },
+    )
+    next = forms.CharField(required=False)
+
+
+def _list_query(params) -> str:
+    return urlencode([(k, params.get(k)) for k in LIST_PARAMS if k != "page" and params.get(k)])
+
+
+@login_required
+def task_list(request: HttpRequest) -> HttpResponse:
+    """The follow-up tasks of the user's areas, open ones by default, highest risk first."""
+    form = TaskFilterForm(request.GET, user=request.user)
+    status = 400
+    rows, page = [], CappedPaginator([], settings.LINLI_PAGE_SIZE).get_page(1)
+    if form.is_valid():
+        status = 200
+        data = form.cleaned_data
+        tasks = selectors.tasks_for(
+            request.user, status=data["status"], kind=data["kind"], campaign=data["campaign"]
+        )
+        page = CappedPaginator(tasks, settings.LINLI_PAGE_SIZE).get_page(request.GET.get("page"))
+        rows = selectors.present_tasks(request.user, page.object_list)
+    context = {
+        "form": form,
+        "page": page,
+        "rows": rows,
+        "query": _list_query(request.GET),
+        "may_close": services.may_close_tasks(request.user),
+        "next": request.get_full_path(),
+        "showing_open": form.is_valid() and form.cleaned_data["status"] == TaskStatus.OPEN,
+    }
+    return render(request, "screening/tasks.html", context, status=status)
+
+
+def _back(request: HttpRequest, wanted: str) -> str:
+    """Returns where to go after closing a task: the page the form came from when it is one
+    of ours (the list with its filters, the person's file), else the list."""
+    if wanted and url_has_allowed_host_and_scheme(
+        wanted, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return wanted
+    return reverse("screening:tasks")
+
+
+@require_POST
+@login_required
+def task_done(request: HttpRequest, task_id: int) -> HttpResponse:
+    """Marks a task done or dismissed, with the worker's note."""
+    task = selectors.task_for(request.user, task_id)
+    if not services.may_close_tasks(request.user):
+        raise PermissionDenied("your role may not close follow-ups / 您的角色不能处理跟进任务")
+    form = TaskCloseForm(request.POST)
+    if not form.is_valid():
+        for errors in form.errors.values():
+            for error in errors:
+                messages.error(request, error)
+        return redirect(_back(request, request.POST.get("next", "")))
+    try:
+        services.close_follow_up_task(
+            task=task,
+            status=form.cleaned_data["status"],
+            note=form.cleaned_data["note"],
+            by=request.user,
+            request=request,
+        )
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        if form.cleaned_data["status"] == TaskStatus.DONE:
+            messages.success(request, _("The follow-up was marked done."))
+        else:
+            messages.success(request, _("The follow-up was dismissed."))
+    return redirect(_back(request, form.cleaned_data["next"]))
+
+
+def person_screening_section(user, person: Person) -> tuple[str, dict] | None:
+    """The screening section of a person's file (linli.registry.sections): the open risk
+    flags with a way to close them, and the person's status in every campaign. None when
+    screening never reached this person."""
+    flags = selectors.open_flags_for(user, person)
+    screenings = list(selectors.person_screenings(user, person)[:20])
+    if not flags and not screenings:
+        return None
+    context = {
+        "flags": flags,
+        "screenings": screenings,
+        "may_close": services.may_close_tasks(user),
+        "next": reverse("registry:person", args=[person.pk]),
+    }
+    return "screening/partials/person_screening.html", context
