@@ -87,6 +87,7 @@ INSTALLED_APPS = [
     "linli.accounts",
     "linli.registry",
     "linli.screening",
+    "linli.voice",
     "linli.reports",
     "linli.demo",
 ]

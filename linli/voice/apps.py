@@ -1,0 +1,10 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class VoiceConfig(AppConfig):
+    """The phone robot (智能外呼): a channel of the screening campaigns that speaks."""
+
+    name = "linli.voice"
+    label = "voice"
+    verbose_name = _("Phone robot")
