@@ -269,3 +269,10 @@ LINLI_REVEAL_PURPOSES = [
 ]
 
 LINLI_PAGE_SIZE = env_int("LINLI_PAGE_SIZE", 50)
+
+# Phone robot speech (linli.voice.tts): a dotted path to a TTS adapter, or "espeak" / "fake".
+# espeak-ng by default; tests use the deterministic fake unless they ask for espeak.
+LINLI_VOICE_TTS = env_str(
+    "LINLI_VOICE_TTS",
+    "linli.voice.tts.FakeTTS" if LINLI_ENV == "test" else "linli.voice.tts.EspeakTTS",
+)
