@@ -1,8 +1,14 @@
 """The demo community: 西安市雁塔区小寨路街道 with realistic compounds, families and staff.
 
 `generate_demo` builds the whole street from a fixed seed, so the same seed (on the same day)
-gives the same people. It writes in bulk: area rows level by level, households, residents
-and tags in batches, all in one transaction, so a crash leaves nothing half-written. At
+gives the same people. Its last step shows screening at work in community 1: a daily symptom
+campaign launched this morning, answered by most residents through their H5 links, some
+households visited by the grid workers, and the risky answers turned into follow-up tasks;
+plus a draft arrivals campaign in community 2. Every screening record goes through
+linli.screening.services, as the pages write them.
+
+The street itself is written in bulk: area rows level by level, households, residents and
+tags in batches, all in one transaction, so a crash leaves nothing half-written. At
 scale 1 it builds three communities with about 4,500 households and 10,000 residents; each
 further unit of scale adds three communities of the same size under the same street.
 
@@ -15,18 +21,22 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from datetime import time as clock
 from itertools import islice
 from typing import TypeVar
 
 from django.db import transaction
-from django.db.models import OuterRef, ProtectedError, Subquery
+from django.db.models import Exists, OuterRef, ProtectedError, Subquery
+from django.http import HttpRequest
+from django.utils import timezone
 
 from linli.accounts.models import AreaAssignment, User
 from linli.accounts.services import create_staff_user
 from linli.areas.models import LEVEL_ORDER, Area, AreaLevel
 from linli.areas.services import segment
-from linli.audit.models import AuditEvent
+from linli.audit.models import AuditAction, AuditEvent
+from linli.audit.services import record_event
 from linli.core.idnumbers import make_id_number
 from linli.core.roles import Role
 from linli.demo.factories import (
@@ -48,6 +58,20 @@ from linli.registry.models import (
 )
 from linli.registry.selectors import age_on
 from linli.registry.services import Address, build_person
+from linli.screening import selectors as screening_selectors
+from linli.screening import services as screening_services
+from linli.screening.channels import get_channel
+from linli.screening.models import (
+    AttemptOutcome,
+    Campaign,
+    CampaignTarget,
+    ChannelCode,
+    ContactAttempt,
+    FollowUpTask,
+    Questionnaire,
+    TargetStatus,
+)
+from linli.screening.questionnaires import OTHER_SYMPTOMS, RiskLevel
 
 CITY_CODE = "610100000000"
 DISTRICT_CODE = "610113000000"
@@ -182,6 +206,7 @@ class DemoSummary:
     tags: dict[str, int] = field(default_factory=dict)
     without_phone: int = 0
     usernames: list[str] = field(default_factory=list)
+    screening: "DemoScreening | None" = None
     seconds: float = 0.0
 
 
@@ -210,11 +235,15 @@ def generate_demo(
     shape: DemoShape | None = None,
     progress: ProgressCallback | None = None,
     today: date | None = None,
+    now: datetime | None = None,
+    screening: bool = True,
 ) -> DemoSummary:
     """Builds the demo street in one transaction and returns what it created.
 
-    `shape` overrides `scale` (tests use a tiny street). Raises DemoError when the demo
-    city or one of the demo usernames already exists.
+    `shape` overrides `scale` (tests use a tiny street). `now` is when the screening
+    campaign is looked at (it was launched that morning); `screening=False` leaves the
+    screening step out (benchmarks run campaigns of their own). Raises DemoError when the
+    demo city or one of the demo usernames already exists.
     """
     started = time.perf_counter()
     shape = shape or DemoShape.for_scale(scale)
@@ -243,6 +272,11 @@ def generate_demo(
         # Staff get their own stream of random numbers so changing the resident model does
         # not rename the demo staff people have learnt.
         summary.usernames = _create_staff(random.Random(seed + 1), tree, report)
+        if screening:
+            # Its own stream too, so the screening story does not reshuffle the people.
+            summary.screening = _create_screening(
+                random.Random(seed + 2), tree, now or timezone.now(), report
+            )
     summary.seconds = time.perf_counter() - started
     return summary
 
@@ -744,6 +778,279 @@ def _create_staff(rng: random.Random, tree: _Tree, report: ProgressCallback) -> 
     return created
 
 
+# ---------------------------------------------------------------------------------------------
+# Screening in action (community 1), and a draft waiting in community 2
+
+# The audit log keeps who recorded each door knock. The loader's own visits carry this user
+# agent, so reset_demo can tell them from anything a person did with a demo account.
+DEMO_USER_AGENT = "linli load_demo"
+DAILY_CAMPAIGN = "每日健康监测"
+ARRIVALS_CAMPAIGN = "来返人员排查"
+LAUNCHED_AT = clock(7, 30)  # local time, this morning
+DEADLINE_AT = clock(20, 0)  # local time, tomorrow
+MIN_RUNNING = timedelta(hours=3)  # enough hours behind the campaign for a chart
+ANSWERING_HOURS = timedelta(hours=12)  # people answer in the daytime
+H5_ANSWERED = (0.55, 0.65)  # share of all targets answering through their link
+H5_REFUSED = 0.012
+H5_PARTIAL = 0.02  # closed the page after the first questions
+PROXY_AGE = 70  # from this age a son or daughter often answers on the person's phone
+DOOR_KNOCKED = 0.12  # share of each grid's listed households visited so far
+NOT_AT_HOME = 0.2
+CHILD_AGE = 14  # at the door a parent answers for a child
+
+MEDICATION_DETAILS = (
+    "需要买降压药（硝苯地平缓释片）",
+    "需要买降糖药（二甲双胍）",
+    "每周三次透析，需要车辆接送",
+    "需要胰岛素，家里只剩三天的量",
+    "需要买治疗冠心病的药",
+)
+HELP_DETAILS = (
+    "家里没有菜了，需要送菜上门",
+    "独居，腿脚不便，需要有人帮忙取药",
+    "需要买婴儿奶粉和尿不湿",
+    "老人行动不便，需要帮忙做核酸",
+)
+
+
+@dataclass
+class DemoScreening:
+    """What the screening step left for the demo: the running campaign and where it stands."""
+
+    campaign: str = ""
+    targets: int = 0
+    reached: int = 0
+    reached_h5: int = 0
+    reached_door: int = 0
+    proxy: int = 0
+    refused: int = 0
+    high_risk: int = 0
+    follow_up_tasks: int = 0
+    door_knock_list: int = 0
+    draft: str = ""
+    draft_by: str = ""
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """One H5 submission the demo makes: who, when, and with what."""
+
+    target: CampaignTarget
+    at: datetime
+    outcome: str
+    answers: dict[str, object]
+    proxy: bool
+
+
+def _create_screening(
+    rng: random.Random, tree: _Tree, now: datetime, report: ProgressCallback
+) -> DemoScreening:
+    """Runs community 1's daily symptom campaign from this morning until `now` through the
+    screening services, and leaves a draft arrivals campaign in community 2."""
+    result = DemoScreening()
+    community = tree.communities[0]
+    if not Person.objects.filter(area_path__startswith=community.path).exists():
+        return result  # a street too small to have anyone to screen
+    lead = User.objects.get(username="lead1")
+    daily = screening_services.create_questionnaire(
+        name=DAILY_CAMPAIGN, area=community, by=lead, from_template="daily_symptoms"
+    )
+    arrivals = screening_services.create_questionnaire(
+        name=ARRIVALS_CAMPAIGN, area=community, by=lead, from_template="arrivals"
+    )
+    local_now = timezone.localtime(now)
+    emergency = f"{local_now:%Y-%m} 西安疫情"
+    launched = timezone.make_aware(datetime.combine(local_now.date(), LAUNCHED_AT))
+    if now - launched < MIN_RUNNING:
+        # Loaded in the small hours, "this morning" has not come yet: the campaign went out
+        # yesterday morning, so the chart still has a day behind it.
+        launched -= timedelta(days=1)
+    deadline = timezone.make_aware(
+        datetime.combine(local_now.date() + timedelta(days=1), DEADLINE_AT)
+    )
+    campaign = screening_services.create_campaign(
+        name=DAILY_CAMPAIGN,
+        questionnaire_version=screening_selectors.latest_version(daily),
+        area=community,
+        by=lead,
+        channels=[ChannelCode.H5, ChannelCode.DOOR_KNOCK],
+        deadline=deadline,
+        emergency=emergency,
+    )
+    campaign = screening_services.launch_campaign(campaign=campaign, by=lead, now=launched)
+    result.campaign = campaign.name
+
+    plans = _plan_h5(rng, campaign, launched, now)
+    grids = [g for g in tree.grids if g.path.startswith(community.path)]
+    total = len(plans) + len(grids) + 1
+    h5 = get_channel(ChannelCode.H5)
+    for done, plan in enumerate(plans, 1):
+        h5.collect(
+            target=plan.target,
+            outcome=plan.outcome,
+            answers=plan.answers,
+            by_proxy=plan.proxy,
+            idempotency_key=f"demo:{campaign.pk}:{plan.target.pk}:h5",
+            started_at=plan.at - timedelta(seconds=rng.randint(40, 180)),
+            finished_at=plan.at,
+        )
+        if done % 200 == 0:
+            report("screening", done, total)
+    for done, grid in enumerate(grids, len(plans) + 1):
+        _knock_doors(rng, campaign, grid, launched, now)
+        report("screening", done, total)
+    screening_services.escalate_unreached(campaign=campaign, now=now)
+
+    if len(tree.communities) > 1:
+        # Community 1's questionnaires are not community 2's to use: its lead has their own.
+        area, by = tree.communities[1], User.objects.get(username="lead2")
+        arrivals = screening_services.create_questionnaire(
+            name=ARRIVALS_CAMPAIGN, area=area, by=by, from_template="arrivals"
+        )
+    else:
+        area, by = community, lead
+    draft = screening_services.create_campaign(
+        name=f"{area.name}{ARRIVALS_CAMPAIGN}",
+        questionnaire_version=screening_selectors.latest_version(arrivals),
+        area=area,
+        by=by,
+        channels=[ChannelCode.H5, ChannelCode.DOOR_KNOCK],
+        filters={"residency": [Residency.FLOATING]},
+        deadline=deadline + timedelta(days=2),
+        emergency=emergency,
+    )
+    result.draft, result.draft_by = draft.name, by.username
+    report("screening", total, total)
+    _count_screening(campaign, result)
+    return result
+
+
+def _plan_h5(
+    rng: random.Random, campaign: Campaign, launched: datetime, now: datetime
+) -> list[_Plan]:
+    """Returns the H5 submissions of the morning in the order they arrived: most of the
+    people the link reaches answer (a rush after the texts went out, then a long tail), a few
+    refuse, a few stop half-way."""
+    candidates = list(
+        CampaignTarget.objects.filter(campaign=campaign, status=TargetStatus.PENDING)
+        .select_related("person")
+        .order_by("pk")
+    )
+    wanted = round(rng.uniform(*H5_ANSWERED) * campaign.target_count)
+    refusing = round(H5_REFUSED * campaign.target_count)
+    chosen = rng.sample(candidates, min(len(candidates), wanted + refusing))
+    today = timezone.localdate(now)
+    window = min(now - launched, ANSWERING_HOURS).total_seconds() - 120
+    plans = []
+    for number, target in enumerate(chosen):
+        # Beta(1.3, 3.5) peaks about an hour or two after the texts and tails off.
+        at = launched + timedelta(seconds=60 + window * rng.betavariate(1.3, 3.5))
+        if number >= wanted:
+            plans.append(_Plan(target, at, AttemptOutcome.REFUSED, {}, False))
+            continue
+        age = age_on(target.person.birth_date, today)
+        # Draw first, so the same seed draws the same numbers whoever has grown older.
+        proxy = rng.random() < 0.45 and age >= PROXY_AGE
+        answers = _daily_answers(rng, age)
+        if rng.random() < H5_PARTIAL:
+            answers = {k: answers[k] for k in ("temperature", "symptoms")}
+        plans.append(_Plan(target, at, AttemptOutcome.ANSWERED, answers, proxy))
+    plans.sort(key=lambda plan: (plan.at, plan.target.pk))
+    return plans
+
+
+def _daily_answers(rng: random.Random, age: int) -> dict[str, object]:
+    """Returns one resident's answers to the daily symptom questionnaire: mostly well, a few
+    with fever or other symptoms, older people more often short of medicine or help. Only
+    the questions on the path the answers take are answered."""
+    fever = rng.random() < 0.015
+    if fever:
+        temperature = round(rng.uniform(37.3, 38.9), 1)
+        symptoms = ["fever", *rng.sample(["cough", "fatigue", "sore_throat"], rng.randint(0, 2))]
+    else:
+        temperature = round(min(37.2, max(35.8, rng.gauss(36.5, 0.25))), 1)
+        symptoms = rng.sample(OTHER_SYMPTOMS, rng.randint(1, 2)) if rng.random() < 0.03 else []
+    answers: dict[str, object] = {
+        "temperature": temperature,
+        "symptoms": symptoms or ["none"],
+        "contact_confirmed": rng.random() < 0.004,
+    }
+    tested = rng.choices(["done", "not_yet", "not_required", ""], weights=[60, 18, 17, 5])[0]
+    if tested:
+        answers["tested_today"] = tested
+    old = age >= 60
+    answers["medication_needs"] = rng.random() < (0.05 if old else 0.008)
+    if answers["medication_needs"] and rng.random() < 0.85:
+        answers["medication_detail"] = rng.choice(MEDICATION_DETAILS)
+    answers["needs_help"] = rng.random() < (0.025 if old else 0.005)
+    if answers["needs_help"]:
+        answers["help_detail"] = rng.choice(HELP_DETAILS)
+    return answers
+
+
+def _knock_doors(
+    rng: random.Random, campaign: Campaign, grid: Area, launched: datetime, now: datetime
+) -> None:
+    """The grid's worker walks their door-knock list building by building from mid-morning,
+    a few minutes per household, and records each listed member: answered at the door (a
+    parent answers for a child) or nobody at home."""
+    worker = User.objects.filter(role=Role.GRID_WORKER, areas=grid).order_by("pk").first()
+    if worker is None:
+        return
+    listed = (
+        CampaignTarget.objects.filter(
+            campaign=campaign,
+            area_path__startswith=grid.path,
+            status=TargetStatus.NEEDS_DOOR_KNOCK,
+        )
+        .select_related("campaign__questionnaire_version", "person")
+        .order_by("area_path", "pk")
+    )
+    households: dict[object, list[CampaignTarget]] = {}
+    for target in listed:
+        households.setdefault(target.household_id or ("p", target.person_id), []).append(target)
+    visits = list(households.values())[: max(3, round(DOOR_KNOCKED * len(households)))]
+    request = HttpRequest()
+    request.META["HTTP_USER_AGENT"] = DEMO_USER_AGENT
+    today = timezone.localdate(now)
+    at = launched + min(timedelta(minutes=90), (now - launched) / 3)
+    for members in visits:
+        at += timedelta(minutes=rng.uniform(4, 11))
+        if at >= now:
+            return
+        home = rng.random() >= NOT_AT_HOME
+        for target in members:
+            age = age_on(target.person.birth_date, today)
+            answered = home and rng.random() < 0.97  # someone at home may still be out
+            screening_services.record_door_knock(
+                target=target,
+                by=worker,
+                outcome=AttemptOutcome.ANSWERED if answered else AttemptOutcome.NOT_AT_HOME,
+                # Someone who asked for help through the link confirms what they said.
+                answers={**_daily_answers(rng, age), **target.answers} if answered else None,
+                by_proxy=answered and age < CHILD_AGE,
+                idempotency_key=f"demo:{campaign.pk}:{target.pk}:door",
+                recorded_at=at,
+                started_at=at - timedelta(minutes=2),
+                device="demo",
+                request=request,
+                now=now,
+            )
+
+
+def _count_screening(campaign: Campaign, result: DemoScreening) -> None:
+    targets = CampaignTarget.objects.filter(campaign=campaign)
+    result.targets = targets.count()
+    result.reached = targets.filter(reached_at__isnull=False).count()
+    result.reached_h5 = targets.filter(answered_via=ChannelCode.H5).count()
+    result.reached_door = targets.filter(answered_via=ChannelCode.DOOR_KNOCK).count()
+    result.proxy = targets.filter(answered_by_proxy=True).count()
+    result.refused = targets.filter(status=TargetStatus.REFUSED).count()
+    result.high_risk = targets.filter(risk_level=RiskLevel.HIGH).count()
+    result.follow_up_tasks = FollowUpTask.objects.filter(campaign=campaign).count()
+    result.door_knock_list = targets.filter(status=TargetStatus.NEEDS_DOOR_KNOCK).count()
+
+
 def _batches(items: list[T], size: int) -> Iterable[tuple[int, list[T]]]:
     """Yields (items done after this batch, batch)."""
     iterator = iter(items)
@@ -754,17 +1061,20 @@ def _batches(items: list[T], size: int) -> Iterable[tuple[int, list[T]]]:
 
 
 def reset_demo() -> None:
-    """Deletes the demo street, its residents and the demo accounts, in one transaction.
+    """Deletes the demo street, its residents, its screening and the demo accounts, in one
+    transaction.
 
     The audit log is append-only (a PostgreSQL trigger refuses deletes) and keeps its actors,
     so a demo account that has appeared in the log as an actor cannot be removed. Raises
-    DemoError in that case, or when other records still refer to the demo areas; nothing is
-    deleted then.
+    DemoError when one has done anything there besides the visits the loader itself recorded
+    for it (DEMO_USER_AGENT), or when other records still refer to the demo areas; nothing is
+    deleted then. An account whose only history is the loader's is retired instead: renamed
+    and deactivated, as accounts with a history are, so its log entries keep their actor.
     """
     city = Area.objects.filter(code=CITY_CODE, level=AreaLevel.CITY).first()
     grid_and_lead = User.objects.filter(username__regex=r"^(grid|lead)[0-9]+$")
     demo_users = User.objects.filter(username__in=FIXED_USERNAMES) | grid_and_lead
-    acted = AuditEvent.objects.filter(actor__in=demo_users)
+    acted = AuditEvent.objects.filter(actor__in=demo_users).exclude(user_agent=DEMO_USER_AGENT)
     if acted.exists():
         raise DemoError(
             f"the demo accounts appear in the audit log as actors ({acted.count()} events), and "
@@ -775,6 +1085,10 @@ def reset_demo() -> None:
         )
     try:
         with transaction.atomic():
+            if city is not None:
+                # First: campaigns and questionnaires keep their creators and people.
+                _delete_screening(city.path)
+            _retire(demo_users.filter(Exists(AuditEvent.objects.filter(actor=OuterRef("pk")))))
             demo_users.delete()
             if city is None:
                 return
@@ -796,3 +1110,34 @@ def reset_demo() -> None:
             + ", ".join(str(kind) for kind in kinds)
             + ". Start from an empty database instead."
         ) from error
+
+
+def _delete_screening(root: str) -> None:
+    """Deletes the campaigns, targets, attempts, follow-up tasks and questionnaires of the
+    demo areas, children first so each delete is one statement."""
+    campaigns = Campaign.objects.filter(area_path__startswith=root)
+    FollowUpTask.objects.filter(campaign__in=campaigns).delete()
+    ContactAttempt.objects.filter(campaign__in=campaigns).delete()
+    CampaignTarget.objects.filter(campaign__in=campaigns).delete()
+    campaigns.delete()
+    Questionnaire.objects.filter(area_path__startswith=root).delete()
+
+
+def _retire(users) -> None:
+    """Renames and deactivates demo accounts whose only history is the loader's, freeing
+    their names for the next demo; the log keeps both the account and the name it had."""
+    for user in users:
+        old = user.username
+        user.username = f"{old}.retired.{user.pk}"
+        user.is_active = False
+        user.set_unusable_password()
+        user.save(update_fields=["username", "is_active", "password"])
+        AreaAssignment.objects.filter(user=user).delete()
+        record_event(
+            action=AuditAction.PERMISSION_CHANGE,
+            actor_username="load_demo",
+            object_type="user",
+            object_id=user.pk,
+            object_label=user.username,
+            detail={"change": "retire", "username": old},
+        )

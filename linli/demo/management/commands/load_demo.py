@@ -26,8 +26,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--reset",
             action="store_true",
-            help="delete the demo street and accounts first (refused once the demo "
-            "accounts appear in the audit log)",
+            help="delete the demo street, its screening and accounts first (refused once "
+            "a demo account has been used: the audit log is append-only)",
         )
 
     def handle(self, *args, scale: float, seed: int, reset: bool, **options) -> None:
@@ -81,8 +81,25 @@ class Command(BaseCommand):
             f"without a phone: {summary.without_phone}"
         )
         write("  vulnerable tags: " + ", ".join(f"{k} {v}" for k, v in summary.tags.items()))
+        if summary.screening and summary.screening.campaign:
+            self._print_screening(summary.screening)
         names = summary.usernames
         shown = names if len(names) <= 20 else [*names[:3], "…", *names[-8:]]
         write(f"  accounts ({len(names)}): {' '.join(shown)}")
         write(f"  password for every demo account / 演示账号密码: {PASSWORD}")
         sys.stdout.flush()
+
+    def _print_screening(self, screening: generator.DemoScreening) -> None:
+        write = self.stdout.write
+        share = 100 * screening.reached / screening.targets if screening.targets else 0
+        write(
+            f"  screening (lead1): campaign {screening.campaign!r} running in community 1, "
+            f"{screening.reached}/{screening.targets} reached ({share:.0f}%: "
+            f"{screening.reached_h5} by H5 link, {screening.reached_door} at the door, "
+            f"{screening.proxy} by a family member), {screening.refused} refused"
+        )
+        write(
+            f"    {screening.high_risk} high risk, {screening.follow_up_tasks} follow-up tasks, "
+            f"{screening.door_knock_list} on the door-knock lists (grid1…); "
+            f"draft {screening.draft!r} ({screening.draft_by})"
+        )
