@@ -39,7 +39,7 @@ serve: install ## serve the product and its background worker (no demo reload)
 	@trap 'kill 0' INT TERM EXIT; \
 	$(PY) manage.py db_worker --no-startup-delay --verbosity 0 & \
 	$(PY) manage.py escalate_screening --every 60 --verbosity 0 & \
-	$(VENV)/bin/gunicorn config.wsgi --bind $(HOST):$(PORT) --workers 2 --threads 4 --access-logfile - --timeout 120
+	$(VENV)/bin/gunicorn config.wsgi --bind $(HOST):$(PORT) --workers 2 --threads 4 --worker-connections 8 --backlog 64 --access-logfile - --timeout 120
 
 test: install-dev ## install and run every test (lint, layers, migrations, pytest)
 	$(VENV)/bin/ruff check .

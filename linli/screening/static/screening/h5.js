@@ -197,7 +197,10 @@
 
   Sender.prototype.retry = function () {
     var self = this;
-    var delay = RETRY_DELAYS[Math.min(this.attempt, RETRY_DELAYS.length - 1)];
+    // Jitter spreads a surge's retries out: thousands of phones that lost the same overloaded
+    // server must not all come back in the same second.
+    var base = RETRY_DELAYS[Math.min(this.attempt, RETRY_DELAYS.length - 1)];
+    var delay = Math.round(base * (0.5 + Math.random()));
     this.attempt += 1;
     this.status.show("retrying");
     this.timer = window.setTimeout(function () { self.post(); }, delay);
