@@ -9,6 +9,7 @@ urlpatterns = [
     path("registry/", include("linli.registry.urls")),
     path("audit/", include("linli.audit.urls")),
     path("screening/", include("linli.screening.urls")),
+    path("voice/", include("linli.voice.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("api/", api.urls),

@@ -13,7 +13,7 @@ from uuid import uuid4
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Exists, OuterRef, QuerySet, Subquery
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -572,14 +572,24 @@ def _record_attempt(
 ) -> RecordedAttempt:
     # Lock only the target row (`of`): saves for one person queue up so no answer is lost to a
     # concurrent merge, while other people's saves, which share the campaign row, run freely.
+    # The same statement looks the key up: a retry committed while we waited for the lock is
+    # not seen by it, but then our insert hits the key's unique index and record_attempt
+    # replays the stored attempt.
+    related = ["campaign__questionnaire_version"]
+    if by is not None:
+        related.append("person")  # for the audit event
     target = (
         CampaignTarget.objects.select_for_update(of=("self",))
-        .select_related("campaign__questionnaire_version", "person")
+        .select_related(*related)
+        .annotate(
+            stored_attempt_id=Subquery(
+                ContactAttempt.objects.filter(idempotency_key=key).values("pk")[:1]
+            )
+        )
         .get(pk=target_id)
     )
-    existing = ContactAttempt.objects.filter(idempotency_key=key).first()
-    if existing is not None:
-        return _replayed(existing, target_id)
+    if target.stored_attempt_id is not None:
+        return _replayed(ContactAttempt.objects.get(pk=target.stored_attempt_id), target_id)
     campaign = target.campaign
     if not campaign.accepts_answers:
         raise ValidationError("本次排查未在进行中 / the campaign is not running")
@@ -608,6 +618,7 @@ def _record_attempt(
         detail=detail,
         idempotency_key=key,
     )
+    risk_before = (target.risk_level, target.risk_reasons, target.follow_ups)
     fields = _apply_answers(target, attempt, values, definition, today)
     fields += _apply_outcome(
         target, attempt, reached=bool(values) or outcome == AttemptOutcome.ANSWERED
@@ -615,9 +626,13 @@ def _record_attempt(
     target.attempt_count += 1
     target.last_attempt_at = max(filter(None, [target.last_attempt_at, finished_at]))
     target.save(update_fields=sorted({*fields, "attempt_count", "last_attempt_at", "updated_at"}))
-    if values:
+    if values and (
+        follow_ups_called_for(target)
+        or (target.risk_level, target.risk_reasons, target.follow_ups) != risk_before
+    ):
         # In this transaction, under the target's row lock: a risky answer and its task are
-        # stored together or not at all.
+        # stored together or not at all. Answers that leave the risk as it was and call for
+        # nothing have nothing to raise or bring up to date (the tasks were when it was set).
         raise_follow_up_tasks(target=target)
     if by is not None:
         record_person_event(

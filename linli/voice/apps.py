@@ -8,3 +8,9 @@ class VoiceConfig(AppConfig):
     name = "linli.voice"
     label = "voice"
     verbose_name = _("Phone robot")
+
+    def ready(self) -> None:
+        from linli.screening.channels import register
+        from linli.voice.channels import RobotPhoneChannel
+
+        register(RobotPhoneChannel())

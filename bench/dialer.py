@@ -1,0 +1,614 @@
+"""The phone robot's throughput: (a) scheduled dialogues per hour through the simulated carrier,
+(b) call setups per second of the direct SIP adapter against SIPp.
+
+Run from the repository root (needs PostgreSQL at 127.0.0.1:5432, user postgres):
+
+    .venv/bin/python bench/dialer.py [--people 10000] [--concurrent 5000] [--cps 500]
+        [--processes 2] [--seed 7] [--database linli_bench_dialer] [--keep-db]
+
+A smoke check: `--people 500`.
+
+(a) Dialogues through the simulated carrier
+1. Drops and recreates --database on PostgreSQL, migrates it with production settings
+   (bench/screening_surge.py's environment: fresh keys, ./var in a temporary directory), and
+   seeds one demo community (linli.demo) with at least --people residents who have a phone.
+2. As the community lead: a daily-symptoms campaign over the community with the phone robot
+   and door knocks, launched; the robot started with calling hours 00:00–23:59 and the default
+   retry rules; one simulated line of --concurrent calls and --cps calls per second.
+3. Runs --processes dialer processes (default 2, one per core here; each one thread) on the same
+   queue, as a deployment scales: each claims its calls with SKIP LOCKED. Each runs
+   linli.voice.dialer.Dialer on that line in virtual time (VirtualClock): ring times of
+   3–12 s, prompts played at a spoken pace (a fake TTS at 200 ms per character, so a call lasts
+   about as long as a real one), residents pressing keys after 2 s. The mix of outcomes is
+   60% answered, 15% no answer, 10% busy, 5% wrong number, 10% failed; those who answer are
+   80% healthy, 5% with a fever, 5% hanging up mid-way, 5% silent, 5% pressing before the
+   prompt ends. The dialogue is the product's (linli.voice.dialogue.run_dialogue).
+   Virtual time means no waiting, not less work: every step writes to PostgreSQL as in
+   production (the claim under a lease, the answered mark and each answer journalled on the
+   call's job before the dialogue goes on, the attempt with its answers through record_attempt
+   with risk and follow-up tasks, the retry), with the production batching (writes of the
+   calls in progress share a commit every 50 ms, attempts every 250 ms), the database work
+   inline on each process's thread (`inline_db`).
+4. Runs until no call is due (`once`): every target's first attempt plus the retries that fall
+   due while it runs. Prints dialogues (attempts) per hour of real time, per process and in
+   total (first start to last end), next to the vendor's 50,000/hour and the aim of
+   500,000/hour, and checks the database (PASS/FAIL): every call placed is one attempt under
+   its own call id, no job left in a call, and every answer given is stored once.
+
+(b) Direct SIP call setups per second against SIPp, with every answer recorded
+   (`sip_setups_per_second()` below): one SIPp UAS on loopback answers and presses 1 for each
+   prompt; the Dialer (real clock) calls --sip-calls residents of the same community on a `sip`
+   line of --sip-concurrent calls at --sip-cps, the whole keypad dialogue over RTP with every
+   answer saved on PostgreSQL; prints setups per second next to the aim of 14/s (50,000/hour)
+   and checks every answer was stored. Needs `sipp` (apt install sip-tester); skipped without.
+   Part (b) alone: `--sip-only --people 1000 --sip-calls 1000` (--sip-calls 0 skips it).
+
+Figures are printed, never asserted: the machine is shared and noisy.
+"""
+
+import argparse
+import math
+import os
+import resource
+import sys
+import tempfile
+import time
+from collections import Counter
+from datetime import datetime, timedelta
+from datetime import time as clock_time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from screening_surge import (  # the sibling bench's database helpers
+    drop_database,
+    fresh_database,
+    production_env,
+    setup_django,
+)
+
+VENDOR_PER_HOUR = 50_000
+TARGET_PER_HOUR = 500_000
+PHONES_PER_DWELLING = 1.2  # demo residents with a phone per dwelling, with a margin
+COMPOUNDS = 6
+
+
+def seed(n: int, seed_value: int, concurrent: int, cps: float):
+    from django.db import connection
+
+    from linli.accounts.models import User
+    from linli.demo.generator import DemoShape, generate_demo
+    from linli.screening import services as screening
+    from linli.screening.models import ChannelCode
+    from linli.voice import services
+    from linli.voice.models import CallJob, Line
+
+    per_compound = max(4, math.ceil(n / COMPOUNDS / PHONES_PER_DWELLING))
+    started = time.perf_counter()
+    summary = generate_demo(
+        seed=seed_value, shape=DemoShape(communities=1, dwellings_per_compound=per_compound)
+    )
+    print(
+        f"  demo community: {summary.residents} residents in {summary.households} households "
+        f"({time.perf_counter() - started:.1f} s)"
+    )
+    started = time.perf_counter()
+    lead = User.objects.get(username="lead1")
+    community = lead.areas.get()
+    questionnaire = screening.create_questionnaire(
+        name="每日健康监测", area=community, by=lead, from_template="daily_symptoms"
+    )
+    campaign = screening.create_campaign(
+        name="每日健康监测（电话机器人压力测试）",
+        questionnaire_version=questionnaire.versions.get(),
+        area=community,
+        by=lead,
+        channels=[ChannelCode.PHONE, ChannelCode.DOOR_KNOCK],
+    )
+    campaign = screening.launch_campaign(campaign=campaign, by=lead)
+    services.robot_of(campaign)
+    services.configure_robot(
+        campaign=campaign,
+        by=lead,
+        calling_start=clock_time(0, 0),
+        calling_end=clock_time(23, 59, 59),
+        retry_rules=services.default_retry_rules(),
+    )
+    services.start_robot(campaign=campaign, by=lead)
+    jobs = CallJob.objects.filter(campaign=campaign)
+    extra = jobs.order_by("-id").values_list("id", flat=True)[n:]
+    # Keep exactly --people calls (the demo makes a few more people than asked for).
+    CallJob.objects.filter(pk__in=list(extra)).delete()
+    line = Line.objects.create(
+        name="模拟线路", carrier="simulated", max_concurrent=concurrent, calls_per_second=cps
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+    print(
+        f"  campaign {campaign.pk}: {campaign.target_count} targets, {jobs.count()} calls "
+        f"queued ({jobs.filter(priority=0).count()} vulnerable first) "
+        f"({time.perf_counter() - started:.1f} s)"
+    )
+    return campaign, line
+
+
+def dialogues(campaign_id: int, line_id: int, seed_value: int, owner: str = "bench") -> dict:
+    """Runs one dialer process's share of the queue in virtual time; returns its figures."""
+    from linli.screening.models import QuestionnaireVersion
+    from linli.voice.dialer import Dialer, VirtualClock, inline_db
+    from linli.voice.models import Line
+    from linli.voice.script import script_for
+    from linli.voice.simulated import Rates, SimulatedCarrier
+    from linli.voice.tts import FakeTTS
+
+    class SpokenPaceTTS(FakeTTS):
+        name = "fake/200"
+        MS_PER_CHAR = 200
+
+    carrier = SimulatedCarrier(
+        rates=Rates(answer=0.60, no_answer=0.15, busy=0.10, wrong_number=0.05),
+        persona_mix={"healthy": 80, "fever": 5, "hangs_up": 5, "silent": 5, "impatient": 5},
+        seed=seed_value,
+        keep_calls=False,
+    )
+    tts = SpokenPaceTTS()
+
+    def scripts(version_id: int):
+        return script_for(QuestionnaireVersion.objects.get(pk=version_id), tts=tts)
+
+    start = datetime.now().astimezone() + timedelta(minutes=1)
+    clock = VirtualClock(start)
+    dialer = Dialer(
+        lines=[Line.objects.get(pk=line_id)],
+        carrier_for_line=lambda _line: carrier,
+        clock=clock,
+        db=inline_db,
+        scripts=scripts,
+        owner=owner,
+        idle_seconds=1.0,
+        claim_batch=500,
+        # Nothing crashes here; the recovery runs once at the start. Several processes keep
+        # their own virtual clocks, which drift apart: a later sweep by one could take the
+        # leases of another's live calls for expired.
+        housekeeping_seconds=24 * 3600,
+    )
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    started_at, started = time.time(), time.perf_counter()
+    stats = clock.run(dialer.run(once=True))
+    elapsed = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    virtual = round(clock.monotonic())
+    clock.close()
+    return {
+        "owner": owner,
+        "finished": stats.finished,
+        "answered": stats.answered,
+        "answers_saved": stats.answers_saved,
+        "answers_recorded": stats.answers_recorded,
+        "placed": carrier.placed,
+        "elapsed": elapsed,
+        "started_at": started_at,
+        "ended_at": started_at + elapsed,
+        "cpu": (after.ru_utime - usage.ru_utime) + (after.ru_stime - usage.ru_stime),
+        "virtual": virtual,
+        "journal_writes": dialer._journal.writes,
+        "record_writes": dialer._recorder.writes,
+    }
+
+
+def _pg_counter(connection) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"
+        )
+        return cursor.fetchone()[0]
+
+
+def run_dialers(args, campaign, line) -> list[dict]:
+    """Runs --processes dialer processes on the same queue at once (each claims with SKIP
+    LOCKED, as deployed dialers would) and returns each one's figures."""
+    import json
+    import subprocess
+
+    if args.processes == 1:
+        return [dialogues(campaign.pk, line.pk, args.seed)]
+    command = [sys.executable, str(Path(__file__).resolve()), "--database", args.database]
+    workers = [
+        subprocess.Popen(
+            [*command, "--dialer-worker", str(i), "--seed", str(args.seed + i)],
+            stdout=subprocess.PIPE,
+            text=True,
+            env={
+                **os.environ,
+                "LINLI_BENCH_CAMPAIGN": str(campaign.pk),
+                "LINLI_BENCH_LINE": str(line.pk),
+            },
+        )
+        for i in range(args.processes)
+    ]
+    results = []
+    for worker in workers:
+        out, _err = worker.communicate()
+        if worker.returncode != 0:
+            raise SystemExit(f"dialer process failed ({worker.returncode})")
+        results.append(json.loads(out.strip().splitlines()[-1]))
+    return results
+
+
+def dialer_worker(index: int, seed_value: int) -> None:
+    """A child process of run_dialers: the parent's environment (database, keys) is ours."""
+    import json
+
+    setup_django({})
+    result = dialogues(
+        int(os.environ["LINLI_BENCH_CAMPAIGN"]),
+        int(os.environ["LINLI_BENCH_LINE"]),
+        seed_value,
+        owner=f"bench-{index}",
+    )
+    from django.db import connections
+
+    connections.close_all()
+    print(json.dumps(result))
+
+
+def part_a(args, campaign, line) -> bool:
+    """(a): prints dialogues per hour (per process and in total) next to the vendor's figure
+    and the aim, and the database check; returns whether the check passed."""
+    print(
+        f"(a) dialogues through the simulated carrier: {args.people} people, line of "
+        f"{args.concurrent} concurrent calls at {args.cps:g}/s, virtual time, database "
+        f"writes on PostgreSQL; {args.processes} dialer process(es) on the same queue, one "
+        f"thread each; load average before {os.getloadavg()[0]:.1f}"
+    )
+    from django.db import connection
+
+    commits = _pg_counter(connection)
+    results = run_dialers(args, campaign, line)
+    commits = _pg_counter(connection) - commits
+    for r in results:
+        print(
+            f"  process {r['owner']}: {r['finished']} dialogues in {r['elapsed']:.1f} s real "
+            f"= {r['finished'] / r['elapsed'] * 3600:,.0f}/h ({r['cpu']:.1f} CPU-s, "
+            f"{r['journal_writes']} journal writes, {r['record_writes']} attempt batches "
+            f"(commits of one transaction each); virtual time covered "
+            f"{timedelta(seconds=r['virtual'])})"
+        )
+    wall = max(r["ended_at"] for r in results) - min(r["started_at"] for r in results)
+    finished = sum(r["finished"] for r in results)
+    answered = sum(r["answered"] for r in results)
+    saved = sum(r["answers_saved"] for r in results)
+    per_hour = finished / wall * 3600
+    print(
+        f"  total: {finished} dialogues in {wall:.1f} s real (first start to last end); "
+        f"answered {answered / wall * 3600:,.0f}/h, answers stored {saved / wall * 3600:,.0f}/h; "
+        f"{commits} PostgreSQL commits in all; load average after {os.getloadavg()[0]:.1f}"
+    )
+    times = per_hour / VENDOR_PER_HOUR
+    print(f"  scheduled dialogues per hour:  {per_hour:>10,.0f}")
+    print(f"  vendor's figure:               {VENDOR_PER_HOUR:>10,}  (×{times:.1f})")
+    print(
+        f"  aim:                           {TARGET_PER_HOUR:>10,}  "
+        f"({'reached' if per_hour >= TARGET_PER_HOUR else 'NOT reached'})"
+    )
+    return check_database(
+        campaign,
+        placed=sum(r["placed"] for r in results),
+        finished=finished,
+        answers_saved=saved,
+        answers_recorded=sum(r["answers_recorded"] for r in results),
+    )
+
+
+def check_database(
+    campaign, *, placed: int, finished: int, answers_saved: int, answers_recorded: int
+) -> bool:
+    from django.db.models import Count
+
+    from linli.screening.models import CampaignTarget, ContactAttempt
+    from linli.voice.models import ACTIVE_STATES, CallJob
+
+    attempts = ContactAttempt.objects.filter(campaign=campaign)
+    jobs = CallJob.objects.filter(campaign=campaign)
+    states = Counter(dict(jobs.values_list("state").annotate(n=Count("id")).order_by()))
+    outcomes = Counter(dict(attempts.values_list("outcome").annotate(n=Count("id")).order_by()))
+    stored = sum(len(answers) for answers in attempts.values_list("answers", flat=True))
+    total = attempts.count()
+    call_ids = attempts.values("idempotency_key").distinct().count()
+    started = sum(jobs.values_list("attempt", flat=True))  # attempts the jobs started
+    left = jobs.filter(state__in=ACTIVE_STATES).count()
+    journals = sum(1 for answers in jobs.values_list("answers", flat=True) if answers)
+    reached = CampaignTarget.objects.filter(campaign=campaign, reached_at__isnull=False).count()
+    complete = CampaignTarget.objects.filter(campaign=campaign, complete=True).count()
+    print(
+        f"  calls placed {placed}, attempts started {started}; attempts stored {total} under "
+        f"{call_ids} call ids; jobs still in a call {left}"
+    )
+    print(
+        f"  answers: {answers_saved} given (journalled as given), {stored} stored in the "
+        f"attempts; journals left unrecorded {journals}"
+    )
+    print("  outcomes: " + ", ".join(f"{k} {v}" for k, v in outcomes.most_common()))
+    print("  jobs: " + ", ".join(f"{k} {v}" for k, v in states.most_common()))
+    print(f"  targets reached {reached}, questionnaire complete {complete}")
+    ok = (
+        total == call_ids == placed == started == finished
+        and stored == answers_saved == answers_recorded
+        and left == journals == 0
+    )
+    print(
+        ("PASS" if ok else "FAIL")
+        + ": every call placed recorded once (one attempt per call id), every answer given "
+        "stored once"
+    )
+    return ok
+
+
+# Part (b): a short yes/no questionnaire, so every prompt of SIPp's callee (uas_robot_yes.xml:
+# presses 1 three times) is answered with a key and each call stores two answers.
+SIP_QUESTIONNAIRE = {
+    "schema": 1,
+    "title": "健康排查",
+    "intro": "社区健康排查。",
+    "closing": "谢谢，再见。",
+    "questions": [
+        {"key": "fever", "text": "今天发烧吗？", "kind": "yes_no", "required": True},
+        {"key": "travel", "text": "近期外出过吗？", "kind": "yes_no", "required": True},
+    ],
+}
+SIP_SCENARIO = "uas_robot_yes"  # tests/sipp/: answers, confirms with 1, says yes to both
+SIP_AIM_PER_SECOND = 14  # 50,000 calls an hour
+
+
+def _sip_campaign(n: int, line):
+    """A running yes/no campaign over the demo community with its robot on the SIP line and
+    exactly `n` calls queued; every other robot paused (they would call on any line)."""
+    from linli.accounts.models import User
+    from linli.screening import services as screening
+    from linli.screening.models import ChannelCode
+    from linli.voice import services
+    from linli.voice.models import CallJob, Robot, RobotStatus
+
+    lead = User.objects.get(username="lead1")
+    community = lead.areas.get()
+    for robot in Robot.objects.filter(status=RobotStatus.RUNNING).select_related("campaign"):
+        services.pause_robot(campaign=robot.campaign, by=lead)
+    questionnaire = screening.create_questionnaire(
+        name="健康排查（SIP）", area=community, by=lead, definition=SIP_QUESTIONNAIRE
+    )
+    campaign = screening.create_campaign(
+        name="健康排查（直连SIP压力测试）",
+        questionnaire_version=questionnaire.versions.get(),
+        area=community,
+        by=lead,
+        channels=[ChannelCode.PHONE, ChannelCode.DOOR_KNOCK],
+    )
+    campaign = screening.launch_campaign(campaign=campaign, by=lead)
+    services.robot_of(campaign)
+    services.configure_robot(
+        campaign=campaign,
+        by=lead,
+        calling_start=clock_time(0, 0),
+        calling_end=clock_time(23, 59, 59),
+        retry_rules=services.default_retry_rules(),
+        line=line,
+    )
+    services.start_robot(campaign=campaign, by=lead)
+    jobs = CallJob.objects.filter(campaign=campaign)
+    extra = jobs.order_by("-id").values_list("id", flat=True)[n:]
+    CallJob.objects.filter(pk__in=list(extra)).delete()
+    return campaign, jobs.count()
+
+
+def _timed(carrier):
+    """The line's Carrier, timing each call setup (INVITE sent → answered or failed)."""
+    from linli.voice.contracts import Carrier
+
+    class Timed(Carrier):
+        name = carrier.name
+
+        def __init__(self):
+            self.setups: list[tuple[float, float, str]] = []  # (start, end, outcome)
+
+        async def place_call(self, request):
+            start = time.perf_counter()
+            setup = await carrier.place_call(request)
+            self.setups.append((start, time.perf_counter(), setup.outcome))
+            return setup
+
+        async def close(self):
+            await carrier.close()
+
+    return Timed()
+
+
+def sip_setups_per_second(args) -> bool:
+    """Part (b): call setups per second sustained by the direct SIP adapter
+    (linli.voice.sip.carrier.SipCarrier) against SIPp on loopback, with all answers recorded;
+    aim ≥ 14/s (50,000/hour).
+
+    One SIPp UAS (tests/sipp/uas_robot_yes.xml, run by the SIP tests' `Sipp` helper) answers
+    --sip-calls calls and presses 1 for each prompt. The product's Dialer (real clock, database
+    work in its thread) drains a yes/no campaign's queue once on a `sip` line of
+    --sip-concurrent calls at --sip-cps, each call the full keypad dialogue over RTP (prompts
+    from --sip-tts) with every answer saved as it is given. Prints setups per second (first
+    INVITE to last answer), calls answered, and checks the database: one final attempt per
+    call, two answers per answered call, every target's answers yes. Returns PASS/FAIL."""
+    import asyncio
+    import shutil
+    import statistics
+
+    if args.sip_calls <= 0:
+        print("(b) direct SIP vs SIPp: skipped (--sip-calls 0)")
+        return True
+    if shutil.which("sipp") is None:
+        print("(b) direct SIP vs SIPp: skipped, sipp is not installed (apt install sip-tester)")
+        return True
+
+    from linli.screening.models import CampaignTarget, ContactAttempt, QuestionnaireVersion
+    from linli.voice.dialer import Dialer
+    from linli.voice.models import Line
+    from linli.voice.script import script_for
+    from linli.voice.sip import SipCarrier
+    from linli.voice.tests.test_sip_sipp import Sipp  # the SIP tests' SIPp runner
+    from linli.voice.tts import get_tts
+
+    keys = [q["key"] for q in SIP_QUESTIONNAIRE["questions"]]
+    line = Line.objects.create(
+        name="SIPp 环回",
+        carrier="sip",
+        settings={"host": "127.0.0.1", "bind": "127.0.0.1:0"},
+        max_concurrent=args.sip_concurrent,
+        calls_per_second=args.sip_cps,
+    )
+    campaign, n = _sip_campaign(args.sip_calls, line)
+    tts = get_tts(args.sip_tts)
+
+    def scripts(version_id: int):
+        return script_for(QuestionnaireVersion.objects.get(pk=version_id), tts=tts)
+
+    logs = Path(tempfile.mkdtemp(prefix="linli-sipp-"))
+    sipp = Sipp(SIP_SCENARIO, logs, calls=n, timeout=int(n / args.sip_cps * 4) + 300)
+    line.settings = {**line.settings, "port": sipp.port}
+    line.save(update_fields=["settings"])
+    carriers = []
+
+    def carrier_for_line(line):
+        carriers.append(_timed(SipCarrier.from_line(line)))
+        return carriers[-1]
+
+    print(
+        f"(b) direct SIP vs SIPp on loopback: {n} calls, line of {args.sip_concurrent} "
+        f"concurrent calls at {args.sip_cps:g}/s, prompts by {tts.name}, the keypad dialogue "
+        f"over RTP, answers saved on PostgreSQL; load average before {os.getloadavg()[0]:.1f}"
+    )
+
+    async def run():
+        dialer = Dialer(lines=[line], carrier_for_line=carrier_for_line, scripts=scripts)
+        stats = await dialer.run(once=True)
+        return stats, await sipp.finish(timeout=120)
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    started = time.perf_counter()
+    try:
+        stats, sipp_exit = asyncio.run(run())
+    finally:
+        sipp.stop()
+    elapsed = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = (after.ru_utime - usage.ru_utime) + (after.ru_stime - usage.ru_stime)
+
+    setups = carriers[0].setups
+    answered = [(s, e) for s, e, outcome in setups if outcome == "answered"]
+    window = max(e for _s, e in answered) - min(s for s, _e, _o in setups) if answered else 0.0
+    per_second = len(answered) / window if window else 0.0
+    latency = sorted(1000 * (e - s) for s, e in answered) or [0.0]
+    outcomes = Counter(outcome for _s, _e, outcome in setups)
+    attempts = ContactAttempt.objects.filter(campaign=campaign)
+    finals = attempts.exclude(idempotency_key__contains=":")
+    stored = sum(len(answers) for answers in attempts.values_list("answers", flat=True))
+    expected = len(answered) * len(keys)
+    all_yes = CampaignTarget.objects.filter(
+        campaign=campaign, complete=True, answers=dict.fromkeys(keys, True)
+    ).count()
+    durations = [d for d in finals.values_list("detail__duration", flat=True) if d is not None]
+    print(
+        f"  {len(setups)} calls placed in {elapsed:.1f} s ({cpu:.1f} CPU-s in this process); "
+        f"outcomes: " + ", ".join(f"{k} {v}" for k, v in outcomes.most_common())
+    )
+    print(
+        f"  setup (INVITE → 200 OK) p50 {statistics.median(latency):.0f} ms, "
+        f"p95 {latency[min(len(latency) - 1, int(len(latency) * 0.95))]:.0f} ms; "
+        f"answered calls lasted {statistics.mean(durations) if durations else 0:.1f} s on "
+        f"average; SIPp exit {sipp_exit}; load average after {os.getloadavg()[0]:.1f}"
+    )
+    print(
+        f"  call setups per second: {per_second:.1f} ({per_second * 3600:,.0f}/h) — aim "
+        f"{SIP_AIM_PER_SECOND}/s ({VENDOR_PER_HOUR:,}/h): "
+        f"{'reached' if per_second >= SIP_AIM_PER_SECOND else 'NOT reached'}"
+    )
+    print(
+        f"  answers stored {stored} / expected {expected} ({stats.answers_saved} saved during "
+        f"calls); final attempts {finals.count()} / calls {len(setups)}; targets answering "
+        f"yes to all {all_yes} / answered {len(answered)}"
+    )
+    ok = (
+        len(answered) == n == len(setups)
+        and stored == expected == stats.answers_saved
+        and finals.count() == n
+        and all_yes == n
+        and sipp_exit == 0
+    )
+    if sipp_exit != 0:
+        print(f"  SIPp's errors (calls it dropped): {sipp.errors}")
+    print(
+        ("PASS" if ok else "FAIL")
+        + ": every call answered, every answer stored once, SIPp saw every dialogue"
+    )
+    return ok
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--people", type=int, default=10000, help="calls to place (targets)")
+    parser.add_argument("--concurrent", type=int, default=5000, help="line's concurrent calls")
+    parser.add_argument("--cps", type=float, default=500, help="line's calls per second")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--database", default="linli_bench_dialer", help="dropped and recreated")
+    parser.add_argument("--keep-db", action="store_true", help="leave the database afterwards")
+    parser.add_argument(
+        "--processes", type=int, default=2, help="(a) dialer processes on the same queue"
+    )
+    parser.add_argument("--dialer-worker", type=int, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--sip-calls", type=int, default=1000, help="(b) calls to SIPp; 0: skip")
+    parser.add_argument("--sip-concurrent", type=int, default=400, help="(b) SIP line's calls")
+    parser.add_argument("--sip-cps", type=float, default=30, help="(b) SIP line's calls/s")
+    parser.add_argument(
+        "--sip-tts", default="fake", help="(b) prompts: fake (40 ms a char), espeak"
+    )
+    parser.add_argument("--sip-only", action="store_true", help="run part (b) alone")
+    args = parser.parse_args()
+    if args.dialer_worker is not None:
+        dialer_worker(args.dialer_worker, args.seed)
+        return
+    if args.processes < 1:
+        parser.error("need --processes ≥ 1")
+    if args.people < 1 or args.concurrent < 1 or args.cps <= 0:
+        parser.error("need --people ≥ 1, --concurrent ≥ 1, --cps > 0")
+    if args.sip_calls > args.people or args.sip_concurrent < 1 or args.sip_cps <= 0:
+        parser.error("need --sip-calls ≤ --people, --sip-concurrent ≥ 1, --sip-cps > 0")
+
+    var_dir = Path(tempfile.mkdtemp(prefix="linli-dialer-"))
+    try:
+        print(f"preparing database {args.database} (production settings, ./var in {var_dir})")
+        started = time.perf_counter()
+        env = production_env(fresh_database(args.database), var_dir)
+        setup_django(env)
+        from django.core.management import call_command
+        from django.db import connection
+
+        call_command("migrate", verbosity=0)
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW server_version")
+            version = cursor.fetchone()[0]
+        print(f"  PostgreSQL {version}; migrated ({time.perf_counter() - started:.1f} s)")
+        campaign, line = seed(args.people, args.seed, args.concurrent, args.cps)
+        if args.sip_only:
+            if not sip_setups_per_second(args):
+                raise SystemExit(1)
+            return
+
+        ok = part_a(args, campaign, line)
+        ok = sip_setups_per_second(args) and ok
+        if not ok:
+            raise SystemExit(1)
+    finally:
+        from django.db import connections
+
+        connections.close_all()
+        if not args.keep_db:
+            drop_database(args.database)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,629 @@
+"""The dialer: an asyncio process that works through the robot's call jobs.
+
+One loop per process. It claims due jobs (linli.voice.services.claim_jobs: running robots of
+running campaigns, inside their calling hours, the vulnerable first, never a person already
+in a call, never a do-not-call number) up to each line's free capacity, paces the calls of
+each line to its calls-per-second, places them through the line's Carrier, runs the
+dialogue (linli.voice.dialogue.run_dialogue) on answered calls saving each answer as it is
+given, and records the outcome, which schedules the retry.
+
+Crash safety lives in the database: a claimed job carries the dialler's lease and its
+attempt's call id; a heartbeat extends the leases of calls in progress; each answer is in the
+job's journal before the dialogue goes on. A dialler that dies stops extending its leases,
+and whichever dialler next sees an expired lease closes that attempt (failed if it was
+ringing, hung up with the journalled answers if it was answered) and schedules the retry: the
+attempt is never dialled again, and no answer given is lost.
+
+Time comes from a Clock: the real one, or VirtualClock for tests and the bench, where the
+event loop jumps to the next timer whenever everything waits (see VirtualTimeLoop).
+"""
+
+import asyncio
+import contextlib
+import logging
+import os
+import selectors
+import socket
+import uuid
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+from django.utils import timezone
+
+from linli.voice import services
+from linli.voice.contracts import CallRequest, Carrier, HungUp
+from linli.voice.models import Line
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# ---------------------------------------------------------------------------------------------
+# Clocks
+
+
+class Clock:
+    """The real clock: wall time from Django, intervals from the event loop."""
+
+    def now(self) -> datetime:
+        return timezone.now()
+
+    def monotonic(self) -> float:
+        return asyncio.get_running_loop().time()
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(max(0.0, seconds))
+
+    def run(self, main: Awaitable[T]) -> T:
+        return asyncio.run(main)  # type: ignore[arg-type]
+
+
+class _JumpingSelector:
+    """Wraps a selector: instead of blocking until the next timer, advance virtual time."""
+
+    def __init__(self, selector: selectors.BaseSelector, loop: "VirtualTimeLoop"):
+        self._selector = selector
+        self._loop = loop
+
+    def select(self, timeout: float | None = None):
+        events = self._selector.select(0)
+        if events or timeout == 0:
+            return events
+        if timeout is None:
+            # Nothing scheduled at all: only another thread can wake us, so really wait.
+            return self._selector.select(None)
+        self._loop.advance(timeout)
+        return []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._selector, name)
+
+
+class VirtualTimeLoop(asyncio.SelectorEventLoop):
+    """An event loop whose time() is virtual and jumps to the next timer when idle.
+
+    Meant for a single-threaded simulation: database work runs inline (`inline_db`), so time
+    moves only while nothing is runnable. Work handed to a thread would see time jump."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._virtual_now = 0.0
+        self._selector = _JumpingSelector(self._selector, self)  # type: ignore[assignment]
+
+    def time(self) -> float:
+        return self._virtual_now
+
+    def advance(self, seconds: float) -> None:
+        if seconds > 0:
+            self._virtual_now += seconds
+
+
+class VirtualClock(Clock):
+    """Virtual time from `start` (an aware datetime). run() drives a coroutine on a
+    VirtualTimeLoop kept between runs (one timeline); now() is start + virtual seconds."""
+
+    def __init__(self, start: datetime):
+        if timezone.is_naive(start):
+            start = timezone.make_aware(start)
+        self.start = start
+        self._loop: VirtualTimeLoop | None = None
+
+    @property
+    def loop(self) -> VirtualTimeLoop:
+        if self._loop is None or self._loop.is_closed():
+            self._loop = VirtualTimeLoop()
+        return self._loop
+
+    def now(self) -> datetime:
+        return self.start + timedelta(seconds=self.loop.time())
+
+    def monotonic(self) -> float:
+        return self.loop.time()
+
+    def run(self, main: Awaitable[T]) -> T:
+        loop = self.loop
+        asyncio.set_event_loop(loop)
+        try:
+            return loop.run_until_complete(main)
+        finally:
+            asyncio.set_event_loop(None)
+
+    def close(self) -> None:
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.run_until_complete(self._loop.shutdown_asyncgens())
+            self._loop.close()
+
+
+DB = Callable[..., Awaitable[Any]]
+
+
+async def inline_db(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+    """Runs database work on the loop's own thread, for the single-threaded virtual-time
+    simulation (the test's transaction and the bench's connection belong to that thread).
+    Django refuses ORM calls while an event loop runs in the thread, so the loop is set aside
+    for the duration of the call; nothing else could run meanwhile anyway."""
+    loop = asyncio.events._get_running_loop()
+    asyncio.events._set_running_loop(None)
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        asyncio.events._set_running_loop(loop)
+
+
+async def thread_db(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+    """Database work in Django's thread-sensitive executor: the event loop keeps serving the
+    calls (RTP, SIP timers) while a query runs."""
+    from asgiref.sync import sync_to_async
+
+    return await sync_to_async(fn, thread_sensitive=True)(*args, **kwargs)
+
+
+# ---------------------------------------------------------------------------------------------
+# Lines
+
+
+class Pacer:
+    """Calls-per-second of a line: starts are spaced at least 1/rate apart (a token bucket
+    holding one token), so no second of the line's life sees more than `rate` new calls."""
+
+    def __init__(self, rate: float):
+        self.interval = 1.0 / rate
+        self._next = float("-inf")
+
+    async def wait(self, clock: Clock) -> None:
+        now = clock.monotonic()
+        # Reserve the slot before sleeping so concurrent callers queue in order.
+        at = max(now, self._next)
+        self._next = at + self.interval
+        if at > now:
+            await clock.sleep(at - now)
+
+
+@dataclass
+class LineRuntime:
+    line_id: int
+    name: str
+    max_concurrent: int
+    carrier: Carrier
+    pacer: Pacer
+    caller_id: str = ""
+    active: int = 0
+    next_claim: float = 0.0  # loop time before which claiming again is pointless
+
+
+# ---------------------------------------------------------------------------------------------
+# Group commit
+
+
+class Batcher:
+    """Group commit: items submitted within `window` seconds of the first one are written
+    together by one call of `write(items) -> results` (one statement or one transaction), and
+    each submitter gets its own result (or the batch's exception) once that write returned.
+
+    A submitter that awaits its result does not go on before its item is in the database, so
+    batching gives up no durability; it only waits up to `window` longer (an answer's next
+    prompt starts at most that much later, which no caller hears)."""
+
+    def __init__(self, dialer: "Dialer", write: Callable[[list], list], window: float):
+        self._dialer = dialer
+        self._write = write
+        self.window = window
+        self._items: list = []
+        self._futures: list[asyncio.Future] = []
+        self._ready = asyncio.Event()
+        self._task: asyncio.Task | None = None
+        self.writes = 0
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    def submit(self, item) -> asyncio.Future:
+        future = asyncio.get_running_loop().create_future()
+        self._items.append(item)
+        self._futures.append(future)
+        self._ready.set()
+        return future
+
+    async def _run(self) -> None:
+        while True:
+            await self._ready.wait()
+            if self.window > 0:
+                await self._dialer.clock.sleep(self.window)
+            items, futures = self._items, self._futures
+            self._items, self._futures = [], []
+            self._ready.clear()
+            try:
+                results = await self._dialer.db(self._write, items)
+            except asyncio.CancelledError:
+                for future in futures:
+                    future.cancel()
+                raise
+            except Exception as error:
+                for future in futures:
+                    if not future.done():
+                        future.set_exception(error)
+                continue
+            self.writes += 1
+            for future, result in zip(futures, results, strict=True):
+                if not future.done():
+                    future.set_result(result)
+
+
+def _consume(future: asyncio.Future) -> None:
+    # A fire-and-forget submission: a failed write is logged, not left unretrieved.
+    if not future.cancelled() and future.exception() is not None:
+        log.warning("journal write failed: %s", future.exception())
+
+
+# ---------------------------------------------------------------------------------------------
+# Progress
+
+
+@dataclass
+class Stats:
+    placed: int = 0
+    answered: int = 0
+    finished: int = 0
+    answers_saved: int = 0  # journalled as given
+    answers_recorded: int = 0  # carried by the attempts recorded
+    recovered: int = 0
+    in_progress: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict)
+    _recent: deque = field(default_factory=deque, repr=False)
+
+    def per_minute(self, now: float) -> int:
+        while self._recent and self._recent[0] < now - 60:
+            self._recent.popleft()
+        return len(self._recent)
+
+    def line(self, now: float) -> str:
+        return (
+            f"calls in progress {self.in_progress} · {self.per_minute(now)}/min · "
+            f"placed {self.placed} · answered {self.answered} · finished {self.finished} · "
+            f"answers saved {self.answers_saved}"
+        )
+
+
+def default_owner() -> str:
+    return f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def default_scripts(version_id: int):
+    """The spoken script of a questionnaire version (synthesised once, stored, reloaded)."""
+    from linli.screening.models import QuestionnaireVersion
+    from linli.voice.script import script_for
+
+    return script_for(QuestionnaireVersion.objects.get(pk=version_id))
+
+
+def default_carrier(line: Line) -> Carrier:
+    """The carrier adapter of a line, from its kind and settings (password from the env)."""
+    if line.carrier == "simulated":
+        from linli.voice.simulated import SimulatedCarrier
+
+        return SimulatedCarrier.from_settings(line.settings)
+    if line.carrier == "sip":
+        from linli.voice.sip.carrier import SipCarrier
+
+        return SipCarrier.from_line(line)  # type: ignore[attr-defined]
+    if line.carrier == "freeswitch":
+        from linli.voice.freeswitch import FreeSwitchCarrier  # type: ignore[import-not-found]
+
+        return FreeSwitchCarrier.from_line(line)
+    raise ValueError(f"unknown carrier {line.carrier!r}")
+
+
+# ---------------------------------------------------------------------------------------------
+# The dialer
+
+
+class Dialer:
+    """Works through due call jobs on the given lines until stopped (see the module doc).
+
+    `carrier_for_line(line)` builds each line's Carrier; `scripts(version_id)` returns the
+    questionnaire's Script (sync, run through `db`); `dialogue` is run_dialogue's signature.
+    `db` runs a synchronous service function: `thread_db` for real, `inline_db` in virtual
+    time. `idle_seconds` is how long to wait when nothing is due before looking again.
+
+    Writes of many calls share a commit (Batcher): the answers of calls in progress are
+    journalled together every `journal_window` seconds (each call waits for its answer to be
+    written before the next question), and the attempts of calls that ended are recorded
+    together every `record_window` seconds."""
+
+    def __init__(
+        self,
+        *,
+        lines: list[Line],
+        carrier_for_line: Callable[[Line], Carrier] = default_carrier,
+        clock: Clock | None = None,
+        db: DB | None = None,
+        scripts: Callable[[int], Any] = default_scripts,
+        dialogue: Callable[..., Awaitable[Any]] | None = None,
+        owner: str | None = None,
+        ring_timeout: float = 30.0,
+        poll_seconds: float = 1.0,
+        idle_seconds: float = 5.0,
+        housekeeping_seconds: float = 30.0,
+        claim_batch: int = 200,
+        journal_window: float = 0.05,
+        record_window: float = 0.25,
+    ):
+        if not lines:
+            raise ValueError("no line to call on")
+        self.lines_config = lines
+        self.carrier_for_line = carrier_for_line
+        self.clock = clock or Clock()
+        self.db = db or thread_db
+        self.scripts = scripts
+        self.dialogue = dialogue
+        self.owner = owner or default_owner()
+        self.ring_timeout = ring_timeout
+        self.poll_seconds = poll_seconds
+        self.idle_seconds = idle_seconds
+        self.housekeeping_seconds = housekeeping_seconds
+        self.claim_batch = claim_batch
+        self.journal_window = journal_window
+        self.record_window = record_window
+        self.stats = Stats()
+        self.lines: list[LineRuntime] = []
+        self._tasks: dict[asyncio.Task, services.ClaimedCall] = {}
+        self._script_cache: dict[int, Any] = {}
+        self._wake: asyncio.Event | None = None
+        self._asked_every_line = False
+
+    async def _dialogue(self, *args, **kwargs):
+        if self.dialogue is None:
+            from linli.voice.dialogue import run_dialogue
+
+            self.dialogue = run_dialogue
+        return await self.dialogue(*args, **kwargs)
+
+    async def run(
+        self,
+        *,
+        stop: asyncio.Event | None = None,
+        once: bool = False,
+        until: datetime | None = None,
+    ) -> Stats:
+        """Dials until `stop` is set, `until` (clock time) passes, or with `once` until no
+        job is due and no call is on. Stopping lets the calls in progress finish; cancelling
+        the task (a crash, in tests) drops them without another write."""
+        self._wake = asyncio.Event()
+        self.lines = [
+            LineRuntime(
+                line_id=line.pk,
+                name=line.name,
+                max_concurrent=line.max_concurrent,
+                carrier=self.carrier_for_line(line),
+                pacer=Pacer(line.calls_per_second),
+                caller_id=str((line.settings or {}).get("caller_id", "")),
+            )
+            for line in self.lines_config
+        ]
+        self._journal = Batcher(self, self._write_journal, self.journal_window)
+        self._recorder = Batcher(self, self._write_finishes, self.record_window)
+        self._journal.start()
+        self._recorder.start()
+        heartbeat = asyncio.create_task(self._heartbeat())
+        crashed = False
+        try:
+            await self._housekeeping()
+            last_housekeeping = self.clock.monotonic()
+            while not (stop is not None and stop.is_set()):
+                if until is not None and self.clock.now() >= until:
+                    break
+                if self.clock.monotonic() - last_housekeeping >= self.housekeeping_seconds:
+                    await self._housekeeping()
+                    last_housekeeping = self.clock.monotonic()
+                launched = await self._fill()
+                if once and not launched and not self._tasks and self._asked_every_line:
+                    break
+                wait = self.poll_seconds if (launched or self._tasks) else self.idle_seconds
+                if until is not None:
+                    left = (until - self.clock.now()).total_seconds()
+                    wait = max(0.001, min(wait, left))
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), wait)
+            if self._tasks:
+                await asyncio.gather(*self._tasks, return_exceptions=True)
+        except asyncio.CancelledError:
+            crashed = True
+            raise
+        finally:
+            heartbeat.cancel()
+            if crashed or self._tasks:
+                # A crash: the calls drop with the process, nothing more is written.
+                for task in list(self._tasks):
+                    task.cancel()
+                await asyncio.gather(*self._tasks, return_exceptions=True)
+            await asyncio.gather(heartbeat, return_exceptions=True)
+            await self._journal.stop()
+            await self._recorder.stop()
+            if not crashed:
+                for line in self.lines:
+                    await line.carrier.close()
+        return self.stats
+
+    def _write_journal(self, entries: list[services.JournalEntry]) -> list[None]:
+        services.journal_calls(owner=self.owner, entries=entries, now=self.clock.now())
+        return [None] * len(entries)
+
+    def _write_finishes(self, finishes: list[services.Finish]) -> list:
+        return services.finish_calls(owner=self.owner, finishes=finishes)
+
+    async def _housekeeping(self) -> None:
+        now = self.clock.now()
+        await self.db(services.sweep_jobs, now=now)
+        recovered = await self.db(services.recover_expired, now=now)
+        if recovered:
+            log.warning("closed %s attempts left by a dialler that stopped", recovered)
+            self.stats.recovered += recovered
+
+    async def _heartbeat(self) -> None:
+        while True:
+            await self.clock.sleep(services.LEASE_SECONDS / 3)
+            ids = [call.job_id for call in self._tasks.values()]
+            if ids:
+                await self.db(
+                    services.extend_leases, owner=self.owner, job_ids=ids, now=self.clock.now()
+                )
+
+    async def _fill(self) -> int:
+        """Claims jobs for every line's free slots and starts their calls."""
+        launched = 0
+        self._asked_every_line = True
+        for line in self.lines:
+            free = min(line.max_concurrent - line.active, self.claim_batch)
+            if free <= 0 or self.clock.monotonic() < line.next_claim:
+                self._asked_every_line = False
+                continue
+            claimed = await self.db(
+                services.claim_jobs,
+                owner=self.owner,
+                line_id=line.line_id,
+                limit=free,
+                now=self.clock.now(),
+            )
+            for call in claimed:
+                line.active += 1
+                task = asyncio.create_task(self._call(line, call))
+                self._tasks[task] = call
+                task.add_done_callback(self._done)
+            launched += len(claimed)
+            # Fewer due than free slots: nothing more is due until new jobs or retries fall
+            # due, so look again after a poll instead of at every call's end.
+            line.next_claim = (
+                self.clock.monotonic() + self.poll_seconds if len(claimed) < free else 0.0
+            )
+        return launched
+
+    def _done(self, task: asyncio.Task) -> None:
+        self._tasks.pop(task, None)
+        if self._wake is not None:
+            self._wake.set()
+
+    async def _script(self, version_id: int):
+        script = self._script_cache.get(version_id)
+        if script is None:
+            script = await self.db(self.scripts, version_id)
+            self._script_cache[version_id] = script
+        return script
+
+    async def _call(self, line: LineRuntime, call: services.ClaimedCall) -> None:
+        session = None
+        on_line = True
+        self.stats.in_progress += 1
+        answers: dict[str, object] = {}
+        try:
+            await line.pacer.wait(self.clock)
+            placed_at, placed_mono = self.clock.now(), self.clock.monotonic()
+            self.stats.placed += 1
+            setup = await line.carrier.place_call(
+                CallRequest(
+                    call_id=call.call_id,
+                    number=call.number,
+                    caller_id=line.caller_id,
+                    ring_timeout=self.ring_timeout,
+                )
+            )
+            detail: dict[str, Any] = {
+                "attempt": call.attempt,
+                "line": line.name,
+                "sip_status": setup.sip_status,
+                "ring_seconds": round(self.clock.monotonic() - placed_mono, 1),
+                **{k: v for k, v in setup.detail.items() if k not in ("number", "to", "uri")},
+            }
+            outcome, by_proxy, started_at = setup.outcome, False, placed_at
+            if setup.outcome == "answered" and setup.session is not None:
+                session = setup.session
+                self.stats.answered += 1
+                outcome, by_proxy, extra = await self._converse(call, session, answers)
+                detail.update(extra)
+                started_at = placed_at + timedelta(seconds=detail["ring_seconds"])
+            finished_at = self.clock.now()
+            if session is not None and not session.hung_up:
+                with contextlib.suppress(Exception):
+                    await session.hangup()
+            # The line is free once the call is over; recording it takes nothing from it.
+            on_line = False
+            line.active -= 1
+            self.stats.in_progress -= 1
+            result = await self._recorder.submit(
+                services.Finish(
+                    call=call,
+                    outcome=outcome,
+                    started_at=started_at,
+                    finished_at=finished_at,
+                    answers=answers,
+                    by_proxy=by_proxy,
+                    detail=detail,
+                )
+            )
+            if result is None:
+                raise RuntimeError("the attempt was not recorded")
+            self.stats.finished += 1
+            self.stats.answers_recorded += result.answers
+            self.stats.outcomes[result.outcome] = self.stats.outcomes.get(result.outcome, 0) + 1
+            self.stats._recent.append(self.clock.monotonic())
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # The database or the carrier failed under this call: its lease will expire and
+            # the attempt be closed by the recovery from its journal, never dialled again.
+            log.exception("call %s failed in the dialer", call.call_id)
+        finally:
+            if session is not None and not session.hung_up:
+                # The line may already be gone.
+                with contextlib.suppress(Exception):
+                    await session.hangup()
+            if on_line:
+                line.active -= 1
+                self.stats.in_progress -= 1
+
+    async def _converse(
+        self, call: services.ClaimedCall, session, answers: dict[str, object]
+    ) -> tuple[str, bool, dict]:
+        """Runs the dialogue on an answered call, journalling each answer as it is given (into
+        `answers` too, for the attempt recorded at the end)."""
+        answered_mono = self.clock.monotonic()
+        # Not awaited: until it is written a crash closes the attempt as failed, and no
+        # answer can be written before it (the journal keeps its order).
+        self._journal.submit(services.JournalEntry(call, in_call=True)).add_done_callback(_consume)
+        script = await self._script(call.version_id)
+
+        async def on_answer(key: str, value: object) -> None:
+            answers[key] = value
+            await self._journal.submit(services.JournalEntry(call, answers={key: value}))
+            self.stats.answers_saved += 1
+
+        try:
+            result = await self._dialogue(
+                session, script, masked_name=call.masked_name, on_answer=on_answer
+            )
+        except HungUp:
+            return "hung_up", False, {"duration": self._since(answered_mono)}
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("dialogue of %s failed", call.call_id)
+            outcome = "hung_up" if (session.hung_up or answers) else "failed"
+            return outcome, False, {"duration": self._since(answered_mono), "error": True}
+        # The result holds every answer on_answer was given; the journal has them too.
+        answers.update(result.answers)
+        extra = {
+            "duration": self._since(answered_mono),
+            "transcript": list(result.transcript)[:300],
+            "wants_person": bool(result.wants_person),
+        }
+        return result.outcome, bool(result.by_proxy), extra
+
+    def _since(self, mono: float) -> float:
+        return round(self.clock.monotonic() - mono, 1)

@@ -1,0 +1,73 @@
+"""`linli dialer`: the phone robot's dialer process (linli.voice.dialer).
+
+Runs until SIGTERM or SIGINT (calls in progress finish first), printing a progress line every
+--progress seconds: calls in progress, calls finished in the last minute, answered. --once
+drains the jobs due now and exits. --line picks lines by name (default: every enabled line);
+--simulated places every call through the simulated carrier whatever the lines' kind, and
+creates a simulated line when none exists (a demo without a telephone network).
+"""
+
+import asyncio
+import signal
+
+from django.core.management.base import BaseCommand, CommandError
+
+from linli.voice.dialer import Dialer, default_carrier
+from linli.voice.models import CarrierKind, Line
+from linli.voice.simulated import SimulatedCarrier
+
+
+class Command(BaseCommand):
+    help = "Run the phone robot's dialer until stopped (SIGTERM), or --once over the due calls."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--line", action="append", default=[], help="Line name (repeatable)")
+        parser.add_argument("--once", action="store_true", help="Drain the due calls and exit.")
+        parser.add_argument(
+            "--simulated", action="store_true", help="Call through the simulated carrier."
+        )
+        parser.add_argument("--progress", type=float, default=5.0, metavar="SECONDS")
+
+    def handle(self, *args, line: list[str], once: bool, simulated: bool, **options) -> None:
+        lines = self._lines(line, simulated)
+
+        def carrier_for(row: Line):
+            if simulated:
+                return SimulatedCarrier.from_settings(row.settings or {})
+            return default_carrier(row)
+
+        dialer = Dialer(lines=lines, carrier_for_line=carrier_for)
+        names = ", ".join(f"{row.name} ({row.carrier})" for row in lines)
+        self.stdout.write(f"dialer {dialer.owner} on {names}")
+        asyncio.run(self._run(dialer, once, options["progress"]))
+
+    def _lines(self, names: list[str], simulated: bool) -> list[Line]:
+        rows = Line.objects.filter(enabled=True)
+        if names:
+            rows = rows.filter(name__in=names)
+        lines = list(rows.order_by("name"))
+        missing = set(names) - {row.name for row in lines}
+        if missing:
+            raise CommandError(f"没有该线路 / no enabled line named {', '.join(sorted(missing))}")
+        if not lines and simulated:
+            lines = [
+                Line.objects.get_or_create(
+                    name="simulated",
+                    defaults={"carrier": CarrierKind.SIMULATED, "max_concurrent": 30},
+                )[0]
+            ]
+        if not lines:
+            raise CommandError("没有可用线路 / no enabled line (add one, or use --simulated)")
+        return lines
+
+    async def _run(self, dialer: Dialer, once: bool, every: float) -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        run = asyncio.create_task(dialer.run(stop=stop, once=once))
+        while not run.done():
+            await asyncio.wait({run}, timeout=every)
+            self.stdout.write(dialer.stats.line(dialer.clock.monotonic()))
+        stats = run.result()
+        self.stdout.write(f"stopped: {stats.line(dialer.clock.monotonic())}")

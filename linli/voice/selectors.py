@@ -1,0 +1,127 @@
+"""Reads of the phone robot: what the robot page shows for one campaign.
+
+The campaign comes through linli.screening.selectors.campaign_for (visible to the user, 404
+otherwise); the figures are counts over the campaign's jobs and attempts, no person in them.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db.models import Count
+from django.utils import timezone
+
+from linli.screening import selectors as screening_selectors
+from linli.screening.models import AttemptOutcome, Campaign, ChannelCode, ContactAttempt
+from linli.voice.models import ACTIVE_STATES, CallJob, JobState, Line, Robot
+
+
+@dataclass(frozen=True)
+class LineUse:
+    name: str
+    carrier: str
+    in_use: int
+    capacity: int
+    calls_per_second: float
+
+
+@dataclass(frozen=True)
+class RecentCall:
+    outcome: str
+    outcome_label: str
+    finished_at: datetime
+    attempt: int | None
+
+
+@dataclass(frozen=True)
+class RobotView:
+    campaign: Campaign
+    robot: Robot
+    by_state: list[tuple[str, str, int]]  # (state, label, count), every state
+    total: int
+    in_call: int
+    calls_last_minute: int
+    answered_last_minute: int
+    lines: list[LineUse]
+    outcomes: list[tuple[str, str, int]]  # last outcome of the jobs
+    recent: list[RecentCall]
+    as_of: datetime
+
+    @property
+    def progress_percent(self) -> int:
+        finished = sum(n for s, _l, n in self.by_state if s in (JobState.DONE, JobState.GIVEN_UP))
+        return round(100 * finished / self.total) if self.total else 0
+
+
+def campaign_for(user, campaign_id: int) -> Campaign:
+    """The campaign if visible to the user (Http404 / PermissionDenied otherwise)."""
+    return screening_selectors.campaign_for(user, campaign_id)
+
+
+def robot_view(campaign: Campaign, *, now: datetime | None = None) -> RobotView:
+    """The robot's state and figures for the campaign page (the caller checked access)."""
+    now = now or timezone.now()
+    # Read only: a campaign whose robot never started shows the defaults it would start with.
+    robot = Robot.objects.filter(campaign=campaign).select_related("line").first() or Robot(
+        campaign=campaign, area_path=campaign.area_path
+    )
+    jobs = CallJob.objects.filter(campaign=campaign)
+    counts = dict(jobs.values_list("state").annotate(n=Count("id")).order_by())
+    by_state = [(state, str(label), counts.get(state, 0)) for state, label in JobState.choices]
+    outcome_labels = {**dict(AttemptOutcome.choices), "do_not_call": "do not call"}
+    outcomes = [
+        (outcome, str(outcome_labels.get(outcome, outcome)), n)
+        for outcome, n in jobs.exclude(last_outcome="")
+        .values_list("last_outcome")
+        .annotate(n=Count("id"))
+        .order_by("-n")
+    ]
+    in_use = dict(
+        jobs.filter(state__in=ACTIVE_STATES, line__isnull=False)
+        .values_list("line_id")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    line_rows = Line.objects.filter(enabled=True)
+    if robot.line_id:
+        line_rows = line_rows.filter(pk=robot.line_id)
+    lines = [
+        LineUse(
+            name=line.name,
+            carrier=line.get_carrier_display(),
+            in_use=in_use.get(line.pk, 0),
+            capacity=line.max_concurrent,
+            calls_per_second=line.calls_per_second,
+        )
+        for line in line_rows.order_by("name")
+    ]
+    # One attempt per call (its outcome and every answer given on it).
+    finals = ContactAttempt.objects.filter(campaign=campaign, channel=ChannelCode.PHONE)
+    last_minute = finals.filter(finished_at__gte=now - timedelta(minutes=1))
+    recent = [
+        RecentCall(
+            outcome=a.outcome,
+            outcome_label=a.get_outcome_display(),
+            finished_at=a.finished_at,
+            attempt=(a.detail or {}).get("attempt"),
+        )
+        for a in finals.order_by("-finished_at", "-id").only("outcome", "finished_at", "detail")[
+            :10
+        ]
+    ]
+    return RobotView(
+        campaign=campaign,
+        robot=robot,
+        by_state=by_state,
+        total=sum(counts.values()),
+        in_call=counts.get(JobState.IN_CALL, 0) + counts.get(JobState.DIALLING, 0),
+        calls_last_minute=last_minute.count(),
+        answered_last_minute=last_minute.filter(outcome=AttemptOutcome.ANSWERED).count(),
+        lines=lines,
+        outcomes=outcomes,
+        recent=recent,
+        as_of=now,
+    )
+
+
+def enabled_lines():
+    return Line.objects.filter(enabled=True).order_by("name")

@@ -1,0 +1,849 @@
+"""Writes of the phone robot: the robot's controls, the call queue, and every step a dialer
+takes on a job (claim, answered, an answer, the outcome, recovery of a dead dialer's jobs).
+
+The dialer (linli.voice.dialer) runs these synchronous functions in a thread (or inline in
+the virtual-time simulation); every step is one transaction, so the database alone says
+where each call stands. Answers given during a call are journalled on its job as they are
+given (journal_calls, one cheap statement for many calls); when the call ends its attempt,
+outcome and every answer, is recorded once through the robot PhoneChannel's collect(), i.e.
+linli.screening.services.record_attempt, keyed by the attempt's call id, so an attempt is
+recorded once whoever closes it (the dialler, or the recovery from a dead dialler's journal).
+"""
+
+import json
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+
+from django.core.exceptions import ValidationError
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Exists, F, OuterRef, Q
+from django.utils import timezone
+
+from linli.core import identifiers
+from linli.core.masking import mask_name
+from linli.core.permissions import require
+from linli.registry.models import PersonTag, VulnerableTag
+from linli.registry.services import PHONE_KIND
+from linli.screening import channels as channel_registry
+from linli.screening.models import (
+    AttemptOutcome,
+    Campaign,
+    CampaignStatus,
+    CampaignTarget,
+    ChannelCode,
+    TargetStatus,
+)
+from linli.screening.services import ANSWER_BEARING, CAMPAIGN_MANAGERS, InvalidAnswers
+from linli.voice.models import (
+    ACTIVE_STATES,
+    DUE_STATES,
+    RETRYABLE_OUTCOMES,
+    CallJob,
+    DoNotCall,
+    JobState,
+    Line,
+    Robot,
+    RobotStatus,
+    default_retry_rules,
+)
+
+log = logging.getLogger(__name__)
+
+# How long a claimed job stays its dialler's without a heartbeat. A dialler alive extends
+# the leases of its calls every LEASE_SECONDS / 3; one that died leaves them to expire.
+LEASE_SECONDS = 120
+# Targets the robot still calls: nobody reached them and nothing says not to call, or they
+# hung up mid-way (reached, but the questionnaire is not complete).
+DIALABLE = (TargetStatus.PENDING, TargetStatus.NO_ANSWER)
+
+
+def dialable(prefix: str = "") -> Q:
+    return Q(**{f"{prefix}status__in": DIALABLE}) | Q(
+        **{f"{prefix}status": TargetStatus.REACHED, f"{prefix}complete": False}
+    )
+
+
+# Vulnerable-group tags that put a person first in the queue (no smartphone is not one).
+PRIORITY_TAGS = tuple(t for t in VulnerableTag.values if t != VulnerableTag.NO_SMARTPHONE)
+MAX_RETRIES_PER_OUTCOME = 10
+MAX_RETRY_MINUTES = 24 * 60
+
+
+def call_id_for(job_id: int, attempt: int) -> str:
+    """The attempt's call id: its ContactAttempt key; answers use "<call id>:<question>"."""
+    return f"r{job_id}-{attempt}"
+
+
+def phone_hash(number: str) -> str:
+    return identifiers.keyed_hash(PHONE_KIND, number)
+
+
+# ---------------------------------------------------------------------------------------------
+# The robot's controls (campaign managers)
+
+
+def _require_manager(by, campaign: Campaign) -> None:
+    require(by, roles=CAMPAIGN_MANAGERS, paths=[campaign.area_path])
+
+
+def robot_of(campaign: Campaign) -> Robot:
+    """Returns the campaign's robot, created paused with the default hours and rules."""
+    robot, _created = Robot.objects.get_or_create(
+        campaign=campaign, defaults={"area_path": campaign.area_path}
+    )
+    return robot
+
+
+def _check_phone_campaign(campaign: Campaign) -> None:
+    if ChannelCode.PHONE not in campaign.channels:
+        raise ValidationError("本排查未使用电话机器人 / this campaign does not use the robot")
+
+
+@transaction.atomic
+def start_robot(*, campaign: Campaign, by, now: datetime | None = None) -> Robot:
+    """Starts (or resumes) the robot: queues a call for every target it can reach that has
+    none yet, and lets the dialer call them within the calling hours. Raises PermissionDenied;
+    ValidationError when the campaign is not running or does not use the phone robot."""
+    _require_manager(by, campaign)
+    now = now or timezone.now()
+    campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
+    _check_phone_campaign(campaign)
+    if campaign.status != CampaignStatus.RUNNING:
+        raise ValidationError("排查未在进行中 / the campaign is not running")
+    robot = robot_of(campaign)
+    enqueue_calls(campaign=campaign, now=now)
+    robot.status = RobotStatus.RUNNING
+    robot.started_at = robot.started_at or now
+    robot.updated_by = by
+    robot.save(update_fields=["status", "started_at", "updated_by", "updated_at"])
+    return robot
+
+
+@transaction.atomic
+def pause_robot(*, campaign: Campaign, by, now: datetime | None = None) -> Robot:
+    """Pauses the robot: no new call is placed; calls in progress finish."""
+    _require_manager(by, campaign)
+    robot = Robot.objects.select_for_update().get(pk=robot_of(campaign).pk)
+    robot.status = RobotStatus.PAUSED
+    robot.paused_at = now or timezone.now()
+    robot.updated_by = by
+    robot.save(update_fields=["status", "paused_at", "updated_by", "updated_at"])
+    return robot
+
+
+def clean_retry_rules(raw: object) -> dict:
+    """Returns retry rules in canonical form. Raises ValidationError keyed "retry_rules"."""
+    if not isinstance(raw, dict):
+        raise ValidationError({"retry_rules": "重拨规则格式错误 / retry rules must be an object"})
+    rules = {}
+    for outcome, rule in raw.items():
+        if outcome not in RETRYABLE_OUTCOMES:
+            raise ValidationError({"retry_rules": f"未知的结果 / unknown outcome {outcome!r}"})
+        if not isinstance(rule, dict):
+            raise ValidationError({"retry_rules": f"{outcome}: 格式错误 / must be an object"})
+        try:
+            limit, after = int(rule.get("max", 0)), float(rule.get("after_minutes", 30))
+        except (TypeError, ValueError):
+            raise ValidationError({"retry_rules": f"{outcome}: 须为数字 / numbers"}) from None
+        if not 0 <= limit <= MAX_RETRIES_PER_OUTCOME:
+            raise ValidationError(
+                {"retry_rules": f"{outcome}: 次数为0–10 / max {MAX_RETRIES_PER_OUTCOME}"}
+            )
+        if not 1 <= after <= MAX_RETRY_MINUTES:
+            raise ValidationError(
+                {"retry_rules": f"{outcome}: 间隔为1–1440分钟 / 1 to 1440 minutes"}
+            )
+        rules[outcome] = {"max": limit, "after_minutes": after}
+    return rules
+
+
+@transaction.atomic
+def configure_robot(
+    *,
+    campaign: Campaign,
+    by,
+    calling_start: time,
+    calling_end: time,
+    retry_rules: dict,
+    line: Line | None = None,
+) -> Robot:
+    """Sets the robot's calling hours (local time, start before end, no night calls across
+    midnight), retry rules and line. Raises PermissionDenied or ValidationError by field."""
+    _require_manager(by, campaign)
+    if calling_start >= calling_end:
+        raise ValidationError({"calling_end": "结束时间须晚于开始时间 / end after the start"})
+    rules = clean_retry_rules(retry_rules)
+    if line is not None and not line.enabled:
+        raise ValidationError({"line": "线路未启用 / this line is disabled"})
+    robot = Robot.objects.select_for_update().get(pk=robot_of(campaign).pk)
+    robot.calling_start, robot.calling_end = calling_start, calling_end
+    robot.retry_rules = rules
+    robot.line = line
+    robot.updated_by = by
+    robot.save(
+        update_fields=[
+            "calling_start",
+            "calling_end",
+            "retry_rules",
+            "line",
+            "updated_by",
+            "updated_at",
+        ]
+    )
+    return robot
+
+
+def add_do_not_call(*, number: str, by, reason: str = "") -> DoNotCall:
+    """Puts a number on the do-not-call list (stored as its keyed hash)."""
+    from linli.core.phones import normalise_phone
+
+    require(by, roles=CAMPAIGN_MANAGERS)
+    entry, _created = DoNotCall.objects.get_or_create(
+        phone_hash=phone_hash(normalise_phone(number)),
+        defaults={"reason": reason[:200], "added_by": by},
+    )
+    return entry
+
+
+# ---------------------------------------------------------------------------------------------
+# The queue
+
+
+def _dialable_targets(campaign: Campaign):
+    return CampaignTarget.objects.filter(
+        campaign=campaign, status__in=DIALABLE, call_job__isnull=True
+    ).exclude(person__phone_hash="")
+
+
+def enqueue_calls(*, campaign: Campaign, now: datetime | None = None) -> int:
+    """Queues one call job for every target the robot can call that has none yet, the
+    vulnerable first. Returns how many were queued (safe to repeat)."""
+    now = now or timezone.now()
+    vulnerable = PersonTag.objects.filter(person_id=OuterRef("person_id"), tag__in=PRIORITY_TAGS)
+    rows = _dialable_targets(campaign).annotate(vulnerable=Exists(vulnerable))
+    queued = 0
+    batch: list[CallJob] = []
+    for target_id, person_id, path, is_vulnerable in rows.values_list(
+        "id", "person_id", "area_path", "vulnerable"
+    ).iterator(chunk_size=2000):
+        batch.append(
+            CallJob(
+                campaign_id=campaign.pk,
+                target_id=target_id,
+                person_id=person_id,
+                area_path=path,
+                next_at=now,
+                priority=0 if is_vulnerable else 1,
+            )
+        )
+        if len(batch) >= 2000:
+            queued += len(CallJob.objects.bulk_create(batch, ignore_conflicts=True))
+            batch = []
+    if batch:
+        queued += len(CallJob.objects.bulk_create(batch, ignore_conflicts=True))
+    return queued
+
+
+def queue_call(*, target: CampaignTarget, now: datetime | None = None) -> CallJob | None:
+    """Queues (or brings forward) the robot's call to one target: None when the robot cannot
+    call them (no phone, reached, refused, wrong number) or a call is under way."""
+    now = now or timezone.now()
+    target = CampaignTarget.objects.select_related("person", "campaign").get(pk=target.pk)
+    if not target.person.phone_hash or not (
+        target.status in DIALABLE or (target.status == TargetStatus.REACHED and not target.complete)
+    ):
+        return None
+    vulnerable = PersonTag.objects.filter(person_id=target.person_id, tag__in=PRIORITY_TAGS)
+    job, created = CallJob.objects.get_or_create(
+        target=target,
+        defaults={
+            "campaign_id": target.campaign_id,
+            "person_id": target.person_id,
+            "area_path": target.area_path,
+            "next_at": now,
+            "priority": 0 if vulnerable.exists() else 1,
+        },
+    )
+    if not created:
+        if job.state in ACTIVE_STATES:
+            return None
+        CallJob.objects.filter(pk=job.pk, state__in=[*DUE_STATES, JobState.GIVEN_UP]).update(
+            state=JobState.QUEUED, next_at=now, updated_at=now
+        )
+        job.refresh_from_db()
+    return job
+
+
+# ---------------------------------------------------------------------------------------------
+# The dialer's steps
+
+
+@dataclass(frozen=True)
+class ClaimedCall:
+    """One attempt a dialer holds: everything the call needs, the number only in memory."""
+
+    job_id: int
+    call_id: str
+    attempt: int
+    target_id: int
+    campaign_id: int
+    person_id: int
+    area_path: str
+    version_id: int
+    line_id: int
+    masked_name: str
+    retry_rules: dict = field(repr=False)
+    number: str = field(repr=False)  # never logged, never stored in clear
+
+
+def _due_jobs(now: datetime, line_id: int):
+    local = timezone.localtime(now).time()
+    busy = CallJob.objects.filter(person_id=OuterRef("person_id"), state__in=ACTIVE_STATES)
+    blocked = DoNotCall.objects.filter(phone_hash=OuterRef("person__phone_hash"))
+    return (
+        CallJob.objects.filter(
+            state__in=DUE_STATES,
+            next_at__lte=now,
+            campaign__status=CampaignStatus.RUNNING,
+            campaign__robot__status=RobotStatus.RUNNING,
+            campaign__robot__calling_start__lte=local,
+            campaign__robot__calling_end__gt=local,
+        )
+        .filter(dialable("target__"))
+        .filter(Q(campaign__robot__line__isnull=True) | Q(campaign__robot__line_id=line_id))
+        .exclude(Exists(busy))
+        .exclude(Exists(blocked))
+        .exclude(person__phone_hash="")
+    )
+
+
+def claim_jobs(
+    *,
+    owner: str,
+    line_id: int,
+    limit: int,
+    now: datetime | None = None,
+    lease_seconds: float = LEASE_SECONDS,
+) -> list[ClaimedCall]:
+    """Claims up to `limit` due jobs for a line, the vulnerable first then the longest
+    waiting: starts their next attempt (a new call id) under the dialer's lease. Never two
+    jobs of one person (the database refuses it even across diallers); jobs another dialler is
+    claiming are skipped (SKIP LOCKED)."""
+    if limit <= 0:
+        return []
+    now = now or timezone.now()
+    try:
+        with transaction.atomic():
+            return _claim(owner, line_id, limit, now, lease_seconds, one_by_one=False)
+    except IntegrityError:
+        # Another dialler took a job of one of these people meanwhile: claim one at a time.
+        with transaction.atomic():
+            return _claim(owner, line_id, limit, now, lease_seconds, one_by_one=True)
+
+
+def _claim(owner, line_id, limit, now, lease_seconds, *, one_by_one) -> list[ClaimedCall]:
+    candidates = list(
+        _due_jobs(now, line_id)
+        .select_for_update(skip_locked=True, of=("self",))
+        .order_by("priority", "next_at", "id")
+        .only("id", "person_id", "attempt")[: limit * 2]
+    )
+    chosen, people = [], set()
+    for job in candidates:
+        if job.person_id not in people:
+            people.add(job.person_id)
+            chosen.append(job)
+        if len(chosen) == limit:
+            break
+    if not chosen:
+        return []
+    expires = now + timedelta(seconds=lease_seconds)
+    for job in chosen:
+        job.attempt += 1
+        job.call_id = call_id_for(job.pk, job.attempt)
+        job.state = JobState.DIALLING
+        job.lease_owner = owner
+        job.lease_expires_at = expires
+        job.line_id = line_id
+        job.started_at = now
+        job.updated_at = now
+        job.answers = {}  # the journal of this attempt
+    fields = ["attempt", "call_id", "state", "lease_owner", "lease_expires_at", "line"]
+    fields += ["started_at", "updated_at", "answers"]
+    if one_by_one:
+        kept = []
+        for job in chosen:
+            try:
+                with transaction.atomic():
+                    CallJob.objects.bulk_update([job], fields)
+            except IntegrityError:
+                continue
+            kept.append(job)
+        chosen = kept
+    else:
+        _start_attempts(chosen, fields)
+    details = {
+        row["id"]: row
+        for row in CallJob.objects.filter(pk__in=[j.pk for j in chosen]).values(
+            "id",
+            "target_id",
+            "campaign_id",
+            "person_id",
+            "area_path",
+            "person__name",
+            "person__phone_encrypted",
+            "campaign__questionnaire_version_id",
+            "campaign__robot__retry_rules",
+        )
+    }
+    claimed = []
+    for job in chosen:
+        row = details[job.pk]
+        claimed.append(
+            ClaimedCall(
+                job_id=job.pk,
+                call_id=job.call_id,
+                attempt=job.attempt,
+                target_id=row["target_id"],
+                campaign_id=row["campaign_id"],
+                person_id=row["person_id"],
+                area_path=row["area_path"],
+                version_id=row["campaign__questionnaire_version_id"],
+                line_id=line_id,
+                masked_name=mask_name(row["person__name"]),
+                retry_rules=row["campaign__robot__retry_rules"] or default_retry_rules(),
+                number=identifiers.decrypt(row["person__phone_encrypted"]),
+            )
+        )
+    return claimed
+
+
+def _start_attempts(jobs: list[CallJob], fields: list[str]) -> None:
+    """Writes the claimed jobs' new attempts in one statement (bulk_update's CASE per field
+    and row costs more to build than the update itself)."""
+    if connection.vendor != "postgresql":
+        CallJob.objects.bulk_update(jobs, fields)
+        return
+    first = jobs[0]
+    values, params = [], []
+    for job in jobs:
+        values.append("(%s::bigint, %s::integer, %s::varchar)")
+        params += [job.pk, job.attempt, job.call_id]
+    table = connection.ops.quote_name(CallJob._meta.db_table)
+    # Placeholders only; the table name is the model's.
+    sql = (
+        f"UPDATE {table} AS j SET attempt = v.attempt, call_id = v.call_id, "  # noqa: S608
+        "state = %s, lease_owner = %s, lease_expires_at = %s, line_id = %s, started_at = %s, "
+        "updated_at = %s, answers = '{}'::jsonb "
+        f"FROM (VALUES {', '.join(values)}) AS v(id, attempt, call_id) WHERE j.id = v.id"
+    )
+    shared = [first.state, first.lease_owner, first.lease_expires_at, first.line_id]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*shared, first.started_at, first.updated_at, *params])
+
+
+def mark_in_call(*, call: ClaimedCall, owner: str, now: datetime | None = None) -> bool:
+    """Records that the call was answered (a crash from now on closes it as hung up)."""
+    return bool(journal_calls(owner=owner, entries=[JournalEntry(call, in_call=True)], now=now))
+
+
+def extend_leases(*, owner: str, job_ids: list[int], now: datetime | None = None) -> int:
+    """The dialler's heartbeat: its calls in progress stay its own for LEASE_SECONDS more."""
+    if not job_ids:
+        return 0
+    now = now or timezone.now()
+    # The lease owner is set only on active jobs (see journal_calls for why no state here).
+    return CallJob.objects.filter(pk__in=job_ids, lease_owner=owner).update(
+        lease_expires_at=now + timedelta(seconds=LEASE_SECONDS)
+    )
+
+
+def _target_ref(call: ClaimedCall) -> CampaignTarget:
+    # record_attempt needs only the key and the path of the target: no query for it.
+    return CampaignTarget(pk=call.target_id, area_path=call.area_path)
+
+
+@dataclass(frozen=True)
+class JournalEntry:
+    """What a call in progress said since its last entry: that it was answered (`in_call`)
+    and/or answers just given (question key → value as the dialogue read it)."""
+
+    call: ClaimedCall
+    answers: dict = field(default_factory=dict)
+    in_call: bool = False
+
+
+def journal_calls(*, owner: str, entries: list[JournalEntry], now: datetime | None = None) -> int:
+    """Journals, in one statement (one commit), what calls in progress said: the answered mark
+    (a crash from then on closes the attempt as hung up) and each answer as it was given (a
+    crash loses none: the recovery records the journal). Many calls' entries share the write
+    (group commit); no validation or risk work happens here, that is done once per call when
+    its attempt is recorded. Only the dialler's own attempts still in progress are written.
+    Returns how many jobs were written."""
+    if not entries:
+        return 0
+    now = now or timezone.now()
+    merged: dict[tuple[int, str], list] = {}
+    for entry in entries:
+        row = merged.setdefault((entry.call.job_id, entry.call.call_id), [{}, False])
+        row[0].update(entry.answers)
+        row[1] = row[1] or entry.in_call
+    if connection.vendor != "postgresql":
+        return _journal_portable(owner, merged, now)
+    values, params = [], []
+    for (job_id, call_id), (answers, in_call) in merged.items():
+        values.append("(%s::bigint, %s::varchar, %s::jsonb, %s::boolean)")
+        params += [job_id, call_id, json.dumps(answers, cls=DjangoJSONEncoder), in_call]
+    table = connection.ops.quote_name(CallJob._meta.db_table)
+    # Placeholders only; the table name is the model's.
+    sql = (
+        f"UPDATE {table} AS j SET "  # noqa: S608
+        "state = CASE WHEN v.in_call THEN %s ELSE j.state END, "
+        "answers = j.answers || v.answers, updated_at = %s "
+        f"FROM (VALUES {', '.join(values)}) AS v(id, call_id, answers, in_call) "
+        "WHERE j.id = v.id AND j.call_id = v.call_id AND j.lease_owner = %s"
+    )
+    # No condition on the state: a lease owner is set only while the job is dialling or in a
+    # call (claim sets it; finishing, recovery and release clear it). A state condition would
+    # also let the planner pick the partial index of active jobs, which statistics taken
+    # before a campaign started call empty, and scan every call in progress per write.
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [JobState.IN_CALL, now, *params, owner])
+        return cursor.rowcount
+
+
+def _journal_portable(owner: str, merged: dict, now: datetime) -> int:
+    written = 0
+    with transaction.atomic():
+        for (job_id, call_id), (answers, in_call) in merged.items():
+            job = (
+                CallJob.objects.select_for_update()
+                .filter(pk=job_id, call_id=call_id, lease_owner=owner, state__in=ACTIVE_STATES)
+                .only("id", "state", "answers")
+                .first()
+            )
+            if job is None:
+                continue
+            job.answers = {**job.answers, **json.loads(json.dumps(answers, cls=DjangoJSONEncoder))}
+            job.state = JobState.IN_CALL if in_call else job.state
+            job.updated_at = now
+            job.save(update_fields=["answers", "state", "updated_at"])
+            written += 1
+    return written
+
+
+def save_answer(
+    *, call: ClaimedCall, owner: str, key: str, value: object, at: datetime | None = None
+) -> bool:
+    """Journals one answer given on the call the moment it is given (a crash loses nothing
+    said); the attempt recorded at the end of the call carries it. Returns whether it was
+    written (False: the attempt is no longer this dialler's)."""
+    return bool(
+        journal_calls(owner=owner, entries=[JournalEntry(call, answers={key: value})], now=at)
+    )
+
+
+def next_step(
+    rules: dict, counts: dict[str, int], outcome: str, now: datetime, *, complete: bool = False
+) -> tuple[str, datetime | None]:
+    """Returns the job's next state and when the next attempt is due, from the outcome just
+    recorded (`counts` already includes it): answered, refused or a complete questionnaire end
+    it; a wrong number gives up; other outcomes retry after their interval until their `max`
+    attempts with that outcome are used."""
+    if outcome in (AttemptOutcome.ANSWERED, AttemptOutcome.REFUSED) or complete:
+        return JobState.DONE, None
+    rule = (rules or {}).get(outcome)
+    if outcome not in RETRYABLE_OUTCOMES or not rule:
+        return JobState.GIVEN_UP, None
+    if counts.get(outcome, 0) < int(rule.get("max", 0)):
+        return JobState.WAITING_RETRY, now + timedelta(minutes=float(rule["after_minutes"]))
+    return JobState.GIVEN_UP, None
+
+
+@dataclass(frozen=True)
+class Finish:
+    """How one attempt ended, to record: the outcome, every answer given on the call (by
+    question key, as the dialogue read them), whether a family member answered, and carrier
+    and dialogue details for the attempt record (never the number)."""
+
+    call: ClaimedCall
+    outcome: str
+    started_at: datetime
+    finished_at: datetime
+    answers: dict = field(default_factory=dict)
+    by_proxy: bool = False
+    detail: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class FinishedCall:
+    outcome: str  # as recorded (a replayed key keeps the outcome stored first)
+    state: str
+    next_at: datetime | None
+    recorded: bool  # an attempt was stored now (False: it was already, or could not be)
+    answers: int = 0  # answers the stored attempt carries
+
+
+def finish_call(
+    *,
+    call: ClaimedCall,
+    owner: str | None,
+    outcome: str,
+    started_at: datetime,
+    finished_at: datetime,
+    answers: dict | None = None,
+    by_proxy: bool = False,
+    detail: dict | None = None,
+) -> FinishedCall:
+    """Records one attempt and moves its job on: finish_calls for a single call."""
+    finish = Finish(call, outcome, started_at, finished_at, answers or {}, by_proxy, detail or {})
+    result = finish_calls(owner=owner, finishes=[finish])[0]
+    if result is None:
+        raise RuntimeError(f"attempt {call.call_id} could not be recorded")
+    return result
+
+
+def finish_calls(*, owner: str | None, finishes: list[Finish]) -> list[FinishedCall | None]:
+    """Records the attempts of calls that ended, and moves their jobs on (retry per the
+    campaign's rules, done, or given up), in one transaction for them all (group commit).
+
+    Each attempt is one ContactAttempt through the robot's PhoneChannel (record_attempt: the
+    same attempt, outcome and answer records as every channel; risk, follow-ups and the
+    target's status from the answers), keyed by the call id, so an attempt closed twice counts
+    once and keeps the outcome stored first. An answer record_attempt refuses is left out (and
+    logged) rather than losing the others. `owner` None: a recovery, which takes the job
+    whoever leased it. Returns one FinishedCall per finish, in order; None where the attempt
+    could not be written (its lease will expire and the recovery record it)."""
+    if not finishes:
+        return []
+    try:
+        with transaction.atomic():
+            return list(_finish_batch(owner, finishes))
+    except Exception:
+        if len(finishes) == 1:
+            raise
+        log.exception("recording %s attempts together failed; one by one", len(finishes))
+    results: list[FinishedCall | None] = []
+    for finish in finishes:
+        try:
+            with transaction.atomic():
+                results.extend(_finish_batch(owner, [finish]))
+        except Exception:
+            log.exception("attempt %s not recorded", finish.call.call_id)
+            results.append(None)
+    return results
+
+
+def _finish_batch(owner: str | None, finishes: list[Finish]) -> list[FinishedCall]:
+    jobs = {
+        job.pk: job
+        for job in CallJob.objects.select_for_update()
+        .filter(pk__in={f.call.job_id for f in finishes})
+        .order_by("pk")
+        .only("id", "call_id", "state", "lease_owner", "outcome_counts", "next_at")
+    }
+    channel = channel_registry.get_channel(ChannelCode.PHONE)
+    results: dict[int, FinishedCall] = {}
+    changed: list[tuple[CallJob, str, str, datetime | None, datetime]] = []
+    # Targets are locked in job order, as another dialler finishing with us would lock them.
+    for index, finish in sorted(enumerate(finishes), key=lambda item: item[1].call.job_id):
+        call = finish.call
+        job = jobs.get(call.job_id)
+        ours = job is not None and job.call_id == call.call_id and job.state in ACTIVE_STATES
+        if ours and owner is not None:
+            ours = job.lease_owner == owner
+        recorded = _record(channel, finish)
+        if recorded is None:
+            # The campaign closed under the call: nothing more to record or to retry.
+            if ours:
+                changed.append((job, finish.outcome, JobState.GIVEN_UP, None, finish.finished_at))
+                job.state = JobState.GIVEN_UP
+            results[index] = FinishedCall(finish.outcome, JobState.GIVEN_UP, None, False)
+            continue
+        outcome, created, complete, answered = recorded
+        if not ours:
+            state, next_at = (job.state, job.next_at) if job else (JobState.DONE, None)
+            results[index] = FinishedCall(outcome, state, next_at, created, answered)
+            continue
+        counts = dict(job.outcome_counts)
+        counts[outcome] = counts.get(outcome, 0) + 1
+        job.outcome_counts = counts
+        state, next_at = next_step(
+            call.retry_rules, counts, outcome, finish.finished_at, complete=complete
+        )
+        changed.append((job, outcome, state, next_at, finish.finished_at))
+        job.state = state  # a second finish of this attempt in the batch is not ours
+        results[index] = FinishedCall(outcome, state, next_at, created, answered)
+    _set_jobs(changed)
+    return [results[index] for index in range(len(finishes))]
+
+
+def _record(channel, finish: Finish) -> tuple[str, bool, bool, int] | None:
+    """Stores the attempt; returns (outcome as stored, created now, questionnaire complete,
+    answers stored), or None when the campaign no longer takes answers."""
+    answers = dict(finish.answers)
+    outcome = finish.outcome
+    if answers and outcome not in ANSWER_BEARING:
+        # Answers were given, so the call was answered: it ended mid-way.
+        outcome = AttemptOutcome.HUNG_UP
+    while True:
+        try:
+            result = channel.collect(
+                target=_target_ref(finish.call),
+                outcome=outcome,
+                answers=answers,
+                idempotency_key=finish.call.call_id,
+                by_proxy=finish.by_proxy and bool(answers),
+                started_at=finish.started_at,
+                finished_at=finish.finished_at,
+                detail=finish.detail,
+            )
+        except InvalidAnswers as error:
+            refused = set(error.answer_errors) & set(answers)
+            if not refused:
+                raise
+            log.warning(
+                "answers %s of %s not stored: %s",
+                sorted(refused),
+                finish.call.call_id,
+                error.messages,
+            )
+            answers = {k: v for k, v in answers.items() if k not in refused}
+            continue
+        except ValidationError as error:
+            log.info("attempt %s not stored: %s", finish.call.call_id, error.messages)
+            return None
+        attempt = result.attempt
+        return attempt.outcome, result.created, result.target.complete, len(attempt.answers)
+
+
+def _set_jobs(changed: list[tuple[CallJob, str, str, datetime | None, datetime]]) -> None:
+    """Moves the jobs on in one statement, emptying their journals (the attempt holds the
+    answers now)."""
+    if not changed:
+        return
+    now = timezone.now()
+    if connection.vendor != "postgresql":
+        for job, outcome, state, next_at, finished_at in changed:
+            CallJob.objects.filter(pk=job.pk).update(
+                state=state,
+                last_outcome=outcome,
+                outcome_counts=job.outcome_counts,
+                next_at=next_at or job.next_at,
+                lease_owner="",
+                lease_expires_at=None,
+                finished_at=finished_at,
+                answers={},
+                updated_at=now,
+            )
+        return
+    values, params = [], []
+    for job, outcome, state, next_at, finished_at in changed:
+        values.append(
+            "(%s::bigint, %s::varchar, %s::varchar, %s::jsonb, %s::timestamptz, %s::timestamptz)"
+        )
+        params += [job.pk, state, outcome, json.dumps(job.outcome_counts), next_at, finished_at]
+    table = connection.ops.quote_name(CallJob._meta.db_table)
+    # Placeholders only; the table name is the model's.
+    sql = (
+        f"UPDATE {table} AS j SET state = v.state, last_outcome = v.outcome, "  # noqa: S608
+        "outcome_counts = v.counts, next_at = COALESCE(v.next_at, j.next_at), "
+        "lease_owner = '', lease_expires_at = NULL, finished_at = v.finished_at, "
+        "answers = '{}'::jsonb, updated_at = %s "
+        f"FROM (VALUES {', '.join(values)}) AS v(id, state, outcome, counts, next_at, finished_at) "
+        "WHERE j.id = v.id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [now, *params])
+
+
+def recover_expired(*, now: datetime | None = None, limit: int = 500) -> int:
+    """Closes the attempts of jobs whose dialler's lease expired (it died or lost the
+    database): a call that was ringing is recorded as failed, one that was answered as hung up
+    with every answer its journal holds, and the job is retried per the rules, never
+    redialled under the same attempt. Returns how many were closed."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        jobs = list(
+            CallJob.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(state__in=ACTIVE_STATES, lease_expires_at__lte=now)
+            .select_related("campaign__robot")
+            .order_by("lease_expires_at")[:limit]
+        )
+        finishes = []
+        for job in jobs:
+            call = ClaimedCall(
+                job_id=job.pk,
+                call_id=job.call_id,
+                attempt=job.attempt,
+                target_id=job.target_id,
+                campaign_id=job.campaign_id,
+                person_id=job.person_id,
+                area_path=job.area_path,
+                version_id=0,
+                line_id=job.line_id or 0,
+                masked_name="",
+                retry_rules=_rules_of(job),
+                number="",
+            )
+            outcome = (
+                AttemptOutcome.HUNG_UP if job.state == JobState.IN_CALL else AttemptOutcome.FAILED
+            )
+            finishes.append(
+                Finish(
+                    call=call,
+                    outcome=outcome,
+                    started_at=job.started_at or now,
+                    finished_at=now,
+                    answers=dict(job.answers or {}),
+                    detail={"attempt": job.attempt, "recovered": True, "dialler": job.lease_owner},
+                )
+            )
+        for finish, result in zip(
+            finishes, finish_calls(owner=None, finishes=finishes), strict=True
+        ):
+            if result is None:
+                raise RuntimeError(f"attempt {finish.call.call_id} could not be recovered")
+    return len(jobs)
+
+
+def _rules_of(job: CallJob) -> dict:
+    robot = getattr(job.campaign, "robot", None)
+    return robot.retry_rules if robot is not None else default_retry_rules()
+
+
+def sweep_jobs(*, now: datetime | None = None) -> int:
+    """Takes out of the queue the jobs that will never be dialled: the target was reached,
+    refused or escalated by another channel (done), the campaign closed, or the number is on
+    the do-not-call list (given up). Returns how many."""
+    now = now or timezone.now()
+    due = CallJob.objects.filter(state__in=DUE_STATES)
+    count = due.filter(campaign__status=CampaignStatus.CLOSED).update(
+        state=JobState.GIVEN_UP, last_outcome="closed", updated_at=now
+    )
+    blocked = DoNotCall.objects.filter(phone_hash=OuterRef("person__phone_hash"))
+    count += due.filter(Exists(blocked)).update(
+        state=JobState.GIVEN_UP, last_outcome="do_not_call", updated_at=now
+    )
+    count += due.exclude(dialable("target__")).update(
+        state=JobState.DONE, last_outcome="skipped", updated_at=now
+    )
+    return count
+
+
+def release_jobs(*, owner: str, job_ids: list[int]) -> int:
+    """Gives back jobs a stopping dialler claimed but never dialled (no attempt was made):
+    they are due again under their attempt number minus one."""
+    if not job_ids:
+        return 0
+    return CallJob.objects.filter(
+        pk__in=job_ids, lease_owner=owner, state=JobState.DIALLING
+    ).update(
+        state=JobState.QUEUED,
+        attempt=F("attempt") - 1,
+        call_id="",
+        lease_owner="",
+        lease_expires_at=None,
+    )
