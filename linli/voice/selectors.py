@@ -9,10 +9,19 @@ from datetime import datetime, timedelta
 
 from django.db.models import Count
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from linli.screening import selectors as screening_selectors
 from linli.screening.models import AttemptOutcome, Campaign, ChannelCode, ContactAttempt
 from linli.voice.models import ACTIVE_STATES, CallJob, JobState, Line, Robot
+
+# Why a job stopped without a call: set by the dialer and services.sweep_jobs, never an
+# attempt's outcome.
+JOB_ONLY_OUTCOMES = {
+    "do_not_call": _("On the do-not-call list"),
+    "closed": _("Campaign closed"),
+    "skipped": _("No call needed"),
+}
 
 
 @dataclass(frozen=True)
@@ -67,7 +76,7 @@ def robot_view(campaign: Campaign, *, now: datetime | None = None) -> RobotView:
     jobs = CallJob.objects.filter(campaign=campaign)
     counts = dict(jobs.values_list("state").annotate(n=Count("id")).order_by())
     by_state = [(state, str(label), counts.get(state, 0)) for state, label in JobState.choices]
-    outcome_labels = {**dict(AttemptOutcome.choices), "do_not_call": "do not call"}
+    outcome_labels = {**dict(AttemptOutcome.choices), **JOB_ONLY_OUTCOMES}
     outcomes = [
         (outcome, str(outcome_labels.get(outcome, outcome)), n)
         for outcome, n in jobs.exclude(last_outcome="")
