@@ -3,7 +3,7 @@
 Run from the repository root (needs PostgreSQL at 127.0.0.1:5432, user postgres):
 
     .venv/bin/python bench/screening_surge.py [--submissions 10000] [--seconds 60]
-        [--workers 4] [--threads 4] [--worker-connections 1000] [--backlog 2048]
+        [--workers 4] [--threads 4] [--worker-connections 8] [--backlog 64]
         [--retry-fraction 0.05] [--seed 7] [--database linli_surge] [--keep-db]
 
 A smoke check: `--submissions 500 --seconds 5` (well under a minute).
@@ -24,9 +24,10 @@ A smoke check: `--submissions 500 --seconds 5` (well under a minute).
    2 CPUs, four processes keep both cores busy despite the GIL while each one's four threads
    overlap the requests' waits on PostgreSQL (a target's row lock, the commit's WAL flush);
    16 connections stay far below max_connections. --worker-connections and --backlog bound
-   the queue in front of the threads (gunicorn's defaults: 1000 per worker, 2048): when the
-   queue holds more than the page's 20 s timeout of work, every request served is one its
-   client has given up on, and a surge above capacity never recovers (try 8 and 64).
+   the queue in front of the threads, 8 and 64 as docs/deployment.md and `make serve` set
+   them. With gunicorn's own defaults (1000 per worker, 2048) the queue holds more than the
+   page's 20 s timeout of work, every request served is one its client has given up on, and
+   a surge above capacity never recovers (try --worker-connections 1000 --backlog 2048).
 4. Fires the submissions open-loop: send times are drawn uniformly over --seconds (Poisson
    arrivals at N/S per second), each sent at its time whatever is still in flight, so a slow
    server shows as queueing. A submission is one resident's POST
@@ -792,12 +793,12 @@ def main() -> None:
     parser.add_argument(
         "--worker-connections",
         type=int,
-        default=1000,
-        help="connections a gunicorn worker accepts and queues for its threads (gunicorn's "
-        "default 1000)",
+        default=8,
+        help="connections a gunicorn worker accepts and queues for its threads (as deployed; "
+        "gunicorn's own default is 1000)",
     )
     parser.add_argument(
-        "--backlog", type=int, default=2048, help="listen queue (gunicorn's default 2048)"
+        "--backlog", type=int, default=64, help="listen queue (as deployed; gunicorn's 2048)"
     )
     parser.add_argument("--retry-fraction", type=float, default=0.05)
     parser.add_argument("--seed", type=int, default=7)
