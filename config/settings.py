@@ -239,6 +239,10 @@ LINLI_PUBLIC_URL = env_str(
     f"https://{ALLOWED_HOSTS[0]}" if HTTPS else f"http://{ALLOWED_HOSTS[0]}:8000",
 ).rstrip("/")
 
+# The phone robot's speech answers to yes/no questions (linli.voice.asr): the folder of an
+# offline Vosk model (needs `pip install vosk`). Empty: residents answer on the keypad only.
+LINLI_VOICE_ASR_MODEL = env_str("LINLI_VOICE_ASR_MODEL", "")
+
 # Background work (imports, matching) runs in `manage.py db_worker`; tests run it inline.
 TASKS = {
     "default": {

@@ -818,6 +818,74 @@ def escalate_unreached(*, campaign: Campaign, now: datetime | None = None) -> in
     return count
 
 
+def request_visit(
+    *,
+    target: CampaignTarget,
+    reason: str,
+    now: datetime | None = None,
+    note: str = "",
+) -> bool:
+    """Puts a target on its grid's door-knock list for `reason` (a DoorKnockReason) outside
+    the answers: a resident who asked the phone robot for a person. Returns whether anything
+    changed.
+
+    Idempotent: a target already on the list stays there with its first escalation time, and
+    a second request changes nothing. "Said they need help" outranks the reason it was on the
+    list for (as an answer asking for help does in `_apply_outcome`) and also raises the
+    target's need-help follow-up task (once per target, like every task), with `note` as its
+    reason. A campaign that no longer takes answers is left alone (False).
+    """
+    if reason not in DoorKnockReason.values:
+        raise ValidationError({"reason": f"未知的原因 / unknown reason {reason!r}"})
+    now = now or timezone.now()
+    with transaction.atomic():
+        target = (
+            CampaignTarget.objects.select_for_update(of=("self",))
+            .select_related("campaign", "person")
+            .get(pk=target.pk)
+        )
+        if not target.campaign.accepts_answers:
+            return False
+        changed = False
+        if target.status != TargetStatus.NEEDS_DOOR_KNOCK:
+            target.status = TargetStatus.NEEDS_DOOR_KNOCK
+            target.door_knock_reason = reason
+            target.escalated_at = target.escalated_at or now
+            changed = True
+        elif reason == DoorKnockReason.NEED_HELP and target.door_knock_reason != reason:
+            target.door_knock_reason = reason
+            changed = True
+        if changed:
+            target.updated_at = now
+            target.save(update_fields=["status", "door_knock_reason", "escalated_at", "updated_at"])
+        if reason == DoorKnockReason.NEED_HELP:
+            changed = _raise_task(target, FollowUp.NEED_HELP, note) or changed
+    return changed
+
+
+def _raise_task(target: CampaignTarget, kind: str, note: str) -> bool:
+    """Raises one follow-up task of `kind` for the target unless it has one (ever)."""
+    if FollowUpTask.objects.filter(target=target, kind=kind).exists():
+        return False
+    reasons = [*target.risk_reasons, *([note] if note else [])]
+    # ignore_conflicts: a task raised concurrently by an answer's transaction is kept.
+    FollowUpTask.objects.bulk_create(
+        [
+            FollowUpTask(
+                campaign_id=target.campaign_id,
+                target=target,
+                person_id=target.person_id,
+                area_path=target.person.area_path or target.area_path,
+                kind=kind,
+                risk_level=target.risk_level,
+                reasons=reasons,
+            )
+        ],
+        ignore_conflicts=True,
+    )
+    return True
+
+
 def may_record_for(user, target: CampaignTarget) -> bool:
     """Returns whether the user may record attempts for this target (door-knock form)."""
     if getattr(user, "is_superuser", False):

@@ -61,6 +61,16 @@ class CallSession(ABC):
         max_digits were pressed, a terminator was pressed, or a timeout passed ('' when
         nothing was pressed within first_timeout)."""
 
+    def start_listening(self) -> bool:
+        """Starts keeping what the far end says, for a spoken answer (linli.voice.asr).
+        Returns False when this session cannot hear speech (the default: keypad only)."""
+        return False
+
+    def stop_listening(self) -> bytes:
+        """Stops listening and returns the 8 kHz μ-law audio heard since start_listening()
+        (b"" when nothing was kept)."""
+        return b""
+
     @abstractmethod
     async def hangup(self) -> None:
         """Ends the call from our side (idempotent)."""

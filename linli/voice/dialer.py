@@ -137,6 +137,8 @@ class VirtualClock(Clock):
 
 
 DB = Callable[..., Awaitable[Any]]
+# The dialer's default recogniser: whatever LINLI_VOICE_ASR_MODEL configures.
+FROM_SETTINGS = object()
 
 
 async def inline_db(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
@@ -335,7 +337,10 @@ class Dialer:
     Writes of many calls share a commit (Batcher): the answers of calls in progress are
     journalled together every `journal_window` seconds (each call waits for its answer to be
     written before the next question), and the attempts of calls that ended are recorded
-    together every `record_window` seconds."""
+    together every `record_window` seconds.
+
+    `recogniser` (linli.voice.asr) lets residents answer yes/no questions aloud; by default
+    the one LINLI_VOICE_ASR_MODEL configures, if any (None: the keypad only)."""
 
     def __init__(
         self,
@@ -354,6 +359,7 @@ class Dialer:
         claim_batch: int = 200,
         journal_window: float = 0.05,
         record_window: float = 0.25,
+        recogniser: Any = FROM_SETTINGS,
     ):
         if not lines:
             raise ValueError("no line to call on")
@@ -371,6 +377,7 @@ class Dialer:
         self.claim_batch = claim_batch
         self.journal_window = journal_window
         self.record_window = record_window
+        self.recogniser = recogniser
         self.stats = Stats()
         self.lines: list[LineRuntime] = []
         self._tasks: dict[asyncio.Task, services.ClaimedCall] = {}
@@ -396,6 +403,10 @@ class Dialer:
         job is due and no call is on. Stopping lets the calls in progress finish; cancelling
         the task (a crash, in tests) drops them without another write."""
         self._wake = asyncio.Event()
+        if self.recogniser is FROM_SETTINGS:
+            from linli.voice.asr import recogniser_from_settings
+
+            self.recogniser = recogniser_from_settings()
         self.lines = [
             LineRuntime(
                 line_id=line.pk,
@@ -565,6 +576,7 @@ class Dialer:
                     answers=answers,
                     by_proxy=by_proxy,
                     detail=detail,
+                    wants_person=bool(detail.get("wants_person")),
                 )
             )
             if result is None:
@@ -604,9 +616,10 @@ class Dialer:
             await self._journal.submit(services.JournalEntry(call, answers={key: value}))
             self.stats.answers_saved += 1
 
+        speech = {"recogniser": self.recogniser} if self.recogniser is not None else {}
         try:
             result = await self._dialogue(
-                session, script, masked_name=call.masked_name, on_answer=on_answer
+                session, script, masked_name=call.masked_name, on_answer=on_answer, **speech
             )
         except HungUp:
             return "hung_up", False, {"duration": self._since(answered_mono)}

@@ -38,16 +38,25 @@ Outcomes (AttemptOutcome values):
   the first answer.
 
 An optional question the robot gives up on is passed over (the call goes on).
+
+Speech: with a `recogniser` (linli.voice.asr, when the operator configured a model) and a
+session that can listen, a yes/no question (the identity check, the family-member question,
+yes/no questions and the items of a multiple choice) also takes a spoken answer: when no key
+comes after the prompt, what was said while the robot waited is recognised and read by the
+keyword grammar (是/对/有/去过 → 1, 不是/没有/没去过 → 2; unclear speech counts as an invalid
+key). Keys always win, and every other question takes keys only.
 """
 
 import asyncio
 import contextlib
+import logging
 import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date
 
 from linli.screening.questionnaires import AnswerError, route, validate_answer
+from linli.voice.asr import Recogniser, yes_no_from_speech
 from linli.voice.contracts import CallSession, HungUp, Prompt
 from linli.voice.script import (
     CLOSING,
@@ -66,6 +75,8 @@ from linli.voice.script import (
     identity_text,
     questions_by_key,
 )
+
+log = logging.getLogger(__name__)
 
 MAX_TRIES = 3
 MAX_REPEATS = 5  # presses of 9 on one prompt before they count as wrong keys
@@ -114,8 +125,10 @@ class _Dialogue:
         inter_digit_timeout: float,
         today: date | None,
         clock: Callable[[], float],
+        recogniser: Recogniser | None = None,
     ) -> None:
         self.session = session
+        self.recogniser = recogniser
         self.script = script
         self.on_answer = on_answer
         self.max_tries = max(1, max_tries)
@@ -156,12 +169,33 @@ class _Dialogue:
 
     # -- reading keys ----------------------------------------------------------------------------
 
-    async def read_key(self, prompt: Prompt) -> str:
-        """One key: pressed during the prompt (barge-in) or after it."""
+    async def read_key(self, prompt: Prompt, *, speech: bool = False) -> str:
+        """One key: pressed during the prompt (barge-in) or after it; with `speech` (a yes/no
+        question) and a recogniser, a spoken yes or no after it reads as 1 or 2."""
         digits = await self.say(prompt, barge_in=True)
         if not digits:
-            digits = await self.collect(1, self.first_timeout)
+            listening = speech and self.recogniser is not None and self.session.start_listening()
+            try:
+                digits = await self.collect(1, self.first_timeout)
+            finally:
+                audio = self.session.stop_listening() if listening else b""
+            if not digits and audio:
+                digits = await self.hear(audio)
         return digits[:1]
+
+    async def hear(self, audio: bytes) -> str:
+        """A spoken yes/no as its key: "1", "2", "?" (speech, but no clear answer) or ""."""
+        try:
+            # CPU-bound decoding: off the event loop, which carries every other call's audio.
+            text = await asyncio.to_thread(self.recogniser.recognise, audio)
+        except Exception:
+            log.exception("speech recognition failed")
+            return ""
+        if not text:
+            return ""
+        answer = yes_no_from_speech(text)
+        self.log(speech=text)
+        return "?" if answer is None else "1" if answer else "2"
 
     async def read_entry(self, prompt: Prompt, step: Step) -> str:
         """Several keys ended by # (or a pause): a number or a date."""
@@ -187,6 +221,7 @@ class _Dialogue:
         parse: Callable[[str], object],
         *,
         step: Step | None = None,
+        speech: bool = False,
     ) -> object:
         """Plays the prompt until a key (or entry) parses. Raises _Transfer on 0 and _GiveUp
         when the tries run out."""
@@ -194,7 +229,9 @@ class _Dialogue:
             prompt = self.script.prompts[prompt]
         tries = repeats = 0
         while True:
-            keys = await (self.read_entry(prompt, step) if step else self.read_key(prompt))
+            keys = await (
+                self.read_entry(prompt, step) if step else self.read_key(prompt, speech=speech)
+            )
             if keys == REPEAT_KEY and repeats < MAX_REPEATS:
                 repeats += 1
                 self.log(event="repeat")
@@ -263,7 +300,12 @@ class _Dialogue:
 
     async def ask_step(self, step: Step) -> object:
         if step.kind != "multiple_choice":
-            return await self.ask(step.prompt, self.parser(step), step=step if step.entry else None)
+            return await self.ask(
+                step.prompt,
+                self.parser(step),
+                step=step if step.entry else None,
+                speech=step.kind == "yes_no",
+            )
         tries = 0
         while True:
             codes = await self.ask_items(step)
@@ -279,11 +321,11 @@ class _Dialogue:
     async def ask_items(self, step: Step) -> list[str]:
         """A multiple choice, item by item (see linli.voice.script for why)."""
         if step.exclusive:
-            if not await self.ask(step.prompt, _yes_no):
+            if not await self.ask(step.prompt, _yes_no, speech=True):
                 return [step.exclusive]
         else:
             await self.say(step.prompt, barge_in=False)
-        codes = [code for code, name in step.items if await self.ask(name, _yes_no)]
+        codes = [code for code, name in step.items if await self.ask(name, _yes_no, speech=True)]
         if not codes and step.exclusive:
             # Said "some of these", then no to each listed one: none of them, as answered.
             return [step.exclusive]
@@ -305,9 +347,9 @@ class _Dialogue:
             prompt = await asyncio.to_thread(identity_prompt, self.script, masked_name)
         elif prompt is None:
             prompt = identity_prompt(self.script, masked_name)
-        if await self.ask(prompt, _yes_no):
+        if await self.ask(prompt, _yes_no, speech=True):
             return False
-        if await self.ask(PROXY, _yes_no):
+        if await self.ask(PROXY, _yes_no, speech=True):
             return True
         raise _Refused
 
@@ -420,6 +462,7 @@ async def run_dialogue(
     inter_digit_timeout: float = INTER_DIGIT_TIMEOUT,
     today: date | None = None,
     clock: Callable[[], float] | None = None,
+    recogniser: Recogniser | None = None,
 ) -> DialogueResult:
     """Holds the screening conversation over an answered call and returns its result (see the
     module docstring for the flow and the outcomes). Hangs up at the end. Never raises HungUp;
@@ -433,6 +476,7 @@ async def run_dialogue(
         inter_digit_timeout=inter_digit_timeout,
         today=today,
         clock=clock or _loop_clock(),
+        recogniser=recogniser,
     )
     try:
         return await dialogue.run(masked_name)

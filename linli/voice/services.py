@@ -27,12 +27,14 @@ from linli.core.permissions import require
 from linli.registry.models import PersonTag, VulnerableTag
 from linli.registry.services import PHONE_KIND
 from linli.screening import channels as channel_registry
+from linli.screening import services as screening
 from linli.screening.models import (
     AttemptOutcome,
     Campaign,
     CampaignStatus,
     CampaignTarget,
     ChannelCode,
+    DoorKnockReason,
     TargetStatus,
 )
 from linli.screening.services import ANSWER_BEARING, CAMPAIGN_MANAGERS, InvalidAnswers
@@ -67,6 +69,8 @@ def dialable(prefix: str = "") -> Q:
 
 # Vulnerable-group tags that put a person first in the queue (no smartphone is not one).
 PRIORITY_TAGS = tuple(t for t in VulnerableTag.values if t != VulnerableTag.NO_SMARTPHONE)
+# The reason on the need-help task of a resident who pressed 0 (read by the grid worker).
+WANTS_PERSON_NOTE = "电话中按0要求人工联系 / asked the phone robot for a person"
 MAX_RETRIES_PER_OUTCOME = 10
 MAX_RETRY_MINUTES = 24 * 60
 
@@ -575,6 +579,7 @@ class Finish:
     answers: dict = field(default_factory=dict)
     by_proxy: bool = False
     detail: dict = field(default_factory=dict)
+    wants_person: bool = False  # pressed 0: a worker must visit (the robot calls no more)
 
 
 @dataclass(frozen=True)
@@ -663,6 +668,16 @@ def _finish_batch(owner: str | None, finishes: list[Finish]) -> list[FinishedCal
             results[index] = FinishedCall(finish.outcome, JobState.GIVEN_UP, None, False)
             continue
         outcome, created, complete, answered = recorded
+        if finish.wants_person:
+            # Same transaction as the attempt: the request for a person is never lost to a
+            # crash between the two. The target leaves the robot's queue for the door list.
+            screening.request_visit(
+                target=_target_ref(call),
+                reason=DoorKnockReason.NEED_HELP,
+                now=finish.finished_at,
+                note=WANTS_PERSON_NOTE,
+            )
+            complete = True
         if not ours:
             state, next_at = (job.state, job.next_at) if job else (JobState.DONE, None)
             results[index] = FinishedCall(outcome, state, next_at, created, answered)

@@ -9,7 +9,9 @@ In: RFC 4733 telephone-events (when the peer negotiated them) and in-band tones 
 Goertzel detector in the received PCMU audio both feed one digit queue; a press that arrives
 both ways is counted once. In-band detection costs CPU (see `linli.voice.media.dtmf`), so by
 default it runs only when the peer did not negotiate telephone-event; `inband_dtmf=True`
-forces it on (carriers that negotiate events but then strip them).
+forces it on (carriers that negotiate events but then strip them). Between start_recording()
+and take_recording() the received audio is also kept, as μ-law, for a spoken answer
+(linli.voice.asr).
 """
 
 import asyncio
@@ -82,6 +84,9 @@ class RtpStream:
         self._closed = False
         self.packets_sent = 0
         self.packets_received = 0
+        # The resident's voice, kept only between start_recording() and take_recording().
+        self._recording: bytearray | None = None
+        self.max_recording_bytes = 15 * SAMPLE_RATE
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -247,7 +252,12 @@ class RtpStream:
         if self._closed or (self._remote_ip is not None and addr[0] != self._remote_ip):
             return
         self.packets_received += 1
-        if len(data) > 1 and (data[1] & 0x7F) != self.event_payload_type and not self.inband_dtmf:
+        if (
+            len(data) > 1
+            and (data[1] & 0x7F) != self.event_payload_type
+            and not self.inband_dtmf
+            and self._recording is None
+        ):
             return  # audio nobody listens to: not worth parsing
         try:
             packet = RtpPacket.parse(data)
@@ -260,10 +270,32 @@ class RtpStream:
                 return
             if key is not None:
                 self._add_digit(key, "event")
-        elif self.inband_dtmf and packet.payload_type in (PCMU, PCMA, self.payload_type):
-            decode = g711.alaw2lin if packet.payload_type == PCMA else g711.ulaw2lin
-            for key in self._detector.feed(decode(packet.payload)):
-                self._add_digit(key, "tone")
+        elif packet.payload_type in (PCMU, PCMA, self.payload_type):
+            if self._recording is not None:
+                self._record(packet)
+            if self.inband_dtmf:
+                decode = g711.alaw2lin if packet.payload_type == PCMA else g711.ulaw2lin
+                for key in self._detector.feed(decode(packet.payload)):
+                    self._add_digit(key, "tone")
+
+    def _record(self, packet: RtpPacket) -> None:
+        audio = packet.payload
+        if packet.payload_type == PCMA:
+            audio = g711.lin2ulaw(g711.alaw2lin(audio))
+        room = self.max_recording_bytes - len(self._recording)
+        if room > 0:
+            self._recording += audio[:room]
+
+    def start_recording(self) -> None:
+        """Starts keeping the received audio (as μ-law), for a spoken answer; any earlier
+        recording is dropped."""
+        self._recording = bytearray()
+
+    def take_recording(self) -> bytes:
+        """Stops recording and returns the μ-law audio received since start_recording()
+        (in arrival order, at most `max_recording_bytes`)."""
+        audio, self._recording = bytes(self._recording or b""), None
+        return audio
 
     def _add_digit(self, key: str, source: str) -> None:
         if key not in DIGITS:

@@ -46,6 +46,15 @@ class RtpCallSession(CallSession):
             self._over = True
             raise
 
+    def start_listening(self) -> bool:
+        if self.hung_up:
+            return False
+        self.stream.start_recording()
+        return True
+
+    def stop_listening(self) -> bytes:
+        return self.stream.take_recording()
+
     async def collect(
         self,
         *,

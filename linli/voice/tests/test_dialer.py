@@ -8,6 +8,7 @@ import itertools
 from datetime import datetime, time, timedelta
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from linli.registry.models import VulnerableTag
@@ -165,6 +166,71 @@ def test_answers_given_by_a_family_member_are_recorded_by_proxy(world):
     assert {s["proxy"] for s in target.answer_sources.values()} == {True}
     other = ContactAttempt.objects.get(campaign=campaign, target__person=world.resident_a2)
     assert other.by_proxy is False
+
+
+@pytest.mark.django_db
+def test_pressing_0_puts_the_resident_on_the_grid_door_knock_list(world):
+    """0 asks for a person: after the call the target is on its grid's door-knock list as
+    "said they need help" with a need-help task, and the robot calls them no more; with no
+    answer given yet (李秀英) as well as after some (张三丰)."""
+    campaign = robot_campaign(world)
+    after_an_answer = Persona(
+        "asks_after_an_answer",
+        default_keys="2",
+        keys={"identity": "1", "q:temperature": "365#", "q:symptoms": "0"},
+    )
+    at_once = Persona("asks_at_once", keys={"identity": "1", "q:temperature": "0"})
+    carrier = SimulatedCarrier(
+        rates=Rates(answer=1.0, no_answer=0, busy=0, wrong_number=0),
+        personas={"13812345678": after_an_answer, "13900001111": at_once},
+    )
+    clock = VirtualClock(local(0, 9, 0))
+    dialer = make_dialer(clock, make_line(), carrier)
+    clock.run(dialer.run(once=True))
+    for person in (world.resident_a, world.resident_a2):
+        target = CampaignTarget.objects.get(campaign=campaign, person=person)
+        assert target.status == "needs_door_knock"
+        assert target.door_knock_reason == "need_help" and target.escalated_at is not None
+        task = target.tasks.get()
+        assert task.kind == "need_help" and task.status == "open"
+        assert services.WANTS_PERSON_NOTE in task.reasons
+        assert target.call_job.state == JobState.DONE
+        attempt = ContactAttempt.objects.get(target=target)
+        assert attempt.detail["wants_person"] is True
+    first = CampaignTarget.objects.get(campaign=campaign, person=world.resident_a)
+    assert first.answers == {"temperature": 36.5}
+    listed = screening_selectors.door_knock_list(world.grid_a, campaign, world.a.grid)
+    assert {m.target_id for h in listed for m in h.members if m.door_knock_reason} == set(
+        CampaignTarget.objects.filter(campaign=campaign).values_list("pk", flat=True)
+    )
+    # The next day the robot calls neither of them again.
+    later = make_dialer(VirtualClock(local(1, 9, 0)), make_line("sim2"), carrier)
+    stats = later.clock.run(later.run(once=True))
+    assert stats.placed == 0
+    assert ContactAttempt.objects.filter(campaign=campaign).count() == 2
+
+
+@pytest.mark.django_db
+def test_request_visit_is_idempotent_and_need_help_outranks_other_reasons(world):
+    campaign = robot_campaign(world)
+    target = CampaignTarget.objects.get(campaign=campaign, person=world.resident_a)
+    now = timezone.now()
+    assert screening.request_visit(target=target, reason="no_phone", now=now)
+    assert not screening.request_visit(target=target, reason="deadline", now=now)
+    target.refresh_from_db()
+    assert (target.status, target.door_knock_reason) == ("needs_door_knock", "no_phone")
+    assert not target.tasks.exists()
+    later = now + timedelta(hours=1)
+    assert screening.request_visit(target=target, reason="need_help", now=later, note="x")
+    assert not screening.request_visit(target=target, reason="need_help", now=later)
+    target.refresh_from_db()
+    assert target.door_knock_reason == "need_help" and target.escalated_at == now
+    assert list(target.tasks.values_list("kind", "reasons")) == [("need_help", ["x"])]
+    with pytest.raises(ValidationError):
+        screening.request_visit(target=target, reason="bogus", now=now)
+    screening.close_campaign(campaign=campaign, by=world.lead_a)
+    other = CampaignTarget.objects.get(campaign=campaign, person=world.resident_a2)
+    assert not screening.request_visit(target=other, reason="need_help", now=now)
 
 
 @pytest.mark.django_db
