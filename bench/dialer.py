@@ -86,7 +86,9 @@ def seed(n: int, seed_value: int, concurrent: int, cps: float):
     per_compound = max(4, math.ceil(n / COMPOUNDS / PHONES_PER_DWELLING))
     started = time.perf_counter()
     summary = generate_demo(
-        seed=seed_value, shape=DemoShape(communities=1, dwellings_per_compound=per_compound)
+        seed=seed_value,
+        shape=DemoShape(communities=1, dwellings_per_compound=per_compound),
+        screening=False,  # the bench launches its own campaign
     )
     print(
         f"  demo community: {summary.residents} residents in {summary.households} households "
