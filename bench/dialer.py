@@ -10,7 +10,7 @@ A smoke check: `--people 500`.
 
 (a) Dialogues through the simulated carrier
 1. Drops and recreates --database on PostgreSQL, migrates it with production settings
-   (bench/screening_surge.py's environment: fresh keys, ./var in a temporary directory), and
+   (bench/fixtures.py: fresh keys, ./var in a temporary directory), and
    seeds one demo community (linli.demo) with at least --people residents who have a phone.
 2. As the community lead: a daily-symptoms campaign over the community with the phone robot
    and door knocks, launched; the robot started with calling hours 00:00–23:59 and the default
@@ -47,7 +47,6 @@ Figures are printed, never asserted: the machine is shared and noisy.
 """
 
 import argparse
-import math
 import os
 import resource
 import sys
@@ -60,54 +59,29 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from screening_surge import (  # the sibling bench's database helpers
+from fixtures import (
+    community_lead,
     drop_database,
     fresh_database,
-    production_env,
+    launch_campaign,
+    migrate_production,
+    seed_demo_community,
     setup_django,
 )
 
 VENDOR_PER_HOUR = 50_000
 TARGET_PER_HOUR = 500_000
 PHONES_PER_DWELLING = 1.2  # demo residents with a phone per dwelling, with a margin
-COMPOUNDS = 6
 
 
-def seed(n: int, seed_value: int, concurrent: int, cps: float):
-    from django.db import connection
-
-    from linli.accounts.models import User
-    from linli.demo.generator import DemoShape, generate_demo
-    from linli.screening import services as screening
-    from linli.screening.models import ChannelCode
+def start_robot(campaign, n: int, line=None) -> None:
+    """Starts the campaign's phone robot, calling round the clock with the default retry rules
+    (on `line`, or any line when None), and keeps exactly `n` of its calls queued (the demo
+    makes a few more people than asked for)."""
     from linli.voice import services
-    from linli.voice.models import CallJob, Line
+    from linli.voice.models import CallJob
 
-    per_compound = max(4, math.ceil(n / COMPOUNDS / PHONES_PER_DWELLING))
-    started = time.perf_counter()
-    summary = generate_demo(
-        seed=seed_value,
-        shape=DemoShape(communities=1, dwellings_per_compound=per_compound),
-        screening=False,  # the bench launches its own campaign
-    )
-    print(
-        f"  demo community: {summary.residents} residents in {summary.households} households "
-        f"({time.perf_counter() - started:.1f} s)"
-    )
-    started = time.perf_counter()
-    lead = User.objects.get(username="lead1")
-    community = lead.areas.get()
-    questionnaire = screening.create_questionnaire(
-        name="每日健康监测", area=community, by=lead, from_template="daily_symptoms"
-    )
-    campaign = screening.create_campaign(
-        name="每日健康监测（电话机器人压力测试）",
-        questionnaire_version=questionnaire.versions.get(),
-        area=community,
-        by=lead,
-        channels=[ChannelCode.PHONE, ChannelCode.DOOR_KNOCK],
-    )
-    campaign = screening.launch_campaign(campaign=campaign, by=lead)
+    lead = community_lead()
     services.robot_of(campaign)
     services.configure_robot(
         campaign=campaign,
@@ -115,12 +89,29 @@ def seed(n: int, seed_value: int, concurrent: int, cps: float):
         calling_start=clock_time(0, 0),
         calling_end=clock_time(23, 59, 59),
         retry_rules=services.default_retry_rules(),
+        line=line,
     )
     services.start_robot(campaign=campaign, by=lead)
+    extra = CallJob.objects.filter(campaign=campaign).order_by("-id").values_list("id", flat=True)
+    CallJob.objects.filter(pk__in=list(extra[n:])).delete()
+
+
+def seed(n: int, seed_value: int, concurrent: int, cps: float):
+    from django.db import connection
+
+    from linli.screening.models import ChannelCode
+    from linli.voice.models import CallJob, Line
+
+    seed_demo_community(n, seed_value, PHONES_PER_DWELLING)
+    started = time.perf_counter()
+    campaign = launch_campaign(
+        questionnaire="每日健康监测",
+        campaign="每日健康监测（电话机器人压力测试）",
+        channels=[ChannelCode.PHONE, ChannelCode.DOOR_KNOCK],
+        from_template="daily_symptoms",
+    )
+    start_robot(campaign, n)
     jobs = CallJob.objects.filter(campaign=campaign)
-    extra = jobs.order_by("-id").values_list("id", flat=True)[n:]
-    # Keep exactly --people calls (the demo makes a few more people than asked for).
-    CallJob.objects.filter(pk__in=list(extra)).delete()
     line = Line.objects.create(
         name="模拟线路", carrier="simulated", max_concurrent=concurrent, calls_per_second=cps
     )
@@ -365,41 +356,21 @@ SIP_AIM_PER_SECOND = 14  # 50,000 calls an hour
 def _sip_campaign(n: int, line):
     """A running yes/no campaign over the demo community with its robot on the SIP line and
     exactly `n` calls queued; every other robot paused (they would call on any line)."""
-    from linli.accounts.models import User
-    from linli.screening import services as screening
     from linli.screening.models import ChannelCode
     from linli.voice import services
     from linli.voice.models import CallJob, Robot, RobotStatus
 
-    lead = User.objects.get(username="lead1")
-    community = lead.areas.get()
+    lead = community_lead()
     for robot in Robot.objects.filter(status=RobotStatus.RUNNING).select_related("campaign"):
         services.pause_robot(campaign=robot.campaign, by=lead)
-    questionnaire = screening.create_questionnaire(
-        name="健康排查（SIP）", area=community, by=lead, definition=SIP_QUESTIONNAIRE
-    )
-    campaign = screening.create_campaign(
-        name="健康排查（直连SIP压力测试）",
-        questionnaire_version=questionnaire.versions.get(),
-        area=community,
-        by=lead,
+    campaign = launch_campaign(
+        questionnaire="健康排查（SIP）",
+        campaign="健康排查（直连SIP压力测试）",
         channels=[ChannelCode.PHONE, ChannelCode.DOOR_KNOCK],
+        definition=SIP_QUESTIONNAIRE,
     )
-    campaign = screening.launch_campaign(campaign=campaign, by=lead)
-    services.robot_of(campaign)
-    services.configure_robot(
-        campaign=campaign,
-        by=lead,
-        calling_start=clock_time(0, 0),
-        calling_end=clock_time(23, 59, 59),
-        retry_rules=services.default_retry_rules(),
-        line=line,
-    )
-    services.start_robot(campaign=campaign, by=lead)
-    jobs = CallJob.objects.filter(campaign=campaign)
-    extra = jobs.order_by("-id").values_list("id", flat=True)[n:]
-    CallJob.objects.filter(pk__in=list(extra)).delete()
-    return campaign, jobs.count()
+    start_robot(campaign, n, line)
+    return campaign, CallJob.objects.filter(campaign=campaign).count()
 
 
 def _timed(carrier):
@@ -584,16 +555,7 @@ def main() -> None:
     try:
         print(f"preparing database {args.database} (production settings, ./var in {var_dir})")
         started = time.perf_counter()
-        env = production_env(fresh_database(args.database), var_dir)
-        setup_django(env)
-        from django.core.management import call_command
-        from django.db import connection
-
-        call_command("migrate", verbosity=0)
-        with connection.cursor() as cursor:
-            cursor.execute("SHOW server_version")
-            version = cursor.fetchone()[0]
-        print(f"  PostgreSQL {version}; migrated ({time.perf_counter() - started:.1f} s)")
+        migrate_production(fresh_database(args.database), var_dir, started)
         campaign, line = seed(args.people, args.seed, args.concurrent, args.cps)
         if args.sip_only:
             if not sip_setups_per_second(args):

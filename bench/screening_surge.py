@@ -65,7 +65,6 @@ import os
 import random
 import re
 import resource
-import secrets
 import shutil
 import signal
 import socket
@@ -80,82 +79,24 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
-import psycopg
-from psycopg import sql
+from fixtures import (
+    HOST,
+    ROOT,
+    drop_database,
+    fresh_database,
+    launch_campaign,
+    migrate_production,
+    seed_demo_community,
+)
 
-ROOT = Path(__file__).resolve().parent.parent
-PG_ADMIN_URL = os.environ.get("LINLI_BENCH_PG", "postgres://postgres@127.0.0.1:5432/postgres")
-HOST = "127.0.0.1"
 # Demo residents per dwelling who have a phone and a smartphone (H5-reachable), measured on
 # the generator (about 1.4, vacant dwellings included); the margin covers seed variation.
 REACHABLE_PER_DWELLING = 1.2
-COMPOUNDS = 6  # DemoShape: one community × 3 grids × 2 compounds
 # The page's script (linli/screening/static/screening/h5.js): its request timeout and the
 # delays before it sends the same submission again; it never gives up, the bench does.
 PAGE_TIMEOUT = 20.0
 PAGE_RETRY_DELAYS = (1.0, 2.0, 4.0, 8.0, 15.0)
 GIVE_UP_AFTER = 300.0
-
-
-# ---------------------------------------------------------------------------------------------
-# Database and Django
-
-
-def admin_connect() -> psycopg.Connection:
-    return psycopg.connect(PG_ADMIN_URL, autocommit=True)
-
-
-def fresh_database(name: str) -> str:
-    """Drops and recreates the database; returns its URL. Refuses a database someone is
-    connected to (another run of this bench, most likely)."""
-    with admin_connect() as conn:
-        busy = conn.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = %s", [name]
-        ).fetchone()[0]
-        if busy:
-            raise SystemExit(
-                f"database {name} has {busy} connection(s): another run? Use --database."
-            )
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-
-
-def drop_database(name: str) -> None:
-    with admin_connect() as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
-
-
-def production_env(database_url: str, var_dir: Path) -> dict[str, str]:
-    """The environment of a production install (docs/deployment.md), shared by this process
-    (seeding, links) and gunicorn: the same keys, so links signed here verify there."""
-    return {
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "LINLI_ENV": "production",
-        "LINLI_DEBUG": "0",
-        "DATABASE_URL": database_url,
-        "LINLI_SECRET_KEY": secrets.token_urlsafe(48),
-        "LINLI_DATA_KEY": secrets.token_urlsafe(48),
-        "LINLI_HASH_KEY": secrets.token_urlsafe(48),
-        "LINLI_ALLOWED_HOSTS": f"{HOST},localhost",
-        "LINLI_VAR_DIR": str(var_dir),
-        # Nothing here should send an SMS; if something does, it lands in a file, not a phone.
-        "LINLI_SMS_BACKEND": "linli.adapters.sms.file.FileBackend",
-        "LINLI_SMS_FILE_PATH": str(var_dir / "sms"),
-        "LINLI_LOG_LEVEL": "WARNING",
-    }
-
-
-def setup_django(env: dict[str, str]) -> None:
-    os.environ.update(env)
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -184,41 +125,21 @@ def seed(n: int, seed_value: int) -> Seeded:
     from django.urls import reverse
     from django.utils import timezone
 
-    from linli.accounts.models import User
-    from linli.demo.generator import DemoShape, generate_demo
     from linli.registry.models import Person
-    from linli.screening import services
     from linli.screening.channels import get_channel
     from linli.screening.h5 import link_for
     from linli.screening.models import CampaignTarget, ChannelCode, TargetStatus
 
-    per_compound = max(4, math.ceil(n / COMPOUNDS / REACHABLE_PER_DWELLING))
-    started = time.perf_counter()
-    summary = generate_demo(
-        seed=seed_value,
-        shape=DemoShape(communities=1, dwellings_per_compound=per_compound),
-        screening=False,  # the bench launches its own campaign
-    )
-    print(
-        f"  demo community: {summary.residents} residents in {summary.households} households "
-        f"({time.perf_counter() - started:.1f} s)"
-    )
+    seed_demo_community(n, seed_value, REACHABLE_PER_DWELLING)
 
     started = time.perf_counter()
-    lead = User.objects.get(username="lead1")
-    community = lead.areas.get()
-    questionnaire = services.create_questionnaire(
-        name="每日健康监测", area=community, by=lead, from_template="daily_symptoms"
-    )
-    campaign = services.create_campaign(
-        name="每日健康监测（压力测试）",
-        questionnaire_version=questionnaire.versions.get(),
-        area=community,
-        by=lead,
+    campaign = launch_campaign(
+        questionnaire="每日健康监测",
+        campaign="每日健康监测（压力测试）",
         channels=[ChannelCode.H5],
+        from_template="daily_symptoms",
         deadline=timezone.now() + timedelta(days=2),
     )
-    campaign = services.launch_campaign(campaign=campaign, by=lead)
     reachable = Person.objects.filter(
         get_channel(ChannelCode.H5).reachable(), pk=OuterRef("person_id")
     )
@@ -816,17 +737,9 @@ def main() -> None:
         started = time.perf_counter()
         database_url = fresh_database(args.database)
         created = True
-        env = production_env(database_url, var_dir)
-        setup_django(env)
-        from django.core.management import call_command
-        from django.db import connection, connections
+        env = migrate_production(database_url, var_dir, started, collectstatic=True)
+        from django.db import connections
 
-        call_command("migrate", verbosity=0)
-        call_command("collectstatic", interactive=False, verbosity=0)
-        with connection.cursor() as cursor:
-            cursor.execute("SHOW server_version")
-            version = cursor.fetchone()[0]
-        print(f"  PostgreSQL {version}; migrated ({time.perf_counter() - started:.1f} s)")
         seeded = seed(args.submissions, args.seed)
         submissions = plan(seeded, args)
         connections.close_all()
