@@ -21,6 +21,7 @@ event loop jumps to the next timer whenever everything waits (see VirtualTimeLoo
 import asyncio
 import contextlib
 import logging
+import math
 import os
 import selectors
 import socket
@@ -170,9 +171,19 @@ class Pacer:
     """Calls-per-second of a line: starts are spaced at least 1/rate apart (a token bucket
     holding one token), so no second of the line's life sees more than `rate` new calls."""
 
+    # Seconds of starts a line may have claimed ahead of its pace: a call waiting for its turn
+    # holds a line slot without ringing anyone, so a deep queue here starves the line.
+    AHEAD_SECONDS = 2.0
+
     def __init__(self, rate: float):
         self.interval = 1.0 / rate
+        self.burst = max(1, math.ceil(self.AHEAD_SECONDS * rate))
         self._next = float("-inf")
+
+    def waiting(self, now: float) -> int:
+        """Returns how many reserved starts are still ahead of `now`."""
+        ahead = self._next - now
+        return math.ceil(ahead / self.interval) if ahead > 0 else 0
 
     async def wait(self, clock: Clock) -> None:
         now = clock.monotonic()
@@ -492,8 +503,13 @@ class Dialer:
         launched = 0
         self._asked_every_line = True
         for line in self.lines:
-            free = min(line.max_concurrent - line.active, self.claim_batch)
-            if free <= 0 or self.clock.monotonic() < line.next_claim:
+            now = self.clock.monotonic()
+            free = min(
+                line.max_concurrent - line.active,
+                self.claim_batch,
+                line.pacer.burst - line.pacer.waiting(now),
+            )
+            if free <= 0 or now < line.next_claim:
                 self._asked_every_line = False
                 continue
             claimed = await self.db(
