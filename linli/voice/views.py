@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
+from linli.core.errors import add_errors_to_form
 from linli.core.jurisdiction import path_within
 from linli.core.permissions import require
 from linli.screening.models import AttemptOutcome, Campaign, ChannelCode
@@ -174,11 +175,7 @@ def robot_settings(request: HttpRequest, campaign_id: int) -> HttpResponse:
                 line=form.cleaned_data["line"],
             )
         except ValidationError as error:
-            if hasattr(error, "error_dict"):
-                for field, errors in error.message_dict.items():
-                    form.add_error(field if field in form.fields else None, errors)
-            else:
-                form.add_error(None, error.messages)
+            add_errors_to_form(form, error)
         except PermissionDenied as error:
             form.add_error(None, str(error))
         else:

@@ -17,6 +17,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from linli.core.errors import add_errors_to_form
 from linli.core.jurisdiction import path_within
 from linli.core.pagination import CappedPaginator
 from linli.core.permissions import require
@@ -58,14 +59,6 @@ def _campaign_form(request: HttpRequest, data=None, **kwargs) -> CampaignForm:
         questionnaires=selectors.questionnaires_for(request.user),
         **kwargs,
     )
-
-
-def _add_errors(form, error: ValidationError) -> None:
-    if hasattr(error, "error_dict"):
-        for field, errors in error.message_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, error.messages)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -111,7 +104,7 @@ def campaign_create(request: HttpRequest) -> HttpResponse:
                 emergency=data["emergency"],
             )
         except ValidationError as error:
-            _add_errors(form, error)
+            add_errors_to_form(form, error)
         except PermissionDenied as error:
             form.add_error(None, str(error))
         else:
@@ -166,7 +159,7 @@ def campaign_preview(request: HttpRequest) -> HttpResponse:
             channels=form.cleaned_data["channels"],
         )
     except ValidationError as error:
-        _add_errors(form, error)
+        add_errors_to_form(form, error)
         return render(request, template, {"form": form, "reach": None}, status=400)
     context = {"form": form, "reach": reach, "area": form.cleaned_data["area"]}
     return render(request, template, context)
@@ -190,7 +183,7 @@ def campaign_detail(request: HttpRequest, campaign_id: int) -> HttpResponse:
             try:
                 _update(request, campaign, form)
             except ValidationError as error:
-                _add_errors(form, error)
+                add_errors_to_form(form, error)
             except PermissionDenied as error:
                 form.add_error(None, str(error))
             else:

@@ -26,6 +26,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from linli.areas.models import Area
+from linli.core.errors import errors_by_field
 from linli.core.permissions import require
 from linli.core.roles import policy_for
 from linli.registry.selectors import present_person
@@ -54,12 +55,6 @@ def _wants_json(request: HttpRequest) -> bool:
 
 def _json_error(status: int, errors: dict[str, str]) -> JsonResponse:
     return JsonResponse({"saved": False, "errors": errors}, status=status)
-
-
-def _errors_of(error: ValidationError) -> dict[str, str]:
-    if hasattr(error, "error_dict"):
-        return {field: " ".join(texts) for field, texts in error.message_dict.items()}
-    return {"__all__": " ".join(error.messages)}
 
 
 def _moment(raw: object, field: str, errors: dict[str, str]) -> datetime | None:
@@ -467,7 +462,7 @@ def door_knock_submit(request: HttpRequest, campaign_id: int) -> HttpResponse:
                 return _json_error(403, {"__all__": str(error)})
             raise
         except ValidationError as error:
-            errors = _errors_of(error)
+            errors = errors_by_field(error)
     if as_json:
         if errors:
             return _json_error(400, errors)

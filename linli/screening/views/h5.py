@@ -25,6 +25,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 
 from linli.adapters import sms
 from linli.adapters.links import ExpiredLink, InvalidLink, LinkError
+from linli.core.errors import errors_by_field
 from linli.core.permissions import require
 from linli.screening import h5, selectors
 from linli.screening.channels import get_channel
@@ -320,7 +321,7 @@ def _answer_json(request: HttpRequest, token: str, target_id: int) -> JsonRespon
             return JsonResponse({"error": str(InvalidLink())}, status=404)
         if ended:
             return JsonResponse({"error": _bilingual(*_ENDED)}, status=410)
-        return JsonResponse({"errors": _error_dict(exc)}, status=400)
+        return JsonResponse({"errors": errors_by_field(exc, general="body")}, status=400)
     return JsonResponse(
         {
             "saved": True,
@@ -329,12 +330,6 @@ def _answer_json(request: HttpRequest, token: str, target_id: int) -> JsonRespon
             "complete": recorded.complete,
         }
     )
-
-
-def _error_dict(exc: ValidationError) -> dict[str, str]:
-    if hasattr(exc, "error_dict"):
-        return {field: " ".join(messages) for field, messages in exc.message_dict.items()}
-    return {"body": " ".join(exc.messages)}
 
 
 def _form_submission(request: HttpRequest) -> tuple[dict, str]:
@@ -388,7 +383,7 @@ def _answer_form(request: HttpRequest, token: str, target_id: int) -> HttpRespon
         if isinstance(exc, InvalidAnswers) and question in exc.answer_errors:
             message = str(exc.answer_errors[question])
         else:
-            message = " ".join(_error_dict(exc).values())
+            message = " ".join(errors_by_field(exc, general="body").values())
         target = h5.target_from_token(token)
         return _screen_page(
             token,

@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext, pgettext_lazy
 
 from linli.areas import selectors as area_selectors
+from linli.core.errors import add_errors_to_form
 from linli.core.jurisdiction import path_within
 from linli.screening import selectors, services
 from linli.screening.forms import BLANK, DefinitionForm, QuestionnaireCreateForm
@@ -105,21 +106,13 @@ def questionnaire_list(request: HttpRequest) -> HttpResponse:
                     ),
                 )
             except ValidationError as error:
-                _add_errors(form, error)
+                add_errors_to_form(form, error)
             else:
                 messages.success(request, _("Questionnaire created. Edit it and save."))
                 return redirect("screening:questionnaire", questionnaire_id=questionnaire.pk)
         status = 400
     context = {"summaries": summaries, "form": form}
     return render(request, "screening/questionnaires.html", context, status=status)
-
-
-def _add_errors(form, error: ValidationError) -> None:
-    if hasattr(error, "error_dict"):
-        for field, errors in error.message_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, error.messages)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -199,7 +192,7 @@ def _save(request, questionnaire, form, definition: dict) -> HttpResponse | None
         form.add_error(None, _("Nothing was saved: correct the problems marked below."))
         return None
     except ValidationError as error:
-        _add_errors(form, error)
+        add_errors_to_form(form, error)
         return None
     if before is not None and version.number != before.number:
         messages.success(
