@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from linli.areas.models import Area
 from linli.audit.models import AuditAction, AuditEvent
-from linli.registry.importing import pipeline
+from linli.registry.importing import pipeline, writing
 from linli.registry.models import (
     BatchStatus,
     Household,
@@ -101,7 +101,7 @@ def test_failed_import_leaves_the_registry_as_it_was(world, monkeypatch):
     def explode(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(pipeline, "_derive_households", explode)
+    monkeypatch.setattr(writing, "derive_households", explode)
     batch = pipeline.run_batch(stage(world, HOUSEHOLD_CSV.encode("gb18030"), "户籍.csv"))
     assert batch.status == BatchStatus.FAILED
     assert "disk full" in batch.error

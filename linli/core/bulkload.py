@@ -1,17 +1,23 @@
-"""Loading many rows at once: COPY on PostgreSQL, bulk_create elsewhere.
+"""Loading many rows at once: COPY on PostgreSQL, executemany elsewhere.
 
 Imports write tens of thousands of rows; on PostgreSQL `COPY … FROM STDIN` is several times
 faster than multi-row INSERTs. Primary keys are taken from the table's sequence first so the
 caller knows every new row's id (COPY returns none).
+
+Two shapes of input: model instances (`insert_rows`, `update_rows`), for callers that already
+hold them, and plain tuples of column values (`insert_tuples`, `update_tuples`), for imports
+that never build a model instance per row (Model.__init__ costs more than writing the row).
 """
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from operator import attrgetter
 
 from django.db import connection, models, transaction
 
 BULK_BATCH = 2000
+
+Row = Sequence[object]
 
 
 def _allocate_ids(model: type[models.Model], count: int) -> list[int]:
@@ -26,21 +32,41 @@ def _allocate_ids(model: type[models.Model], count: int) -> list[int]:
         return cursor.fetchone()[0]
 
 
-def _row_plan(model: type[models.Model], fields: Sequence[models.Field]):
-    """Returns a function turning an instance into the tuple of database values (pk first).
+def allocate_ids(model: type[models.Model], count: int) -> Sequence[int]:
+    """Returns `count` new primary keys for `model`: from the sequence on PostgreSQL; on SQLite
+    from the table's maximum, which is safe because imports write inside an IMMEDIATE
+    transaction that holds SQLite's single write lock."""
+    if count == 0:
+        return []
+    if connection.vendor == "postgresql":
+        return _allocate_ids(model, count)
+    qn = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT COALESCE(MAX({qn(model._meta.pk.column)}), 0) FROM {qn(model._meta.db_table)}"  # noqa: S608
+        )
+        first = cursor.fetchone()[0] + 1
+    return range(first, first + count)
 
-    One C-level getter per row; only the fields the driver cannot take as they are get
-    converted (JSON everywhere; dates and times on SQLite). get_db_prep_value for every cell
-    would cost more than writing the rows.
-    """
-    getter = attrgetter("pk", *(f.attname for f in fields))
+
+def _converters(fields: Sequence[models.Field], offset: int) -> list[tuple[int, Callable]]:
+    """Returns (position, converter) for the values the driver cannot take as they are: JSON
+    everywhere, dates and times on SQLite. get_db_prep_value for every cell would cost more
+    than writing the rows."""
     postgres = connection.vendor == "postgresql"
     converters = []
-    for position, field in enumerate(fields, start=1):
+    for position, field in enumerate(fields, start=offset):
         if isinstance(field, models.JSONField):
             converters.append((position, _json_text(field)))
         elif not postgres and isinstance(field, (models.DateField, models.TimeField)):
             converters.append((position, _prep(field)))
+    return converters
+
+
+def _row_plan(model: type[models.Model], fields: Sequence[models.Field]):
+    """Returns a function turning an instance into the tuple of database values (pk first)."""
+    getter = attrgetter("pk", *(f.attname for f in fields))
+    converters = _converters(fields, offset=1)
     if not converters:
         return getter
 
@@ -53,6 +79,31 @@ def _row_plan(model: type[models.Model], fields: Sequence[models.Field]):
     return row
 
 
+def fields_of(model: type[models.Model], attnames: Sequence[str]) -> list[models.Field]:
+    """Returns the concrete fields named by attname ("dwelling_id", "name")."""
+    by_attname = {f.attname: f for f in model._meta.concrete_fields}
+    return [by_attname[name] for name in attnames]
+
+
+def tuple_plan(model: type[models.Model], attnames: Sequence[str]) -> Callable[[Row], Row]:
+    """Returns a function turning a tuple of Python values (in `attnames` order) into what the
+    database driver takes; the identity when nothing needs converting."""
+    fields = fields_of(model, attnames)
+    converters = _converters(fields, offset=0)
+    if not converters:
+        return lambda row: row
+
+    def row_of(values: Row) -> list:
+        values = list(values)
+        for position, convert in converters:
+            value = values[position]
+            if value is not None:
+                values[position] = convert(value)
+        return values
+
+    return row_of
+
+
 def _prep(field: models.Field):
     def convert(value: object) -> object:
         return field.get_db_prep_value(value, connection, prepared=False)
@@ -60,14 +111,19 @@ def _prep(field: models.Field):
     return convert
 
 
+def stamp_value(model: type[models.Model], attname: str, value: object) -> object:
+    """Returns `value` as the database stores it in that column (a datetime for auto_now
+    columns is prepared once and repeated, not once per row)."""
+    field = model._meta.get_field(attname)
+    return field.get_db_prep_value(value, connection, prepared=False)
+
+
 @transaction.atomic
 def insert_rows(model: type[models.Model], objects: Sequence[models.Model]) -> None:
     """Inserts unsaved model instances and sets their primary keys.
 
     No signals, no save(): like bulk_create. auto_now/auto_now_add fields get their value as
-    bulk_create would give it. Ids come from the sequence on PostgreSQL; on SQLite from the
-    table's maximum, which is safe because imports write inside an IMMEDIATE transaction that
-    holds SQLite's single write lock.
+    bulk_create would give it.
     """
     if not objects:
         return
@@ -78,33 +134,39 @@ def insert_rows(model: type[models.Model], objects: Sequence[models.Model]) -> N
     for obj in objects:
         for f in stamped:
             f.pre_save(obj, add=True)
-    qn = connection.ops.quote_name
-    table = qn(model._meta.db_table)
-    columns = [model._meta.pk.column, *(f.column for f in fields)]
-    column_sql = ", ".join(qn(c) for c in columns)
-    if connection.vendor == "postgresql":
-        ids = _allocate_ids(model, len(objects))
-    else:
-        with connection.cursor() as cursor:
-            cursor.execute(f"SELECT COALESCE(MAX({qn(columns[0])}), 0) FROM {table}")  # noqa: S608
-            first = cursor.fetchone()[0] + 1
-        ids = range(first, first + len(objects))
+    ids = allocate_ids(model, len(objects))
     for obj, pk in zip(objects, ids, strict=True):
         obj.pk = pk
     row_of = _row_plan(model, fields)
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            with cursor.copy(f"COPY {table} ({column_sql}) FROM STDIN") as copy:
-                for obj in objects:
-                    copy.write_row(row_of(obj))
-        else:
-            marks = ", ".join(["%s"] * len(columns))
-            sql = f"INSERT INTO {table} ({column_sql}) VALUES ({marks})"  # noqa: S608
-            for batch in chunks(objects):
-                cursor.executemany(sql, [row_of(obj) for obj in batch])
+    columns = [model._meta.pk.column, *(f.column for f in fields)]
+    _write(model._meta.db_table, columns, map(row_of, objects))
     for obj in objects:
         obj._state.adding = False
         obj._state.db = connection.alias
+
+
+@transaction.atomic
+def insert_tuples(model: type[models.Model], attnames: Sequence[str], rows: Iterable[Row]) -> None:
+    """Inserts rows given as tuples in `attnames` order (values as the driver takes them: see
+    tuple_plan). Columns left out take their database default (the primary key its
+    sequence)."""
+    columns = [field.column for field in fields_of(model, attnames)]
+    _write(model._meta.db_table, columns, rows)
+
+
+def _write(table: str, columns: Sequence[str], rows: Iterable[Row]) -> None:
+    qn = connection.ops.quote_name
+    column_sql = ", ".join(qn(c) for c in columns)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            with cursor.copy(f"COPY {qn(table)} ({column_sql}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            marks = ", ".join(["%s"] * len(columns))
+            sql = f"INSERT INTO {qn(table)} ({column_sql}) VALUES ({marks})"  # noqa: S608
+            for batch in chunks(list(rows)):
+                cursor.executemany(sql, batch)
 
 
 def chunks(items: Sequence, size: int = BULK_BATCH) -> Iterable[Sequence]:
@@ -115,21 +177,32 @@ def chunks(items: Sequence, size: int = BULK_BATCH) -> Iterable[Sequence]:
 def update_rows(
     model: type[models.Model], objects: Sequence[models.Model], fields: Sequence[str]
 ) -> None:
-    """Writes `fields` of many saved instances in one set-based UPDATE.
+    """Writes `fields` of many saved instances in one set-based UPDATE (see update_tuples)."""
+    if not objects:
+        return
+    columns = [model._meta.get_field(name) for name in fields]
+    row_of = _row_plan(model, columns)
+    update_tuples(model, [c.attname for c in columns], [row_of(obj) for obj in objects])
+
+
+def update_tuples(model: type[models.Model], attnames: Sequence[str], rows: Sequence[Row]) -> None:
+    """Writes columns of many saved rows in one set-based UPDATE. Each row is (pk, *values in
+    `attnames` order), values as the driver takes them.
 
     Django's bulk_update builds a CASE expression per row and field, which costs seconds for
     tens of thousands of rows; here the new values go into a temporary table (COPY on
     PostgreSQL, executemany elsewhere) and one `UPDATE … FROM` applies them (PostgreSQL, and
     SQLite since 3.33).
     """
-    if not objects:
+    if not rows:
         return
     meta = model._meta
-    columns = [meta.get_field(name) for name in fields]
+    columns = fields_of(model, attnames)
     qn = connection.ops.quote_name
     table = qn(meta.db_table)
     pk = qn(meta.pk.column)
-    temp = qn(f"linli_update_{meta.db_table}")
+    temp_name = f"linli_update_{meta.db_table}"
+    temp = qn(temp_name)
     types = [c.db_type(connection) for c in columns]
     with connection.cursor() as cursor:
         cursor.execute(f"DROP TABLE IF EXISTS {temp}")
@@ -138,16 +211,8 @@ def update_rows(
             + ", ".join(f"{qn(c.column)} {t}" for c, t in zip(columns, types, strict=True))
             + ")"
         )
-        row_of = _row_plan(model, columns)
-        rows = [row_of(obj) for obj in objects]
-        if connection.vendor == "postgresql":
-            with cursor.copy(f"COPY {temp} FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-        else:
-            marks = ", ".join(["%s"] * (len(columns) + 1))
-            # Table and column names come from model metadata, never from input.
-            cursor.executemany(f"INSERT INTO {temp} VALUES ({marks})", rows)  # noqa: S608
+    _write(temp_name, [meta.pk.column, *(c.column for c in columns)], rows)
+    with connection.cursor() as cursor:
         assignments = ", ".join(f"{qn(c.column)} = {temp}.{qn(c.column)}" for c in columns)
         cursor.execute(
             f"UPDATE {table} SET {assignments} FROM {temp} WHERE {table}.{pk} = {temp}.{pk}"  # noqa: S608
@@ -160,3 +225,101 @@ def _json_text(field: models.JSONField):
         return None if value is None else json.dumps(value, cls=field.encoder, ensure_ascii=False)
 
     return convert
+
+
+class StagedRows:
+    """Rows loaded ahead of the transaction that completes them, then inserted by key.
+
+    On PostgreSQL the rows are COPYed at once, in the binary format, into a temporary table
+    with no index, constraint or default (the cheapest load there is: the server parses no
+    text, and text and JSON wait as text); `insert` then COPYs the columns decided later, one
+    row per key, and moves everything into the model's table with one INSERT … SELECT joined
+    on the key. Elsewhere the rows wait in memory and `insert` writes them directly. Values
+    are as the driver takes them, JSON as its text. Call `discard` when the import ends
+    either way.
+    """
+
+    def __init__(
+        self, model: type[models.Model], attnames: Sequence[str], *, key: str, rows: Iterable[Row]
+    ) -> None:
+        self.model, self.attnames, self.key = model, tuple(attnames), key
+        self._position = self.attnames.index(key)
+        self._rows: list[Row] = []
+        self._table = ""
+        if connection.vendor != "postgresql":
+            self._rows = list(rows)
+            return
+        self._table = f"linli_stage_{model._meta.db_table}"
+        _binary_copy(self._table, fields_of(model, self.attnames), rows)
+
+    def insert(self, attnames: Sequence[str], rows: Iterable[Row]) -> None:
+        """Inserts every staged row completed with `attnames`; `rows` are (key, *values), one
+        for every staged key."""
+        if connection.vendor != "postgresql":
+            completion = {row[0]: row[1:] for row in rows}
+            position = self._position
+            insert_tuples(
+                self.model,
+                (*self.attnames, *attnames),
+                [(*row, *completion[row[position]]) for row in self._rows],
+            )
+            self._rows = []
+            return
+        qn = connection.ops.quote_name
+        key_field, *fields = fields_of(self.model, (self.key, *attnames))
+        completion = f"{self._table}_completion"
+        _binary_copy(completion, [key_field, *fields], rows)
+        staged = fields_of(self.model, self.attnames)
+        columns = ", ".join(qn(f.column) for f in (*staged, *fields))
+        selected = ", ".join(
+            [f"s.{qn(f.column)}{_cast(f)}" for f in staged]
+            + [f"c.{qn(f.column)}{_cast(f)}" for f in fields]
+        )
+        key = qn(key_field.column)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {qn(self.model._meta.db_table)} ({columns}) "  # noqa: S608
+                f"SELECT {selected} FROM {qn(self._table)} s "
+                f"JOIN {qn(completion)} c ON c.{key} = s.{key}"
+            )
+            cursor.execute(f"DROP TABLE {qn(completion)}")
+
+    def discard(self) -> None:
+        """Drops the staging table (PostgreSQL) or forgets the rows."""
+        self._rows = []
+        if self._table:
+            with connection.cursor() as cursor:
+                cursor.execute(f"DROP TABLE IF EXISTS {connection.ops.quote_name(self._table)}")
+            self._table = ""
+
+
+_AS_TEXT = (models.CharField, models.TextField, models.JSONField)
+
+
+def _staging_type(field: models.Field) -> str:
+    # A foreign key's db_type is its target's key type (bigint).
+    return "text" if isinstance(field, _AS_TEXT) else field.db_type(connection)
+
+
+def _cast(field: models.Field) -> str:
+    # Text goes into varchar columns by assignment; JSON needs its cast.
+    return "::jsonb" if isinstance(field, models.JSONField) else ""
+
+
+def _binary_copy(table: str, fields: Sequence[models.Field], rows: Iterable[Row]) -> None:
+    """Creates the temporary table `table` with a column per field and COPYs `rows` into it in
+    PostgreSQL's binary format."""
+    qn = connection.ops.quote_name
+    types = [_staging_type(f) for f in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {qn(table)}")
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE {qn(table)} ("
+            + ", ".join(f"{qn(f.column)} {t}" for f, t in zip(fields, types, strict=True))
+            + ")"
+        )
+        column_sql = ", ".join(qn(f.column) for f in fields)
+        with cursor.copy(f"COPY {qn(table)} ({column_sql}) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types(types)
+            for row in rows:
+                copy.write_row(row)

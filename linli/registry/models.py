@@ -354,7 +354,11 @@ class SourceRecord(models.Model):
         "match_probability": PUB,
     }
 
-    batch = models.ForeignKey(ImportBatch, on_delete=models.CASCADE, related_name="records")
+    # No index of its own: the unique (batch, row_number) constraint serves batch lookups, and
+    # every index costs each of the tens of thousands of rows an import writes.
+    batch = models.ForeignKey(
+        ImportBatch, on_delete=models.CASCADE, related_name="records", db_index=False
+    )
     row_number = models.PositiveIntegerField()
     person = models.ForeignKey(
         "Person", null=True, blank=True, on_delete=models.SET_NULL, related_name="records"
@@ -365,7 +369,8 @@ class SourceRecord(models.Model):
     raw_encrypted = models.TextField(blank=True)
     name = models.CharField(max_length=60, blank=True)
     id_number_encrypted = models.TextField(blank=True)
-    id_number_hash = models.CharField(max_length=64, blank=True, db_index=True)
+    # Copied to the person, never searched here (people are searched by their own hash).
+    id_number_hash = models.CharField(max_length=64, blank=True)
     id_number_masked = models.CharField(max_length=18, blank=True)
     id_problem = models.CharField(max_length=32, blank=True)
     birth_date = models.DateField(null=True, blank=True)

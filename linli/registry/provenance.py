@@ -48,6 +48,13 @@ def record_value(record: SourceRecord, name: str) -> object:
     return getattr(record, name) or None
 
 
+def outranks(current: dict | None, priority: int, when: str) -> bool:
+    """Returns whether a value from a source of `priority` taken at `when` replaces the one a
+    person shows now (`current` is its field_sources entry): a more authoritative source
+    wins, then the newer one; nothing replaces a steward's choice but another."""
+    return current is None or (current["priority"], current["at"]) <= (priority, when)
+
+
 def apply_record(
     person: Person,
     record: SourceRecord,
@@ -71,8 +78,7 @@ def apply_record(
     for name in (only,) if only else CHOSEN_FIELDS:
         if record_value(record, name) is None:
             continue
-        current = person.field_sources.get(name)
-        if current and (current["priority"], current["at"]) > (priority, when):
+        if not outranks(person.field_sources.get(name), priority, when):
             continue
         if name in ("id_number", "phone"):
             copy_identifier(person, record, name)

@@ -167,6 +167,11 @@ def _parse_phone(raw: str) -> str | InvalidPhone:
     return first_error
 
 
+def is_valid_id_number(raw: str) -> bool:
+    """Returns whether a cell holds a valid ID number (cached like the import's own parse)."""
+    return isinstance(_parse_id(raw), IdNumber)
+
+
 _PHONE_SPLIT = re.compile(r"[/,，;；、|]|\s{2,}")
 
 _SEXES = {

@@ -8,10 +8,8 @@ failed import leaves the registry exactly as it was.
 
 import gc
 import hashlib
-import json
 import logging
 import uuid
-from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +23,7 @@ from linli.areas.models import Area, AreaLevel
 from linli.audit.models import AuditAction
 from linli.audit.services import record_event
 from linli.core import identifiers
-from linli.core.bulkload import insert_rows, update_rows
+from linli.core.bulkload import StagedRows
 from linli.core.masking import mask_id_number, mask_long_numbers, mask_phone
 from linli.core.permissions import require
 from linli.core.roles import REGISTRY_STEWARDS
@@ -34,21 +32,16 @@ from linli.registry.importing.normalise import normalise_row
 from linli.registry.importing.placement import DwellingIndex
 from linli.registry.importing.readers import Table, UnreadableFile, read_table
 from linli.registry.importing.records import CleanRow, RowError
+from linli.registry.importing.writing import Staged, seal_rows, stage_records, write_batch
 from linli.registry.matching.engine import link
 from linli.registry.matching.records import LinkResult, MatchRecord
 from linli.registry.models import (
     SOURCE_PRIORITY,
     BatchStatus,
-    Household,
     ImportBatch,
     ImportSource,
-    MatchReview,
     Person,
-    Relation,
-    SourceRecord,
 )
-from linli.registry.provenance import CHOSEN_COLUMNS, apply_record
-from linli.registry.services import ID_KIND, PHONE_KIND, store_sealed, sync_tag_paths
 
 log = logging.getLogger(__name__)
 
@@ -95,17 +88,25 @@ def _discard_file(batch: ImportBatch) -> None:
 
 
 def stage_upload(
-    *, area: Area, source_name: str, source_kind: str, file_name: str, data: bytes, by
+    *,
+    area: Area,
+    source_name: str,
+    source_kind: str,
+    file_name: str,
+    data: bytes,
+    by,
+    table: Table | None = None,
 ) -> ImportBatch:
     """Stores an uploaded file and proposes a column mapping. Nothing enters the registry.
 
-    Raises PermissionDenied, or ImportRefused when the file cannot be read.
+    `table` is `data` already read, when the caller has it. Raises PermissionDenied, or
+    ImportRefused when the file cannot be read.
     """
     _require_importer(by, area)
     if area.level not in (AreaLevel.COMMUNITY, AreaLevel.GRID):
         raise ImportRefused("请选择社区或网格作为导入范围 / import into a community or a grid")
     try:
-        table = read_table(data, file_name)
+        table = table or read_table(data, file_name)
     except UnreadableFile as error:
         raise ImportRefused(f"{error.zh} / {error.en}") from error
     source, _ = ImportSource.objects.get_or_create(
@@ -230,16 +231,6 @@ def confirm_batch(*, batch: ImportBatch, mapping: dict[str, str], by) -> ImportB
 # Running
 
 
-@dataclass
-class Staged:
-    """One accepted or rejected row between reading and writing."""
-
-    row_number: int
-    raw: dict[str, str]
-    clean: CleanRow | None
-    errors: list[RowError]
-
-
 def _report(batch: ImportBatch, phase: str, done: int, progress: Progress | None) -> None:
     ImportBatch.objects.filter(pk=batch.pk).update(phase=phase, processed_rows=done)
     if progress:
@@ -249,14 +240,14 @@ def _report(batch: ImportBatch, phase: str, done: int, progress: Progress | None
 def stage_rows(batch: ImportBatch, table: Table, progress: Progress | None = None) -> list[Staged]:
     """Returns every data row normalised or with its errors (no database writes)."""
     staged = []
+    headers = table.headers
     for index, cells in enumerate(table.rows, start=1):
-        values = _row_values(cells, table.headers, batch.mapping)
-        raw = {h: c for h, c in zip(table.headers, cells, strict=False) if c}
-        result = normalise_row(index, values)
+        result = normalise_row(index, _row_values(cells, headers, batch.mapping))
         if isinstance(result, list):
-            staged.append(Staged(index, raw, None, result))
+            raw = {h: c for h, c in zip(headers, cells, strict=False) if c}
+            staged.append(Staged(index, None, result, raw))
         else:
-            staged.append(Staged(index, raw, result, []))
+            staged.append(Staged(index, result, []))
         if index % PROGRESS_EVERY == 0:
             _report(batch, "reading", index, progress)
     _report(batch, "reading", len(staged), progress)
@@ -298,6 +289,7 @@ def _existing_records(index: DwellingIndex) -> list[MatchRecord]:
 
 
 def _match_record(staged: Staged, index: DwellingIndex, kind: str) -> MatchRecord:
+    """Returns the row as the matcher sees it (identifiers by keyed hash: seal_rows first)."""
     clean = staged.clean
     assert clean is not None
     parts = clean.address
@@ -306,11 +298,11 @@ def _match_record(staged: Staged, index: DwellingIndex, kind: str) -> MatchRecor
         key=f"r{staged.row_number}",
         name=clean.name,
         name_pinyin=clean.name_pinyin,
-        id_hash=identifiers.keyed_hash(ID_KIND, clean.id_number) if clean.id_number else "",
+        id_hash=staged.id_number.hashed if staged.id_number else "",
         birth_date=clean.birth_date.isoformat() if clean.birth_date else "",
         sex=clean.sex,
         region_code=clean.region_code,
-        phone_hash=identifiers.keyed_hash(PHONE_KIND, clean.phone) if clean.phone else "",
+        phone_hash=staged.phone.hashed if staged.phone else "",
         compound=index.canonical_compound(parts.compound),
         building=parts.building,
         unit=parts.unit,
@@ -320,11 +312,14 @@ def _match_record(staged: Staged, index: DwellingIndex, kind: str) -> MatchRecor
     )
 
 
-def run_batch(batch: ImportBatch, *, progress: Progress | None = None) -> ImportBatch:
+def run_batch(
+    batch: ImportBatch, *, progress: Progress | None = None, table: Table | None = None
+) -> ImportBatch:
     """Runs a queued import to the end. Returns the batch with its final status.
 
     Importing a file already imported into the same area changes nothing (status duplicate).
     Any failure rolls the registry back and leaves the batch `failed` with the reason.
+    `table` is the batch's file already read (the `linli link` command reads each file once).
     """
     already = (
         ImportBatch.objects.filter(
@@ -350,18 +345,20 @@ def run_batch(batch: ImportBatch, *, progress: Progress | None = None) -> Import
     # collector would spend a sixth of the time finding nothing.
     gc_was_enabled = gc.isenabled()
     gc.disable()
+    records = None
     try:
-        table = read_batch_file(batch)
-        staged = stage_rows(batch, table, progress)
+        staged = stage_rows(batch, table or read_batch_file(batch), progress)
+        seal_rows(staged)
+        records = stage_records(batch, staged)
         index = DwellingIndex(batch.area)
         kind = batch.source.kind
         accepted = [s for s in staged if s.clean is not None]
-        records = [_match_record(s, index, kind) for s in accepted]
+        rows = [_match_record(s, index, kind) for s in accepted]
         _report(batch, "matching", len(staged), progress)
-        result = link(_existing_records(index) + records)
+        result = link(_existing_records(index) + rows)
         _report(batch, "writing", len(staged), progress)
         with transaction.atomic():
-            _write(batch, staged, index, result)
+            _write(batch, staged, records, index, result)
     except Exception as error:
         # The type only: a database error's text can quote a row's values.
         log.error("import %s failed: %s", batch.pk, type(error).__name__)
@@ -374,6 +371,8 @@ def run_batch(batch: ImportBatch, *, progress: Progress | None = None) -> Import
         batch.refresh_from_db()
         return batch
     finally:
+        if records is not None:
+            records.discard()
         if gc_was_enabled:
             gc.enable()
     batch.refresh_from_db()
@@ -383,114 +382,27 @@ def run_batch(batch: ImportBatch, *, progress: Progress | None = None) -> Import
     return batch
 
 
-# ---------------------------------------------------------------------------------------------
-# Writing (inside the transaction)
-
-
-def _seal_record(record: SourceRecord, clean: CleanRow) -> None:
-    if clean.id_number:
-        sealed = identifiers.seal(ID_KIND, clean.id_number, mask_id_number(clean.id_number))
-        store_sealed(record, "id_number", sealed)
-    if clean.phone:
-        store_sealed(
-            record, "phone", identifiers.seal(PHONE_KIND, clean.phone, mask_phone(clean.phone))
-        )
-
-
-def _address_text(clean: CleanRow) -> str:
-    a = clean.address
-    return f"{a.compound}{a.building}{a.unit}{a.room}"[:200]
-
-
-def build_source_records(
-    batch: ImportBatch, staged: list[Staged], dwellings: dict[int, Area | None]
-) -> dict[int, SourceRecord]:
-    """Returns {row number: unsaved SourceRecord} with identifiers sealed and the raw row
-    encrypted (rejected rows keep their errors, accepted rows their warnings)."""
-    records: dict[int, SourceRecord] = {}
-    for s in staged:
-        record = SourceRecord(
-            batch=batch,
-            row_number=s.row_number,
-            area_path=batch.area_path,
-            accepted=s.clean is not None,
-            raw_encrypted=identifiers.encrypt(json.dumps(s.raw, ensure_ascii=False)),
-        )
-        if s.clean is None:
-            record.errors = [e.__dict__ for e in s.errors]
-        else:
-            clean = s.clean
-            record.errors = [e.__dict__ for e in clean.warnings]
-            record.name = clean.name
-            record.id_problem = clean.id_problem
-            record.birth_date, record.sex, record.region_code = (
-                clean.birth_date,
-                clean.sex,
-                clean.region_code,
-            )
-            _seal_record(record, clean)
-            record.address_text = _address_text(clean)
-            record.dwelling = dwellings.get(s.row_number)
-            if record.dwelling is not None:
-                record.area_path = record.dwelling.path
-            record.residency, record.relation = clean.residency, clean.relation
-            record.household_number = clean.household_number
-        records[s.row_number] = record
-    return records
-
-
-def _write(batch: ImportBatch, staged: list[Staged], index: DwellingIndex, result: LinkResult):
-    accepted = [s for s in staged if s.clean is not None]
-    placed = index.place_all([s.clean.address for s in accepted])
-    dwellings = {s.row_number: d for s, d in zip(accepted, placed, strict=True)}
-    records = build_source_records(batch, staged, dwellings)
-
-    priority = SOURCE_PRIORITY.get(batch.source.kind, 0)
-    when = timezone.now().isoformat()
-    clusters: dict[str, list[int]] = defaultdict(list)  # cluster → row numbers
-    existing_of: dict[str, int] = {}
-    for key, cluster in result.clusters.items():
-        if key.startswith("r"):
-            clusters[cluster].append(int(key[1:]))
-        else:
-            existing_of[cluster] = int(key[1:])
-    # Only the existing people a new row joined are loaded and written back.
-    existing = Person.objects.in_bulk([existing_of[c] for c in clusters if c in existing_of])
-    new_people: list[Person] = []
-    person_of_row: dict[int, Person] = {}
-    for cluster, rows in clusters.items():
-        person = existing.get(existing_of.get(cluster, -1))
-        if person is None:
-            person = Person(area_path=batch.area_path, field_sources={})
-            new_people.append(person)
-        for row in sorted(rows):
-            apply_record(
-                person, records[row], priority=priority, when=when, address_of=index.address_of
-            )
-            person_of_row[row] = person
-    # People first (records point at them); their sources are remembered as (batch, row).
-    insert_rows(Person, new_people)
-    touched = {id(p) for p in person_of_row.values()}
-    updated = [p for p in existing.values() if id(p) in touched]
-    update_rows(Person, updated, list(CHOSEN_COLUMNS))
-    sync_tag_paths(p.pk for p in updated)
-    for row, person in person_of_row.items():
-        records[row].person_id = person.pk
-    insert_rows(SourceRecord, list(records.values()))
-    _derive_households(new_people, records, person_of_row)
-    reviews = _review_rows(batch, result, person_of_row)
-    MatchReview.objects.bulk_create(reviews, ignore_conflicts=True)
-
+def _write(
+    batch: ImportBatch,
+    staged: list[Staged],
+    records: StagedRows,
+    index: DwellingIndex,
+    result: LinkResult,
+) -> None:
+    written = write_batch(
+        batch, staged, records, index, result, priority=SOURCE_PRIORITY.get(batch.source.kind, 0)
+    )
+    accepted = sum(1 for s in staged if s.clean is not None)
     ImportBatch.objects.filter(pk=batch.pk).update(
         status=BatchStatus.COMMITTED,
         phase="done",
         processed_rows=len(staged),
-        accepted_rows=len(accepted),
-        rejected_rows=len(staged) - len(accepted),
-        warning_rows=sum(1 for s in accepted if s.clean.warnings),
-        new_people=len(new_people),
-        linked_rows=len(accepted) - len(new_people),
-        review_pairs=len(reviews),
+        accepted_rows=accepted,
+        rejected_rows=len(staged) - accepted,
+        warning_rows=sum(1 for s in staged if s.clean is not None and s.clean.warnings),
+        new_people=written.new_people,
+        linked_rows=accepted - written.new_people,
+        review_pairs=written.review_pairs,
         finished_at=timezone.now(),
     )
     record_event(
@@ -501,88 +413,5 @@ def _write(batch: ImportBatch, staged: list[Staged], index: DwellingIndex, resul
         object_id=batch.pk,
         object_label=batch.file_name,
         area_path=batch.area_path,
-        detail={"rows": len(staged), "accepted": len(accepted), "new_people": len(new_people)},
+        detail={"rows": len(staged), "accepted": accepted, "new_people": written.new_people},
     )
-
-
-def _derive_households(
-    new_people: list[Person], records: dict[int, SourceRecord], person_of_row: dict[int, Person]
-) -> None:
-    """Puts new people with a dwelling into a household: the one already at the dwelling (same
-    household number when the file has one), else a new one; the head is the person the file
-    calls head, else the eldest."""
-    new_ids = {p.pk for p in new_people}
-    groups: dict[tuple[int, str], list[Person]] = defaultdict(list)
-    numbers: dict[int, str] = {}
-    for row, person in person_of_row.items():
-        if person.pk in new_ids and person.dwelling_id:
-            numbers.setdefault(person.pk, records[row].household_number)
-    for person in new_people:
-        if person.dwelling_id:
-            groups[(person.dwelling_id, numbers.get(person.pk, ""))].append(person)
-    if not groups:
-        return
-    existing = {}
-    for household in Household.objects.filter(dwelling_id__in={k[0] for k in groups}):
-        existing.setdefault(household.dwelling_id, household)
-    created: list[Household] = []
-    household_of: dict[tuple[int, str], Household] = {}
-    for key, members in groups.items():
-        dwelling_id, number = key
-        household = None if number else existing.get(dwelling_id)
-        if household is None:
-            first = members[0]
-            household = Household(
-                dwelling_id=dwelling_id,
-                area_path=first.area_path,
-                address_building=first.address_building,
-                address_dwelling=first.address_dwelling,
-            )
-            created.append(household)
-        household_of[key] = household
-    insert_rows(Household, created)
-    created_now = {h.pk for h in created}
-    heads = []
-    for key, members in groups.items():
-        household = household_of[key]
-        for person in members:
-            person.household_id = household.pk
-        if household.pk in created_now:
-            head = next(
-                (p for p in members if p.relation_to_head == Relation.HEAD),
-                min(members, key=lambda p: (p.birth_date is None, p.birth_date or 0, p.pk)),
-            )
-            if not head.relation_to_head:
-                head.relation_to_head = Relation.HEAD
-            household.head_id = head.pk
-            heads.append(household)
-    update_rows(
-        Person, [p for ms in groups.values() for p in ms], ["household", "relation_to_head"]
-    )
-    update_rows(Household, heads, ["head"])
-
-
-def _review_rows(
-    batch: ImportBatch, result: LinkResult, person_of_row: dict[int, Person]
-) -> list[MatchReview]:
-    def person_id(key: str) -> int | None:
-        if key.startswith("p"):
-            return int(key[1:])
-        person = person_of_row.get(int(key[1:]))
-        return person.pk if person else None
-
-    reviews = {}
-    for pair in result.review:
-        left, right = person_id(pair.left), person_id(pair.right)
-        if not left or not right or left == right:
-            continue
-        left, right = min(left, right), max(left, right)
-        reviews[(left, right)] = MatchReview(
-            left_id=left,
-            right_id=right,
-            area_path=batch.area_path,
-            probability=pair.probability,
-            reasons=pair.reasons,
-            batch=batch,
-        )
-    return list(reviews.values())

@@ -37,30 +37,22 @@ KIND_HINTS = [
 ]
 
 
-def file_profile(path: Path) -> tuple[float, int]:
+def file_profile(table) -> tuple[float, int]:
     """Returns (share of rows with a valid ID number, how many of phone and address columns the
-    file has); (0, 0) when it cannot be read."""
-    from linli.core.idnumbers import InvalidIdNumber, parse_id_number
+    file has) for a file read by read_table."""
     from linli.registry.importing.mapping import suggest_mapping
-    from linli.registry.importing.readers import UnreadableFile, read_table
+    from linli.registry.importing.normalise import is_valid_id_number
 
-    try:
-        table = read_table(path.read_bytes(), path.name)
-    except UnreadableFile:
-        return 0.0, 0
     mapping = suggest_mapping(table.headers)
     fields = set(mapping.values())
     extra = int("phone" in fields) + int(bool(fields & {"address", "room"}))
     columns = [i for i, h in enumerate(table.headers) if mapping.get(h) == "id_number"]
     if not columns or not table.rows:
         return 0.0, extra
-    valid = 0
-    for cells in table.rows:
-        try:
-            parse_id_number(cells[columns[0]] if columns[0] < len(cells) else "")
-            valid += 1
-        except InvalidIdNumber:
-            pass
+    column = columns[0]
+    valid = sum(
+        1 for cells in table.rows if column < len(cells) and is_valid_id_number(cells[column])
+    )
     return valid / len(table.rows), extra
 
 
@@ -132,11 +124,15 @@ class Command(BaseCommand):
 
         started = time.perf_counter()
         call_command("migrate", verbosity=0)
+        migrated = time.perf_counter()
         community, user = self._placeholder_world()
         total_rows = 0
         lines_of: dict[int, list[tuple[str, int, str]]] = {}
+        # Each file is read once: its profile, the upload and the run share the table.
+        contents = [path.read_bytes() for path in files]
+        tables = [self._read(path, data) for path, data in zip(files, contents, strict=True)]
         # The output keeps the order given; the import follows processing_order.
-        for position in processing_order([file_profile(f) for f in files]):
+        for position in processing_order([file_profile(t) for t in tables]):
             path = files[position]
             lines = lines_of.setdefault(position, [])
             batch = stage_upload(
@@ -144,12 +140,13 @@ class Command(BaseCommand):
                 source_name=path.name,
                 source_kind=guess_kind(path.name),
                 file_name=path.name,
-                data=path.read_bytes(),
+                data=contents[position],
                 by=user,
+                table=tables[position],
             )
             batch.status = BatchStatus.QUEUED
             batch.save(update_fields=["status"])
-            batch = run_batch(batch, progress=self._progress(path.name))
+            batch = run_batch(batch, progress=self._progress(path.name), table=tables[position])
             self.stderr.write("")
             if batch.status == BatchStatus.FAILED:
                 raise CommandError(f"{path.name}: {batch.error}")
@@ -174,11 +171,21 @@ class Command(BaseCommand):
             writer.writerow(["file", "row_number", "person"])
             for position in range(len(files)):
                 writer.writerows(lines_of[position])
-        seconds = time.perf_counter() - started
+        finished = time.perf_counter()
+        seconds = finished - migrated
         self.stderr.write(
-            f"linked {total_rows} rows from {len(files)} files in {seconds:.1f} s "
-            f"({total_rows / max(seconds, 1e-9):,.0f} rows/s) → {out}"
+            f"linked {total_rows} rows from {len(files)} files in {seconds:.2f} s "
+            f"({total_rows / max(seconds, 1e-9):,.0f} rows/s; creating the empty database "
+            f"took {migrated - started:.2f} s more) → {out}"
         )
+
+    def _read(self, path: Path, data: bytes):
+        from linli.registry.importing.readers import UnreadableFile, read_table
+
+        try:
+            return read_table(data, path.name)
+        except UnreadableFile as error:
+            raise CommandError(f"{path.name}: {error.zh} / {error.en}") from error
 
     def _placeholder_world(self):
         from linli.accounts.models import User
