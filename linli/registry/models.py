@@ -122,16 +122,16 @@ class Person(models.Model):
         "updated_at": PUB,
     }
 
-    name = models.CharField(_("name"), max_length=60, db_index=True)
+    name = models.CharField(_("name"), max_length=60)
     sex = models.CharField(_("sex"), max_length=1, choices=Sex.choices, blank=True)
     birth_date = models.DateField(_("birth date"), null=True, blank=True)
     id_number_encrypted = models.TextField(blank=True, editable=False)
-    id_number_hash = models.CharField(max_length=64, blank=True, db_index=True, editable=False)
+    id_number_hash = models.CharField(max_length=64, blank=True, editable=False)
     id_number_masked = models.CharField(_("ID number"), max_length=18, blank=True)
     phone_encrypted = models.TextField(blank=True, editable=False)
-    phone_hash = models.CharField(max_length=64, blank=True, db_index=True, editable=False)
+    phone_hash = models.CharField(max_length=64, blank=True, editable=False)
     phone_masked = models.CharField(_("phone"), max_length=16, blank=True)
-    phone_tail = models.CharField(max_length=4, blank=True, db_index=True, editable=False)
+    phone_tail = models.CharField(max_length=4, blank=True, editable=False)
     residency = models.CharField(
         _("residency"), max_length=16, choices=Residency.choices, default=Residency.REGISTERED
     )
@@ -175,6 +175,16 @@ class Person(models.Model):
         verbose_name = _("person")
         verbose_name_plural = _("people")
         ordering = ["id"]
+        # Plain b-tree indexes for exact lookups: db_index=True would add a second
+        # varchar_pattern_ops index per column on PostgreSQL, for LIKE searches these columns
+        # never get (names are searched with contains, which no b-tree serves), and an import
+        # pays for every index on every row it writes.
+        indexes = [
+            models.Index(fields=["name"], name="person_name"),
+            models.Index(fields=["id_number_hash"], name="person_id_number_hash"),
+            models.Index(fields=["phone_hash"], name="person_phone_hash"),
+            models.Index(fields=["phone_tail"], name="person_phone_tail"),
+        ]
 
     def __str__(self) -> str:
         return f"person {self.pk}"

@@ -16,6 +16,7 @@ import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from django.utils import timezone
 
@@ -30,7 +31,7 @@ from linli.core.bulkload import (
 )
 from linli.core.masking import mask_id_number, mask_phone
 from linli.registry.importing.placement import DwellingIndex
-from linli.registry.importing.records import CleanRow, RowError
+from linli.registry.importing.records import AddressParts, CleanRow, RowError
 from linli.registry.matching.records import LinkResult
 from linli.registry.models import (
     Household,
@@ -113,9 +114,14 @@ def _sealed(value: SealedIdentifier | None) -> tuple[str, str, str]:
     return (value.encrypted, value.hashed, value.masked) if value else _NOT_SEALED
 
 
-def address_text(clean: CleanRow) -> str:
-    a = clean.address
+@lru_cache(maxsize=65536)
+def _address_text(a: AddressParts) -> str:
     return f"{a.compound}{a.building}{a.unit}{a.room}"[:200]
+
+
+def address_text(clean: CleanRow) -> str:
+    # Parsed addresses are shared objects (parse_address is cached): cached in turn.
+    return _address_text(clean.address)
 
 
 def record_rows(batch: ImportBatch, staged: Iterable[Staged]) -> Iterable[tuple]:
