@@ -728,14 +728,17 @@ def _score(table: _SplinkInput, settings: MatchSettings, report: ProgressCallbac
             term_frequencies=train,
         )
         with _quiet_splink():
-            linker = Linker(records, model, log_level=None)
+            # Splink's validation parses every level's SQL with sqlglot again, a fifth of a
+            # second per linker for settings this module builds from constants (the tests
+            # build the same model with validation on).
+            linker = Linker(records, model, log_level=None, validate_settings=False)
             if train:
                 tf_tables = _term_frequency_tables(con)
                 _register_term_frequencies(db_api, linker, tf_tables)
                 report("training", 0.2)
                 retrained = _train(linker, table, settings, report)
                 if retrained is not None:
-                    linker = Linker(records, retrained, log_level=None)
+                    linker = Linker(records, retrained, log_level=None, validate_settings=False)
                     _register_term_frequencies(db_api, linker, tf_tables)
             report("predicting", 0.6)
             predictions = linker.inference.predict(
