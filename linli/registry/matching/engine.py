@@ -12,9 +12,10 @@
    frequencies count people, not rows. Comparisons are Chinese-aware: the same characters, the
    same toneless pinyin (同音字 typos), one character off; birth date; sex; region; phone and
    dwelling as household-level evidence with term-frequency adjustment (a family shares one
-   phone and one flat). Training: m of names from the pairs the ID numbers linked, u from
-   random pairs, m of phone and flat by EM on the new rows (fixed values when EM has too
-   little to learn from or lands somewhere implausible, and for inputs under 1,000 records).
+   phone and one flat). Training: m of names from the pairs the ID numbers linked, u counted
+   from value frequencies (a sample of pairs for the fuzzy levels), m of phone and flat by EM
+   on the new rows (fixed values when EM has too little to learn from or lands somewhere
+   implausible, and for inputs under 1,000 records).
 3. **Constrained clustering.** Pairs above `auto_merge` join clusters greedily from the most
    certain down, unless the join would put two ID numbers or two existing persons in one
    cluster; pairs between `review` and `auto_merge`, and pairs the guards below refuse, go to
@@ -72,7 +73,12 @@ class MatchSettings:
     compare_existing: bool = True
     threads: int = 2
     seed: int = 2026
-    u_max_pairs: float = 5e5  # random pairs for estimating u (more changed nothing measurable)
+    # Records sampled (pairs among them) for the u of the levels no value frequency gives:
+    # a name one character off and the flat's partial levels (see _u_from_population). 500
+    # records give 125,000 pairs: some 1,500 in the same building and 80 one character off,
+    # enough since a name one character off never merges by itself (_vetoed) and only moves
+    # a pair's probability in the review queue; 1,000 records cost 0.1 s more per file.
+    u_sample_records: int = 500
 
 
 # ---- comparisons ----------------------------------------------------------------------------
@@ -449,7 +455,9 @@ class _SplinkInput:
     )  # fmt: skip
 
     def __init__(self, graph: _Graph) -> None:
-        self.columns: dict[str, list[Any]] = {column: [] for column in self.COLUMNS}
+        # One tuple per row in COLUMNS order, turned into columns once at the end: a tuple
+        # and one append per row cost a third of seventeen appends to seventeen lists.
+        self._rows: list[tuple[Any, ...]] = []
         self.row_key: list[str] = []  # the record key each Splink row stands for
         self.row_comp: list[int] = []
         # (comp, name, pinyin, rows) of components with an ID number: the matches the ID
@@ -478,8 +486,11 @@ class _SplinkInput:
                     graph.note_listing(comp, records[i].source, f[_F_FLAT][1])
             self._add_person(comp, existing, id_hash, keyed)
         self.rows = len(self.row_key)
-        self.without_id = sum(1 for value in self.columns["id_hash"] if value is None)
-        self.new_rows = sum(1 for value in self.columns["existing"] if not value)
+        transposed = list(zip(*self._rows, strict=True)) or [()] * len(self.COLUMNS)
+        self.columns: dict[str, tuple[Any, ...]] = dict(zip(self.COLUMNS, transposed, strict=True))
+        del self._rows
+        self.without_id = self.columns["id_hash"].count(None)
+        self.new_rows = self.columns["existing"].count(False)
 
     def _add_person(
         self, comp: int, existing: bool, id_hash: str, keyed: list[tuple[str, _Features]]
@@ -552,26 +563,15 @@ class _SplinkInput:
         phone: str | None,
         flat: _Flat | None,
     ) -> None:
-        c = self.columns
-        c["unique_id"].append(len(self.row_key))
-        c["comp"].append(comp)
-        c["existing"].append(existing)
-        c["fresh"].append(fresh)
-        c["id_hash"].append(id_hash)
         name = name or (None, None, None, None)
-        c["name"].append(name[0])
-        c["name_pinyin"].append(name[1])
-        c["surname_py"].append(name[2])
-        c["given_py"].append(name[3])
-        c["birth_date"].append(person[_F_BIRTH])
-        c["sex"].append(person[_F_SEX])
-        c["region_code"].append(person[_F_REGION])
-        c["phone_hash"].append(phone)
         flat = flat or (None, None, person[_F_ROOM], person[_F_BUILDING])
-        c["compound"].append(flat[0])
-        c["dwelling_key"].append(flat[1])
-        c["room_key"].append(flat[2])
-        c["building_key"].append(flat[3])
+        row = (
+            len(self.row_key), comp, existing, fresh, id_hash,
+            name[0], name[1], name[2], name[3],
+            person[_F_BIRTH], person[_F_SEX], person[_F_REGION],
+            phone, flat[0], flat[1], flat[2], flat[3],
+        )  # fmt: skip
+        self._rows.append(row)
         self.row_key.append(key)
         self.row_comp.append(comp)
 
@@ -634,10 +634,16 @@ class _Edge:
 
 
 def _model(
-    settings: MatchSettings, *, prior: float, m: dict[str, list[float]], term_frequencies: bool
+    settings: MatchSettings,
+    *,
+    prior: float,
+    m: dict[str, list[float]],
+    u: dict[str, list[float | None]],
+    term_frequencies: bool,
 ) -> dict[str, Any]:
-    """Returns the Splink settings dict: comparisons with m from `m` (by comparison, one per
-    non-null level) or the fixed values, the blocking rules and the prior.
+    """Returns the Splink settings dict: comparisons with m from `m` and u from `u` (by
+    comparison, one per non-null level, None for "keep the fixed value") or the fixed values,
+    the blocking rules and the prior.
 
     Small inputs go without term frequencies: counted in a handful of records, every value
     looks common.
@@ -651,7 +657,8 @@ def _model(
                 spec["is_null_level"] = True
             else:
                 spec["m_probability"] = m[name][i - 1] if name in m else m_fixed
-                spec["u_probability"] = u_fixed
+                learnt = u[name][i - 1] if name in u else None
+                spec["u_probability"] = u_fixed if learnt is None else learnt
                 spec["fix_m_probability"] = name not in _M_FROM_EM
             if tf_column and term_frequencies:
                 spec["tf_adjustment_column"] = tf_column
@@ -714,17 +721,21 @@ def _score(table: _SplinkInput, settings: MatchSettings, report: ProgressCallbac
             settings,
             prior=_prior(con, table, estimate=train),
             m=_m_from_id_numbers(con) if train else {},
+            u=_u_from_population(con, settings) if train else {},
             term_frequencies=train,
         )
         with _quiet_splink():
-            linker = Linker(records, model, log_level=None)
+            # Splink's validation parses every level's SQL with sqlglot again, a fifth of a
+            # second per linker for settings this module builds from constants (the tests
+            # build the same model with validation on).
+            linker = Linker(records, model, log_level=None, validate_settings=False)
             if train:
                 tf_tables = _term_frequency_tables(con)
                 _register_term_frequencies(db_api, linker, tf_tables)
                 report("training", 0.2)
                 retrained = _train(linker, table, settings, report)
                 if retrained is not None:
-                    linker = Linker(records, retrained, log_level=None)
+                    linker = Linker(records, retrained, log_level=None, validate_settings=False)
                     _register_term_frequencies(db_api, linker, tf_tables)
             report("predicting", 0.6)
             predictions = linker.inference.predict(
@@ -809,18 +820,13 @@ def _register_term_frequencies(db_api: Any, linker: Any, tables: dict[str, str])
 def _train(
     linker: Any, table: _SplinkInput, settings: MatchSettings, report: ProgressCallback
 ) -> dict[str, Any] | None:
-    """Trains `linker` in place: u from random pairs, then m of phone and flat by EM.
+    """Trains `linker` in place: m of phone and flat by EM (u is in the model already).
 
     Returns a corrected model when EM failed or its answer is implausible (the linker must be
     rebuilt from it), else None.
     """
     from splink.internals.exceptions import SplinkException
 
-    # One pass over the sampled pairs: Splink's probing in chunks costs more round trips
-    # than the pairs themselves at a community's size.
-    linker.training.estimate_u_using_random_sampling(
-        max_pairs=settings.u_max_pairs, seed=settings.seed, num_chunks=1
-    )
     if table.fresh < settings.min_rows_for_em:
         return None
     report("training", 0.4)
@@ -851,6 +857,100 @@ def _train(
         return None
     model.pop("linker_uid", None)
     return model
+
+
+# Comparisons whose first level is agreement on one column and whose second (if any) is
+# agreement on a coarser key of it (the year, the sound of the name): comparison →
+# (column, coarser key SQL or None). Their u follows exactly from the value frequencies.
+_U_BY_FREQUENCY: dict[str, tuple[str, str | None]] = {
+    "birth_date": ("birth_date", "left(birth_date, 4)"),
+    "sex": ("sex", None),
+    "region_code": ("region_code", None),
+    "phone": ("phone_hash", None),
+    "name": ("name", "name_pinyin"),
+}
+# Levels no frequency gives (an edit distance, the flat's partial keys): u from a sample.
+_U_BY_SAMPLE = ("name", "dwelling")
+
+
+def _u_from_population(con: Any, settings: MatchSettings) -> dict[str, list[float | None]]:
+    """Returns u per comparison (one per non-null level; None where nothing was observed, to
+    keep the fixed value), the chance that two different people agree at that level.
+
+    Splink's random sampling estimates the same thing from 500,000 pairs in about half a
+    second per file, and the exact levels it finds a few dozen times only. Counted instead:
+    for one column, two random people agree with probability Σ c·(c−1) / (N·(N−1)) over
+    its values' counts c (people, not rows: each component's value once, like the term
+    frequencies), and a coarser key (the year, the sound of the name) agreeing where the
+    finer one does not is the difference of the two sums. A name one character off and the
+    flat's partial levels follow from no frequency: those come from the pairs among a sample
+    of records (hash-ordered, so the same input gives the same sample), of two components.
+    """
+    u: dict[str, list[float | None]] = {}
+    for name, (column, coarser) in _U_BY_FREQUENCY.items():
+        people, fine, coarse = con.sql(
+            f"""
+            WITH people AS (SELECT DISTINCT comp, {column} AS fine, {coarser or column} AS coarse
+                            FROM linli_records WHERE {column} IS NOT NULL)
+            SELECT (SELECT count(*) FROM people),
+                   (SELECT sum(c * (c - 1)) FROM (SELECT count(*) AS c FROM people GROUP BY fine)),
+                   (SELECT sum(c * (c - 1)) FROM (SELECT count(*) AS c FROM people
+                                                  WHERE coarse IS NOT NULL GROUP BY coarse))
+            """  # noqa: S608
+        ).fetchall()[0]
+        if people < 2:
+            continue
+        pairs = people * (people - 1.0)
+        agreeing = [float(fine or 0)]
+        if coarser:
+            agreeing.append(max(float(coarse or 0) - agreeing[0], 0.0))
+        if name not in _U_BY_SAMPLE:
+            agreeing.append(pairs - sum(agreeing))  # ELSE: the rest
+        # A level no pair reached keeps its fixed u (Splink refuses a u of 0, and a level
+        # never seen says nothing about how rare it is).
+        u[name] = [count / pairs if count > 0 else None for count in agreeing]
+    n_levels = {name: len(_LEVELS[name]) - 1 for name in _U_BY_SAMPLE}
+    sample = int(settings.u_sample_records)
+    gammas = ", ".join(f"{_level_case(name)} AS {name}" for name in _U_BY_SAMPLE)
+    columns = sorted({c for name in _U_BY_SAMPLE for c in _comparison_columns(name)} | {"comp"})
+    both = ", ".join(f"l.{c} AS {c}_l, r.{c} AS {c}_r" for c in columns)
+    counts = con.sql(
+        f"""
+        WITH s AS (SELECT * FROM linli_records
+                   ORDER BY hash(unique_id + {int(settings.seed)}) LIMIT {sample}),
+        pairs AS (SELECT {both} FROM s l JOIN s r
+                  ON l.unique_id < r.unique_id AND l.comp <> r.comp)
+        SELECT {", ".join(f"histogram({name})" for name in _U_BY_SAMPLE)}
+        FROM (SELECT {gammas} FROM pairs)
+        """  # noqa: S608
+    ).fetchall()[0]
+    for name, histogram in zip(_U_BY_SAMPLE, counts, strict=True):
+        histogram = histogram or {}
+        observed = sum(count for gamma, count in histogram.items() if gamma >= 0)
+        # Splink numbers the levels from the ELSE level (0) up: non-null level i is n − 1 − i.
+        top = n_levels[name] - 1
+        sampled: list[float | None] = [
+            histogram[top - i] / observed if histogram.get(top - i) else None
+            for i in range(n_levels[name])
+        ]
+        if name in u:
+            # The counted levels are exact; the sample adds the rest, and ELSE is what is
+            # left (every level's u together is 1).
+            counted = u[name]
+            middle = sampled[len(counted) : -1]
+            rest = 1.0 - sum(v or 0.0 for v in counted) - sum(v or 0.0 for v in middle)
+            u[name] = [*counted, *middle, rest if rest > 0 else None]
+        else:
+            u[name] = sampled
+    return u
+
+
+def _comparison_columns(name: str) -> set[str]:
+    """Returns the record columns a comparison's SQL conditions read."""
+    found = set()
+    for level in _LEVELS[name]:
+        found.update(re.findall(r"\b(\w+)_[lr]\b", level[1]))
+    return found & set(_SplinkInput.COLUMNS)
 
 
 # Pseudo-pairs pulling label-estimated m towards the fixed values when few IDs repeat.

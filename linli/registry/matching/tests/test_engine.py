@@ -322,7 +322,7 @@ def _pairs(groups: Counter) -> int:
 
 
 def test_community_sized_input_is_trained_and_makes_no_false_merge():
-    """Above the training threshold (u sampled, m of names from the ID links, EM on the new
+    """Above the training threshold (u counted, m of names from the ID links, EM on the new
     rows) a community's files link with no false merge and few missed ones."""
     records, person_of = _community(seed=3)
     assert len(records) > 1000
@@ -363,3 +363,40 @@ def test_training_with_nothing_to_learn_falls_back():
     ]
     result = link(records, settings=MatchSettings(min_rows_for_em=100))
     assert len(set(result.clusters.values())) == len(records)
+
+
+def test_u_from_frequencies_agrees_with_random_sampling():
+    """u counted from value frequencies (and a sample for the fuzzy levels) estimates what
+    Splink's random sampling of pairs does: within sampling noise on every level common
+    enough for a million random pairs to measure."""
+    import duckdb
+    from splink import DuckDBAPI, Linker
+
+    from linli.registry.matching import engine
+
+    records, _ = _community(seed=3)
+    table = engine._SplinkInput(engine._Graph(records))
+    settings = MatchSettings()
+    con = duckdb.connect(":memory:")
+    con.register("records_arrow", table.arrow())
+    con.sql("CREATE TABLE linli_records AS SELECT * FROM records_arrow")
+    counted = engine._u_from_population(con, settings)
+    model = engine._model(settings, prior=1e-3, m={}, u={}, term_frequencies=False)
+    linker = Linker(DuckDBAPI(connection=con).register("linli_records"), model, log_level=None)
+    linker.training.estimate_u_using_random_sampling(max_pairs=1e6, seed=1, num_chunks=1)
+    compared = 0
+    for comparison in linker.misc.save_model_to_json()["comparisons"]:
+        name = comparison["output_column_name"]
+        sampled = [level["u_probability"] for level in comparison["comparison_levels"][1:]]
+        if name not in counted:  # a column the community never fills (sex here)
+            continue
+        for mine, theirs in zip(counted[name], sampled, strict=True):
+            if theirs > 0.005 and mine is not None:
+                assert mine == pytest.approx(theirs, rel=0.15, abs=0.003), name
+                compared += 1
+            elif theirs > 1e-4 and mine is not None:  # rare: a few hundred sampled pairs
+                assert theirs / 2 < mine < theirs * 2, name
+                compared += 1
+    assert compared >= 8
+    # The exact levels are counted, not sampled: never "not observed" in a community.
+    assert all(counted[name][0] for name in ("name", "birth_date", "phone"))
