@@ -77,26 +77,13 @@ def parse_id_number(raw: object) -> IdNumber:
     birth_date, checksum).
     """
     text = normalise_raw(raw)
-    if not text:
-        raise InvalidIdNumber("empty", "身份证号为空", "ID number is empty")
-    if _SCIENTIFIC.match(text):
-        raise InvalidIdNumber(
-            "excel_scientific",
-            "身份证号被 Excel 转成了科学计数法，请以文本格式重新导出",
-            "ID number was turned into scientific notation by Excel; export it as text",
-        )
     upgraded = False
-    if _FIFTEEN_DIGITS.fullmatch(text):
-        # First-generation numbers: two-digit year (all 19xx) and no check character.
-        text = text[:6] + "19" + text[6:]
-        text = text + check_character(text)
-        upgraded = True
-    if not _EIGHTEEN.fullmatch(text):
-        raise InvalidIdNumber(
-            "format",
-            "身份证号应为18位（最后一位可为X）或15位数字",
-            "ID number must be 18 characters (the last may be X) or 15 digits",
-        )
+    if not (
+        len(text) == 18 and text.isascii() and text[:17].isdigit() and text[17] in "0123456789X"
+    ):
+        # Anything but 17 ASCII digits and a check character (which pass every test below
+        # this one): refuse it, or upgrade a 15-digit number.
+        text, upgraded = _eighteen_characters(text)
     try:
         birth = date(int(text[6:10]), int(text[10:12]), int(text[12:14]))
     except ValueError:
@@ -120,6 +107,31 @@ def parse_id_number(raw: object) -> IdNumber:
     return IdNumber(
         value=text, birth_date=birth, sex=sex, region_code=text[:6], upgraded_from_15=upgraded
     )
+
+
+def _eighteen_characters(text: str) -> tuple[str, bool]:
+    """Returns the number as 18 characters and whether it was upgraded from 15 digits."""
+    if not text:
+        raise InvalidIdNumber("empty", "身份证号为空", "ID number is empty")
+    if _SCIENTIFIC.match(text):
+        raise InvalidIdNumber(
+            "excel_scientific",
+            "身份证号被 Excel 转成了科学计数法，请以文本格式重新导出",
+            "ID number was turned into scientific notation by Excel; export it as text",
+        )
+    upgraded = False
+    if _FIFTEEN_DIGITS.fullmatch(text):
+        # First-generation numbers: two-digit year (all 19xx) and no check character.
+        text = text[:6] + "19" + text[6:]
+        text = text + check_character(text)
+        upgraded = True
+    if not _EIGHTEEN.fullmatch(text):
+        raise InvalidIdNumber(
+            "format",
+            "身份证号应为18位（最后一位可为X）或15位数字",
+            "ID number must be 18 characters (the last may be X) or 15 digits",
+        )
+    return text, upgraded
 
 
 def make_id_number(region_code: str, birth_date: date, sequence: int) -> str:

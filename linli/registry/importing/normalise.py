@@ -9,7 +9,7 @@ runs on every row of every file: department files repeat names, phones and addre
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import replace
+from dataclasses import fields
 from datetime import date, timedelta
 from functools import lru_cache
 from typing import NamedTuple, TypeVar
@@ -17,6 +17,7 @@ from typing import NamedTuple, TypeVar
 from pypinyin import lazy_pinyin
 from pypinyin.constants import PHRASES_DICT
 
+from linli.core.clock import local_today
 from linli.core.idnumbers import IdNumber, InvalidIdNumber, parse_id_number
 from linli.core.phones import InvalidPhone, normalise_phone
 from linli.registry.importing.addresses import (
@@ -202,21 +203,46 @@ def parse_birth_date(raw: str) -> date | str:
     the day would make two records of one person disagree), birth_date_invalid.
     """
     text = raw.strip()
-    match = _DATE_FULL.fullmatch(text) or _DATE_COMPACT.fullmatch(text)
-    try:
-        if match:
-            value = date(int(match[1]), int(match[2]), int(match[3]))
-        elif _DATE_PARTIAL.fullmatch(text):
-            return "birth_date_partial"
-        elif serial := _EXCEL_SERIAL.fullmatch(text):
-            value = _EXCEL_EPOCH + timedelta(days=int(serial[1]))
-        else:
+    if (simple := _simple_date(text)) is not None:
+        value = simple
+    else:
+        match = _DATE_FULL.fullmatch(text) or _DATE_COMPACT.fullmatch(text)
+        try:
+            if match:
+                value = date(int(match[1]), int(match[2]), int(match[3]))
+            elif _DATE_PARTIAL.fullmatch(text):
+                return "birth_date_partial"
+            elif serial := _EXCEL_SERIAL.fullmatch(text):
+                value = _EXCEL_EPOCH + timedelta(days=int(serial[1]))
+            else:
+                return "birth_date_invalid"
+        except (ValueError, OverflowError):
             return "birth_date_invalid"
-    except (ValueError, OverflowError):
-        return "birth_date_invalid"
-    if value.year < 1880 or value > date.today():
+    if value.year < 1880 or value > local_today():
         return "birth_date_invalid"
     return value
+
+
+def _simple_date(text: str) -> date | None:
+    """Returns the date of "1990-01-31", "1990/1/31" or "1990.1.31", None for other text.
+
+    The commonest spellings, read without a regular expression; a real date only, so an
+    impossible one ("1990-02-30") goes the long way and is refused there.
+    """
+    if len(text) < 8 or len(text) > 10 or not text.isascii():
+        return None
+    year, separator, rest = text[:4], text[4], text[5:]
+    if separator not in "-/." or not year.isdigit():
+        return None
+    month, found, day = rest.partition(separator)
+    if not (found and 1 <= len(month) <= 2 and 1 <= len(day) <= 2):
+        return None
+    if not (month.isdigit() and day.isdigit()):
+        return None
+    try:
+        return date(int(year), int(month), int(day))
+    except ValueError:
+        return None
 
 
 _RESIDENCY_EXACT = {
@@ -619,13 +645,14 @@ def normalise_rows(
 
     def outcomes(function: Callable[..., _T], *cells: list[str]) -> list[_T]:
         # One call per distinct value (or combination of values), then a lookup per row.
-        keys: Iterable = cells[0] if len(cells) == 1 else zip(*cells, strict=True)
+        if all(values is blank for values in cells):  # no column mapped to these fields
+            return [function(*[""] * len(cells))] * count
+        keys: list = cells[0] if len(cells) == 1 else list(zip(*cells, strict=True))
         if len(cells) == 1:
-            memo = {key: function(key) for key in dict.fromkeys(keys)}
-            return [memo[key] for key in cells[0]]
-        keys = list(keys)
-        memo = {key: function(*key) for key in dict.fromkeys(keys)}
-        return [memo[key] for key in keys]
+            memo = {key: function(key) for key in set(keys)}
+        else:
+            memo = {key: function(*key) for key in set(keys)}
+        return list(map(memo.__getitem__, keys))
 
     raw_names = column("name")
     names = outcomes(_name, raw_names)
@@ -667,41 +694,77 @@ def normalise_rows(
             households,
             addresses,
             strict=True,
-        )
+        ),
+        start=first_row,
     ):
-        warnings = [
-            *identity.id_warnings,
-            *phone[1],
-            *identity.other_warnings,
-            *residency[1],
-            *address[1],
-        ]
+        id_number, id_problem, region_code, sex, birth_date, id_warnings, other_warnings = identity
+        phone_number, phone_warnings = phone
+        residency_value, residency_warnings = residency
+        parts, address_warnings = address
+        if (
+            id_warnings
+            or phone_warnings
+            or other_warnings
+            or residency_warnings
+            or address_warnings
+        ):
+            warnings = [
+                *id_warnings,
+                *phone_warnings,
+                *other_warnings,
+                *residency_warnings,
+                *address_warnings,
+            ]
+        else:
+            warnings = []
         if not name or len(name) > NAME_MAX_LENGTH:
-            cells = (cells[index] for cells in mapped)
-            append(_rejection(raw_name, name, warnings, cells))
+            at = index - first_row
+            append(_rejection(raw_name, name, warnings, (cells[at] for cells in mapped)))
             continue
         name_pinyin = pinyin.get(name)
         if name_pinyin is None:
             name_pinyin = pinyin[name] = pinyin_key(name)
+        # Positional: keyword arguments cost four times as much here (see _CLEAN_ROW_FIELDS).
         append(
             CleanRow(
-                row_number=first_row + index,
-                name=name,
-                name_pinyin=name_pinyin,
-                id_number=identity.id_number,
-                id_problem=identity.id_problem,
-                birth_date=identity.birth_date,
-                sex=identity.sex,
-                region_code=identity.region_code,
-                phone=phone[0],
-                address=address[0],
-                residency=residency[0],
-                relation=relation,
-                household_number=household,
-                warnings=warnings,
+                index,
+                name,
+                name_pinyin,
+                id_number,
+                id_problem,
+                birth_date,
+                sex,
+                region_code,
+                phone_number,
+                parts,
+                residency_value,
+                relation,
+                household,
+                warnings,
             )
         )
     return results
+
+
+# normalise_rows builds CleanRows positionally, in this order.
+_CLEAN_ROW_FIELDS = (
+    "row_number",
+    "name",
+    "name_pinyin",
+    "id_number",
+    "id_problem",
+    "birth_date",
+    "sex",
+    "region_code",
+    "phone",
+    "address",
+    "residency",
+    "relation",
+    "household_number",
+    "warnings",
+)
+if tuple(field.name for field in fields(CleanRow)) != _CLEAN_ROW_FIELDS:
+    raise ImportError("CleanRow's fields changed: update normalise_rows to match")
 
 
 def _mapped_columns(
@@ -715,8 +778,9 @@ def _mapped_columns(
         if target:
             positions.setdefault(target, []).append(position)
     columns: dict[str, list[str]] = {}
+    shortest = min(map(len, rows), default=0)
     for target, indexes in positions.items():
-        if len(indexes) == 1 and all(len(row) > indexes[0] for row in rows):
+        if len(indexes) == 1 and indexes[0] < shortest:
             position = indexes[0]
             columns[target] = [row[position] for row in rows]
         else:  # several columns for one field, or short rows: the careful way
@@ -754,5 +818,16 @@ def _override(
     if unit:
         changes["unit"] = parse_unit(unit)
     if compound:
-        changes["compound"] = simplified(re.sub(r"\s", "", compound))
-    return replace(parts, **changes)
+        changes["compound"] = simplified(_WHITESPACE.sub("", compound))
+    # Built directly: dataclasses.replace() costs several times as much, once per distinct
+    # combination of address columns.
+    return AddressParts(
+        compound=changes.get("compound", parts.compound),
+        building=changes.get("building", parts.building),
+        unit=changes.get("unit", parts.unit),
+        room=changes.get("room", parts.room),
+        floor=changes.get("floor", parts.floor),
+    )
+
+
+_WHITESPACE = re.compile(r"\s")
