@@ -59,6 +59,7 @@ _FOLDED_CHARS = re.compile("[" + re.escape("".join(map(chr, _FOLD))) + "]")
 _BETWEEN_DIGITS = re.compile(r"(?<=\d)\s+(?=\d)")
 _SPACES = re.compile(r"\s+")
 _TRAILING_NOTE = re.compile(r"[(（\[【][^()（）\[\]【】]*[)）\]】]$")
+_NOTE_ENDS = (")", "）", "]", "】")
 
 _B = rf"(?:[A-Z]|\d+[A-Z]?|[{_CN}]+)"  # building: 3, 3A, A, 十二
 _N = rf"(?:\d+|[{_CN}]+)"  # unit or floor number
@@ -220,7 +221,8 @@ def parse_address(text: str) -> AddressParts:
     "不详") gives empty parts. Results are cached: department files repeat addresses.
     """
     cleaned = clean_address_text(text or "")
-    cleaned = _TRAILING_NOTE.sub("", cleaned)
+    if cleaned.endswith(_NOTE_ENDS):  # the note pattern ends there (cleaned text has no "\n")
+        cleaned = _TRAILING_NOTE.sub("", cleaned)
     if cleaned in _JUNK:
         return AddressParts()
     rest = strip_admin_prefix(cleaned)
