@@ -645,12 +645,23 @@ def normalise_rows(
 
     def outcomes(function: Callable[..., _T], *cells: list[str]) -> list[_T]:
         # One call per distinct value (or combination of values), then a lookup per row.
-        if all(values is blank for values in cells):  # no column mapped to these fields
+        given = [position for position, values in enumerate(cells) if values is not blank]
+        if not given:  # no column mapped to these fields
             return [function(*[""] * len(cells))] * count
-        keys: list = cells[0] if len(cells) == 1 else list(zip(*cells, strict=True))
-        if len(cells) == 1:
-            memo = {key: function(key) for key in set(keys)}
+        if len(given) == 1:
+            # One column mapped (an ID without sex or birth-date columns): keyed by its cell
+            # alone, which spares a tuple per row.
+            position = given[0]
+            arguments = [""] * len(cells)
+
+            def call(cell: str) -> _T:
+                arguments[position] = cell
+                return function(*arguments)
+
+            keys: list = cells[position]
+            memo = {key: call(key) for key in set(keys)}
         else:
+            keys = list(zip(*cells, strict=True))
             memo = {key: function(*key) for key in set(keys)}
         return list(map(memo.__getitem__, keys))
 
