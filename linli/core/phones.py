@@ -5,6 +5,11 @@ import re
 from linli.core.errors import BilingualError
 
 _FULLWIDTH = str.maketrans("０１２３４５６７８９＋", "0123456789+")
+# Compiled once: imports normalise every distinct phone of every file.
+_SEPARATORS = re.compile(r"[\s\-()（）]")
+_COUNTRY_PREFIX = re.compile(r"^(\+86|0086|86(?=1\d{10}$))")
+_MOBILE = re.compile(r"1[3-9]\d{9}")
+_LANDLINE = re.compile(r"0\d{9,11}")
 
 
 class InvalidPhone(BilingualError):
@@ -16,18 +21,27 @@ def normalise_phone(raw: object) -> str:
 
     Accepts +86 / 0086 prefixes, spaces, dashes and brackets. Raises InvalidPhone.
     """
+    if (
+        type(raw) is str
+        and len(raw) == 11
+        and raw.isascii()
+        and raw.isdigit()
+        and raw[0] == "1"
+        and raw[1] in "3456789"
+    ):
+        return raw  # the commonest cell, a plain mobile number: nothing to clean
     text = "" if raw is None else str(raw).translate(_FULLWIDTH).strip()
     if text.endswith(".0"):  # a phone that passed through an Excel float
         text = text[:-2]
-    digits = re.sub(r"[\s\-()（）]", "", text)
+    digits = _SEPARATORS.sub("", text)
     if not digits:
         raise InvalidPhone("empty", "电话号码为空", "phone number is empty")
-    digits = re.sub(r"^(\+86|0086|86(?=1\d{10}$))", "", digits)
+    digits = _COUNTRY_PREFIX.sub("", digits)
     if not digits.isdigit():
         raise InvalidPhone("format", "电话号码含有非数字字符", "phone number has non-digits")
-    if re.fullmatch(r"1[3-9]\d{9}", digits):
+    if _MOBILE.fullmatch(digits):
         return digits
-    if re.fullmatch(r"0\d{9,11}", digits):
+    if _LANDLINE.fullmatch(digits):
         return digits
     raise InvalidPhone(
         "format",

@@ -73,3 +73,26 @@ def test_made_numbers_are_valid():
     for sequence in range(1000):
         number = make_id_number("610113", date(1990, 1, 1), sequence)
         assert parse_id_number(number).value == number
+
+
+def test_check_character_matches_the_standard_formula():
+    """The table-driven check digit is the GB 11643 MOD 11-2 sum, for every digit at every
+    position; anything but 17 digits raises ValueError."""
+    weights = [2 ** (17 - i) % 11 for i in range(17)]
+    for position in range(17):
+        for digit in "0123456789":
+            first17 = "1" * position + digit + "3" * (16 - position)
+            total = sum(int(d) * w for d, w in zip(first17, weights, strict=True))
+            assert check_character(first17) == "10X98765432"[total % 11]
+    for bad in ("1101051949123100", "11010519491231002X", "1101051949123100A"):
+        with pytest.raises(ValueError):
+            check_character(bad)
+
+
+@pytest.mark.parametrize("raw", ["11010519491231002 ", "11010519491231002-"])
+def test_eighteen_characters_ending_in_a_separator_are_cleaned_first(raw):
+    """17 digits and a space or dash are 18 characters but not a number: the separator is
+    removed, leaving 17 digits."""
+    with pytest.raises(InvalidIdNumber) as error:
+        parse_id_number(raw)
+    assert error.value.code == "format"

@@ -55,9 +55,11 @@ _FOLD = str.maketrans(
         "\\": "-",
     }
 )
+_FOLDED_CHARS = re.compile("[" + re.escape("".join(map(chr, _FOLD))) + "]")
 _BETWEEN_DIGITS = re.compile(r"(?<=\d)\s+(?=\d)")
 _SPACES = re.compile(r"\s+")
 _TRAILING_NOTE = re.compile(r"[(（\[【][^()（）\[\]【】]*[)）\]】]$")
+_NOTE_ENDS = (")", "）", "]", "】")
 
 _B = rf"(?:[A-Z]|\d+[A-Z]?|[{_CN}]+)"  # building: 3, 3A, A, 十二
 _N = rf"(?:\d+|[{_CN}]+)"  # unit or floor number
@@ -148,7 +150,14 @@ def clean_address_text(text: str) -> str:
     Full-width to half-width, latin upper case, traditional address words simplified, dash
     variants to "-", spaces between numbers to "-" ("3 2 501"), other spaces removed.
     """
-    text = unicodedata.normalize("NFKC", text).translate(_FOLD).upper()
+    text = unicodedata.normalize("NFKC", text)
+    # str.translate looks every character up in _FOLD (slow on CJK text), and the two
+    # substitutions scan the whole text: most addresses need neither, and one search says so.
+    if _FOLDED_CHARS.search(text):
+        text = text.translate(_FOLD)
+    text = text.upper()
+    if _SPACES.search(text) is None:
+        return text  # no whitespace: strip() and both substitutions would change nothing
     text = _BETWEEN_DIGITS.sub("-", text.strip())
     return _SPACES.sub("", text)
 
@@ -160,6 +169,20 @@ def strip_admin_prefix(text: str) -> str:
     it (or precedes it), a township only after a higher level, a village only after a
     township: "新城市广场" or "翠华新村" are compounds, not a city and a village.
     """
+    pos = _admin_prefix_end(_LEADING_WORDS.match(text)[0])
+    if match := _GRID.match(text, pos):
+        pos = match.end()
+    return text[pos:]
+
+
+# Every prefix pattern but the grid's reads only characters other than digits and "-", so
+# where the prefix ends is decided by the text before the first digit or "-": the same few
+# "陕西省西安市雁塔区小寨路街道翠华小区" for thousands of addresses, worked out once each.
+_LEADING_WORDS = re.compile(r"[^\d\-]*")
+
+
+@lru_cache(maxsize=4096)
+def _admin_prefix_end(text: str) -> int:
     pos = 0
     had_upper = False
     if match := _PROVINCE.match(text, pos):
@@ -183,9 +206,7 @@ def strip_admin_prefix(text: str) -> str:
     match = _COMMUNITY.match(text, pos) or (had_town and _VILLAGE.match(text, pos))
     if match:
         pos = match.end()
-    if match := _GRID.match(text, pos):
-        pos = match.end()
-    return text[pos:]
+    return pos
 
 
 @lru_cache(maxsize=65536)
@@ -200,7 +221,8 @@ def parse_address(text: str) -> AddressParts:
     "不详") gives empty parts. Results are cached: department files repeat addresses.
     """
     cleaned = clean_address_text(text or "")
-    cleaned = _TRAILING_NOTE.sub("", cleaned)
+    if cleaned.endswith(_NOTE_ENDS):  # the note pattern ends there (cleaned text has no "\n")
+        cleaned = _TRAILING_NOTE.sub("", cleaned)
     if cleaned in _JUNK:
         return AddressParts()
     rest = strip_admin_prefix(cleaned)

@@ -8,6 +8,7 @@ from linli.core.idnumbers import check_character, make_id_number
 from linli.registry.importing.normalise import (
     normalise_name,
     normalise_row,
+    normalise_rows,
     parse_birth_date,
     parse_relation,
     parse_residency,
@@ -388,3 +389,100 @@ def test_valid_looking_id_ending_in_000_is_treated_as_excel_damage():
     row = normalise_row(1, {"name": "张三", "id_number": rounded})
     assert row.id_number == ""
     assert row.id_problem == "excel_rounded"
+
+
+# --- normalise_rows ------------------------------------------------------------------------
+
+
+def _row_by_row(headers, rows, mapping):
+    """The per-row reading the import has always done (pipeline._row_values, then
+    normalise_row): normalise_rows must give exactly this."""
+    results = []
+    for number, cells in enumerate(rows, start=1):
+        values = {}
+        for header, cell in zip(headers, cells, strict=False):
+            target = mapping.get(header, "")
+            if target and cell:
+                values[target] = cell
+        results.append(normalise_row(number, values))
+    return results
+
+
+MIXED_HEADERS = ["姓名", "身份证号", "手机", "备用电话", "性别", "出生日期", "住址", "小区", "房号"]
+MIXED_MAPPING = {
+    "姓名": "name",
+    "身份证号": "id_number",
+    "手机": "phone",
+    "备用电话": "phone",  # two columns for one field: the last non-empty cell wins
+    "性别": "sex",
+    "出生日期": "birth_date",
+    "住址": "address",
+    "小区": "compound",
+    "房号": "room",
+}
+MIXED_ROWS = [
+    ["张三", MAN, "13812345678", "", "男", "1990-01-01", "翠华小区3号楼2单元501室", "", ""],
+    ["", "", "", "", "", "", "", "", ""],  # blank row
+    ["   ", "", "", "", "", "", "", "", ""],  # only spaces: blank too
+    ["", MAN, "13812345678", "", "", "", "", "", ""],  # no name
+    ["12345", "", "", "", "", "", "", "", ""],  # nothing of a name left
+    ["李四", "6.10103E+17", "138", "13987654321", "女", "1990/1/1", "3-2-501", "", ""],
+    ["張三豐", WOMAN[:17] + "0", "13812345678/13987654321", "", "男", "1985-6-15", "", "", ""],
+    ["王五", WOMAN, "", "02988881234", "男", "1984.06.15", "三栋二单元501", "翠華花園", ""],
+    ["赵六", WOMAN.lower(), "+86 138-1234-5678", "", "女", "1985年6月15日", "", "", "3-2-501"],
+    ["孙七", "", "12345", "", "未知", "1990-01", "陕西省西安市雁塔区翠华小区3幢2单元501室", "", ""],
+    ["周八", "110105491231002", "", "", "F", "2099-01-01", "无", "", "501"],
+    ["张" * 61, MAN, "", "", "", "", "", "", ""],  # name too long
+    ["阿依古丽•买买提", "", "13812345678", "", "", "32904", "西安市雁塔区翠华小区3栋2单元501号"],
+    ["张三(租户)", MAN, "13812345678", "", "男", "1990-01-01", "翠华小区3号楼2单元501室", "", ""],
+    ["张三", MAN, "13812345678", "", "男", "1990-01-01", "翠华小区3号楼2单元501室", "", ""],
+    ["", "", "13812345678x", "", "", "", "乱写的地址", "", ""],  # no name, warnings only
+    ["吴九"],  # a short row: the missing cells are empty
+]
+
+
+def test_normalise_rows_gives_what_normalise_row_gives_row_by_row():
+    """Blank rows, missing and unusable names, damaged IDs, two phone columns, traditional
+    names and addresses in several spellings come out exactly as row by row, warnings and
+    errors in the same order."""
+    expected = _row_by_row(MIXED_HEADERS, MIXED_ROWS, MIXED_MAPPING)
+    assert normalise_rows(MIXED_HEADERS, MIXED_ROWS, MIXED_MAPPING) == expected
+    codes = [
+        [problem.code for problem in (result if isinstance(result, list) else result.warnings)]
+        for result in expected
+    ]
+    assert codes[1] == codes[2] == ["blank_row"]
+    assert codes[3][0] == "name_missing" and codes[4] == ["name_invalid"]
+    assert codes[11] == ["name_too_long"]
+    assert expected[5].id_problem == "excel_scientific" and expected[5].phone == "13987654321"
+
+
+def test_normalise_rows_makes_a_new_row_object_for_every_row():
+    """Identical rows give equal but distinct CleanRows, each with its own warnings list."""
+    row = ["张三", "6.10103E+17", "", "", "", "", "", "", ""]
+    results = normalise_rows(MIXED_HEADERS, [row, list(row)], MIXED_MAPPING)
+    first, second = results
+    assert first.warnings == second.warnings != []
+    assert first is not second and first.warnings is not second.warnings
+    assert (first.row_number, second.row_number) == (1, 2)
+
+
+def test_normalise_rows_numbers_rows_from_first_row():
+    """Rows handed over in chunks keep their numbers in the file."""
+    results = normalise_rows(MIXED_HEADERS, MIXED_ROWS[:1], MIXED_MAPPING, first_row=2001)
+    assert results[0].row_number == 2001
+
+
+def test_normalise_rows_ignores_unmapped_columns_but_sees_them_for_blank_rows():
+    """A column mapped to no field changes nothing; a field mapped but unknown to the
+    normaliser still makes a nameless row "name missing" rather than blank, as row by row."""
+    headers = ["姓名", "备注", "其他"]
+    mapping = {"姓名": "name", "备注": "", "其他": "notes"}
+    rows = [["张三", "x", ""], ["", "x", ""], ["", "", "y"], ["", "", ""]]
+    results = normalise_rows(headers, rows, mapping)
+    assert results == _row_by_row(headers, rows, mapping)
+    assert [r[0].code for r in results[1:]] == ["blank_row", "name_missing", "blank_row"]
+
+
+def test_normalise_rows_on_an_empty_table():
+    assert normalise_rows(MIXED_HEADERS, [], MIXED_MAPPING) == []
