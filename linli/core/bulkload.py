@@ -240,9 +240,18 @@ class StagedRows:
     """
 
     def __init__(
-        self, model: type[models.Model], attnames: Sequence[str], *, key: str, rows: Iterable[Row]
+        self,
+        model: type[models.Model],
+        attnames: Sequence[str],
+        *,
+        key: str,
+        rows: Iterable[Row],
+        constants: dict[str, object] | None = None,
     ) -> None:
+        """`constants` are columns every row shares (the batch): written by the INSERT, not
+        staged row by row."""
         self.model, self.attnames, self.key = model, tuple(attnames), key
+        self.constants = dict(constants or {})
         self._position = self.attnames.index(key)
         self._rows: list[Row] = []
         self._table = ""
@@ -258,10 +267,11 @@ class StagedRows:
         if connection.vendor != "postgresql":
             completion = {row[0]: row[1:] for row in rows}
             position = self._position
+            shared = tuple(self.constants.values())
             insert_tuples(
                 self.model,
-                (*self.attnames, *attnames),
-                [(*row, *completion[row[position]]) for row in self._rows],
+                (*self.attnames, *attnames, *self.constants),
+                [(*row, *completion[row[position]], *shared) for row in self._rows],
             )
             self._rows = []
             return
@@ -270,17 +280,20 @@ class StagedRows:
         completion = f"{self._table}_completion"
         _binary_copy(completion, [key_field, *fields], rows)
         staged = fields_of(self.model, self.attnames)
-        columns = ", ".join(qn(f.column) for f in (*staged, *fields))
+        shared = fields_of(self.model, list(self.constants))
+        columns = ", ".join(qn(f.column) for f in (*staged, *fields, *shared))
         selected = ", ".join(
             [f"s.{qn(f.column)}{_cast(f)}" for f in staged]
             + [f"c.{qn(f.column)}{_cast(f)}" for f in fields]
+            + ["%s"] * len(shared)
         )
         key = qn(key_field.column)
         with connection.cursor() as cursor:
             cursor.execute(
                 f"INSERT INTO {qn(self.model._meta.db_table)} ({columns}) "  # noqa: S608
                 f"SELECT {selected} FROM {qn(self._table)} s "
-                f"JOIN {qn(completion)} c ON c.{key} = s.{key}"
+                f"JOIN {qn(completion)} c ON c.{key} = s.{key}",
+                list(self.constants.values()),
             )
             cursor.execute(f"DROP TABLE {qn(completion)}")
 

@@ -28,7 +28,7 @@ from linli.core.masking import mask_id_number, mask_long_numbers, mask_phone
 from linli.core.permissions import require
 from linli.core.roles import REGISTRY_STEWARDS
 from linli.registry.importing.mapping import suggest_mapping, validate_mapping
-from linli.registry.importing.normalise import normalise_row
+from linli.registry.importing.normalise import normalise_row, normalise_rows
 from linli.registry.importing.placement import DwellingIndex
 from linli.registry.importing.readers import Table, UnreadableFile, read_table
 from linli.registry.importing.records import CleanRow, RowError
@@ -241,15 +241,19 @@ def stage_rows(batch: ImportBatch, table: Table, progress: Progress | None = Non
     """Returns every data row normalised or with its errors (no database writes)."""
     staged = []
     headers = table.headers
-    for index, cells in enumerate(table.rows, start=1):
-        result = normalise_row(index, _row_values(cells, headers, batch.mapping))
-        if isinstance(result, list):
-            raw = {h: c for h, c in zip(headers, cells, strict=False) if c}
-            staged.append(Staged(index, None, result, raw))
-        else:
-            staged.append(Staged(index, result, []))
-        if index % PROGRESS_EVERY == 0:
-            _report(batch, "reading", index, progress)
+    # Column by column within chunks: each distinct cell is read once, and the progress bar
+    # moves between chunks.
+    for start in range(0, len(table.rows), PROGRESS_EVERY):
+        chunk = table.rows[start : start + PROGRESS_EVERY]
+        results = normalise_rows(headers, chunk, batch.mapping, first_row=start + 1)
+        for index, (cells, result) in enumerate(zip(chunk, results, strict=True), start + 1):
+            if isinstance(result, list):
+                raw = {h: c for h, c in zip(headers, cells, strict=False) if c}
+                staged.append(Staged(index, None, result, raw))
+            else:
+                staged.append(Staged(index, result, []))
+        if start + len(chunk) < len(table.rows):
+            _report(batch, "reading", start + len(chunk), progress)
     _report(batch, "reading", len(staged), progress)
     return staged
 
@@ -265,9 +269,12 @@ def _existing_records(index: DwellingIndex) -> list[MatchRecord]:
         "id", "name", "id_number_hash", "birth_date", "sex", "region_code", "phone_hash", "dwelling"
     )
     records = []
+    parts_of: dict[int | None, dict[str, str]] = {None: {}}  # a household shares its dwelling
     # Tuples, not model instances: a community has tens of thousands of people.
     for pk, name, id_hash, birth, sex, region, phone_hash, dwelling_id in people.iterator(5000):
-        parts = index.parts_of(dwelling_id) if dwelling_id else {}
+        parts = parts_of.get(dwelling_id)
+        if parts is None:
+            parts = parts_of[dwelling_id] = index.parts_of(dwelling_id)
         records.append(
             MatchRecord(
                 key=f"p{pk}",

@@ -92,26 +92,26 @@ def seal_rows(staged: Sequence[Staged]) -> None:
 
 # What a row says, known before matching (staged first on PostgreSQL) …
 RECORD_COLUMNS = (
-    "batch_id", "row_number", "accepted", "errors", "raw_encrypted", "name",
+    "row_number", "accepted", "errors", "raw_encrypted", "name",
     "id_number_encrypted", "id_number_hash", "id_number_masked", "id_problem", "birth_date",
     "sex", "region_code", "phone_encrypted", "phone_hash", "phone_masked", "address_text",
-    "residency", "relation", "household_number", "match_method", "match_probability",
+    "residency", "relation", "household_number",
 )  # fmt: skip
-# … and what matching and placement decide.
+# … what matching and placement decide …
 PLACED_COLUMNS = ("person_id", "dwelling_id", "area_path")
+
+
+# … and what every row of the batch shares.
+def batch_constants(batch: ImportBatch) -> dict[str, object]:
+    return {"batch_id": batch.pk, "match_method": "", "match_probability": None}
+
 
 _NO_ERRORS = "[]"
 _NOT_SEALED = ("", "", "")
 
 
 def _errors_text(errors: list[RowError]) -> str:
-    if not errors:
-        return _NO_ERRORS
     return json.dumps([e.__dict__ for e in errors], ensure_ascii=False)
-
-
-def _sealed(value: SealedIdentifier | None) -> tuple[str, str, str]:
-    return (value.encrypted, value.hashed, value.masked) if value else _NOT_SEALED
 
 
 @lru_cache(maxsize=65536)
@@ -124,7 +124,7 @@ def address_text(clean: CleanRow) -> str:
     return _address_text(clean.address)
 
 
-def record_rows(batch: ImportBatch, staged: Iterable[Staged]) -> Iterable[tuple]:
+def record_rows(staged: Iterable[Staged]) -> Iterable[tuple]:
     """Yields each row's RECORD_COLUMNS values. Rejected rows keep their errors and their
     cells (encrypted: the department's file is deleted once imported, and the steward hands
     the rejected rows back); accepted rows keep their warnings and never a copy of the raw
@@ -134,22 +134,29 @@ def record_rows(batch: ImportBatch, staged: Iterable[Staged]) -> Iterable[tuple]
         if clean is None:
             raw = identifiers.encrypt(json.dumps(s.raw or {}, ensure_ascii=False))
             yield (
-                batch.pk, s.row_number, False, _errors_text(s.errors), raw, "",
-                "", "", "", "", None, "", "", "", "", "", "", "", "", "", "", None,
+                s.row_number, False, _errors_text(s.errors), raw, "",
+                "", "", "", "", None, "", "", "", "", "", "", "", "", "",
             )  # fmt: skip
             continue
+        i, p = s.id_number, s.phone
         yield (
-            batch.pk, s.row_number, True, _errors_text(clean.warnings), "", clean.name,
-            *_sealed(s.id_number), clean.id_problem, clean.birth_date, clean.sex,
-            clean.region_code, *_sealed(s.phone), address_text(clean), clean.residency,
-            clean.relation, clean.household_number, "", None,
+            s.row_number, True, _errors_text(clean.warnings) if clean.warnings else _NO_ERRORS,
+            "", clean.name,
+            *((i.encrypted, i.hashed, i.masked) if i else _NOT_SEALED),
+            clean.id_problem, clean.birth_date, clean.sex, clean.region_code,
+            *((p.encrypted, p.hashed, p.masked) if p else _NOT_SEALED),
+            _address_text(clean.address), clean.residency, clean.relation, clean.household_number,
         )  # fmt: skip
 
 
 def stage_records(batch: ImportBatch, staged: Sequence[Staged]) -> StagedRows:
     """Loads the batch's source records ahead of the transaction (see the module's note)."""
     return StagedRows(
-        SourceRecord, RECORD_COLUMNS, key="row_number", rows=record_rows(batch, staged)
+        SourceRecord,
+        RECORD_COLUMNS,
+        key="row_number",
+        rows=record_rows(staged),
+        constants=batch_constants(batch),
     )
 
 

@@ -8,7 +8,9 @@ when there is one.
 from dataclasses import dataclass, field
 
 
-@dataclass(frozen=True)
+# Not frozen: an import builds one per row and per person already known (100,000 and more),
+# and a frozen dataclass's __init__ costs three times as much. Treat it as read-only.
+@dataclass(slots=True)
 class MatchRecord:
     key: str  # unique: "r<source record id>" for a new row, "p<person id>" for an existing person
     name: str  # simplified, no spaces
