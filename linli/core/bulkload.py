@@ -203,14 +203,11 @@ def update_tuples(model: type[models.Model], attnames: Sequence[str], rows: Sequ
     pk = qn(meta.pk.column)
     temp_name = f"linli_update_{meta.db_table}"
     temp = qn(temp_name)
-    types = [c.db_type(connection) for c in columns]
-    with connection.cursor() as cursor:
-        cursor.execute(f"DROP TABLE IF EXISTS {temp}")
-        cursor.execute(
-            f"CREATE TEMPORARY TABLE {temp} ({pk} bigint PRIMARY KEY, "
-            + ", ".join(f"{qn(c.column)} {t}" for c, t in zip(columns, types, strict=True))
-            + ")"
-        )
+    _temporary_table(
+        temp_name,
+        [(meta.pk.column, "bigint PRIMARY KEY")]
+        + [(c.column, c.db_type(connection)) for c in columns],
+    )
     _write(temp_name, [meta.pk.column, *(c.column for c in columns)], rows)
     with connection.cursor() as cursor:
         assignments = ", ".join(f"{qn(c.column)} = {temp}.{qn(c.column)}" for c in columns)
@@ -324,15 +321,23 @@ def _binary_copy(table: str, fields: Sequence[models.Field], rows: Iterable[Row]
     PostgreSQL's binary format."""
     qn = connection.ops.quote_name
     types = [_staging_type(f) for f in fields]
+    _temporary_table(table, [(f.column, t) for f, t in zip(fields, types, strict=True)])
     with connection.cursor() as cursor:
-        cursor.execute(f"DROP TABLE IF EXISTS {qn(table)}")
-        cursor.execute(
-            f"CREATE TEMPORARY TABLE {qn(table)} ("
-            + ", ".join(f"{qn(f.column)} {t}" for f, t in zip(fields, types, strict=True))
-            + ")"
-        )
         column_sql = ", ".join(qn(f.column) for f in fields)
         with cursor.copy(f"COPY {qn(table)} ({column_sql}) FROM STDIN (FORMAT BINARY)") as copy:
             copy.set_types(types)
             for row in rows:
                 copy.write_row(row)
+
+
+def _temporary_table(name: str, columns: Sequence[tuple[str, str]]) -> None:
+    """(Re)creates a temporary table of (column, SQL type) with no index but what a type
+    says (column and table names come from model metadata, never from input)."""
+    qn = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {qn(name)}")
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE {qn(name)} ("
+            + ", ".join(f"{qn(column)} {sql_type}" for column, sql_type in columns)
+            + ")"
+        )

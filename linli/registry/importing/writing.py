@@ -69,22 +69,21 @@ def seal_rows(staged: Sequence[Staged]) -> None:
     """
     ids: dict[str, SealedIdentifier] = {}
     phones: dict[str, SealedIdentifier] = {}
+
+    def sealed(cache: dict[str, SealedIdentifier], kind: str, value: str, mask) -> SealedIdentifier:
+        known = cache.get(value)
+        if known is None:
+            known = cache[value] = identifiers.seal(kind, value, mask(value))
+        return known
+
     for s in staged:
         clean = s.clean
         if clean is None:
             continue
         if clean.id_number:
-            sealed = ids.get(clean.id_number)
-            if sealed is None:
-                value = clean.id_number
-                sealed = ids[value] = identifiers.seal(ID_KIND, value, mask_id_number(value))
-            s.id_number = sealed
+            s.id_number = sealed(ids, ID_KIND, clean.id_number, mask_id_number)
         if clean.phone:
-            sealed = phones.get(clean.phone)
-            if sealed is None:
-                value = clean.phone
-                sealed = phones[value] = identifiers.seal(PHONE_KIND, value, mask_phone(value))
-            s.phone = sealed
+            s.phone = sealed(phones, PHONE_KIND, clean.phone, mask_phone)
 
 
 # ---------------------------------------------------------------------------------------------
