@@ -349,3 +349,22 @@ def test_unconfirmed_uploads_are_purged(world, settings):
     call_command("purge_uploads", "--days", "3")
     assert not (Path(settings.MEDIA_ROOT) / batch.stored_file).exists()
     assert ImportBatch.objects.get(pk=batch.pk).status == BatchStatus.FAILED
+
+
+def test_every_kind_of_source_record_row_loads_as_its_columns(world):
+    """Accepted rows (with and without identifiers and warnings) and rejected rows give values
+    of exactly their columns' types: the binary COPY on PostgreSQL would coerce a slip."""
+    from linli.core.bulkload import check_rows
+    from linli.registry.importing.readers import read_table
+
+    batch = stage(world, HOUSEHOLD_CSV.encode("gb18030"), "户籍.csv")
+    staged = pipeline.stage_rows(batch, read_table(HOUSEHOLD_CSV.encode("gb18030"), "户籍.csv"))
+    writing.seal_rows(staged)
+    kinds = {
+        (s.clean is None, s.id_number is None, bool(s.clean and s.clean.warnings)) for s in staged
+    }
+    assert (True, True, False) in kinds and (False, False, False) in kinds
+    assert (False, True, True) in kinds  # 錢七: a damaged ID kept as a warning
+    rows = list(writing.record_rows(staged))
+    assert all(len(row) == len(writing.RECORD_COLUMNS) for row in rows)
+    check_rows(SourceRecord, writing.RECORD_COLUMNS, rows)

@@ -5,7 +5,7 @@ import pytest
 from django.db import transaction
 
 from linli.areas.models import Area, AreaLevel
-from linli.core.bulkload import StagedRows, allocate_ids, update_tuples
+from linli.core.bulkload import StagedRows, allocate_ids, check_rows, update_tuples
 
 
 @pytest.mark.django_db(transaction=True)
@@ -57,3 +57,32 @@ def test_update_tuples_writes_only_the_given_rows_and_columns():
         ("丁丁", 3),
         ("戊", None),
     ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_staged_row_left_without_its_completion_fails_the_insert():
+    """An inner join would drop it silently; the insert refuses instead (and the transaction
+    rolls back)."""
+    staged = StagedRows(
+        Area,
+        ("path", "name"),
+        key="path",
+        rows=[("9301", "己"), ("9302", "庚")],
+        constants={"code": "", "aliases": "[]", "level": AreaLevel.COMPOUND},
+    )
+    with pytest.raises((KeyError, RuntimeError)), transaction.atomic():
+        staged.insert(("floor",), [("9301", 1)])
+    staged.discard()
+    assert not Area.objects.filter(path__in=["9301", "9302"]).exists()
+
+
+def test_row_types_are_checked_against_the_columns():
+    """psycopg's binary dumpers would coerce a wrong value silently ("x" into a boolean is
+    true): the rows are checked instead. None is always allowed."""
+    from linli.registry.models import SourceRecord
+
+    columns = ("row_number", "accepted", "birth_date", "name")
+    check_rows(SourceRecord, columns, [(1, True, None, "张三")])
+    for wrong in ((1, "yes", None, "张三"), (True, True, None, "张三"), (1, True, None, 5)):
+        with pytest.raises(TypeError):
+            check_rows(SourceRecord, columns, [wrong])
