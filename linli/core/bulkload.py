@@ -90,25 +90,6 @@ def fields_of(model: type[models.Model], attnames: Sequence[str]) -> list[models
     return [by_attname[name] for name in attnames]
 
 
-def tuple_plan(model: type[models.Model], attnames: Sequence[str]) -> Callable[[Row], Row]:
-    """Returns a function turning a tuple of Python values (in `attnames` order) into what the
-    database driver takes; the identity when nothing needs converting."""
-    fields = fields_of(model, attnames)
-    converters = _converters(fields, offset=0)
-    if not converters:
-        return lambda row: row
-
-    def row_of(values: Row) -> list:
-        values = list(values)
-        for position, convert in converters:
-            value = values[position]
-            if value is not None:
-                values[position] = convert(value)
-        return values
-
-    return row_of
-
-
 def _prep(field: models.Field):
     def convert(value: object) -> object:
         return field.get_db_prep_value(value, connection, prepared=False)
@@ -152,8 +133,8 @@ def insert_rows(model: type[models.Model], objects: Sequence[models.Model]) -> N
 
 @transaction.atomic
 def insert_tuples(model: type[models.Model], attnames: Sequence[str], rows: Iterable[Row]) -> None:
-    """Inserts rows given as tuples in `attnames` order (values as the driver takes them: see
-    tuple_plan). Columns left out take their database default (the primary key its
+    """Inserts rows given as tuples in `attnames` order (values as the driver takes them, JSON as
+    its text). Columns left out take their database default (the primary key its
     sequence)."""
     columns = [field.column for field in fields_of(model, attnames)]
     _write(model._meta.db_table, columns, rows)

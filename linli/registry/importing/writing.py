@@ -113,14 +113,10 @@ def _errors_text(errors: list[RowError]) -> str:
     return json.dumps([e.__dict__ for e in errors], ensure_ascii=False)
 
 
+# Parsed addresses are shared objects (parse_address is cached): cached in turn.
 @lru_cache(maxsize=65536)
 def _address_text(a: AddressParts) -> str:
     return f"{a.compound}{a.building}{a.unit}{a.room}"[:200]
-
-
-def address_text(clean: CleanRow) -> str:
-    # Parsed addresses are shared objects (parse_address is cached): cached in turn.
-    return _address_text(clean.address)
 
 
 def record_rows(staged: Iterable[Staged]) -> Iterable[tuple]:
