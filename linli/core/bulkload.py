@@ -12,7 +12,7 @@ that never build a model instance per row (Model.__init__ costs more than writin
 import json
 import logging
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from operator import attrgetter
 
@@ -54,24 +54,21 @@ def allocate_ids(model: type[models.Model], count: int) -> Sequence[int]:
     return range(first, first + count)
 
 
-def _converters(fields: Sequence[models.Field], offset: int) -> list[tuple[int, Callable]]:
-    """Returns (position, converter) for the values the driver cannot take as they are: JSON
-    everywhere, dates and times on SQLite. get_db_prep_value for every cell would cost more
-    than writing the rows."""
+def _row_plan(model: type[models.Model], fields: Sequence[models.Field]):
+    """Returns a function turning an instance into the tuple of database values (pk first).
+
+    Only the values the driver cannot take as they are get converted (JSON everywhere, dates
+    and times on SQLite): get_db_prep_value for every cell would cost more than writing the
+    rows.
+    """
+    getter = attrgetter("pk", *(f.attname for f in fields))
     postgres = connection.vendor == "postgresql"
     converters = []
-    for position, field in enumerate(fields, start=offset):
+    for position, field in enumerate(fields, start=1):
         if isinstance(field, models.JSONField):
             converters.append((position, _json_text(field)))
         elif not postgres and isinstance(field, (models.DateField, models.TimeField)):
             converters.append((position, _prep(field)))
-    return converters
-
-
-def _row_plan(model: type[models.Model], fields: Sequence[models.Field]):
-    """Returns a function turning an instance into the tuple of database values (pk first)."""
-    getter = attrgetter("pk", *(f.attname for f in fields))
-    converters = _converters(fields, offset=1)
     if not converters:
         return getter
 

@@ -25,6 +25,7 @@ from linli.core import identifiers
 from linli.core.bulkload import (
     StagedRows,
     allocate_ids,
+    fields_of,
     insert_tuples,
     stamp_value,
     update_tuples,
@@ -39,7 +40,6 @@ from linli.registry.models import (
     MatchReview,
     Person,
     Relation,
-    Residency,
     SourceRecord,
 )
 from linli.registry.provenance import CHOSEN_COLUMNS, outranks
@@ -257,25 +257,10 @@ def _take(
 
 
 def _new_values(area_path: str) -> dict[str, object]:
-    return {
-        "name": "",
-        "sex": "",
-        "birth_date": None,
-        "id_number_encrypted": "",
-        "id_number_hash": "",
-        "id_number_masked": "",
-        "region_code": "",
-        "phone_encrypted": "",
-        "phone_hash": "",
-        "phone_masked": "",
-        "phone_tail": "",
-        "residency": Residency.REGISTERED,
-        "dwelling_id": None,
-        "area_path": area_path,
-        "address_building": "",
-        "address_dwelling": "",
-        "relation_to_head": "",
-    }
+    """Returns a new person's chosen columns: the model's defaults, at the batch's area."""
+    values = {f.attname: f.get_default() for f in fields_of(Person, _CHOSEN_ATTNAMES[:-1])}
+    values["area_path"] = area_path
+    return values
 
 
 def _existing_drafts(person_ids: Iterable[int]) -> dict[int, PersonDraft]:
