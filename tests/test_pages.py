@@ -3,6 +3,7 @@
 from django.urls import reverse
 
 from linli.audit.models import AuditAction, AuditEvent
+from linli.registry.models import RegistryAction
 
 
 def test_home_shows_live_counts_for_community_lead(world, client_for):
@@ -40,7 +41,7 @@ def test_person_page_records_view_and_reveal_needs_purpose(world, client_for):
     client = client_for(world.grid_a)
     url = reverse("registry:person", args=[world.resident_a.pk])
     assert client.get(url).status_code == 200
-    assert AuditEvent.objects.filter(action=AuditAction.VIEW_PERSON, actor=world.grid_a).exists()
+    assert AuditEvent.objects.filter(action=RegistryAction.VIEW_PERSON, actor=world.grid_a).exists()
     reveal = reverse("registry:reveal", args=[world.resident_a.pk])
     refused = client.post(reveal, {"field": "phone", "purpose": ""})
     assert refused.status_code == 400

@@ -16,6 +16,7 @@ from linli.registry.models import (
     MatchReview,
     Person,
     PersonMerge,
+    RegistryAction,
     ReviewStatus,
     SourceRecord,
 )
@@ -212,7 +213,7 @@ def test_accepting_a_review_merges_and_unmerge_restores(world, client_for, pair)
     review.refresh_from_db()
     assert review.status == ReviewStatus.PENDING
     actions = set(AuditEvent.objects.values_list("action", flat=True))
-    assert {AuditAction.MERGE, AuditAction.UNMERGE} <= actions
+    assert {RegistryAction.MERGE, RegistryAction.UNMERGE} <= actions
 
 
 def test_rejecting_a_review_keeps_both_files(world, client_for, pair):
@@ -244,7 +245,7 @@ def test_person_page_shows_each_sources_value_and_a_steward_can_choose(world, cl
     )
     person.refresh_from_db()
     assert person.phone_masked == "139****8888"
-    assert AuditEvent.objects.filter(action=AuditAction.CHOOSE_VALUE).exists()
+    assert AuditEvent.objects.filter(action=RegistryAction.CHOOSE_VALUE).exists()
 
 
 def test_households_can_be_corrected_by_hand(world, client_for):
@@ -260,7 +261,7 @@ def test_households_can_be_corrected_by_hand(world, client_for):
     moved = Person.objects.get(pk=world.resident_a.pk)
     assert moved.household_id != household.pk and moved.relation_to_head == "head"
     assert Household.objects.get(pk=moved.household_id).head_id == moved.pk
-    assert AuditEvent.objects.filter(action=AuditAction.HOUSEHOLD_CHANGE).count() == 2
+    assert AuditEvent.objects.filter(action=RegistryAction.HOUSEHOLD_CHANGE).count() == 2
 
 
 def test_merge_moves_household_and_tags_and_unmerge_puts_them_back(world):

@@ -6,3 +6,9 @@ class AccountsConfig(AppConfig):
     name = "linli.accounts"
     label = "accounts"
     verbose_name = _("Accounts")
+
+    def ready(self) -> None:
+        from linli.accounts.models import AccountAction
+        from linli.audit.actions import register_actions
+
+        register_actions(AccountAction)

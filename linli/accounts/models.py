@@ -10,6 +10,12 @@ from linli.areas.models import Area
 from linli.core.roles import Role
 
 
+class AccountAction(models.TextChoices):
+    """What accounts writes to the audit log (registered in AccountsConfig.ready)."""
+
+    PERMISSION_CHANGE = "permission_change", _("Changed permissions")
+
+
 class User(AbstractUser):
     role = models.CharField(_("role"), max_length=32, choices=Role.choices, blank=True)
     display_name = models.CharField(_("display name"), max_length=60, blank=True)

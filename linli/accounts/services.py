@@ -3,9 +3,8 @@
 from django.db import transaction
 from django.http import HttpRequest
 
-from linli.accounts.models import AreaAssignment, User
+from linli.accounts.models import AccountAction, AreaAssignment, User
 from linli.areas.models import Area
-from linli.audit.models import AuditAction
 from linli.audit.services import record_event
 
 
@@ -13,7 +12,7 @@ def _audit_permission_change(
     *, user: User, by: User | None, request: HttpRequest | None, area_path: str, detail: dict
 ) -> None:
     record_event(
-        action=AuditAction.PERMISSION_CHANGE,
+        action=AccountAction.PERMISSION_CHANGE,
         actor=by,
         actor_username=by.get_username() if by else "system",
         request=request,

@@ -4,26 +4,20 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from linli.audit.actions import action_label
 from linli.core.jurisdiction import JurisdictionQuerySet
 
 
 class AuditAction(models.TextChoices):
+    """The actions audit records itself, and the verbs every app shares (reveal, export).
+
+    Each app registers its own actions (linli.audit.actions); these are registered by audit."""
+
     LOGIN = "login", _("Logged in")
     LOGIN_FAILED = "login_failed", _("Failed log-in")
     LOGOUT = "logout", _("Logged out")
-    VIEW_PERSON = "view_person", _("Opened a person's file")
-    VIEW_HOUSEHOLD = "view_household", _("Opened a household's file")
     REVEAL = "reveal", _("Revealed a full value")
     EXPORT = "export", _("Exported data")
-    IMPORT = "import", _("Imported a file")
-    MERGE = "merge", _("Merged two person files")
-    UNMERGE = "unmerge", _("Undid a merge")
-    REVIEW = "review", _("Decided a match review")
-    CHOOSE_VALUE = "choose_value", _("Chose a field's value")
-    HOUSEHOLD_CHANGE = "household_change", _("Corrected a household")
-    SCREENING_ANSWER = "screening_answer", _("Recorded screening answers")
-    SEND_LINKS = "send_links", _("Sent screening links by SMS")
-    PERMISSION_CHANGE = "permission_change", _("Changed permissions")
 
 
 class AuditEvent(models.Model):
@@ -41,7 +35,9 @@ class AuditEvent(models.Model):
     )
     # Kept as text too, so the record outlives a deleted account.
     actor_username = models.CharField(_("user name"), max_length=150)
-    action = models.CharField(_("action"), max_length=32, choices=AuditAction.choices)
+    # A code registered by the app that records it (linli.audit.actions), not a fixed choice
+    # list: audit knows nothing of the apps above it.
+    action = models.CharField(_("action"), max_length=32)
     object_type = models.CharField(_("object type"), max_length=64, blank=True)
     object_id = models.CharField(_("object id"), max_length=64, blank=True)
     object_label = models.CharField(_("object"), max_length=200, blank=True)
@@ -63,3 +59,6 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.actor_username} {self.action}"
+
+    def get_action_display(self) -> str:
+        return action_label(self.action)

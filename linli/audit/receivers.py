@@ -6,6 +6,7 @@ from django.dispatch import receiver
 
 from linli.audit.models import AuditAction
 from linli.audit.services import record_event
+from linli.core.actors import AuditContext
 
 
 def _home_path(user) -> str:
@@ -15,14 +16,22 @@ def _home_path(user) -> str:
 
 @receiver(user_logged_in)
 def on_login(sender, request, user, **kwargs) -> None:
-    record_event(action=AuditAction.LOGIN, actor=user, request=request, area_path=_home_path(user))
+    record_event(
+        action=AuditAction.LOGIN,
+        actor=user,
+        context=AuditContext.from_request(request),
+        area_path=_home_path(user),
+    )
 
 
 @receiver(user_logged_out)
 def on_logout(sender, request, user, **kwargs) -> None:
     if user is not None:
         record_event(
-            action=AuditAction.LOGOUT, actor=user, request=request, area_path=_home_path(user)
+            action=AuditAction.LOGOUT,
+            actor=user,
+            context=AuditContext.from_request(request),
+            area_path=_home_path(user),
         )
 
 
@@ -35,6 +44,6 @@ def on_login_failed(sender, credentials, request=None, **kwargs) -> None:
     record_event(
         action=AuditAction.LOGIN_FAILED,
         actor_username=username,
-        request=request,
+        context=AuditContext.from_request(request),
         area_path=_home_path(known) if known else "",
     )

@@ -1,22 +1,16 @@
 """Writing the audit log. Events are only ever added."""
 
-from django.http import HttpRequest
-
-from linli.audit.models import AuditAction, AuditEvent
-
-
-def client_address(request: HttpRequest | None) -> str | None:
-    if request is None:
-        return None
-    return request.META.get("REMOTE_ADDR") or None
+from linli.audit.actions import is_registered
+from linli.audit.models import AuditEvent
+from linli.core.actors import Actor, AuditContext
 
 
 def record_event(
     *,
-    action: AuditAction,
-    actor=None,
+    action: str,
+    actor: Actor | None = None,
     actor_username: str = "",
-    request: HttpRequest | None = None,
+    context: AuditContext | None = None,
     object_type: str = "",
     object_id: object = "",
     object_label: str = "",
@@ -25,11 +19,17 @@ def record_event(
     area_path: str = "",
     detail: dict | None = None,
 ) -> AuditEvent:
-    """Appends one event to the audit log and returns it."""
-    authenticated = actor is not None and getattr(actor, "is_authenticated", False)
+    """Appends one event to the audit log and returns it.
+
+    `action` is a code some app registered (linli.audit.actions). Raises ValueError for an
+    unregistered code."""
+    if not is_registered(action):
+        raise ValueError(f"unregistered audit action {action!r}")
+    context = context or AuditContext.none()
+    authenticated = actor is not None and actor.is_authenticated
     return AuditEvent.objects.create(
         actor=actor if authenticated else None,
-        actor_username=actor_username or (actor.get_username() if authenticated else ""),
+        actor_username=actor_username or (actor.get_username() if actor and authenticated else ""),
         action=action,
         object_type=object_type,
         object_id=str(object_id),
@@ -37,7 +37,7 @@ def record_event(
         field=field,
         purpose=purpose,
         area_path=area_path,
-        ip_address=client_address(request),
-        user_agent=(request.META.get("HTTP_USER_AGENT", "")[:300] if request else ""),
+        ip_address=context.ip_address,
+        user_agent=context.user_agent,
         detail=detail or {},
     )

@@ -7,7 +7,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from linli.audit.models import AuditAction
+from linli.audit.actions import action_choices, is_registered
 from linli.audit.selectors import audit_events_for
 from linli.core.pagination import CappedPaginator
 
@@ -15,14 +15,14 @@ from linli.core.pagination import CappedPaginator
 @login_required
 def events(request: HttpRequest) -> HttpResponse:
     action = request.GET.get("action", "")
-    if action not in AuditAction.values:
+    if not is_registered(action):
         action = ""
     actor = request.GET.get("actor", "")[:150]
     queryset = audit_events_for(request.user, action=action, actor=actor)
     page = CappedPaginator(queryset, settings.LINLI_PAGE_SIZE).get_page(request.GET.get("page"))
     context = {
         "page": page,
-        "actions": AuditAction.choices,
+        "actions": action_choices(),
         "action": action,
         "actor": actor,
         "purposes": dict(settings.LINLI_REVEAL_PURPOSES),

@@ -31,11 +31,11 @@ from django.db.models import Exists, OuterRef, ProtectedError, Subquery
 from django.http import HttpRequest
 from django.utils import timezone
 
-from linli.accounts.models import AreaAssignment, User
+from linli.accounts.models import AccountAction, AreaAssignment, User
 from linli.accounts.services import create_staff_user
 from linli.areas.models import LEVEL_ORDER, Area, AreaLevel
 from linli.areas.services import segment
-from linli.audit.models import AuditAction, AuditEvent
+from linli.audit.models import AuditEvent
 from linli.audit.services import record_event
 from linli.core.idnumbers import make_id_number
 from linli.core.roles import Role
@@ -1134,7 +1134,7 @@ def _retire(users) -> None:
         user.save(update_fields=["username", "is_active", "password"])
         AreaAssignment.objects.filter(user=user).delete()
         record_event(
-            action=AuditAction.PERMISSION_CHANGE,
+            action=AccountAction.PERMISSION_CHANGE,
             actor_username="load_demo",
             object_type="user",
             object_id=user.pk,

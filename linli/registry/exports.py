@@ -5,19 +5,10 @@ import io
 import json
 
 from linli.core import identifiers
-from linli.core.masking import mask_long_numbers
+from linli.core.spreadsheets import safe_cell
 from linli.registry.models import ImportBatch, SourceRecord
 
 REASON_HEADERS = ["行号 row", "错误原因", "reason"]
-
-
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def safe_cell(value: str) -> str:
-    """Masks ID numbers and phones, and defuses cells Excel would run as a formula."""
-    value = mask_long_numbers(value)
-    return "'" + value if value.startswith(FORMULA_STARTS) else value
 
 
 def rejected_rows_csv(batch: ImportBatch, records, *, exported_by: str, at: str) -> str:

@@ -10,7 +10,6 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from linli.audit.models import AuditAction
 from linli.core.permissions import require
 from linli.core.roles import REGISTRY_STEWARDS
 from linli.registry.models import (
@@ -19,6 +18,7 @@ from linli.registry.models import (
     Person,
     PersonMerge,
     PersonTag,
+    RegistryAction,
     ReviewStatus,
     SourceRecord,
 )
@@ -98,7 +98,7 @@ def merge_people(
         merged_by=by,
     )
     record_person_event(
-        AuditAction.MERGE,
+        RegistryAction.MERGE,
         by=by,
         request=request,
         person=survivor,
@@ -226,7 +226,7 @@ def unmerge(*, merge: PersonMerge, by, request: HttpRequest | None = None) -> Pe
     if merge.review_id:
         MatchReview.objects.filter(pk=merge.review_id).update(status=ReviewStatus.PENDING)
     record_person_event(
-        AuditAction.UNMERGE,
+        RegistryAction.UNMERGE,
         by=by,
         request=request,
         person=survivor,
@@ -255,7 +255,7 @@ def decide_review(
     )
     review.save(update_fields=["status", "decided_by", "decided_at"])
     record_person_event(
-        AuditAction.REVIEW,
+        RegistryAction.REVIEW,
         by=by,
         request=request,
         person=review.left,
@@ -277,7 +277,7 @@ def choose_field_value(
     )
     person.save(update_fields=list(CHOSEN_COLUMNS))
     record_person_event(
-        AuditAction.CHOOSE_VALUE,
+        RegistryAction.CHOOSE_VALUE,
         by=by,
         request=request,
         person=person,

@@ -16,6 +16,19 @@ P, S, ID, PUB = (
 )
 
 
+class RegistryAction(models.TextChoices):
+    """What the registry writes to the audit log (registered in RegistryConfig.ready)."""
+
+    VIEW_PERSON = "view_person", _("Opened a person's file")
+    VIEW_HOUSEHOLD = "view_household", _("Opened a household's file")
+    IMPORT = "import", _("Imported a file")
+    MERGE = "merge", _("Merged two person files")
+    UNMERGE = "unmerge", _("Undid a merge")
+    REVIEW = "review", _("Decided a match review")
+    CHOOSE_VALUE = "choose_value", _("Chose a field's value")
+    HOUSEHOLD_CHANGE = "household_change", _("Corrected a household")
+
+
 class Residency(models.TextChoices):
     REGISTERED = "registered", _("Registered (户籍)")
     RESIDENT = "resident", _("Resident (常住)")

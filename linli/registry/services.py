@@ -19,7 +19,7 @@ from linli.core.masking import mask_id_number, mask_phone
 from linli.core.permissions import require
 from linli.core.phones import normalise_phone
 from linli.core.roles import HOUSEHOLD_EDITORS, policy_for
-from linli.registry.models import Household, Person, PersonTag, Relation, Residency
+from linli.registry.models import Household, Person, PersonTag, RegistryAction, Relation, Residency
 
 ID_KIND = "id"
 PHONE_KIND = "phone"
@@ -221,14 +221,14 @@ def record_person_event(
 
 def record_person_viewed(*, person: Person, by, request: HttpRequest | None = None) -> None:
     """Appends a 'opened a person's file' event (PIPL: who looked at whose data)."""
-    record_person_event(AuditAction.VIEW_PERSON, person=person, by=by, request=request)
+    record_person_event(RegistryAction.VIEW_PERSON, person=person, by=by, request=request)
 
 
 def record_household_viewed(
     *, household: Household, by, request: HttpRequest | None = None
 ) -> None:
     record_event(
-        action=AuditAction.VIEW_HOUSEHOLD,
+        action=RegistryAction.VIEW_HOUSEHOLD,
         actor=by,
         request=request,
         object_type="household",
@@ -285,7 +285,7 @@ def move_to_household(
         if eldest is not None:
             Person.objects.filter(pk=eldest.pk).update(relation_to_head=Relation.HEAD)
     record_person_event(
-        AuditAction.HOUSEHOLD_CHANGE,
+        RegistryAction.HOUSEHOLD_CHANGE,
         person=person,
         by=by,
         request=request,
@@ -309,7 +309,7 @@ def set_household_head(
     household.save(update_fields=["head"])
     Person.objects.filter(pk=person.pk).update(relation_to_head=Relation.HEAD)
     record_event(
-        action=AuditAction.HOUSEHOLD_CHANGE,
+        action=RegistryAction.HOUSEHOLD_CHANGE,
         actor=by,
         request=request,
         object_type="household",

@@ -6,3 +6,8 @@ class ReportsConfig(AppConfig):
     name = "linli.reports"
     label = "reports"
     verbose_name = _("Reports")
+
+    def ready(self) -> None:
+        from linli.core.navigation import NavEntry, register_navigation
+
+        register_navigation(NavEntry("reports:home", _("Home"), order=0))

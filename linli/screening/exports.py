@@ -18,7 +18,7 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
 from linli.core.masking import HIDDEN_TEXT
-from linli.registry.exports import FORMULA_STARTS, safe_cell
+from linli.core.spreadsheets import defuse_formula, safe_cell, watermark
 from linli.screening.questionnaires import QuestionKind, questions_of
 from linli.screening.selectors import RESULT_LEVELS, CampaignResults, ResultRow
 
@@ -27,19 +27,10 @@ CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.shee
 MAX_ROWS = 1_048_576 - 2
 
 
-def watermark(exported_by: str, at: datetime) -> str:
-    """The line every sheet carries (and prints in its header)."""
-    at = timezone.localtime(at)
-    return (
-        f"仅限疫情防控使用 / for epidemic control only — exported by {exported_by} "
-        f"at {at:%Y-%m-%d %H:%M}"
-    )
-
-
 def _text(value: str) -> str:
     """Text we wrote ourselves or chose from lists: only made safe for Excel."""
     value = ILLEGAL_CHARACTERS_RE.sub("", value)
-    return "'" + value if value.startswith(FORMULA_STARTS) else value
+    return defuse_formula(value)
 
 
 def _free_text(value: str) -> str:

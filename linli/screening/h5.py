@@ -1,6 +1,6 @@
 """H5 links: a signed per-person link to the resident's mobile page, sent by SMS.
 
-A link carries the target's id, the purpose PURPOSE and an expiry (linli.adapters.links): it
+A link carries the target's id, the purpose PURPOSE and an expiry (linli.core.links): it
 is the resident's only credential, so the page needs no log-in and shows nothing but what the
 person (or the family member answering for them) needs: the masked name and the questions.
 
@@ -34,11 +34,10 @@ from django_tasks import task
 from django_tasks.base import TaskResultStatus
 
 from linli.adapters import sms
-from linli.adapters.links import ExpiredLink, InvalidLink, make_token, read_token
 from linli.areas.models import PATH_SEGMENT_WIDTH, Area, AreaLevel
-from linli.audit.models import AuditAction
 from linli.audit.services import record_event
 from linli.core import identifiers
+from linli.core.links import ExpiredLink, InvalidLink, make_token, read_token
 from linli.core.masking import mask_name
 from linli.core.permissions import require
 from linli.core.phones import InvalidPhone
@@ -51,6 +50,7 @@ from linli.screening.models import (
     CampaignTarget,
     ChannelCode,
     ContactAttempt,
+    ScreeningAction,
     TargetStatus,
 )
 from linli.screening.questionnaires import next_question, question_map, route
@@ -467,7 +467,7 @@ def send_links(
                 else:
                     failed += 1
     record_event(
-        action=AuditAction.SEND_LINKS,
+        action=ScreeningAction.SEND_LINKS,
         actor=by,
         object_type="campaign",
         object_id=campaign.pk,
@@ -499,7 +499,7 @@ def send_link(
             campaign, claims, backend, _community_names([claims[0].area_path]), now
         )
     record_event(
-        action=AuditAction.SEND_LINKS,
+        action=ScreeningAction.SEND_LINKS,
         actor_username="system",
         object_type="screening_target",
         object_id=target.pk,

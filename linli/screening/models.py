@@ -20,6 +20,13 @@ from linli.screening.questionnaires import FollowUp, RiskLevel
 P, S, PUB = Sensitivity.PERSONAL, Sensitivity.SENSITIVE, Sensitivity.PUBLIC
 
 
+class ScreeningAction(models.TextChoices):
+    """What screening writes to the audit log (registered in ScreeningConfig.ready)."""
+
+    SCREENING_ANSWER = "screening_answer", _("Recorded screening answers")
+    SEND_LINKS = "send_links", _("Sent screening links by SMS")
+
+
 class ChannelCode(models.TextChoices):
     H5 = "h5", _("H5 link (SMS)")
     DOOR_KNOCK = "door_knock", _("Door knock")

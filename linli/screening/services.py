@@ -18,7 +18,6 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from linli.areas.models import Area
-from linli.audit.models import AuditAction
 from linli.core.bulkload import BULK_BATCH, insert_rows
 from linli.core.jurisdiction import path_within
 from linli.core.permissions import require
@@ -38,6 +37,7 @@ from linli.screening.models import (
     FollowUpTask,
     Questionnaire,
     QuestionnaireVersion,
+    ScreeningAction,
     TargetStatus,
     TaskStatus,
 )
@@ -636,7 +636,7 @@ def _record_attempt(
         raise_follow_up_tasks(target=target)
     if by is not None:
         record_person_event(
-            AuditAction.SCREENING_ANSWER,
+            ScreeningAction.SCREENING_ANSWER,
             person=target.person,
             by=by,
             request=request,
@@ -1021,7 +1021,7 @@ def close_follow_up_task(
     task.done_by = by
     task.save(update_fields=["status", "note", "done_at", "done_by", "updated_at"])
     record_person_event(
-        AuditAction.SCREENING_ANSWER,
+        ScreeningAction.SCREENING_ANSWER,
         person=task.person,
         by=by,
         request=request,

@@ -3,6 +3,7 @@ from django.urls import reverse
 
 from config import settings as config_settings
 from linli.accounts import services
+from linli.accounts.models import AccountAction
 from linli.audit.models import AuditAction, AuditEvent
 from linli.core.roles import Role
 from linli.demo.factories import PASSWORD
@@ -48,7 +49,7 @@ def test_role_and_area_changes_are_audited(world):
     services.unassign_area(user=world.grid_a, area=world.a.grid, by=world.lead_a)
     changes = list(
         AuditEvent.objects.filter(
-            action=AuditAction.PERMISSION_CHANGE, object_id=str(world.grid_a.pk)
+            action=AccountAction.PERMISSION_CHANGE, object_id=str(world.grid_a.pk)
         ).order_by("id")
     )
     details = [e.detail["change"] for e in changes]

@@ -25,6 +25,7 @@ from linli.screening.models import (
     FollowUpTask,
     Questionnaire,
     QuestionnaireVersion,
+    ScreeningAction,
     TargetStatus,
     TaskStatus,
 )
@@ -211,7 +212,7 @@ def test_reset_removes_the_screening_and_the_same_seed_brings_it_back(demo):
         assert not model.objects.exists(), model
     # The log keeps the visits and who made them: those accounts are retired, not deleted.
     visits = AuditEvent.objects.filter(
-        action=AuditAction.SCREENING_ANSWER, user_agent=generator.DEMO_USER_AGENT
+        action=ScreeningAction.SCREENING_ANSWER, user_agent=generator.DEMO_USER_AGENT
     )
     assert {e.actor_username for e in visits} == knockers
     for event in visits.select_related("actor"):

@@ -20,7 +20,6 @@ from django.db import transaction
 from django.utils import timezone
 
 from linli.areas.models import Area, AreaLevel
-from linli.audit.models import AuditAction
 from linli.audit.services import record_event
 from linli.core import identifiers
 from linli.core.bulkload import StagedRows
@@ -41,6 +40,7 @@ from linli.registry.models import (
     ImportBatch,
     ImportSource,
     Person,
+    RegistryAction,
 )
 
 log = logging.getLogger(__name__)
@@ -413,7 +413,7 @@ def _write(
         finished_at=timezone.now(),
     )
     record_event(
-        action=AuditAction.IMPORT,
+        action=RegistryAction.IMPORT,
         actor=batch.created_by,
         actor_username=batch.created_by.get_username() if batch.created_by else "system",
         object_type="import_batch",

@@ -13,7 +13,7 @@ from django.test.utils import CaptureQueriesContext
 
 from linli.audit.models import AuditAction, AuditEvent
 from linli.core.idnumbers import make_id_number
-from linli.registry.models import VulnerableTag
+from linli.registry.models import RegistryAction, VulnerableTag
 from linli.registry.services import create_household, register_person
 
 # The personas' full identifiers (conftest.world): never in a response unless revealed.
@@ -253,15 +253,15 @@ def test_opening_files_is_audited(world, client_for):
     client.get("/api/people")
     client.get("/api/households")
     views = AuditEvent.objects.filter(
-        action__in=[AuditAction.VIEW_PERSON, AuditAction.VIEW_HOUSEHOLD]
+        action__in=[RegistryAction.VIEW_PERSON, RegistryAction.VIEW_HOUSEHOLD]
     )
     assert not views.exists()
     client.get(f"/api/people/{world.resident_a.pk}")
     client.get(f"/api/households/{world.resident_a.household_id}")
     events = {(e.action, e.object_id) for e in views.filter(actor=world.grid_a)}
     assert events == {
-        (AuditAction.VIEW_PERSON, str(world.resident_a.pk)),
-        (AuditAction.VIEW_HOUSEHOLD, str(world.resident_a.household_id)),
+        (RegistryAction.VIEW_PERSON, str(world.resident_a.pk)),
+        (RegistryAction.VIEW_HOUSEHOLD, str(world.resident_a.household_id)),
     }
 
 

@@ -8,12 +8,13 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
 from django.utils import timezone
 
-from linli.audit.models import AuditAction, AuditEvent
+from linli.audit.models import AuditEvent
 from linli.screening import channels, services
 from linli.screening.models import (
     CampaignTarget,
     ContactAttempt,
     DoorKnockReason,
+    ScreeningAction,
     TargetStatus,
 )
 from linli.screening.services import InvalidAnswers
@@ -224,7 +225,7 @@ def test_a_worker_recording_an_attempt_is_audited_without_the_answers(world, run
     channels.get_channel("door_knock").collect(
         target=target, outcome="answered", by=world.grid_a, answers={"temperature": "38.5"}
     )
-    event = AuditEvent.objects.get(action=AuditAction.SCREENING_ANSWER)
+    event = AuditEvent.objects.get(action=ScreeningAction.SCREENING_ANSWER)
     assert event.actor == world.grid_a
     assert event.object_id == str(world.resident_a.pk)
     assert event.area_path == world.resident_a.area_path
@@ -232,7 +233,7 @@ def test_a_worker_recording_an_attempt_is_audited_without_the_answers(world, run
     assert "38.5" not in str(event.detail)
     # A resident's own H5 answer is not a worker writing someone's data: no event.
     h5(target_of(running, world.resident_a2), "self-1", temperature="36.5")
-    assert AuditEvent.objects.filter(action=AuditAction.SCREENING_ANSWER).count() == 1
+    assert AuditEvent.objects.filter(action=ScreeningAction.SCREENING_ANSWER).count() == 1
 
 
 def test_workers_record_only_inside_their_area(world, running):

@@ -11,11 +11,11 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from linli.audit.models import AuditAction, AuditEvent
+from linli.audit.models import AuditEvent
 from linli.core.roles import Role
 from linli.demo.factories import make_staff
 from linli.screening import selectors, services
-from linli.screening.models import CampaignTarget, FollowUpTask, TaskStatus
+from linli.screening.models import CampaignTarget, FollowUpTask, ScreeningAction, TaskStatus
 from linli.screening.tests.builders import add_person, draft
 
 FEVER_KINDS = {"door_visit", "health_monitoring_proposal"}
@@ -236,7 +236,7 @@ def test_the_grid_worker_marks_a_task_done_and_it_is_audited(world, running):
     assert closed.done_at is not None
     event = AuditEvent.objects.order_by("-id").first()
     assert AuditEvent.objects.count() == before + 1
-    assert event.action == AuditAction.SCREENING_ANSWER
+    assert event.action == ScreeningAction.SCREENING_ANSWER
     assert event.actor == world.grid_a
     assert event.object_id == str(world.resident_a.pk)
     assert event.detail["task"] == door.pk
@@ -353,7 +353,7 @@ def test_marking_done_on_the_page_redirects_with_a_message(world, running, clien
     assert response["Location"] == reverse("screening:tasks") + "?kind=door_visit"
     door.refresh_from_db()
     assert (door.status, door.note, door.done_by) == (TaskStatus.DONE, "已上门", world.grid_a)
-    assert AuditEvent.objects.filter(action=AuditAction.SCREENING_ANSWER, detail__task=door.pk)
+    assert AuditEvent.objects.filter(action=ScreeningAction.SCREENING_ANSWER, detail__task=door.pk)
     page = client.get(response["Location"]).content.decode()
     assert 'data-testid="task"' not in page  # no longer open
 

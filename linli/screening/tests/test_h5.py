@@ -13,13 +13,14 @@ from django.urls import reverse
 from django.utils import timezone
 
 from linli.adapters import sms
-from linli.adapters.links import make_token
-from linli.audit.models import AuditAction, AuditEvent
+from linli.audit.models import AuditEvent
+from linli.core.links import make_token
 from linli.screening import channels, h5, services
 from linli.screening.models import (
     AttemptOutcome,
     CampaignTarget,
     ContactAttempt,
+    ScreeningAction,
     TargetStatus,
 )
 from linli.screening.tests.builders import draft
@@ -163,7 +164,7 @@ def test_two_runs_at_once_text_each_person_once(world, running):
 
 def test_a_run_is_audited_without_any_phone_number(world, running):
     h5.send_links(campaign=running, by=world.lead_a)
-    event = AuditEvent.objects.get(action=AuditAction.SEND_LINKS)
+    event = AuditEvent.objects.get(action=ScreeningAction.SEND_LINKS)
     assert event.actor == world.lead_a
     assert event.object_id == str(running.pk)
     assert event.detail["sent"] == 3

@@ -24,8 +24,8 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from linli.adapters import sms
-from linli.adapters.links import ExpiredLink, InvalidLink, LinkError
 from linli.core.errors import errors_by_field
+from linli.core.links import ExpiredLink, InvalidLink, LinkError
 from linli.core.permissions import require
 from linli.screening import h5, selectors
 from linli.screening.channels import get_channel

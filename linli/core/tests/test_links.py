@@ -5,8 +5,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.core.signing import b62_encode
 
-from linli.adapters import links
-from linli.adapters.links import (
+from linli.core import links
+from linli.core.links import (
     ExpiredLink,
     InvalidLink,
     LinkError,

@@ -78,6 +78,7 @@ class _ShortSigner(Signer):
 def _signer(purpose: str) -> Signer:
     if not purpose:
         raise ValueError("a link needs a purpose")
+    # The salt keeps the module's old name: links already texted to residents stay valid.
     return _ShortSigner(salt=f"linli.adapters.links:{purpose}", sep=SEPARATOR)
 
 
