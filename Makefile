@@ -7,7 +7,7 @@ PORT ?= 8000
 export LINLI_ENV ?= embedded
 
 .DEFAULT_GOAL := help
-.PHONY: help run test install install-dev serve lint format messages bench clean
+.PHONY: help run test install install-dev serve lint typecheck format messages bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -44,16 +44,21 @@ serve: install ## serve the product and its background worker (no demo reload)
 	[ -z "$(DIALER_ARGS)" ] || $(PY) manage.py dialer $(DIALER_ARGS) --progress 600 & \
 	$(VENV)/bin/gunicorn config.wsgi --bind $(HOST):$(PORT) --workers 2 --threads 4 --worker-connections 8 --backlog 64 --access-logfile - --timeout 120
 
-test: install-dev ## install and run every test (lint, layers, migrations, pytest)
+# Core, and every app's services and selectors, whether a module or a package of modules.
+TYPED := linli/core $(shell find linli -path '*/tests' -prune -o \( -name services.py -o -name selectors.py -o -type d -name services -o -type d -name selectors \) -print)
+
+test: install-dev ## install and run every test (lint, layers, types, migrations, pytest)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
+	LINLI_ENV=test $(VENV)/bin/mypy $(TYPED)
 	LINLI_ENV=test $(PY) manage.py makemigrations --check --dry-run
 	LINLI_ENV=test $(PY) -m pytest
 
-lint: install-dev ## ruff lint and import layers
+lint: install-dev ## ruff lint, import layers and types
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
+	LINLI_ENV=test $(VENV)/bin/mypy $(TYPED)
 
 format: install-dev ## format the code
 	$(VENV)/bin/ruff check --fix .
