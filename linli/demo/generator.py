@@ -28,7 +28,6 @@ from typing import TypeVar
 
 from django.db import transaction
 from django.db.models import Exists, OuterRef, ProtectedError, Subquery
-from django.http import HttpRequest
 from django.utils import timezone
 
 from linli.accounts.models import AccountAction, AreaAssignment, User
@@ -37,6 +36,8 @@ from linli.areas.models import LEVEL_ORDER, Area, AreaLevel
 from linli.areas.services import segment
 from linli.audit.models import AuditEvent
 from linli.audit.services import record_event
+from linli.core.actors import AuditContext
+from linli.core.clock import local_today
 from linli.core.idnumbers import make_id_number
 from linli.core.roles import Role
 from linli.demo.factories import (
@@ -247,8 +248,8 @@ def generate_demo(
     """
     started = time.perf_counter()
     shape = shape or DemoShape.for_scale(scale)
-    # ID numbers refuse birth dates after date.today(), so ages count from the same clock.
-    today = today or date.today()
+    # ID numbers refuse birth dates after today, so ages count from the same clock.
+    today = today or local_today()
     report = progress or (lambda stage, done, total: None)
     if demo_exists():
         raise DemoError(
@@ -1010,8 +1011,7 @@ def _knock_doors(
     for target in listed:
         households.setdefault(target.household_id or ("p", target.person_id), []).append(target)
     visits = list(households.values())[: max(3, round(DOOR_KNOCKED * len(households)))]
-    request = HttpRequest()
-    request.META["HTTP_USER_AGENT"] = DEMO_USER_AGENT
+    context = AuditContext(user_agent=DEMO_USER_AGENT)
     today = timezone.localdate(now)
     at = launched + min(timedelta(minutes=90), (now - launched) / 3)
     for members in visits:
@@ -1033,7 +1033,7 @@ def _knock_doors(
                 recorded_at=at,
                 started_at=at - timedelta(minutes=2),
                 device="demo",
-                request=request,
+                context=context,
                 now=now,
             )
 

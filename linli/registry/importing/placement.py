@@ -14,7 +14,7 @@ from linli.areas.services import segment
 from linli.core.bulkload import insert_rows
 from linli.registry.importing.addresses import CompoundResolver
 from linli.registry.importing.records import AddressParts
-from linli.registry.services import Address
+from linli.registry.services.people import Address
 
 UNASSIGNED_GRID = "待分配网格"
 

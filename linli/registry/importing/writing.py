@@ -43,7 +43,7 @@ from linli.registry.models import (
     SourceRecord,
 )
 from linli.registry.provenance import CHOSEN_COLUMNS, outranks
-from linli.registry.services import ID_KIND, PHONE_KIND, sync_tag_paths
+from linli.registry.services.people import ID_KIND, PHONE_KIND, sync_tag_paths
 
 SealedIdentifier = identifiers.SealedIdentifier
 

@@ -123,8 +123,9 @@ class Command(BaseCommand):
                 raise CommandError("linking failed / 关联失败")
 
     def _link(self, files: list[Path], out: Path) -> None:
-        from linli.registry.importing.pipeline import run_batch, stage_upload
+        from linli.registry.importing.pipeline import run_batch
         from linli.registry.models import BatchStatus, ImportBatch, SourceRecord
+        from linli.registry.services.imports import stage_upload
 
         started = time.perf_counter()
         call_command("migrate", verbosity=0)

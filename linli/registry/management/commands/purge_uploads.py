@@ -5,7 +5,7 @@ from datetime import timedelta
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 
-from linli.registry.importing.pipeline import discard_unconfirmed
+from linli.registry.services.imports import discard_unconfirmed
 
 
 class Command(BaseCommand):
