@@ -9,6 +9,7 @@ Chinese text is written beside its English in the code.
 from collections.abc import Mapping
 
 from django.core.exceptions import ValidationError
+from django.forms import BaseForm
 from django.utils.functional import Promise
 from django.utils.translation import override
 
@@ -50,13 +51,34 @@ def error_in_both_languages(error: Exception) -> str:
 
 
 class BilingualError(ValueError):
-    """Raised with a machine code and the message in Chinese (zh) and English (en)."""
+    """Raised with a machine code and one gettext_lazy message (its %(name)s params apart).
 
-    def __init__(self, code: str, zh: str, en: str) -> None:
-        super().__init__(f"{zh} / {en}")
+    `text` is the message in the active language (for a page); `zh` and `en` render it in
+    each language, and str() gives both (for a command, a file, a stored record)."""
+
+    def __init__(
+        self, code: str, message: Message, params: Mapping[str, object] | None = None
+    ) -> None:
+        super().__init__(code)
         self.code = code
-        self.zh = zh
-        self.en = en
+        self.message = message
+        self.params = dict(params) if params else None
+
+    @property
+    def text(self) -> str:
+        """Returns the message in the active language."""
+        return str(self.message) % self.params if self.params else str(self.message)
+
+    @property
+    def zh(self) -> str:
+        return in_language(self.message, CHINESE, self.params)
+
+    @property
+    def en(self) -> str:
+        return in_language(self.message, ENGLISH, self.params)
+
+    def __str__(self) -> str:
+        return both_languages(self.message, self.params)
 
 
 def errors_by_field(error: ValidationError, *, general: str = "__all__") -> dict[str, str]:
@@ -67,7 +89,7 @@ def errors_by_field(error: ValidationError, *, general: str = "__all__") -> dict
     return {general: " ".join(error.messages)}
 
 
-def add_errors_to_form(form, error: ValidationError) -> None:
+def add_errors_to_form(form: BaseForm, error: ValidationError) -> None:
     """Shows a service's ValidationError on a form: at the field it names when the form has
     that field, otherwise at the top of the form."""
     if hasattr(error, "error_dict"):

@@ -29,6 +29,7 @@ from typing import TypeVar
 from django.db import transaction
 from django.db.models import Exists, OuterRef, ProtectedError, Subquery
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
 from linli.accounts.models import AccountAction, AreaAssignment, User
 from linli.accounts.services import create_staff_user
@@ -38,6 +39,7 @@ from linli.audit.models import AuditEvent
 from linli.audit.services import record_event
 from linli.core.actors import AuditContext
 from linli.core.clock import local_today
+from linli.core.errors import both_languages
 from linli.core.idnumbers import make_id_number
 from linli.core.roles import Role
 from linli.demo.factories import (
@@ -186,7 +188,7 @@ class DemoShape:
         Below 1 the single community shrinks instead, so small scales stay one street.
         """
         if scale <= 0:
-            raise DemoError("scale must be positive / 规模必须大于0")
+            raise DemoError(both_languages(gettext_lazy("scale must be positive")))
         communities = max(1, round(3 * scale))
         dwellings = max(4, round(cls.dwellings_per_compound * 3 * scale / communities))
         return cls(communities=communities, dwellings_per_compound=dwellings)
@@ -253,8 +255,13 @@ def generate_demo(
     report = progress or (lambda stage, done, total: None)
     if demo_exists():
         raise DemoError(
-            f"an area with code {CITY_CODE} already exists: the demo is loaded "
-            "(use --reset to rebuild it) / 演示数据已存在"
+            both_languages(
+                gettext_lazy(
+                    "an area with code %(code)s already exists: the demo is loaded (use "
+                    "--reset to rebuild it)"
+                ),
+                {"code": CITY_CODE},
+            )
         )
     usernames = _usernames(shape)
     taken = sorted(
@@ -263,7 +270,11 @@ def generate_demo(
         )
     )
     if taken:
-        raise DemoError(f"demo usernames already taken / 用户名已存在: {', '.join(taken)}")
+        raise DemoError(
+            both_languages(
+                gettext_lazy("demo usernames already taken: %(names)s"), {"names": ", ".join(taken)}
+            )
+        )
 
     rng = random.Random(seed)
     summary = DemoSummary()
@@ -1077,11 +1088,15 @@ def reset_demo() -> None:
     acted = AuditEvent.objects.filter(actor__in=demo_users).exclude(user_agent=DEMO_USER_AGENT)
     if acted.exists():
         raise DemoError(
-            f"the demo accounts appear in the audit log as actors ({acted.count()} events), and "
-            "the log is append-only, so --reset cannot remove them. Start from an empty "
-            "database instead (SQLite: delete var/linli.sqlite3; PostgreSQL: drop and create "
-            "the database), then run migrate and load_demo. / 演示账号已有审计记录，"
-            "审计日志只能追加，无法重置；请改用空数据库重新加载。"
+            both_languages(
+                gettext_lazy(
+                    "the demo accounts appear in the audit log as actors (%(events)s events), "
+                    "and the log is append-only, so --reset cannot remove them. Start from an "
+                    "empty database instead (SQLite: delete var/linli.sqlite3; PostgreSQL: drop "
+                    "and create the database), then run migrate and load_demo."
+                ),
+                {"events": acted.count()},
+            )
         )
     try:
         with transaction.atomic():
@@ -1106,9 +1121,13 @@ def reset_demo() -> None:
     except ProtectedError as error:
         kinds = sorted({obj._meta.verbose_name for obj in error.protected_objects})
         raise DemoError(
-            "other records still refer to the demo data / 其他数据仍引用演示数据: "
-            + ", ".join(str(kind) for kind in kinds)
-            + ". Start from an empty database instead."
+            both_languages(
+                gettext_lazy(
+                    "other records still refer to the demo data: %(kinds)s. Start from an "
+                    "empty database instead."
+                ),
+                {"kinds": ", ".join(str(kind) for kind in kinds)},
+            )
         ) from error
 
 

@@ -8,6 +8,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Prefetch, QuerySet
 from django.http import Http404
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from linli.areas.models import Area
 from linli.core import identifiers
@@ -98,7 +99,7 @@ class HouseholdRow:
 def _require_browse(user: Actor) -> RolePolicy:
     policy = policy_for(user)
     if not policy.may_browse_people:
-        raise PermissionDenied("this role does not browse residents / 该角色无权查看居民")
+        raise PermissionDenied(_("This role does not browse residents."))
     return policy
 
 

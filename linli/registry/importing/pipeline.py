@@ -129,7 +129,7 @@ def preview_batch(batch: ImportBatch, *, mapping: dict[str, str] | None = None) 
                     warnings=clean.warnings if clean else [],
                 )
             )
-    problems = [str(p) for p in validate_mapping(mapping)]
+    problems = [p.text for p in validate_mapping(mapping)]
     return Preview(
         rows=rows,
         rejected=rejected,

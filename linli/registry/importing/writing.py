@@ -110,7 +110,7 @@ _NOT_SEALED = ("", "", "")
 
 
 def _errors_text(errors: list[RowError]) -> str:
-    return json.dumps([e.__dict__ for e in errors], ensure_ascii=False)
+    return json.dumps([e.as_record() for e in errors], ensure_ascii=False)
 
 
 # Parsed addresses are shared objects (parse_address is cached): cached in turn.

@@ -90,7 +90,7 @@ def stage_upload(
     try:
         table = table or read_table(data, file_name)
     except UnreadableFile as error:
-        raise ImportRefused(str(error.message)) from error
+        raise ImportRefused(error.text) from error
     source, _created = ImportSource.objects.get_or_create(
         area=area,
         name=source_name.strip()[:80] or file_name[:80],
@@ -141,7 +141,7 @@ def confirm_batch(
     _require_importer(by, batch.area)
     problems = validate_mapping(mapping)
     if problems:
-        raise ImportRefused("; ".join(str(p) for p in problems))
+        raise ImportRefused("; ".join(p.text for p in problems))
     # Only one confirmation wins: a double click must not queue the file twice.
     queued = ImportBatch.objects.filter(pk=batch.pk, status=BatchStatus.UPLOADED).update(
         mapping=mapping, status=BatchStatus.QUEUED
