@@ -538,7 +538,7 @@ def _plan_household(rng: random.Random, today: date, *, rented: bool) -> list[_M
         head_age = rng.randint(28, 50)
         family.head(head_age, sex=Sex.FEMALE if rng.random() < 0.75 else Sex.MALE)
         family.child(_younger(rng, head_age, 23, 34))
-    else:  # "shared": young people renting a flat together
+    else:  # "shared": young people renting a dwelling together
         family.head(rng.randint(20, 35))
         for _ in range(rng.randint(1, 2)):
             family.add(rng.randint(20, 35), rng.choice(Sex.values), Relation.NON_RELATIVE)

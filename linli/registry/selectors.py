@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from linli.areas.models import Area
 from linli.core import identifiers
 from linli.core.actors import Actor
+from linli.core.clock import local_today
 from linli.core.idnumbers import InvalidIdNumber, parse_id_number
 from linli.core.masking import HIDDEN_TEXT, mask_address, present
 from linli.core.permissions import require
@@ -139,7 +140,7 @@ def present_person(
     labels: ChoiceLabels | None = None,
 ) -> PersonRow:
     """Returns the person's fields masked for the role (tags must be prefetched)."""
-    today = today or date.today()
+    today = today or local_today()
     labels = labels or ChoiceLabels.current()
     age = age_on(person.birth_date, today)
     personal = policy.visibility(Sensitivity.PERSONAL)
@@ -264,7 +265,7 @@ def people_for(user: Actor, filters: PersonFilters | None = None) -> QuerySet[Pe
 
 def present_people(user: Actor, people: Iterable[Person]) -> list[PersonRow]:
     policy = policy_for(user)
-    today = date.today()
+    today = local_today()
     labels = ChoiceLabels.current()
     return [present_person(p, policy, today=today, labels=labels) for p in people]
 
