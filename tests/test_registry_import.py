@@ -20,6 +20,7 @@ from linli.registry.models import (
     ReviewStatus,
     SourceRecord,
 )
+from linli.registry.services import imports as import_services
 
 ID_A = "610113198005171237"  # 张三丰, already in the registry (conftest)
 NEW_ID = "61011319900307207X"
@@ -34,7 +35,7 @@ HOUSEHOLD_CSV = (
 
 
 def stage(world, data: bytes, name: str, kind: str = "household_registration"):
-    batch = pipeline.stage_upload(
+    batch = import_services.stage_upload(
         area=world.a.community,
         source_name=name,
         source_kind=kind,
@@ -162,7 +163,7 @@ def test_upload_preview_confirm_and_rejected_rows_through_the_pages(
     text = rejected.content.decode("utf-8-sig")
     rows = list(csv.reader(io.StringIO(text)))
     assert "steward_a" in rows[0][0]  # the watermark
-    assert rows[1][:3] == ["行号 row", "错误原因", "reason"]
+    assert rows[1][:3] == ["行 / Row", "原因", "Reason"]
     assert rows[2][0] == "4" and "姓名" in rows[2][1] and "name" in rows[2][2].lower()
     assert "610113199001012345" not in text and "6101**********2345" in text
     assert AuditEvent.objects.filter(action=AuditAction.EXPORT, actor=world.steward_a).exists()
@@ -268,8 +269,8 @@ def test_merge_moves_household_and_tags_and_unmerge_puts_them_back(world):
     """Merging a household's head into a file without a household makes the survivor the
     head; vulnerable counts do not double; unmerge restores both files' places."""
     from linli.demo import factories as f
-    from linli.registry import merges
     from linli.registry.selectors import tag_counts
+    from linli.registry.services import merges
 
     loner = f.make_resident(
         dwelling=world.a.dwellings[2], name="张三丰", sequence=401, phone="13811112222"
@@ -297,7 +298,7 @@ def test_undoing_an_older_merge_of_a_merged_survivor_is_refused(world):
     from django.core.exceptions import ValidationError
 
     from linli.demo import factories as f
-    from linli.registry import merges
+    from linli.registry.services import merges
 
     a = f.make_resident(dwelling=world.a.dwellings[2], name="甲", sequence=402, phone="13811110001")
     b = f.make_resident(dwelling=world.a.dwellings[3], name="甲", sequence=404, phone="13811110002")
@@ -314,7 +315,7 @@ def test_unmerge_keeps_a_stewards_later_choice(world):
     """A steward's choice made after a merge, among the survivor's own records, survives the
     undo of that merge."""
     from linli.demo import factories as f
-    from linli.registry import merges
+    from linli.registry.services import merges
 
     pipeline.run_batch(stage(world, HOUSEHOLD_CSV.encode("gb18030"), "户籍.csv"))
     census = f"姓名,身份证号,手机号码\n张三丰,{ID_A},13999998888\n"

@@ -6,6 +6,7 @@ from django.utils.translation import gettext_lazy as _
 
 from linli.accounts import services
 from linli.accounts.models import AreaAssignment, User
+from linli.core.actors import AuditContext
 
 
 class AreaAssignmentInline(admin.TabularInline):
@@ -36,7 +37,9 @@ class UserAdmin(DjangoUserAdmin):
         if change and "role" in form.changed_data:
             obj.role = User.objects.get(pk=obj.pk).role
             super().save_model(request, obj, form, change)
-            services.set_role(user=obj, role=new_role, by=request.user, request=request)
+            services.set_role(
+                user=obj, role=new_role, by=request.user, context=AuditContext.from_request(request)
+            )
         else:
             super().save_model(request, obj, form, change)
         flags = [f for f in ("is_active", "is_staff", "is_superuser") if f in form.changed_data]
@@ -45,7 +48,7 @@ class UserAdmin(DjangoUserAdmin):
                 user=obj,
                 flags={f: getattr(obj, f) for f in flags},
                 by=request.user,
-                request=request,
+                context=AuditContext.from_request(request),
             )
 
     def save_formset(self, request, form, formset, change) -> None:
@@ -54,11 +57,17 @@ class UserAdmin(DjangoUserAdmin):
         assignments = formset.save(commit=False)
         for removed in formset.deleted_objects:
             services.unassign_area(
-                user=removed.user, area=removed.area, by=request.user, request=request
+                user=removed.user,
+                area=removed.area,
+                by=request.user,
+                context=AuditContext.from_request(request),
             )
         for assignment in assignments:
             if assignment.pk is None:
                 services.assign_area(
-                    user=form.instance, area=assignment.area, by=request.user, request=request
+                    user=form.instance,
+                    area=assignment.area,
+                    by=request.user,
+                    context=AuditContext.from_request(request),
                 )
         return None

@@ -2,8 +2,9 @@
 
 from collections import defaultdict
 
-from linli.accounts.models import AreaAssignment
+from linli.accounts.models import AreaAssignment, User
 from linli.areas.models import Area
+from linli.core.actors import Actor
 from linli.core.roles import Role
 
 # Who answers for an area: the grid worker of a grid, the lead of a community, the officials of
@@ -30,3 +31,9 @@ def staff_in_charge(areas: list[Area]) -> dict[int, list[AreaAssignment]]:
     for assignment in assignments:
         by_area[assignment.area_id].append(assignment)
     return by_area
+
+
+def user_of(actor: Actor | None) -> User | None:
+    """Returns the acting user as a foreign key stores them (`created_by`, `decided_by` …):
+    None when no account acted (a command, a resident answering by link, an anonymous user)."""
+    return actor if isinstance(actor, User) else None

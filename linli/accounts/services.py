@@ -1,21 +1,27 @@
 """Writes to accounts: every change of role or jurisdiction is audited."""
 
 from django.db import transaction
-from django.http import HttpRequest
 
 from linli.accounts.models import AccountAction, AreaAssignment, User
+from linli.accounts.selectors import user_of
 from linli.areas.models import Area
 from linli.audit.services import record_event
+from linli.core.actors import Actor, AuditContext
 
 
 def _audit_permission_change(
-    *, user: User, by: User | None, request: HttpRequest | None, area_path: str, detail: dict
+    *,
+    user: User,
+    by: Actor | None,
+    context: AuditContext | None,
+    area_path: str,
+    detail: dict[str, object],
 ) -> None:
     record_event(
         action=AccountAction.PERMISSION_CHANGE,
         actor=by,
         actor_username=by.get_username() if by else "system",
-        request=request,
+        context=context,
         object_type="user",
         object_id=user.pk,
         object_label=user.get_username(),
@@ -32,8 +38,8 @@ def create_staff_user(
     role: str,
     areas: list[Area],
     display_name: str = "",
-    by: User | None = None,
-    request: HttpRequest | None = None,
+    by: Actor | None = None,
+    context: AuditContext | None = None,
 ) -> User:
     """Creates a staff account with its role and assigned areas."""
     user = User(username=username, role=role, display_name=display_name)
@@ -41,11 +47,11 @@ def create_staff_user(
     user.full_clean(exclude=["password"])
     user.save()
     for area in areas:
-        assign_area(user=user, area=area, by=by, request=request)
+        assign_area(user=user, area=area, by=by, context=context)
     _audit_permission_change(
         user=user,
         by=by,
-        request=request,
+        context=context,
         area_path=areas[0].path if areas else "",
         detail={"change": "create", "role": role},
     )
@@ -53,7 +59,11 @@ def create_staff_user(
 
 
 @transaction.atomic
-def set_role(*, user: User, role: str, by: User | None, request: HttpRequest | None = None) -> User:
+def set_role(
+    *, user: User, role: str, by: Actor | None, context: AuditContext | None = None
+) -> User:
+    """Changes a user's role and records it (nothing when the role is the same). Returns the
+    user."""
     previous = user.role
     if previous == role:
         return user
@@ -62,7 +72,7 @@ def set_role(*, user: User, role: str, by: User | None, request: HttpRequest | N
     _audit_permission_change(
         user=user,
         by=by,
-        request=request,
+        context=context,
         area_path=user.jurisdiction_paths[0] if user.jurisdiction_paths else "",
         detail={"change": "role", "from": previous, "to": role},
     )
@@ -71,17 +81,17 @@ def set_role(*, user: User, role: str, by: User | None, request: HttpRequest | N
 
 @transaction.atomic
 def assign_area(
-    *, user: User, area: Area, by: User | None, request: HttpRequest | None = None
+    *, user: User, area: Area, by: Actor | None, context: AuditContext | None = None
 ) -> AreaAssignment:
     assignment, created = AreaAssignment.objects.get_or_create(
-        user=user, area=area, defaults={"assigned_by": by}
+        user=user, area=area, defaults={"assigned_by": user_of(by)}
     )
     if created:
         user.__dict__.pop("jurisdiction_paths", None)
         _audit_permission_change(
             user=user,
             by=by,
-            request=request,
+            context=context,
             area_path=area.path,
             detail={"change": "assign", "area": area.name, "area_id": area.pk},
         )
@@ -90,7 +100,7 @@ def assign_area(
 
 @transaction.atomic
 def unassign_area(
-    *, user: User, area: Area, by: User | None, request: HttpRequest | None = None
+    *, user: User, area: Area, by: Actor | None, context: AuditContext | None = None
 ) -> None:
     deleted, _ = AreaAssignment.objects.filter(user=user, area=area).delete()
     if deleted:
@@ -98,20 +108,20 @@ def unassign_area(
         _audit_permission_change(
             user=user,
             by=by,
-            request=request,
+            context=context,
             area_path=area.path,
             detail={"change": "unassign", "area": area.name, "area_id": area.pk},
         )
 
 
 def record_flags_changed(
-    *, user: User, flags: dict[str, bool], by: User | None, request: HttpRequest | None = None
+    *, user: User, flags: dict[str, bool], by: Actor | None, context: AuditContext | None = None
 ) -> None:
     """Audits a change of an account's active, staff or superuser flag (made in the admin)."""
     _audit_permission_change(
         user=user,
         by=by,
-        request=request,
+        context=context,
         area_path=user.jurisdiction_paths[0] if user.jurisdiction_paths else "",
         detail={"change": "flags", **flags},
     )

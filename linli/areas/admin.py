@@ -1,7 +1,8 @@
 from django.contrib import admin
 
 from linli.areas.models import Area
-from linli.areas.services import create_area, rename_area
+from linli.areas.services import create_area, update_area
+from linli.core.actors import AuditContext
 
 
 @admin.register(Area)
@@ -21,9 +22,15 @@ class AreaAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change) -> None:
         if change:
-            rename_area(area=obj, name=obj.name, aliases=obj.aliases)
-            if "code" in form.changed_data or "floor" in form.changed_data:
-                obj.save(update_fields=["code", "floor"])
+            update_area(
+                area=obj,
+                name=obj.name,
+                aliases=obj.aliases,
+                code=obj.code,
+                floor=obj.floor,
+                by=request.user,
+                context=AuditContext.from_request(request),
+            )
             return
         created = create_area(
             parent=obj.parent,
@@ -32,5 +39,7 @@ class AreaAdmin(admin.ModelAdmin):
             code=obj.code,
             aliases=obj.aliases,
             floor=obj.floor,
+            by=request.user,
+            context=AuditContext.from_request(request),
         )
         obj.pk, obj.path = created.pk, created.path

@@ -6,3 +6,9 @@ class AreasConfig(AppConfig):
     name = "linli.areas"
     label = "areas"
     verbose_name = _("Areas")
+
+    def ready(self) -> None:
+        from linli.areas.models import AreaAction
+        from linli.audit.actions import register_actions
+
+        register_actions(AreaAction)

@@ -8,6 +8,13 @@ from linli.core.jurisdiction import JurisdictionQuerySet
 PATH_SEGMENT_WIDTH = 4  # each level adds "NNNN."; up to 9,999 children per node
 
 
+class AreaAction(models.TextChoices):
+    """What areas write to the audit log (registered in AreasConfig.ready)."""
+
+    CREATE_AREA = "create_area", _("Created an area")
+    UPDATE_AREA = "update_area", _("Changed an area")
+
+
 class AreaLevel(models.TextChoices):
     CITY = "city", _("City")
     DISTRICT = "district", _("District")

@@ -1,18 +1,22 @@
 """Reads of the area tree, always through the acting user's jurisdiction."""
 
+from typing import Any
+
 from django.db.models import Count, QuerySet
 from django.db.models.functions import Substr
 from django.http import Http404
 
-from linli.areas.models import PATH_SEGMENT_WIDTH, Area, AreaLevel
+from linli.areas.models import PATH_SEGMENT_WIDTH, Area
+from linli.core.actors import Actor
 from linli.core.jurisdiction import paths_of
 
 
-def visible_areas(user) -> QuerySet[Area]:
+def visible_areas(user: Actor) -> QuerySet[Area]:
+    """Returns the areas inside the user's jurisdiction."""
     return Area.objects.visible_to(user)
 
 
-def area_for(user, area_id: int) -> Area:
+def area_for(user: Actor, area_id: int) -> Area:
     """Returns the area if it lies inside the user's jurisdiction. Raises Http404."""
     area = visible_areas(user).filter(pk=area_id).select_related("parent").first()
     if area is None:
@@ -20,7 +24,7 @@ def area_for(user, area_id: int) -> Area:
     return area
 
 
-def root_areas(user) -> list[Area]:
+def root_areas(user: Actor) -> list[Area]:
     """Returns the top areas of a user's jurisdiction (their assigned nodes)."""
     prefixes = paths_of(user)
     areas = Area.objects.filter(path__in=prefixes).order_by("path")
@@ -35,11 +39,12 @@ def ancestors_of(area: Area) -> list[Area]:
     return list(Area.objects.filter(path__in=prefixes).order_by("path"))
 
 
-def children_of(user, area: Area) -> QuerySet[Area]:
+def children_of(user: Actor, area: Area) -> QuerySet[Area]:
+    """Returns the area's children the user may see, in tree order."""
     return visible_areas(user).filter(parent=area).order_by("path")
 
 
-def count_by_child(queryset: QuerySet, *, path_field: str, area: Area) -> dict[str, int]:
+def count_by_child(queryset: QuerySet[Any], *, path_field: str, area: Area) -> dict[str, int]:
     """Returns {child path: row count} for rows of `queryset` below `area`, in one query.
 
     Child paths all have the same length, so grouping on the path prefix counts every subtree
@@ -56,5 +61,6 @@ def count_by_child(queryset: QuerySet, *, path_field: str, area: Area) -> dict[s
     return {row["child_path"]: row["n"] for row in rows}
 
 
-def areas_by_level(user, level: AreaLevel) -> QuerySet[Area]:
+def areas_by_level(user: Actor, level: str) -> QuerySet[Area]:
+    """Returns the areas of one level the user may see, in tree order."""
     return visible_areas(user).filter(level=level).order_by("path")

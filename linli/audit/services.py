@@ -28,7 +28,8 @@ def record_event(
     context = context or AuditContext.none()
     authenticated = actor is not None and actor.is_authenticated
     return AuditEvent.objects.create(
-        actor=actor if authenticated else None,
+        # By key: an Actor is any user-like object, the column holds a user's id.
+        actor_id=actor.pk if actor is not None and authenticated else None,
         actor_username=actor_username or (actor.get_username() if actor and authenticated else ""),
         action=action,
         object_type=object_type,

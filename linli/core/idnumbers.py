@@ -10,6 +10,8 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
+from django.utils.translation import gettext_lazy as _
+
 from linli.core.clock import local_today
 from linli.core.errors import BilingualError
 
@@ -26,7 +28,7 @@ _EIGHTEEN = re.compile(r"\d{17}[\dX]")
 
 
 class InvalidIdNumber(BilingualError):
-    """Raised with a code and a message in Chinese and English."""
+    """Raised with a code and a gettext message (core.errors.BilingualError)."""
 
 
 @dataclass(frozen=True)
@@ -89,20 +91,16 @@ def parse_id_number(raw: object) -> IdNumber:
     except ValueError:
         birth = None
     if birth is None or birth.year < 1880 or birth > local_today():
-        raise InvalidIdNumber(
-            "birth_date", "身份证号中的出生日期无效", "ID number has an invalid birth date"
-        )
+        raise InvalidIdNumber("birth_date", _("ID number has an invalid birth date"))
     if text.endswith("000") and not upgraded:
         # Excel keeps 15 significant digits: an 18-digit number typed as a number ends in 000.
         # One damaged number in eleven still passes the check digit, and two of them could
         # join two people, so a trailing 000 is never accepted (a genuine one is rare).
         raise InvalidIdNumber(
-            "excel_rounded",
-            "身份证号末尾被 Excel 改成了000，请以文本格式重新导出",
-            "ID number's last digits were zeroed by Excel; export it as text",
+            "excel_rounded", _("ID number's last digits were zeroed by Excel; export it as text")
         )
     if check_character(text[:17]) != text[17]:
-        raise InvalidIdNumber("checksum", "身份证号校验位错误", "ID number check digit is wrong")
+        raise InvalidIdNumber("checksum", _("ID number check digit is wrong"))
     sex = "M" if int(text[16]) % 2 == 1 else "F"
     return IdNumber(
         value=text, birth_date=birth, sex=sex, region_code=text[:6], upgraded_from_15=upgraded
@@ -112,12 +110,11 @@ def parse_id_number(raw: object) -> IdNumber:
 def _eighteen_characters(text: str) -> tuple[str, bool]:
     """Returns the number as 18 characters and whether it was upgraded from 15 digits."""
     if not text:
-        raise InvalidIdNumber("empty", "身份证号为空", "ID number is empty")
+        raise InvalidIdNumber("empty", _("ID number is empty"))
     if _SCIENTIFIC.match(text):
         raise InvalidIdNumber(
             "excel_scientific",
-            "身份证号被 Excel 转成了科学计数法，请以文本格式重新导出",
-            "ID number was turned into scientific notation by Excel; export it as text",
+            _("ID number was turned into scientific notation by Excel; export it as text"),
         )
     upgraded = False
     if _FIFTEEN_DIGITS.fullmatch(text):
@@ -127,9 +124,7 @@ def _eighteen_characters(text: str) -> tuple[str, bool]:
         upgraded = True
     if not _EIGHTEEN.fullmatch(text):
         raise InvalidIdNumber(
-            "format",
-            "身份证号应为18位（最后一位可为X）或15位数字",
-            "ID number must be 18 characters (the last may be X) or 15 digits",
+            "format", _("ID number must be 18 characters (the last may be X) or 15 digits")
         )
     return text, upgraded
 

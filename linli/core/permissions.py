@@ -3,16 +3,18 @@
 from collections.abc import Iterable
 
 from django.core.exceptions import PermissionDenied
+from django.utils.translation import gettext_lazy as _
 
+from linli.core.actors import Actor
 from linli.core.jurisdiction import path_within
 
 
-def require(user, *, roles: Iterable[str], paths: Iterable[str] = ()) -> None:
+def require(user: Actor, *, roles: Iterable[str], paths: Iterable[str] = ()) -> None:
     """Raises PermissionDenied unless the user has one of `roles` and every path lies inside
     their jurisdiction. A superuser passes."""
     if getattr(user, "is_superuser", False):
         return
     if getattr(user, "role", "") not in set(roles):
-        raise PermissionDenied("your role may not do this / 您的角色无此权限")
+        raise PermissionDenied(_("Your role may not do this."))
     if not all(path_within(path, user) for path in paths):
-        raise PermissionDenied("outside your jurisdiction / 不在管辖范围内")
+        raise PermissionDenied(_("Outside your jurisdiction."))

@@ -2,6 +2,8 @@
 
 import re
 
+from django.utils.translation import gettext_lazy as _
+
 from linli.core.errors import BilingualError
 
 _FULLWIDTH = str.maketrans("０１２３４５６７８９＋", "0123456789+")
@@ -13,7 +15,7 @@ _LANDLINE = re.compile(r"0\d{9,11}")
 
 
 class InvalidPhone(BilingualError):
-    """Raised with a code and a message in Chinese and English."""
+    """Raised with a code and a gettext message (core.errors.BilingualError)."""
 
 
 def normalise_phone(raw: object) -> str:
@@ -35,16 +37,14 @@ def normalise_phone(raw: object) -> str:
         text = text[:-2]
     digits = _SEPARATORS.sub("", text)
     if not digits:
-        raise InvalidPhone("empty", "电话号码为空", "phone number is empty")
+        raise InvalidPhone("empty", _("phone number is empty"))
     digits = _COUNTRY_PREFIX.sub("", digits)
     if not digits.isdigit():
-        raise InvalidPhone("format", "电话号码含有非数字字符", "phone number has non-digits")
+        raise InvalidPhone("format", _("phone number has non-digits"))
     if _MOBILE.fullmatch(digits):
         return digits
     if _LANDLINE.fullmatch(digits):
         return digits
     raise InvalidPhone(
-        "format",
-        "电话号码应为11位手机号或带区号的固定电话",
-        "phone must be an 11-digit mobile or a landline with its area code",
+        "format", _("phone must be an 11-digit mobile or a landline with its area code")
     )

@@ -115,7 +115,7 @@ def make_resident(
 ) -> Person:
     """Creates a resident with a valid ID number derived from birth date and sequence."""
     if household is None:
-        household = create_household(dwelling=dwelling)
+        household = create_household(dwelling=dwelling, by=None)
     person = register_person(
         name=name,
         id_number=make_id_number("610113", birth, sequence),
@@ -126,6 +126,7 @@ def make_resident(
         residency=residency,
         has_smartphone=has_smartphone,
         tags=list(tags),
+        by=None,
     )
     if relation == Relation.HEAD and household.head_id is None:
         household.head = person

@@ -28,8 +28,8 @@ from typing import TypeVar
 
 from django.db import transaction
 from django.db.models import Exists, OuterRef, ProtectedError, Subquery
-from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
 from linli.accounts.models import AccountAction, AreaAssignment, User
 from linli.accounts.services import create_staff_user
@@ -37,6 +37,9 @@ from linli.areas.models import LEVEL_ORDER, Area, AreaLevel
 from linli.areas.services import segment
 from linli.audit.models import AuditEvent
 from linli.audit.services import record_event
+from linli.core.actors import AuditContext
+from linli.core.clock import local_today
+from linli.core.errors import both_languages
 from linli.core.idnumbers import make_id_number
 from linli.core.roles import Role
 from linli.demo.factories import (
@@ -185,7 +188,7 @@ class DemoShape:
         Below 1 the single community shrinks instead, so small scales stay one street.
         """
         if scale <= 0:
-            raise DemoError("scale must be positive / 规模必须大于0")
+            raise DemoError(both_languages(gettext_lazy("scale must be positive")))
         communities = max(1, round(3 * scale))
         dwellings = max(4, round(cls.dwellings_per_compound * 3 * scale / communities))
         return cls(communities=communities, dwellings_per_compound=dwellings)
@@ -247,13 +250,18 @@ def generate_demo(
     """
     started = time.perf_counter()
     shape = shape or DemoShape.for_scale(scale)
-    # ID numbers refuse birth dates after date.today(), so ages count from the same clock.
-    today = today or date.today()
+    # ID numbers refuse birth dates after today, so ages count from the same clock.
+    today = today or local_today()
     report = progress or (lambda stage, done, total: None)
     if demo_exists():
         raise DemoError(
-            f"an area with code {CITY_CODE} already exists: the demo is loaded "
-            "(use --reset to rebuild it) / 演示数据已存在"
+            both_languages(
+                gettext_lazy(
+                    "an area with code %(code)s already exists: the demo is loaded (use "
+                    "--reset to rebuild it)"
+                ),
+                {"code": CITY_CODE},
+            )
         )
     usernames = _usernames(shape)
     taken = sorted(
@@ -262,7 +270,11 @@ def generate_demo(
         )
     )
     if taken:
-        raise DemoError(f"demo usernames already taken / 用户名已存在: {', '.join(taken)}")
+        raise DemoError(
+            both_languages(
+                gettext_lazy("demo usernames already taken: %(names)s"), {"names": ", ".join(taken)}
+            )
+        )
 
     rng = random.Random(seed)
     summary = DemoSummary()
@@ -526,7 +538,7 @@ def _plan_household(rng: random.Random, today: date, *, rented: bool) -> list[_M
         head_age = rng.randint(28, 50)
         family.head(head_age, sex=Sex.FEMALE if rng.random() < 0.75 else Sex.MALE)
         family.child(_younger(rng, head_age, 23, 34))
-    else:  # "shared": young people renting a flat together
+    else:  # "shared": young people renting a dwelling together
         family.head(rng.randint(20, 35))
         for _ in range(rng.randint(1, 2)):
             family.add(rng.randint(20, 35), rng.choice(Sex.values), Relation.NON_RELATIVE)
@@ -1010,8 +1022,7 @@ def _knock_doors(
     for target in listed:
         households.setdefault(target.household_id or ("p", target.person_id), []).append(target)
     visits = list(households.values())[: max(3, round(DOOR_KNOCKED * len(households)))]
-    request = HttpRequest()
-    request.META["HTTP_USER_AGENT"] = DEMO_USER_AGENT
+    context = AuditContext(user_agent=DEMO_USER_AGENT)
     today = timezone.localdate(now)
     at = launched + min(timedelta(minutes=90), (now - launched) / 3)
     for members in visits:
@@ -1033,7 +1044,7 @@ def _knock_doors(
                 recorded_at=at,
                 started_at=at - timedelta(minutes=2),
                 device="demo",
-                request=request,
+                context=context,
                 now=now,
             )
 
@@ -1077,11 +1088,15 @@ def reset_demo() -> None:
     acted = AuditEvent.objects.filter(actor__in=demo_users).exclude(user_agent=DEMO_USER_AGENT)
     if acted.exists():
         raise DemoError(
-            f"the demo accounts appear in the audit log as actors ({acted.count()} events), and "
-            "the log is append-only, so --reset cannot remove them. Start from an empty "
-            "database instead (SQLite: delete var/linli.sqlite3; PostgreSQL: drop and create "
-            "the database), then run migrate and load_demo. / 演示账号已有审计记录，"
-            "审计日志只能追加，无法重置；请改用空数据库重新加载。"
+            both_languages(
+                gettext_lazy(
+                    "the demo accounts appear in the audit log as actors (%(events)s events), "
+                    "and the log is append-only, so --reset cannot remove them. Start from an "
+                    "empty database instead (SQLite: delete var/linli.sqlite3; PostgreSQL: drop "
+                    "and create the database), then run migrate and load_demo."
+                ),
+                {"events": acted.count()},
+            )
         )
     try:
         with transaction.atomic():
@@ -1106,9 +1121,13 @@ def reset_demo() -> None:
     except ProtectedError as error:
         kinds = sorted({obj._meta.verbose_name for obj in error.protected_objects})
         raise DemoError(
-            "other records still refer to the demo data / 其他数据仍引用演示数据: "
-            + ", ".join(str(kind) for kind in kinds)
-            + ". Start from an empty database instead."
+            both_languages(
+                gettext_lazy(
+                    "other records still refer to the demo data: %(kinds)s. Start from an "
+                    "empty database instead."
+                ),
+                {"kinds": ", ".join(str(kind) for kind in kinds)},
+            )
         ) from error
 
 

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.core.paginator import EmptyPage
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
 from ninja import Field, Query, Router, Schema
 from ninja.errors import HttpError
 from pydantic import BeforeValidator, field_validator
@@ -19,11 +20,19 @@ from pydantic import BeforeValidator, field_validator
 from linli.accounts.selectors import staff_in_charge
 from linli.areas import selectors as area_selectors
 from linli.areas.models import Area
+from linli.core.actors import AuditContext
+from linli.core.errors import both_languages
 from linli.core.pagination import CappedPaginator
 from linli.registry import selectors, services
 from linli.registry.models import Household, Residency, VulnerableTag
 
 router = Router()
+
+PAGE_OUT_OF_RANGE = _("Page out of range")
+FULL_IDENTIFIER_IN_URL = _(
+    "Send a full ID number or phone to POST /api/people/search, not in the URL (URLs are "
+    "written to logs)"
+)
 
 # Display labels come from Django choices as lazy translation proxies; pydantic only accepts
 # real strings, so they are rendered (in the request's language) on the way out.
@@ -215,7 +224,7 @@ def _paginate(queryset: QuerySet, page: int) -> tuple[list, dict]:
     try:
         current = paginator.page(page)
     except EmptyPage:
-        raise HttpError(404, "没有这一页 / Page out of range") from None
+        raise HttpError(404, both_languages(PAGE_OUT_OF_RANGE)) from None
     info = {
         "count": min(paginator.count, paginator.cap),
         "count_is_capped": paginator.is_capped,
@@ -305,11 +314,7 @@ def list_people(request: HttpRequest, filters: Query[PeopleQuery]):
     here (URLs are logged): send it to POST /api/people/search.
     """
     if selectors.has_full_identifier(id_number=filters.id_number, phone=filters.phone):
-        raise HttpError(
-            422,
-            "完整身份证号或电话请用 POST /api/people/search 查询，以免写入网址和日志 / "
-            "send a full ID number or phone to POST /api/people/search, not in the URL",
-        )
+        raise HttpError(422, both_languages(FULL_IDENTIFIER_IN_URL))
     return _people_page(request, filters)
 
 
@@ -328,7 +333,9 @@ def get_person(request: HttpRequest, person_id: int):
     log."""
     person = selectors.person_for(request.user, person_id)
     file = selectors.person_file(request.user, person)
-    services.record_person_viewed(person=person, by=request.user, request=request)
+    services.record_person_viewed(
+        person=person, by=request.user, context=AuditContext.from_request(request)
+    )
     return _person_file_out(file)
 
 
@@ -345,7 +352,11 @@ def reveal_person_field(request: HttpRequest, person_id: int, body: RevealIn):
     """
     person = selectors.person_for(request.user, person_id)
     value = services.reveal_person_field(
-        person=person, field=body.field, purpose=body.purpose, by=request.user, request=request
+        person=person,
+        field=body.field,
+        purpose=body.purpose,
+        by=request.user,
+        context=AuditContext.from_request(request),
     )
     return {"value": value}
 
@@ -376,5 +387,7 @@ def get_household(request: HttpRequest, household_id: int):
     """A household's file (一户一档) with its members; the view is written to the audit log."""
     household = selectors.household_for(request.user, household_id)
     row = selectors.present_household(request.user, household)
-    services.record_household_viewed(household=household, by=request.user, request=request)
+    services.record_household_viewed(
+        household=household, by=request.user, context=AuditContext.from_request(request)
+    )
     return asdict(row)

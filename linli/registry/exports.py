@@ -3,15 +3,29 @@
 import csv
 import io
 import json
+from collections.abc import Iterable
+from datetime import datetime
+
+from django.utils.translation import gettext_lazy as _
 
 from linli.core import identifiers
-from linli.core.spreadsheets import safe_cell
+from linli.core.errors import CHINESE, ENGLISH, both_languages, in_language
+from linli.core.spreadsheets import safe_cell, watermark
 from linli.registry.models import ImportBatch, SourceRecord
 
-REASON_HEADERS = ["行号 row", "错误原因", "reason"]
+ROW = _("Row")
+REASON = _("Reason")
 
 
-def rejected_rows_csv(batch: ImportBatch, records, *, exported_by: str, at: str) -> str:
+def reason_headers() -> list[str]:
+    """Returns the first three column titles: the row number, the reason in Chinese, in
+    English (the file goes back to a department, whoever opens it)."""
+    return [both_languages(ROW), in_language(REASON, CHINESE), in_language(REASON, ENGLISH)]
+
+
+def rejected_rows_csv(
+    batch: ImportBatch, records: Iterable[SourceRecord], *, exported_by: str, at: datetime
+) -> str:
     """Returns a CSV (with BOM, so Excel opens it as UTF-8) of the rejected rows: the row
     number, the reason in Chinese and English, then the row's cells as the file had them
     with ID numbers and phones masked (the department has its own file), under a watermark
@@ -19,12 +33,9 @@ def rejected_rows_csv(batch: ImportBatch, records, *, exported_by: str, at: str)
     out = io.StringIO()
     out.write("\ufeff")
     writer = csv.writer(out)
-    writer.writerow(
-        [f"邻里导出 / exported from Linli: {exported_by} {at} — 仅供核对更正 / for correction only"]
-    )
-    writer.writerow(REASON_HEADERS + list(batch.headers))
+    writer.writerow([watermark(exported_by, at)])
+    writer.writerow(reason_headers() + list(batch.headers))
     for record in records:
-        record: SourceRecord
         raw = json.loads(identifiers.decrypt(record.raw_encrypted)) if record.raw_encrypted else {}
         writer.writerow(
             [

@@ -3,7 +3,7 @@ from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
 from linli.registry.models import Residency, SourceKind, VulnerableTag
-from linli.registry.services import REVEALABLE_FIELDS
+from linli.registry.services.people import REVEALABLE_FIELDS
 
 
 class PersonSearchForm(forms.Form):

@@ -27,6 +27,11 @@ class RegistryAction(models.TextChoices):
     REVIEW = "review", _("Decided a match review")
     CHOOSE_VALUE = "choose_value", _("Chose a field's value")
     HOUSEHOLD_CHANGE = "household_change", _("Corrected a household")
+    REGISTER_PERSON = "register_person", _("Registered a person")
+    CREATE_HOUSEHOLD = "create_household", _("Created a household")
+    UPLOAD_IMPORT = "upload_import", _("Uploaded a file to import")
+    CONFIRM_IMPORT = "confirm_import", _("Confirmed an import's column mapping")
+    DISCARD_IMPORT = "discard_import", _("Discarded an unconfirmed upload")
 
 
 class Residency(models.TextChoices):

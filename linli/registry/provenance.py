@@ -10,6 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from linli.registry.models import SOURCE_PRIORITY, Person, SourceRecord
+from linli.registry.services.people import address_of as default_address_of
+from linli.registry.services.people import copy_identifier
 
 STEWARD_PRIORITY = 100
 
@@ -70,10 +72,8 @@ def apply_record(
     into its Address (imports pass one that reads the tree already in memory). The source is
     remembered as (batch, row) so people can be written before their records.
     """
-    from linli.registry.services import copy_identifier
-
     if address_of is None:
-        from linli.registry.services import address_of
+        address_of = default_address_of
 
     for name in (only,) if only else CHOSEN_FIELDS:
         if record_value(record, name) is None:

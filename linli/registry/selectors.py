@@ -1,5 +1,6 @@
 """Reads of the registry. Every function takes the acting user and returns masked views."""
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -7,9 +8,12 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Prefetch, QuerySet
 from django.http import Http404
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from linli.areas.models import Area
 from linli.core import identifiers
+from linli.core.actors import Actor
+from linli.core.clock import local_today
 from linli.core.idnumbers import InvalidIdNumber, parse_id_number
 from linli.core.masking import HIDDEN_TEXT, mask_address, present
 from linli.core.permissions import require
@@ -37,7 +41,7 @@ from linli.registry.provenance import (
     priority_of,
     record_value,
 )
-from linli.registry.services import ID_KIND, PHONE_KIND
+from linli.registry.services.people import ID_KIND, PHONE_KIND
 
 
 @dataclass(frozen=True)
@@ -93,10 +97,10 @@ class HouseholdRow:
     members: list[PersonRow]
 
 
-def _require_browse(user) -> RolePolicy:
+def _require_browse(user: Actor) -> RolePolicy:
     policy = policy_for(user)
     if not policy.may_browse_people:
-        raise PermissionDenied("this role does not browse residents / 该角色无权查看居民")
+        raise PermissionDenied(_("This role does not browse residents."))
     return policy
 
 
@@ -117,7 +121,7 @@ class ChoiceLabels:
 
     @classmethod
     def current(cls) -> "ChoiceLabels":
-        def strings(choices) -> dict[str, str]:
+        def strings(choices: Iterable[tuple[str, object]]) -> dict[str, str]:
             return {value: str(label) for value, label in choices}
 
         return cls(
@@ -136,7 +140,7 @@ def present_person(
     labels: ChoiceLabels | None = None,
 ) -> PersonRow:
     """Returns the person's fields masked for the role (tags must be prefetched)."""
-    today = today or date.today()
+    today = today or local_today()
     labels = labels or ChoiceLabels.current()
     age = age_on(person.birth_date, today)
     personal = policy.visibility(Sensitivity.PERSONAL)
@@ -242,12 +246,12 @@ def filter_people(people: QuerySet[Person], filters: PersonFilters) -> QuerySet[
     return people
 
 
-def current_people(user) -> QuerySet[Person]:
+def current_people(user: Actor) -> QuerySet[Person]:
     """Returns the user's people without the files merged into others."""
     return Person.objects.visible_to(user).filter(merged_into__isnull=True)
 
 
-def people_for(user, filters: PersonFilters | None = None) -> QuerySet[Person]:
+def people_for(user: Actor, filters: PersonFilters | None = None) -> QuerySet[Person]:
     """Returns the people in the user's jurisdiction matching the filters, in address order.
 
     Raises PermissionDenied for roles that do not browse residents.
@@ -259,14 +263,14 @@ def people_for(user, filters: PersonFilters | None = None) -> QuerySet[Person]:
     )
 
 
-def present_people(user, people) -> list[PersonRow]:
+def present_people(user: Actor, people: Iterable[Person]) -> list[PersonRow]:
     policy = policy_for(user)
-    today = date.today()
+    today = local_today()
     labels = ChoiceLabels.current()
     return [present_person(p, policy, today=today, labels=labels) for p in people]
 
 
-def person_for(user, person_id: int) -> Person:
+def person_for(user: Actor, person_id: int) -> Person:
     """Returns the person if visible to the user. Raises Http404 or PermissionDenied."""
     _require_browse(user)
     person = (
@@ -281,7 +285,7 @@ def person_for(user, person_id: int) -> Person:
     return person
 
 
-def person_file(user, person: Person) -> PersonFile:
+def person_file(user: Actor, person: Person) -> PersonFile:
     """Returns the person's file (一人一档) with household members, masked for the user."""
     policy = _require_browse(user)
     members: list[PersonRow] = []
@@ -312,7 +316,7 @@ def person_file(user, person: Person) -> PersonFile:
     )
 
 
-def households_for(user, *, area: Area | None = None, q: str = "") -> QuerySet[Household]:
+def households_for(user: Actor, *, area: Area | None = None, q: str = "") -> QuerySet[Household]:
     _require_browse(user)
     households = Household.objects.visible_to(user)
     if area is not None:
@@ -322,7 +326,7 @@ def households_for(user, *, area: Area | None = None, q: str = "") -> QuerySet[H
     return households.select_related("head").order_by("id")
 
 
-def household_for(user, household_id: int) -> Household:
+def household_for(user: Actor, household_id: int) -> Household:
     """Returns the household if visible to the user. Raises Http404 or PermissionDenied."""
     _require_browse(user)
     household = Household.objects.visible_to(user).filter(pk=household_id).first()
@@ -352,7 +356,7 @@ def _household_row(
     )
 
 
-def present_household(user, household: Household) -> HouseholdRow:
+def present_household(user: Actor, household: Household) -> HouseholdRow:
     """Returns the household with its visible members, masked for the user."""
     members = present_people(
         user,
@@ -361,7 +365,7 @@ def present_household(user, household: Household) -> HouseholdRow:
     return _household_row(household, policy_for(user), size=len(members), members=members)
 
 
-def present_households(user, households) -> list[HouseholdRow]:
+def present_households(user: Actor, households: Iterable[Household]) -> list[HouseholdRow]:
     """Returns household rows with member counts from one query (members not loaded)."""
     policy = policy_for(user)
     sizes = dict(
@@ -373,7 +377,7 @@ def present_households(user, households) -> list[HouseholdRow]:
     return [_household_row(h, policy, size=sizes.get(h.pk, 0), members=[]) for h in households]
 
 
-def tag_counts(user, area: Area | None = None) -> dict[str, int]:
+def tag_counts(user: Actor, area: Area | None = None) -> dict[str, int]:
     """Returns {tag: people count} within the user's jurisdiction (or an area in it)."""
     _require_browse(user)
     tags = PersonTag.objects.visible_to(user).filter(person__merged_into__isnull=True)
@@ -387,22 +391,22 @@ def tag_counts(user, area: Area | None = None) -> dict[str, int]:
 # Imports, provenance and the review queue (data stewards and community leads)
 
 
-def _require_steward(user) -> None:
+def _require_steward(user: Actor) -> None:
     require(user, roles=REGISTRY_STEWARDS)
 
 
-def import_areas(user) -> QuerySet[Area]:
+def import_areas(user: Actor) -> QuerySet[Area]:
     """Returns the communities and grids a user may import into."""
     _require_steward(user)
     return Area.objects.visible_to(user).filter(level__in=["community", "grid"]).order_by("path")
 
 
-def batches_for(user) -> QuerySet[ImportBatch]:
+def batches_for(user: Actor) -> QuerySet[ImportBatch]:
     _require_steward(user)
     return ImportBatch.objects.visible_to(user).select_related("source", "area", "created_by")
 
 
-def batch_for(user, batch_id: int) -> ImportBatch:
+def batch_for(user: Actor, batch_id: int) -> ImportBatch:
     """Returns the batch if visible to the user. Raises Http404 or PermissionDenied."""
     batch = batches_for(user).filter(pk=batch_id).first()
     if batch is None:
@@ -410,12 +414,12 @@ def batch_for(user, batch_id: int) -> ImportBatch:
     return batch
 
 
-def rejected_records(user, batch: ImportBatch) -> QuerySet[SourceRecord]:
+def rejected_records(user: Actor, batch: ImportBatch) -> QuerySet[SourceRecord]:
     _require_steward(user)
     return SourceRecord.objects.filter(batch=batch, accepted=False).order_by("row_number")
 
 
-def reviews_for(user, *, status: str = ReviewStatus.PENDING) -> QuerySet[MatchReview]:
+def reviews_for(user: Actor, *, status: str = ReviewStatus.PENDING) -> QuerySet[MatchReview]:
     _require_steward(user)
     return (
         MatchReview.objects.visible_to(user)
@@ -425,7 +429,7 @@ def reviews_for(user, *, status: str = ReviewStatus.PENDING) -> QuerySet[MatchRe
     )
 
 
-def review_for(user, review_id: int) -> MatchReview:
+def review_for(user: Actor, review_id: int) -> MatchReview:
     _require_steward(user)
     review = (
         MatchReview.objects.visible_to(user)
@@ -438,7 +442,7 @@ def review_for(user, review_id: int) -> MatchReview:
     return review
 
 
-def merge_for(user, merge_id: int) -> PersonMerge:
+def merge_for(user: Actor, merge_id: int) -> PersonMerge:
     _require_steward(user)
     merge = PersonMerge.objects.visible_to(user).filter(pk=merge_id).first()
     if merge is None:
@@ -446,7 +450,7 @@ def merge_for(user, merge_id: int) -> PersonMerge:
     return merge
 
 
-def merges_into(user, person: Person) -> list[PersonMerge]:
+def merges_into(user: Actor, person: Person) -> list[PersonMerge]:
     """Returns the merges into this person that can still be undone, newest first."""
     if getattr(user, "role", "") not in REGISTRY_STEWARDS:
         return []
@@ -479,7 +483,7 @@ def _shown_value(record: SourceRecord, name: str, policy: RolePolicy, labels: Ch
     return ""
 
 
-def person_provenance(user, person: Person) -> list[FieldProvenance]:
+def person_provenance(user: Actor, person: Person) -> list[FieldProvenance]:
     """Returns, per field, the shown value and the value each source gave (masked for the
     user), newest source first; empty for a person no file brought."""
     policy = _require_browse(user)

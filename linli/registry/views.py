@@ -8,17 +8,15 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from linli.accounts.selectors import staff_in_charge
 from linli.areas import selectors as area_selectors
-from linli.audit.models import AuditAction
-from linli.audit.services import record_event
+from linli.core.actors import AuditContext
 from linli.core.pagination import CappedPaginator
 from linli.core.roles import HOUSEHOLD_EDITORS, REGISTRY_STEWARDS, policy_for
-from linli.registry import exports, merges, selectors, services
+from linli.registry import selectors, services
 from linli.registry.forms import (
     FIELD_LABELS,
     ChooseValueForm,
@@ -34,6 +32,8 @@ from linli.registry.forms import (
 from linli.registry.importing import pipeline
 from linli.registry.models import BatchStatus
 from linli.registry.sections import person_sections
+from linli.registry.services import imports as import_services
+from linli.registry.services import merges
 
 
 def _page(request: HttpRequest, queryset):
@@ -135,7 +135,9 @@ def person_detail(request: HttpRequest, person_id: int) -> HttpResponse:
     if person.merged_into_id:
         messages.info(request, _("This file was merged into another one."))
         return redirect("registry:person", person_id=person.merged_into_id)
-    services.record_person_viewed(person=person, by=request.user, request=request)
+    services.record_person_viewed(
+        person=person, by=request.user, context=AuditContext.from_request(request)
+    )
     context = {
         "person": person,
         "file": selectors.person_file(request.user, person),
@@ -164,7 +166,7 @@ def reveal(request: HttpRequest, person_id: int) -> HttpResponse:
                 field=form.cleaned_data["field"],
                 purpose=form.cleaned_data["purpose"],
                 by=request.user,
-                request=request,
+                context=AuditContext.from_request(request),
             )
         except ValidationError as error:
             context["error"] = " ".join(error.messages)
@@ -204,7 +206,9 @@ def households(request: HttpRequest) -> HttpResponse:
 @login_required
 def household_detail(request: HttpRequest, household_id: int) -> HttpResponse:
     household = selectors.household_for(request.user, household_id)
-    services.record_household_viewed(household=household, by=request.user, request=request)
+    services.record_household_viewed(
+        household=household, by=request.user, context=AuditContext.from_request(request)
+    )
     context = {
         "household": household,
         "row": selectors.present_household(request.user, household),
@@ -224,13 +228,14 @@ def imports(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
         try:
-            batch = pipeline.stage_upload(
+            batch = import_services.stage_upload(
                 area=form.cleaned_data["area"],
                 source_name=form.cleaned_data["source_name"],
                 source_kind=form.cleaned_data["source_kind"],
                 file_name=upload.name,
                 data=upload.read(),
                 by=request.user,
+                context=AuditContext.from_request(request),
             )
         except pipeline.ImportRefused as error:
             form.add_error("file", " ".join(error.messages))
@@ -253,7 +258,12 @@ def import_detail(request: HttpRequest, batch_id: int) -> HttpResponse:
     mapping = mapping_from(form, batch.headers) if form.is_valid() else batch.mapping
     if request.method == "POST" and form.is_valid() and "confirm" in request.POST:
         try:
-            pipeline.confirm_batch(batch=batch, mapping=mapping, by=request.user)
+            import_services.confirm_batch(
+                batch=batch,
+                mapping=mapping,
+                by=request.user,
+                context=AuditContext.from_request(request),
+            )
         except pipeline.ImportRefused as error:
             form.add_error(None, " ".join(error.messages))
         else:
@@ -283,21 +293,8 @@ def import_rejected(request: HttpRequest, batch_id: int) -> HttpResponse:
     """The rejected rows with the reason per row, as CSV for Excel (UTF-8 with BOM)."""
     batch = selectors.batch_for(request.user, batch_id)
     records = selectors.rejected_records(request.user, batch)
-    body = exports.rejected_rows_csv(
-        batch,
-        records,
-        exported_by=request.user.get_username(),
-        at=timezone.localtime().strftime("%Y-%m-%d %H:%M"),
-    )
-    record_event(
-        action=AuditAction.EXPORT,
-        actor=request.user,
-        request=request,
-        object_type="import_batch",
-        object_id=batch.pk,
-        object_label=batch.file_name,
-        area_path=batch.area_path,
-        detail={"rows": records.count(), "what": "rejected rows"},
+    body = import_services.export_rejected_rows(
+        batch=batch, records=records, by=request.user, context=AuditContext.from_request(request)
     )
     response = HttpResponse(body, content_type="text/csv; charset=utf-8")
     name = f"rejected-{batch.pk}.csv"
@@ -335,7 +332,7 @@ def review_detail(request: HttpRequest, review_id: int) -> HttpResponse:
                 review=review,
                 same_person=form.cleaned_data["same_person"],
                 by=request.user,
-                request=request,
+                context=AuditContext.from_request(request),
             )
         except ValidationError as error:
             messages.error(request, " ".join(error.messages))
@@ -356,7 +353,7 @@ def review_detail(request: HttpRequest, review_id: int) -> HttpResponse:
 def undo_merge(request: HttpRequest, merge_id: int) -> HttpResponse:
     merge = selectors.merge_for(request.user, merge_id)
     try:
-        merges.unmerge(merge=merge, by=request.user, request=request)
+        merges.unmerge(merge=merge, by=request.user, context=AuditContext.from_request(request))
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
     else:
@@ -373,13 +370,13 @@ def choose_value(request: HttpRequest, person_id: int) -> HttpResponse:
         record = person.records.filter(pk=form.cleaned_data["record"]).first()
         try:
             if record is None:
-                raise ValidationError("无效的选择 / not a value of this person's sources")
+                raise ValidationError(merges.NOT_A_SOURCE_VALUE)
             merges.choose_field_value(
                 person=person,
                 field=form.cleaned_data["field"],
                 record=record,
                 by=request.user,
-                request=request,
+                context=AuditContext.from_request(request),
             )
         except ValidationError as error:
             messages.error(request, " ".join(error.messages))
@@ -399,11 +396,18 @@ def change_household(request: HttpRequest, household_id: int) -> HttpResponse:
         try:
             if form.cleaned_data["action"] == "make_head":
                 services.set_household_head(
-                    household=household, person=person, by=request.user, request=request
+                    household=household,
+                    person=person,
+                    by=request.user,
+                    context=AuditContext.from_request(request),
                 )
             else:
                 services.move_to_household(
-                    person=person, household=None, relation="", by=request.user, request=request
+                    person=person,
+                    household=None,
+                    relation="",
+                    by=request.user,
+                    context=AuditContext.from_request(request),
                 )
         except (ValidationError, PermissionDenied) as error:
             messages.error(request, " ".join(getattr(error, "messages", [str(error)])))

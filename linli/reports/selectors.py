@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from linli.accounts.selectors import staff_in_charge
 from linli.areas import selectors as area_selectors
 from linli.areas.models import Area
+from linli.core.actors import Actor
 from linli.core.roles import policy_for
 from linli.registry import selectors as registry_selectors
 from linli.registry.models import VulnerableTag
@@ -27,7 +28,7 @@ class AreaOverview:
     children: list[ChildFigures]
 
 
-def overview_for(user) -> list[AreaOverview]:
+def overview_for(user: Actor) -> list[AreaOverview]:
     """Returns, per root area of the user's jurisdiction, totals and figures per child area.
 
     Returns an empty list for roles that do not browse residents (volunteers).

@@ -187,7 +187,7 @@ def possible_duplicate(story):
         name="张三峰",
         phone=ZHANG_PHONE,
         dwelling=dwelling,
-        household=create_household(dwelling=dwelling),
+        household=create_household(dwelling=dwelling, by=None),
         relation_to_head="head",
     )
     review = MatchReview.objects.create(

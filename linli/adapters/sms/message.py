@@ -3,6 +3,9 @@
 import math
 from dataclasses import dataclass, field
 
+from django.utils.translation import gettext_lazy as _
+
+from linli.core.errors import both_languages
 from linli.core.masking import mask_phone
 from linli.core.phones import InvalidPhone, normalise_phone
 
@@ -39,6 +42,9 @@ def count_segments(text: str) -> int:
     return 1 if units <= single else math.ceil(units / part)
 
 
+EMPTY_TEXT = _("the SMS text is empty")
+
+
 @dataclass(frozen=True)
 class SmsMessage:
     """One text to one mobile number.
@@ -59,11 +65,10 @@ class SmsMessage:
         if len(number) != 11 or not number.startswith("1"):
             raise InvalidPhone(
                 "not_mobile",
-                "短信只能发送到11位手机号",
-                "an SMS can only be sent to an 11-digit mobile number",
+                _("an SMS can only be sent to an 11-digit mobile number"),
             )
         if not self.text or not self.text.strip():
-            raise ValueError("短信内容为空 / the SMS text is empty")
+            raise ValueError(both_languages(EMPTY_TEXT))
         object.__setattr__(self, "to", number)
         object.__setattr__(self, "segments", count_segments(self.text))
 

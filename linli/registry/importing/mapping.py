@@ -9,6 +9,8 @@ import re
 import unicodedata
 from functools import lru_cache
 
+from django.utils.translation import gettext_lazy as _
+
 from linli.registry.importing.records import FIELDS, RowError
 
 # Canonical field → header spellings, best first. The canonical field name itself is always a
@@ -235,8 +237,8 @@ def validate_mapping(mapping: dict[str, str]) -> list[RowError]:
                 RowError(
                     field_name,
                     "unknown_field",
-                    f"列“{header}”对应的字段“{field_name}”不存在",
-                    f"column “{header}” is mapped to an unknown field “{field_name}”",
+                    _("column “%(header)s” is mapped to an unknown field “%(field)s”"),
+                    (("header", header), ("field", field_name)),
                 )
             )
         elif field_name in seen:
@@ -244,9 +246,8 @@ def validate_mapping(mapping: dict[str, str]) -> list[RowError]:
                 RowError(
                     field_name,
                     "duplicate_field",
-                    f"列“{seen[field_name]}”和“{header}”对应了同一个字段“{field_name}”",
-                    f"columns “{seen[field_name]}” and “{header}” are both mapped to "
-                    f"“{field_name}”",
+                    _("columns “%(first)s” and “%(header)s” are both mapped to “%(field)s”"),
+                    (("first", seen[field_name]), ("header", header), ("field", field_name)),
                 )
             )
         else:
@@ -256,8 +257,7 @@ def validate_mapping(mapping: dict[str, str]) -> list[RowError]:
             RowError(
                 "name",
                 "name_column_missing",
-                "没有指定姓名列：姓名是必填项",
-                "no column is mapped to the name: the name is required",
+                _("no column is mapped to the name: the name is required"),
             )
         )
     return problems

@@ -14,10 +14,12 @@ from datetime import date, timedelta
 from functools import lru_cache
 from typing import NamedTuple, TypeVar
 
+from django.utils.translation import gettext_lazy as _
 from pypinyin import lazy_pinyin
 from pypinyin.constants import PHRASES_DICT
 
 from linli.core.clock import local_today
+from linli.core.errors import Message
 from linli.core.idnumbers import IdNumber, InvalidIdNumber, parse_id_number
 from linli.core.phones import InvalidPhone, normalise_phone
 from linli.registry.importing.addresses import (
@@ -399,66 +401,56 @@ _EMPTY_ADDRESS = AddressParts()
 _NO_WARNINGS: tuple[RowError, ...] = ()
 
 
-def _problem(field: str, code: str, zh: str, en: str) -> RowError:
-    return RowError(field=field, code=code, zh=zh, en=en)
+def _problem(
+    field: str, code: str, message: Message, params: Mapping[str, object] | None = None
+) -> RowError:
+    return RowError(field, code, message, tuple(params.items()) if params else ())
+
+
+@lru_cache(maxsize=64)
+def _identifier_problem(field: str, code: str, message: Message) -> RowError:
+    # An ID number's or a phone's problems are a handful: one RowError each, rendered in
+    # both languages once however many rows have it.
+    return _problem(field, code, message)
 
 
 # RowErrors are frozen, so rows may share one.
-_BLANK_ROW = _problem("", "blank_row", "空行", "blank row")
-_NAME_MISSING = _problem("name", "name_missing", "姓名为空", "name is empty")
+_BLANK_ROW = _problem("", "blank_row", _("blank row"))
+_NAME_MISSING = _problem("name", "name_missing", _("name is empty"))
 _NAME_INVALID = _problem(
     "name",
     "name_invalid",
     # The cell is not echoed: a shifted column puts ID numbers where names belong.
-    "姓名中没有可用的文字（请检查列是否错位）",
-    "name has no usable characters (is a column shifted?)",
+    _("name has no usable characters (is a column shifted?)"),
 )
 _NAME_TOO_LONG = _problem(
     "name",
     "name_too_long",
-    f"姓名超过{NAME_MAX_LENGTH}个字",
-    f"name is longer than {NAME_MAX_LENGTH} characters",
+    _("name is longer than %(length)s characters"),
+    {"length": NAME_MAX_LENGTH},
 )
-_SEX_UNKNOWN = _problem(
-    "sex", "sex_unknown", "性别无法识别，已忽略", "sex is not recognised; ignored"
-)
+_SEX_UNKNOWN = _problem("sex", "sex_unknown", _("sex is not recognised; ignored"))
 _SEX_CONFLICT = _problem(
-    "sex",
-    "sex_conflict",
-    "性别与身份证号不符，以身份证号为准",
-    "sex differs from the ID number; the ID number's is kept",
+    "sex", "sex_conflict", _("sex differs from the ID number; the ID number's is kept")
 )
 _BIRTH_DATE_PROBLEMS = {
     "birth_date_partial": _problem(
-        "birth_date",
-        "birth_date_partial",
-        "出生日期只有年月，没有日，已忽略",
-        "birth date has a year and month but no day; ignored",
+        "birth_date", "birth_date_partial", _("birth date has a year and month but no day; ignored")
     ),
     "birth_date_invalid": _problem(
-        "birth_date",
-        "birth_date_invalid",
-        "出生日期无法识别，已忽略",
-        "birth date is not a date; ignored",
+        "birth_date", "birth_date_invalid", _("birth date is not a date; ignored")
     ),
 }
 _BIRTH_DATE_CONFLICT = _problem(
     "birth_date",
     "birth_date_conflict",
-    "出生日期与身份证号不符，以身份证号为准",
-    "birth date differs from the ID number; the ID number's is kept",
+    _("birth date differs from the ID number; the ID number's is kept"),
 )
 _RESIDENCY_UNKNOWN = _problem(
-    "residency",
-    "residency_unknown",
-    "户籍类型无法识别，已忽略",
-    "residency is not recognised; ignored",
+    "residency", "residency_unknown", _("residency is not recognised; ignored")
 )
 _ADDRESS_UNPARSED = _problem(
-    "address",
-    "address_unparsed",
-    "住址无法识别出小区、楼栋或房号",
-    "no compound, building or room could be read from the address",
+    "address", "address_unparsed", _("no compound, building or room could be read from the address")
 )
 
 
@@ -487,7 +479,7 @@ def _identity(raw_id: str, raw_sex: str, raw_birth: str) -> _Identity:
             region_code = parsed.region_code
         else:
             id_problem = parsed.code
-            id_warnings = (_problem("id_number", parsed.code, parsed.zh, parsed.en),)
+            id_warnings = (_identifier_problem("id_number", parsed.code, parsed.message),)
 
     others: list[RowError] = []
     if raw_sex:
@@ -522,7 +514,7 @@ def _phone(raw: str) -> tuple[str, tuple[RowError, ...]]:
     result = _parse_phone(raw)
     if isinstance(result, str):
         return result, _NO_WARNINGS
-    return "", (_problem("phone", result.code, result.zh, result.en),)
+    return "", (_identifier_problem("phone", result.code, result.message),)
 
 
 @lru_cache(maxsize=1024)

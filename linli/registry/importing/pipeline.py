@@ -1,4 +1,5 @@
-"""Importing a department's file into the registry: upload, preview, run.
+"""Importing a department's file into the registry: preview and run (the upload, the
+confirmation and the discarding of stale uploads are services: registry.services.imports).
 
 The run reads and normalises every row and matches them against the registry *outside* any
 transaction (so progress is visible to the page), then writes everything — source records,
@@ -7,9 +8,7 @@ failed import leaves the registry exactly as it was.
 """
 
 import gc
-import hashlib
 import logging
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,17 +18,15 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from linli.areas.models import Area, AreaLevel
+from linli.areas.models import AreaLevel
 from linli.audit.services import record_event
 from linli.core import identifiers
 from linli.core.bulkload import StagedRows
 from linli.core.masking import mask_id_number, mask_long_numbers, mask_phone
-from linli.core.permissions import require
-from linli.core.roles import REGISTRY_STEWARDS
-from linli.registry.importing.mapping import suggest_mapping, validate_mapping
-from linli.registry.importing.normalise import normalise_row, normalise_rows
+from linli.registry.importing.mapping import validate_mapping
+from linli.registry.importing.normalise import normalise_row, normalise_rows, pinyin_key
 from linli.registry.importing.placement import DwellingIndex
-from linli.registry.importing.readers import Table, UnreadableFile, read_table
+from linli.registry.importing.readers import Table, read_table
 from linli.registry.importing.records import CleanRow, RowError
 from linli.registry.importing.writing import Staged, seal_rows, stage_records, write_batch
 from linli.registry.matching.engine import link
@@ -38,7 +35,6 @@ from linli.registry.models import (
     SOURCE_PRIORITY,
     BatchStatus,
     ImportBatch,
-    ImportSource,
     Person,
     RegistryAction,
 )
@@ -50,90 +46,26 @@ PROGRESS_EVERY = 2000
 
 
 class ImportRefused(ValidationError):
-    """An upload or a mapping that cannot be imported; the message is in Chinese and English."""
+    """An upload or a mapping that cannot be imported (the message is gettext's)."""
 
 
-def _require_importer(user, area: Area) -> None:
-    require(user, roles=REGISTRY_STEWARDS, paths=[area.path])
-
-
-def _stored_path(batch: ImportBatch) -> Path:
+def stored_path(batch: ImportBatch) -> Path:
     return Path(settings.MEDIA_ROOT) / batch.stored_file
 
 
 def read_batch_file(batch: ImportBatch) -> Table:
-    data = identifiers.decrypt_bytes(_stored_path(batch).read_bytes())
+    data = identifiers.decrypt_bytes(stored_path(batch).read_bytes())
     return read_table(data, batch.file_name)
 
 
-def discard_unconfirmed(*, older_than) -> int:
-    """Deletes the files of uploads never confirmed since `older_than`; marks them failed.
-    Returns how many."""
-    stale = list(ImportBatch.objects.filter(status=BatchStatus.UPLOADED, created_at__lt=older_than))
-    for batch in stale:
-        _discard_file(batch)
-    ImportBatch.objects.filter(pk__in=[b.pk for b in stale]).update(
-        status=BatchStatus.FAILED, error="未确认，已删除上传的文件 / never confirmed; file deleted"
-    )
-    return len(stale)
-
-
-def _discard_file(batch: ImportBatch) -> None:
+def discard_file(batch: ImportBatch) -> None:
+    """Deletes the stored upload of a batch (kept encrypted until its run)."""
     # Once its rows are in the registry (sealed), the department's file has no further use.
-    _stored_path(batch).unlink(missing_ok=True)
+    stored_path(batch).unlink(missing_ok=True)
 
 
 # ---------------------------------------------------------------------------------------------
 # Upload and preview
-
-
-def stage_upload(
-    *,
-    area: Area,
-    source_name: str,
-    source_kind: str,
-    file_name: str,
-    data: bytes,
-    by,
-    table: Table | None = None,
-) -> ImportBatch:
-    """Stores an uploaded file and proposes a column mapping. Nothing enters the registry.
-
-    `table` is `data` already read, when the caller has it. Raises PermissionDenied, or
-    ImportRefused when the file cannot be read.
-    """
-    _require_importer(by, area)
-    if area.level not in (AreaLevel.COMMUNITY, AreaLevel.GRID):
-        raise ImportRefused("请选择社区或网格作为导入范围 / import into a community or a grid")
-    try:
-        table = table or read_table(data, file_name)
-    except UnreadableFile as error:
-        raise ImportRefused(f"{error.zh} / {error.en}") from error
-    source, _ = ImportSource.objects.get_or_create(
-        area=area,
-        name=source_name.strip()[:80] or file_name[:80],
-        defaults={"kind": source_kind, "area_path": area.path},
-    )
-    digest = hashlib.sha256(data).hexdigest()
-    # The file holds full ID numbers and phones: it is kept encrypted until the run, then
-    # deleted.
-    stored = f"imports/{uuid.uuid4().hex}.sealed"
-    path = Path(settings.MEDIA_ROOT) / stored
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(identifiers.encrypt_bytes(data))
-    return ImportBatch.objects.create(
-        source=source,
-        area=area,
-        area_path=area.path,
-        file_name=Path(file_name).name[:255],
-        file_sha256=digest,
-        stored_file=stored,
-        encoding=table.encoding,
-        headers=table.headers,
-        mapping=suggest_mapping(table.headers, source.column_mapping or None),
-        total_rows=len(table.rows),
-        created_by=by if getattr(by, "is_authenticated", False) else None,
-    )
 
 
 @dataclass
@@ -197,7 +129,7 @@ def preview_batch(batch: ImportBatch, *, mapping: dict[str, str] | None = None) 
                     warnings=clean.warnings if clean else [],
                 )
             )
-    problems = [str(p) for p in validate_mapping(mapping)]
+    problems = [p.text for p in validate_mapping(mapping)]
     return Preview(
         rows=rows,
         rejected=rejected,
@@ -205,26 +137,6 @@ def preview_batch(batch: ImportBatch, *, mapping: dict[str, str] | None = None) 
         total=len(table.rows),
         mapping_problems=problems,
     )
-
-
-def confirm_batch(*, batch: ImportBatch, mapping: dict[str, str], by) -> ImportBatch:
-    """Saves the steward's mapping (remembered for the source) and queues the import."""
-    _require_importer(by, batch.area)
-    problems = validate_mapping(mapping)
-    if problems:
-        raise ImportRefused("; ".join(str(p) for p in problems))
-    # Only one confirmation wins: a double click must not queue the file twice.
-    queued = ImportBatch.objects.filter(pk=batch.pk, status=BatchStatus.UPLOADED).update(
-        mapping=mapping, status=BatchStatus.QUEUED
-    )
-    if not queued:
-        raise ImportRefused("该文件已提交导入 / this file was already submitted")
-    batch.mapping, batch.status = mapping, BatchStatus.QUEUED
-    ImportSource.objects.filter(pk=batch.source_id).update(column_mapping=mapping)
-    from linli.registry.tasks import run_import
-
-    transaction.on_commit(lambda: run_import.enqueue(batch.pk))
-    return batch
 
 
 # ---------------------------------------------------------------------------------------------
@@ -261,8 +173,6 @@ def stage_rows(batch: ImportBatch, table: Table, progress: Progress | None = Non
 def _existing_records(index: DwellingIndex) -> list[MatchRecord]:
     """Returns the people already in the target area as match records, with their address
     parts named as the tree names them (rows often give no compound: "三栋二单元501")."""
-    from linli.registry.importing.normalise import pinyin_key
-
     people = Person.objects.filter(
         area_path__startswith=index.target.path, merged_into__isnull=True
     ).values_list(
@@ -339,7 +249,7 @@ def run_batch(
         batch.status = BatchStatus.DUPLICATE
         batch.finished_at = timezone.now()
         batch.save(update_fields=["status", "finished_at"])
-        _discard_file(batch)
+        discard_file(batch)
         return batch
     started = ImportBatch.objects.filter(pk=batch.pk, status=BatchStatus.QUEUED).update(
         status=BatchStatus.RUNNING, started_at=timezone.now()
@@ -369,7 +279,7 @@ def run_batch(
     except Exception as error:
         # The type only: a database error's text can quote a row's values.
         log.error("import %s failed: %s", batch.pk, type(error).__name__)
-        _discard_file(batch)
+        discard_file(batch)
         ImportBatch.objects.filter(pk=batch.pk).update(
             status=BatchStatus.FAILED,
             error=mask_long_numbers(f"{type(error).__name__}: {error}")[:2000],
@@ -383,7 +293,7 @@ def run_batch(
         if gc_was_enabled:
             gc.enable()
     batch.refresh_from_db()
-    _discard_file(batch)
+    discard_file(batch)
     if progress:
         progress("done", batch.total_rows, batch.total_rows)
     return batch

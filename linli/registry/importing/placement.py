@@ -9,12 +9,15 @@ is created under the community's "unassigned" grid so a worker can move it later
 from collections import defaultdict
 from dataclasses import dataclass
 
+from django.utils.translation import gettext_lazy
+
 from linli.areas.models import PATH_SEGMENT_WIDTH, Area, AreaLevel
 from linli.areas.services import segment
 from linli.core.bulkload import insert_rows
+from linli.core.errors import both_languages
 from linli.registry.importing.addresses import CompoundResolver
 from linli.registry.importing.records import AddressParts
-from linli.registry.services import Address
+from linli.registry.services.people import Address
 
 UNASSIGNED_GRID = "待分配网格"
 
@@ -31,12 +34,15 @@ def _segment_number(path: str) -> int:
     return int(path[-(PATH_SEGMENT_WIDTH + 1) : -1])
 
 
+IMPORT_TARGET = gettext_lazy("Import into a community or a grid.")
+
+
 class DwellingIndex:
     """The compounds, buildings, units and dwellings below one community or grid."""
 
     def __init__(self, target: Area) -> None:
         if target.level not in (AreaLevel.COMMUNITY, AreaLevel.GRID):
-            raise ValueError("import into a community or a grid / 只能导入到社区或网格")
+            raise ValueError(both_languages(IMPORT_TARGET))
         self.target = target
         areas = list(Area.objects.filter(path__startswith=target.path).order_by("path"))
         self.by_id = {a.pk: a for a in areas}

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import PurePath
 
+from django.utils.translation import gettext_lazy as _
 from python_calamine import CalamineError, CalamineWorkbook, SheetVisibleEnum
 
 from linli.core.errors import BilingualError
@@ -31,7 +32,7 @@ _MAX_PRECISE_DIGITS = 15  # Excel keeps (and shows) at most 15 significant digit
 
 
 class UnreadableFile(BilingualError):
-    """Raised with a code and a message in Chinese and English.
+    """Raised with a code and a gettext message (core.errors.BilingualError).
 
     Codes: empty, no_header, unknown_format, corrupt_workbook, encoding, too_many_rows.
     """
@@ -79,8 +80,8 @@ def read_table(data: bytes, filename: str, *, max_rows: int = DEFAULT_MAX_ROWS) 
     else:
         raise UnreadableFile(
             "unknown_format",
-            f"不支持的文件类型“{extension or filename}”：请上传 CSV 或 Excel（xlsx）文件",
-            f"unsupported file type “{extension or filename}”: upload a CSV or Excel (xlsx) file",
+            _("unsupported file type “%(extension)s”: upload a CSV or Excel (xlsx) file"),
+            {"extension": extension or filename},
         )
     rows, leading_blank = _collect(raw_rows, max_rows + HEADER_SEARCH_ROWS)
     if not rows:
@@ -90,8 +91,8 @@ def read_table(data: bytes, filename: str, *, max_rows: int = DEFAULT_MAX_ROWS) 
     if len(data_rows) > max_rows:
         raise UnreadableFile(
             "too_many_rows",
-            f"文件超过 {max_rows:,} 行数据，请拆分后分批导入",
-            f"the file has more than {max_rows:,} data rows; split it and import the parts",
+            _("the file has more than %(rows)s data rows; split it and import the parts"),
+            {"rows": f"{max_rows:,}"},
         )
     headers, data_rows = _square(rows[header_index], data_rows)
     return Table(
@@ -104,7 +105,7 @@ def read_table(data: bytes, filename: str, *, max_rows: int = DEFAULT_MAX_ROWS) 
 
 
 def _empty() -> UnreadableFile:
-    return UnreadableFile("empty", "文件是空的", "the file is empty")
+    return UnreadableFile("empty", _("the file is empty"))
 
 
 def _decode(data: bytes) -> tuple[str, str]:
@@ -122,9 +123,7 @@ def _decode(data: bytes) -> tuple[str, str]:
         return data.decode("gb18030"), "gb18030"
     except UnicodeDecodeError as exc:
         raise UnreadableFile(
-            "encoding",
-            "无法识别文件编码：请另存为 UTF-8 或 GBK 编码的 CSV",
-            "the file's encoding is not recognised: save it as a UTF-8 or GBK CSV",
+            "encoding", _("the file's encoding is not recognised: save it as a UTF-8 or GBK CSV")
         ) from exc
 
 
@@ -194,9 +193,7 @@ def _sheet_rows(rows: Iterator[list[object]]) -> Iterator[list[str]]:
 
 def _corrupt() -> UnreadableFile:
     return UnreadableFile(
-        "corrupt_workbook",
-        "Excel 文件已损坏或格式不对，无法读取",
-        "the Excel file is damaged or not in the format its name claims",
+        "corrupt_workbook", _("the Excel file is damaged or not in the format its name claims")
     )
 
 
@@ -283,8 +280,7 @@ def _find_header(rows: list[list[str]]) -> int:
     if any(_looks_like_data(cell) for cell in rows[0]):
         raise UnreadableFile(
             "no_header",
-            "第一行就是数据，没有表头：请在第一行加上列名（如 姓名、身份证号、手机）",
-            "the first row is data, not a header: add column names (name, ID number, phone)",
+            _("the first row is data, not a header: add column names (name, ID number, phone)"),
         )
     return 0
 
@@ -310,9 +306,7 @@ def _refuse_zip_bomb(data: bytes) -> None:
         return  # not a zip (xls, ods…): the workbook reader says what is wrong
     if unpacked > MAX_UNPACKED_BYTES:
         raise UnreadableFile(
-            "too_large",
-            "工作簿解压后过大，请拆分后分批导入",
-            "the workbook unpacks to too much data; split it and import the parts",
+            "too_large", _("the workbook unpacks to too much data; split it and import the parts")
         )
 
 
@@ -331,8 +325,8 @@ def _square(header: list[str], rows: list[list[str]]) -> tuple[list[str], list[l
     if width > MAX_COLUMNS:
         raise UnreadableFile(
             "too_many_columns",
-            f"文件超过 {MAX_COLUMNS} 列，请检查分隔符或拆分文件",
-            f"the file has more than {MAX_COLUMNS} columns; check the separator or split it",
+            _("the file has more than %(columns)s columns; check the separator or split it"),
+            {"columns": MAX_COLUMNS},
         )
     headers = _unique_headers([*header, *[""] * (width - len(header))][:width])
     squared = []

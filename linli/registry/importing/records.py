@@ -7,6 +7,9 @@ RowErrors; addresses.py parses the address text into AddressParts.
 
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cached_property
+
+from linli.core.errors import CHINESE, ENGLISH, Message, both_languages, in_language
 
 # Canonical fields a column can be mapped to ("" = ignore the column).
 FIELDS = (
@@ -28,15 +31,37 @@ FIELDS = (
 
 @dataclass(frozen=True)
 class RowError:
-    """A problem with one field of one row, said in Chinese and English."""
+    """A problem with one field of one row: a code and one gettext_lazy message.
+
+    `text` says it in the reader's language (the preview page); `zh` and `en` in each, as the
+    import stores it with the row and hands it back in the rejected-rows file."""
 
     field: str
     code: str
-    zh: str
-    en: str
+    message: Message
+    params: tuple[tuple[str, object], ...] = ()  # (name, value) for the message's %(name)s
+
+    @property
+    def text(self) -> str:
+        """Returns the message in the active language."""
+        text = str(self.message)
+        return text % dict(self.params) if self.params else text
+
+    # Cached on the (shared, frozen) instance: a file can have thousands of the same problem.
+    @cached_property
+    def zh(self) -> str:
+        return in_language(self.message, CHINESE, dict(self.params) or None)
+
+    @cached_property
+    def en(self) -> str:
+        return in_language(self.message, ENGLISH, dict(self.params) or None)
+
+    def as_record(self) -> dict[str, str]:
+        """Returns what an import stores of the problem: field, code, zh, en."""
+        return {"field": self.field, "code": self.code, "zh": self.zh, "en": self.en}
 
     def __str__(self) -> str:
-        return f"{self.zh} / {self.en}"
+        return both_languages(self.message, dict(self.params) or None)
 
 
 @dataclass(frozen=True)

@@ -43,7 +43,7 @@ from linli.registry.models import (
     SourceRecord,
 )
 from linli.registry.provenance import CHOSEN_COLUMNS, outranks
-from linli.registry.services import ID_KIND, PHONE_KIND, sync_tag_paths
+from linli.registry.services.people import ID_KIND, PHONE_KIND, sync_tag_paths
 
 SealedIdentifier = identifiers.SealedIdentifier
 
@@ -110,7 +110,7 @@ _NOT_SEALED = ("", "", "")
 
 
 def _errors_text(errors: list[RowError]) -> str:
-    return json.dumps([e.__dict__ for e in errors], ensure_ascii=False)
+    return json.dumps([e.as_record() for e in errors], ensure_ascii=False)
 
 
 # Parsed addresses are shared objects (parse_address is cached): cached in turn.

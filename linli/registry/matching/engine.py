@@ -8,12 +8,12 @@
 2. **Probabilistic matching** (Splink on DuckDB) for what the ID numbers cannot decide: pairs
    where at least one side has no ID number (the candidate pairs are only those). Each ID
    cluster enters Splink as one record of its commonest values plus one per other name, phone
-   or flat its rows gave, so 50,000 rows shrink to under 30,000 Splink records and term
+   or dwelling its rows gave, so 50,000 rows shrink to under 30,000 Splink records and term
    frequencies count people, not rows. Comparisons are Chinese-aware: the same characters, the
    same toneless pinyin (同音字 typos), one character off; birth date; sex; region; phone and
    dwelling as household-level evidence with term-frequency adjustment (a family shares one
-   phone and one flat). Training: m of names from the pairs the ID numbers linked, u counted
-   from value frequencies (a sample of pairs for the fuzzy levels), m of phone and flat by EM
+   phone and one dwelling). Training: m of names from the pairs the ID numbers linked, u counted
+   from value frequencies (a sample of pairs for the fuzzy levels), m of phone and dwelling by EM
    on the new rows (fixed values when EM has too little to learn from or lands somewhere
    implausible, and for inputs under 1,000 records).
 3. **Constrained clustering.** Pairs above `auto_merge` join clusters greedily from the most
@@ -24,9 +24,9 @@
 Precision comes first (a false merge mixes two people's health data), so a probability alone
 never merges a pair whose names neither match nor sound alike, whose known birth dates are in
 different years, whose known sexes differ, whose record has a second candidate almost as good
-who is provably somebody else (a father and son with one name at one flat), or whom one
-department's file lists twice at one flat. Splink's model assumes its comparisons
-are independent; household members break that assumption (same phone, same flat, twins with
+who is provably somebody else (a father and son with one name at one dwelling), or whom one
+department's file lists twice at one dwelling. Splink's model assumes its comparisons
+are independent; household members break that assumption (same phone, same dwelling, twins with
 the same birthday), and these guards are where the code says so.
 
 Keys: "p…" records are existing persons (one record each, already deduplicated: two of them
@@ -66,7 +66,7 @@ class MatchSettings:
     ambiguity_margin: float = 5.0
     # Below this many Splink records, u is not estimated either: the fixed values in _LEVELS.
     min_records_to_train: int = 1000
-    # EM learns how the new rows' phones and flats agree only from this many new rows
+    # EM learns how the new rows' phones and dwellings agree only from this many new rows
     # without an ID number up; fewer give it too few pairs to be stable.
     min_rows_for_em: int = 1000
     # Compare existing persons among themselves, to put look-alikes in review.
@@ -74,7 +74,7 @@ class MatchSettings:
     threads: int = 2
     seed: int = 2026
     # Records sampled (pairs among them) for the u of the levels no value frequency gives:
-    # a name one character off and the flat's partial levels (see _u_from_population). 500
+    # a name one character off and the dwelling's partial levels (see _u_from_population). 500
     # records give 125,000 pairs: some 1,500 in the same building and 80 one character off,
     # enough since a name one character off never merges by itself (_vetoed) and only moves
     # a pair's probability in the review queue; 1,000 records cost 0.1 s more per file.
@@ -90,7 +90,7 @@ class MatchSettings:
 # the fixed parameters of small inputs and what training falls back to; they are rounded
 # from models trained on 50,000 generated department rows (bench/registry_data.py), with
 # the m of disagreement levels raised a little: real files have error kinds the generator
-# does not (形近字 typos, a flat written wrong), and a too-small m there makes disagreement
+# does not (形近字 typos, a dwelling written wrong), and a too-small m there makes disagreement
 # look like proof.
 _LEVELS: dict[str, list[tuple[str, str, float, float, str | None]]] = {
     "name": [
@@ -132,7 +132,7 @@ _LEVELS: dict[str, list[tuple[str, str, float, float, str | None]]] = {
         ("different", "ELSE", 0.2, 0.9999, None),
     ],
     "dwelling": [
-        # Nothing comparable: no flat on one side, or a flat known only as a dwelling of the
+        # Nothing comparable: no dwelling on one side, or a dwelling known only as a dwelling of the
         # area tree (existing persons) against one written without its compound.
         (
             "missing",
@@ -144,7 +144,7 @@ _LEVELS: dict[str, list[tuple[str, str, float, float, str | None]]] = {
             None,
         ),
         ("exact", "dwelling_key_l = dwelling_key_r", 0.85, 0.0002, "dwelling_key"),
-        # "三栋二单元501" without the compound: the same flat number in some compound.
+        # "三栋二单元501" without the compound: the same dwelling number in some compound.
         (
             "same_room_compound_unknown",
             "room_key_l = room_key_r AND (compound_l IS NULL OR compound_r IS NULL)",
@@ -153,8 +153,8 @@ _LEVELS: dict[str, list[tuple[str, str, float, float, str | None]]] = {
             None,
         ),
         ("same_building", "building_key_l = building_key_r", 0.02, 0.01, None),
-        # Owners who let their flat and live in another, people registered at one flat and
-        # living at another: about one no-ID row in ten names a different flat.
+        # Owners who let their dwelling and live in another, people registered at one dwelling and
+        # living at another: about one no-ID row in ten names a different dwelling.
         ("different", "ELSE", 0.1, 0.9892, None),
     ],
 }
@@ -181,9 +181,9 @@ _BLOCKING_RULES = (
     "l.room_key = r.room_key AND l.surname_py = r.surname_py",
     "l.birth_date = r.birth_date AND l.surname_py = r.surname_py",
 )
-# EM learns the m of phone and flat from pairs with the same sound of name where one side is a
+# EM learns the m of phone and dwelling from pairs with the same sound of name where one side is a
 # new row without ID number: the rows this run has to decide. (Blocked on phone instead, EM
-# learnt the household, not the person: a family shares phone and flat.)
+# learnt the household, not the person: a family shares phone and dwelling.)
 _TRAINING_RULE = "l.name_pinyin = r.name_pinyin AND l.comp <> r.comp AND (l.fresh OR r.fresh)"
 _M_FROM_EM = ("phone", "dwelling")
 # EM's m for the exact level outside this range means it converged on something other than
@@ -329,11 +329,11 @@ class _Graph:
 
     def compatible(self, a: int, b: int) -> bool:
         """Returns whether two roots may be one person: at most one ID number and one
-        existing person between them, and no file listing both at one flat.
+        existing person between them, and no file listing both at one dwelling.
 
-        A department's file lists a resident once per flat (a lab's repeated tests carry no
-        flat): two rows of one file at one flat are two people, the father and the son of one
-        name sharing the household's phone, however alike the rest looks. (A row entered
+        A department's file lists a resident once per dwelling (a lab's repeated tests carry
+        no dwelling): two rows of one file at one dwelling are two people, the father and the
+        son of one name sharing the household's phone, however alike the rest looks. (A row entered
         twice by mistake then waits for review, unless an ID number links it.)
         """
         id_a, id_b = self.comp_id_hash[a], self.comp_id_hash[b]
@@ -383,21 +383,23 @@ def _address_part(text: str) -> str:
 
 
 _Name = tuple[str, str | None, str | None, str | None]  # name, pinyin, surname, given name
-_Flat = tuple[str | None, str, str | None, str | None]  # compound, dwelling, room, building
+_DwellingAddress = tuple[
+    str | None, str, str | None, str | None
+]  # compound, dwelling, room, building
 # What a record says, normalised the way Splink compares it (a tuple: 50,000 of them are
-# built per run): name, birth date, sex, region, phone, flat, room key (a flat number without
-# its compound, "三栋二单元501"), building key.
+# built per run): name, birth date, sex, region, phone, dwelling, room key (a dwelling
+# number without its compound, "三栋二单元501"), building key.
 _Features = tuple[
     _Name | None,
     str | None,
     str | None,
     str | None,
     str | None,
-    _Flat | None,
+    _DwellingAddress | None,
     str | None,
     str | None,
 ]
-_F_NAME, _F_BIRTH, _F_SEX, _F_REGION, _F_PHONE, _F_FLAT, _F_ROOM, _F_BUILDING = range(8)
+_F_NAME, _F_BIRTH, _F_SEX, _F_REGION, _F_PHONE, _F_DWELLING, _F_ROOM, _F_BUILDING = range(8)
 
 
 def _features(record: MatchRecord) -> _Features:
@@ -409,7 +411,7 @@ def _features(record: MatchRecord) -> _Features:
     unit = _address_part(record.unit)
     room = _address_part(record.room)
     # The dwelling on the area tree when the importer resolved it (existing persons carry
-    # nothing else), else the flat as written.
+    # nothing else), else the dwelling as written.
     if record.dwelling_id is not None:
         dwelling: str | None = f"#{record.dwelling_id}"
     elif compound and building and room:
@@ -441,9 +443,9 @@ class _SplinkInput:
     """The records Splink sees.
 
     A record without ID number is one Splink row. A component with an ID number becomes one
-    row of its commonest name, phone and flat, plus a row for every other name, phone or flat
-    its records gave (a homophone typo, an old phone, the flat an owner lets): every variant
-    can still be found, and 50,000 rows of ~20,000 people shrink to under 30,000.
+    row of its commonest name, phone and dwelling, plus a row for every other name, phone or
+    dwelling its records gave (a homophone typo, an old phone, the dwelling an owner lets):
+    every variant can still be found, and 50,000 rows of ~20,000 people shrink to under 30,000.
     """
 
     # existing: the component holds an existing person; fresh: a new row without ID number,
@@ -472,18 +474,26 @@ class _SplinkInput:
                 # A record without ID number: alone in its component.
                 record = records[members[0]]
                 f = _features(record)
-                if record.source and f[_F_FLAT]:
-                    graph.note_listing(comp, record.source, f[_F_FLAT][1])
+                if record.source and f[_F_DWELLING]:
+                    graph.note_listing(comp, record.source, f[_F_DWELLING][1])
                 fresh = not existing
                 self.fresh += fresh
                 self._add(
-                    comp, existing, fresh, None, record.key, f, f[_F_NAME], f[_F_PHONE], f[_F_FLAT]
+                    comp,
+                    existing,
+                    fresh,
+                    None,
+                    record.key,
+                    f,
+                    f[_F_NAME],
+                    f[_F_PHONE],
+                    f[_F_DWELLING],
                 )
                 continue
             keyed = [(records[i].key, _features(records[i])) for i in members]
             for i, (_, f) in zip(members, keyed, strict=True):
-                if records[i].source and f[_F_FLAT]:
-                    graph.note_listing(comp, records[i].source, f[_F_FLAT][1])
+                if records[i].source and f[_F_DWELLING]:
+                    graph.note_listing(comp, records[i].source, f[_F_DWELLING][1])
             self._add_person(comp, existing, id_hash, keyed)
         self.rows = len(self.row_key)
         transposed = list(zip(*self._rows, strict=True)) or [()] * len(self.COLUMNS)
@@ -500,56 +510,62 @@ class _SplinkInput:
             key, f = keyed[0]
             if f[_F_NAME] is not None:
                 self.id_names.append((comp, f[_F_NAME][0], f[_F_NAME][1], 1))
-            self._add(comp, existing, False, id_hash, key, f, f[_F_NAME], f[_F_PHONE], f[_F_FLAT])
+            self._add(
+                comp, existing, False, id_hash, key, f, f[_F_NAME], f[_F_PHONE], f[_F_DWELLING]
+            )
             return
         tallies: list[dict[Any, int]] = [{} for _ in range(8)]
-        flats: dict[str, _Flat] = {}  # dwelling → its most completely written flat
+        addresses: dict[
+            str, _DwellingAddress
+        ] = {}  # dwelling → its most completely written address
         for _, f in keyed:
             for field, value in enumerate(f):
                 if value is not None:
                     tally = tallies[field]
                     tally[value] = tally.get(value, 0) + 1
-            flat = f[_F_FLAT]
-            if flat is not None:
-                known = flats.get(flat[1])
-                if known is None or sum(v is not None for v in flat) > sum(
+            address = f[_F_DWELLING]
+            if address is not None:
+                known = addresses.get(address[1])
+                if known is None or sum(v is not None for v in address) > sum(
                     v is not None for v in known
                 ):
-                    flats[flat[1]] = flat
+                    addresses[address[1]] = address
         self.id_names.extend(
             (comp, name[0], name[1], count) for name, count in tallies[_F_NAME].items()
         )
         dwellings: dict[str, int] = {}
-        for flat, count in tallies[_F_FLAT].items():
-            dwellings[flat[1]] = dwellings.get(flat[1], 0) + count
+        for address, count in tallies[_F_DWELLING].items():
+            dwellings[address[1]] = dwellings.get(address[1], 0) + count
         name = _commonest(tallies[_F_NAME])
         phone = _commonest(tallies[_F_PHONE])
         dwelling = _commonest(dwellings)
-        flat = flats[dwelling] if dwelling is not None else None
+        address = addresses[dwelling] if dwelling is not None else None
         person: _Features = (
             name,
             _commonest(tallies[_F_BIRTH]),
             _commonest(tallies[_F_SEX]),
             _commonest(tallies[_F_REGION]),
             phone,
-            flat,
-            # Used only without a flat: a partial address is better than none.
+            address,
+            # Used only without a dwelling: a partial address is better than none.
             _commonest(tallies[_F_ROOM]),
             _commonest(tallies[_F_BUILDING]),
         )
-        self._add(comp, existing, False, id_hash, keyed[0][0], person, name, phone, flat)
+        self._add(comp, existing, False, id_hash, keyed[0][0], person, name, phone, address)
         seen_names, seen_phones, seen_dwellings = {name, None}, {phone, None}, {dwelling, None}
         for key, f in keyed:
             if f[_F_NAME] not in seen_names:
                 seen_names.add(f[_F_NAME])
-                self._add(comp, existing, False, id_hash, key, person, f[_F_NAME], phone, flat)
+                self._add(comp, existing, False, id_hash, key, person, f[_F_NAME], phone, address)
             if f[_F_PHONE] not in seen_phones:
                 seen_phones.add(f[_F_PHONE])
-                self._add(comp, existing, False, id_hash, key, person, name, f[_F_PHONE], flat)
-            other = f[_F_FLAT][1] if f[_F_FLAT] else None
+                self._add(comp, existing, False, id_hash, key, person, name, f[_F_PHONE], address)
+            other = f[_F_DWELLING][1] if f[_F_DWELLING] else None
             if other not in seen_dwellings:
                 seen_dwellings.add(other)
-                self._add(comp, existing, False, id_hash, key, person, name, phone, flats[other])
+                self._add(
+                    comp, existing, False, id_hash, key, person, name, phone, addresses[other]
+                )
 
     def _add(
         self,
@@ -561,15 +577,15 @@ class _SplinkInput:
         person: _Features,
         name: _Name | None,
         phone: str | None,
-        flat: _Flat | None,
+        address: _DwellingAddress | None,
     ) -> None:
         name = name or (None, None, None, None)
-        flat = flat or (None, None, person[_F_ROOM], person[_F_BUILDING])
+        address = address or (None, None, person[_F_ROOM], person[_F_BUILDING])
         row = (
             len(self.row_key), comp, existing, fresh, id_hash,
             name[0], name[1], name[2], name[3],
             person[_F_BIRTH], person[_F_SEX], person[_F_REGION],
-            phone, flat[0], flat[1], flat[2], flat[3],
+            phone, address[0], address[1], address[2], address[3],
         )  # fmt: skip
         self._rows.append(row)
         self.row_key.append(key)
@@ -766,7 +782,7 @@ def _prior(con: Any, table: _SplinkInput, *, estimate: bool) -> float:
     person (Splink's probability_two_random_records_match).
 
     On large inputs, counted: pairs with one side without ID that agree on the sound of the
-    name and on phone or flat (taken to find 80% of the matches), over all such pairs. Small
+    name and on phone or dwelling (taken to find 80% of the matches), over all such pairs. Small
     inputs take one and a half matches per record in a community-sized registry.
     """
     n = table.rows
@@ -820,7 +836,7 @@ def _register_term_frequencies(db_api: Any, linker: Any, tables: dict[str, str])
 def _train(
     linker: Any, table: _SplinkInput, settings: MatchSettings, report: ProgressCallback
 ) -> dict[str, Any] | None:
-    """Trains `linker` in place: m of phone and flat by EM (u is in the model already).
+    """Trains `linker` in place: m of phone and dwelling by EM (u is in the model already).
 
     Returns a corrected model when EM failed or its answer is implausible (the linker must be
     rebuilt from it), else None.
@@ -869,7 +885,7 @@ _U_BY_FREQUENCY: dict[str, tuple[str, str | None]] = {
     "phone": ("phone_hash", None),
     "name": ("name", "name_pinyin"),
 }
-# Levels no frequency gives (an edit distance, the flat's partial keys): u from a sample.
+# Levels no frequency gives (an edit distance, the dwelling's partial keys): u from a sample.
 _U_BY_SAMPLE = ("name", "dwelling")
 
 
@@ -883,7 +899,7 @@ def _u_from_population(con: Any, settings: MatchSettings) -> dict[str, list[floa
     its values' counts c (people, not rows: each component's value once, like the term
     frequencies), and a coarser key (the year, the sound of the name) agreeing where the
     finer one does not is the difference of the two sums. A name one character off and the
-    flat's partial levels follow from no frequency: those come from the pairs among a sample
+    dwelling's partial levels follow from no frequency: those come from the pairs among a sample
     of records (hash-ordered, so the same input gives the same sample), of two components.
     """
     u: dict[str, list[float | None]] = {}
@@ -973,8 +989,8 @@ def _m_from_id_numbers(con: Any) -> dict[str, list[float]]:
 
     Every pair of rows with one ID number is a known match: how often their names agree,
     sound alike or differ is exactly what m means, and hundreds of such pairs beat any
-    guess. (Not for phone and flat: rows with an ID number come from registration, census
-    and labs, which agree on those far more than a property list of old phones and let flats
+    guess. (Not for phone and dwelling: rows with an ID number come from registration, census
+    and labs, which agree on those far more than a property list of old phones and let dwellings
     does; EM learns those from the new rows. Birth date, sex and region come from the ID
     number itself and always agree within one.) A name written n times counts as
     n·(n−1)/2 agreeing pairs, n at most three, so that a person tested ten times does not
@@ -1022,7 +1038,7 @@ def _vetoed(gammas: Sequence[int]) -> bool:
     """Returns whether a pair must not merge whatever its probability.
 
     Splink multiplies the evidence as if independent, but within a household it is not:
-    twins share birthday, phone and flat; a father and son may share a name, phone and flat.
+    twins share birthday, phone and dwelling; a father and son may share a name, phone and dwelling.
     So the decisive pieces must hold by themselves: names the same or sounding the same,
     birth dates (when both are known) in the same year, sexes (when known) equal.
     """

@@ -29,8 +29,9 @@ def add_resident(dwelling, name: str, sequence: int, phone: str = "", tags=()):
         id_number=make_id_number("610113", date(1985, 1, 1), sequence),
         phone=phone,
         dwelling=dwelling,
-        household=create_household(dwelling=dwelling),
+        household=create_household(dwelling=dwelling, by=None),
         tags=list(tags),
+        by=None,
     )
 
 

@@ -1,9 +1,15 @@
 """Prints where to log in and the demo accounts, one per role."""
 
 from django.core.management.base import BaseCommand
+from django.utils.translation import gettext_lazy as _
 
 from linli.accounts.models import User
+from linli.core.errors import both_languages
+from linli.core.roles import Role
 from linli.demo.factories import PASSWORD
+
+ALL_AREAS = _("all areas")
+ADMINISTRATOR = _("administrator")
 
 
 class Command(BaseCommand):
@@ -21,8 +27,8 @@ class Command(BaseCommand):
             if not key or key in shown:
                 continue
             shown.add(key)
-            areas = "、".join(a.name for a in user.areas.all()) or "全部 / all"
-            label = user.get_role_display() if user.role else "系统管理员 / administrator"
+            areas = "、".join(a.name for a in user.areas.all()) or both_languages(ALL_AREAS)
+            label = both_languages(Role(user.role).label if user.role else ADMINISTRATOR)
             lines.append(f"  {user.username:<10} {label:<22} {areas}")
         self.stdout.write("")
         self.stdout.write(self.style.SUCCESS(f"Linli (邻里) is starting at {url}"))

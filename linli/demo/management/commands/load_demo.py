@@ -4,7 +4,9 @@ import sys
 import time
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils.translation import gettext_lazy as _
 
+from linli.core.errors import both_languages
 from linli.demo import generator
 from linli.demo.factories import PASSWORD
 
@@ -33,7 +35,7 @@ class Command(BaseCommand):
     def handle(self, *args, scale: float, seed: int, reset: bool, **options) -> None:
         try:
             if reset:
-                self.stdout.write("Deleting the demo data… / 正在删除演示数据…")
+                self.stdout.write(both_languages(_("Deleting the demo data…")))
                 generator.reset_demo()
             elif generator.demo_exists():
                 # `make run` calls this on every start, so an existing demo is not an error.
@@ -68,7 +70,13 @@ class Command(BaseCommand):
 
     def _print_summary(self, summary: generator.DemoSummary) -> None:
         write = self.stdout.write
-        write(self.style.SUCCESS(f"Demo loaded in {summary.seconds:.1f} s / 演示数据已加载"))
+        write(
+            self.style.SUCCESS(
+                both_languages(
+                    _("Demo loaded in %(seconds)s s"), {"seconds": f"{summary.seconds:.1f}"}
+                )
+            )
+        )
         write(
             f"  areas: {summary.communities} communities, {summary.grids} grids, "
             f"{summary.compounds} compounds, {summary.buildings} buildings, "
@@ -86,7 +94,12 @@ class Command(BaseCommand):
         names = summary.usernames
         shown = names if len(names) <= 20 else [*names[:3], "…", *names[-8:]]
         write(f"  accounts ({len(names)}): {' '.join(shown)}")
-        write(f"  password for every demo account / 演示账号密码: {PASSWORD}")
+        write(
+            "  "
+            + both_languages(
+                _("password for every demo account: %(password)s"), {"password": PASSWORD}
+            )
+        )
         sys.stdout.flush()
 
     def _print_screening(self, screening: generator.DemoScreening) -> None:

@@ -17,6 +17,9 @@ from pathlib import Path
 
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext_lazy as _
+
+from linli.core.errors import both_languages
 
 FRESH_FLAG = "LINLI_LINK_FRESH_DATABASE"
 KIND_HINTS = [
@@ -94,7 +97,9 @@ class Command(BaseCommand):
     def handle(self, *args, files: list[Path], out: Path, database_url: str, **options) -> None:
         missing = [str(f) for f in files if not f.is_file()]
         if missing:
-            raise CommandError(f"文件不存在 / no such file: {', '.join(missing)}")
+            raise CommandError(
+                both_languages(_("no such file: %(files)s"), {"files": ", ".join(missing)})
+            )
         if os.environ.get(FRESH_FLAG) != "1":
             self._run_in_fresh_database(files, out, database_url)
             return
@@ -120,11 +125,12 @@ class Command(BaseCommand):
             ]
             completed = subprocess.run(command, env=env, check=False)  # noqa: S603
             if completed.returncode != 0:
-                raise CommandError("linking failed / 关联失败")
+                raise CommandError(both_languages(_("linking failed")))
 
     def _link(self, files: list[Path], out: Path) -> None:
-        from linli.registry.importing.pipeline import run_batch, stage_upload
+        from linli.registry.importing.pipeline import run_batch
         from linli.registry.models import BatchStatus, ImportBatch, SourceRecord
+        from linli.registry.services.imports import stage_upload
 
         started = time.perf_counter()
         call_command("migrate", verbosity=0)
@@ -189,7 +195,7 @@ class Command(BaseCommand):
         try:
             return read_table(data, path.name)
         except UnreadableFile as error:
-            raise CommandError(f"{path.name}: {error.zh} / {error.en}") from error
+            raise CommandError(f"{path.name}: {error}") from error
 
     def _placeholder_world(self):
         from linli.accounts.models import User

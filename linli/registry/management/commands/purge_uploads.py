@@ -4,8 +4,10 @@ from datetime import timedelta
 
 from django.core.management.base import BaseCommand
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
-from linli.registry.importing.pipeline import discard_unconfirmed
+from linli.core.errors import both_languages
+from linli.registry.services.imports import discard_unconfirmed
 
 
 class Command(BaseCommand):
@@ -17,5 +19,5 @@ class Command(BaseCommand):
     def handle(self, *args, days: int, **options) -> None:
         count = discard_unconfirmed(older_than=timezone.now() - timedelta(days=days))
         self.stdout.write(
-            f"discarded {count} unconfirmed upload(s) / 已删除 {count} 个未确认的上传"
+            both_languages(_("discarded %(count)s unconfirmed upload(s)"), {"count": count})
         )

@@ -52,7 +52,7 @@ def test_duplicate_keys_are_refused():
 
 
 def test_same_id_number_merges():
-    """Rows with one ID number are one person, whatever else differs (typo, old phone, flat)."""
+    """Rows with one ID number are one person, whatever else differs (typo, old phone, dwelling)."""
     result = link(
         [
             record("r10", "张伟", id_hash="A", phone_hash="P1", **FLAT),
@@ -69,7 +69,7 @@ def test_same_id_number_merges():
 
 
 def test_different_id_numbers_never_merge():
-    """Two valid ID numbers are two people, even with one name, birthday, phone and flat."""
+    """Two valid ID numbers are two people, even with one name, birthday, phone and dwelling."""
     same = {"birth_date": "1980-05-17", "sex": "M", "phone_hash": "P1", **FLAT}
     result = link(
         [
@@ -96,7 +96,7 @@ def test_row_without_id_cannot_bridge_two_id_numbers():
 
 
 def test_homophone_typo_with_same_phone_flat_and_birthday_merges():
-    """张玮 typed for 张伟 (同音字), with the same phone, flat and birth date, is the same man."""
+    """张玮 typed for 张伟 (同音字), same phone, dwelling and birth date: the same man."""
     result = link(
         [
             record(
@@ -110,7 +110,7 @@ def test_homophone_typo_with_same_phone_flat_and_birthday_merges():
 
 
 def test_traditional_characters_folded_upstream_match_exactly():
-    """A property row without ID or birthday, same name, phone and flat, joins the person."""
+    """A property row without ID or birthday, same name, phone and dwelling, joins the person."""
     result = link(
         [
             record("r1", "刘丽华", id_hash="A", birth_date="1975-01-02", phone_hash="P1", **FLAT),
@@ -121,7 +121,7 @@ def test_traditional_characters_folded_upstream_match_exactly():
 
 
 def test_twins_do_not_merge():
-    """Twins share birth date, flat and phone; different given names keep them apart."""
+    """Twins share birth date, dwelling and phone; different given names keep them apart."""
     same = {"birth_date": "2012-09-01", "phone_hash": "P1", **FLAT}
     result = link([record("r1", "张欣怡", **same), record("r2", "张欣悦", **same)])
     assert not together(result, "r1", "r2")
@@ -142,7 +142,7 @@ def test_twins_with_id_numbers_do_not_merge():
 
 
 def test_father_and_son_with_one_name_do_not_merge():
-    """Same name, same flat, same household phone, born 25 years apart: two people."""
+    """Same name, same dwelling, same household phone, born 25 years apart: two people."""
     result = link(
         [
             record("r1", "王建国", birth_date="1950-03-02", sex="M", phone_hash="P1", **FLAT),
@@ -153,8 +153,8 @@ def test_father_and_son_with_one_name_do_not_merge():
 
 
 def test_one_file_listing_a_name_twice_at_a_flat_lists_two_people():
-    """A census lists the father (with ID) and the son (ID missing) at one flat with their own
-    phones: the son's row does not join the father, though name and flat agree."""
+    """A census lists the father (with ID) and the son (ID missing) at one dwelling with their own
+    phones: the son's row does not join the father, though name and dwelling agree."""
     result = link(
         [
             record(
@@ -276,7 +276,7 @@ def _community(seed: int) -> tuple[list[MatchRecord], dict[str, int]]:
         person_of[key] = person
 
     for household in range(600):
-        flat = {
+        dwelling = {
             "compound": "翠华小区",
             "building": f"{household // 40 + 1}号楼",
             "unit": f"{household // 20 % 2 + 1}单元",
@@ -293,7 +293,7 @@ def _community(seed: int) -> tuple[list[MatchRecord], dict[str, int]]:
             members.append((people, name, birth, f"ID{people}", f"PH{people}"))
         household_phone = members[0][4]
         for person, name, birth, id_hash, phone in members:
-            add(person, name, id_hash=id_hash, birth_date=birth, source="registration", **flat)
+            add(person, name, id_hash=id_hash, birth_date=birth, source="registration", **dwelling)
             census_id = id_hash if rng.random() > 0.05 else ""
             add(
                 person,
@@ -302,7 +302,7 @@ def _community(seed: int) -> tuple[list[MatchRecord], dict[str, int]]:
                 birth_date=birth if census_id else "",
                 phone_hash=phone if person == members[0][0] else household_phone,
                 source="census",
-                **flat,
+                **dwelling,
             )
         owner, name, _, _, phone = members[0]
         if rng.random() < 0.05:
@@ -312,7 +312,7 @@ def _community(seed: int) -> tuple[list[MatchRecord], dict[str, int]]:
             name,
             phone_hash=phone if rng.random() > 0.1 else f"OLD{owner}",
             source="property",
-            **flat,
+            **dwelling,
         )
     return records, person_of
 

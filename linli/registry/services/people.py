@@ -1,25 +1,37 @@
-"""Writes to the registry. Identifiers are sealed here and nowhere else."""
+"""Writes to people and households. Identifiers are sealed here and nowhere else."""
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.http import HttpRequest
+from django.db.models import OuterRef, Subquery
+from django.utils.translation import gettext_lazy as _
 
 from linli.areas.models import Area, AreaLevel
 from linli.areas.selectors import ancestors_of
 from linli.audit.models import AuditAction
 from linli.audit.services import record_event
 from linli.core import identifiers
+from linli.core.actors import Actor, AuditContext
 from linli.core.idnumbers import IdNumber, parse_id_number
 from linli.core.jurisdiction import path_within
 from linli.core.masking import mask_id_number, mask_phone
 from linli.core.permissions import require
 from linli.core.phones import normalise_phone
 from linli.core.roles import HOUSEHOLD_EDITORS, policy_for
-from linli.registry.models import Household, Person, PersonTag, RegistryAction, Relation, Residency
+from linli.registry.models import (
+    Household,
+    Person,
+    PersonTag,
+    RegistryAction,
+    Relation,
+    Residency,
+    SourceRecord,
+)
 
 ID_KIND = "id"
 PHONE_KIND = "phone"
@@ -59,7 +71,9 @@ def seal_phone(raw: str) -> identifiers.SealedIdentifier:
 IDENTIFIER_COLUMNS = ("encrypted", "hash", "masked")
 
 
-def store_sealed(obj, field: str, sealed: identifiers.SealedIdentifier) -> None:
+def store_sealed(
+    obj: Person | SourceRecord, field: str, sealed: identifiers.SealedIdentifier
+) -> None:
     """Sets a person's or a source record's sealed identifier (`id_number` or `phone`) and
     what derives from it (a person's phone tail, searched by index)."""
     setattr(obj, f"{field}_encrypted", sealed.encrypted)
@@ -69,7 +83,7 @@ def store_sealed(obj, field: str, sealed: identifiers.SealedIdentifier) -> None:
         obj.phone_tail = sealed.masked[-4:]
 
 
-def copy_identifier(target, source, field: str) -> None:
+def copy_identifier(target: Person, source: Person | SourceRecord, field: str) -> None:
     """Copies a sealed identifier from a record or person to a person (never decrypted)."""
     for column in IDENTIFIER_COLUMNS:
         setattr(target, f"{field}_{column}", getattr(source, f"{field}_{column}"))
@@ -119,7 +133,7 @@ def build_person(
         store_sealed(person, "phone", seal_phone(phone))
     if dwelling is not None:
         if dwelling.level != AreaLevel.DWELLING:
-            raise ValidationError({"dwelling": "住址必须是一户 / the address must be a dwelling"})
+            raise ValidationError({"dwelling": _("The address must be a dwelling.")})
         address = address or address_of(dwelling)
         person.dwelling = dwelling
         person.area_path = dwelling.path
@@ -129,16 +143,41 @@ def build_person(
 
 
 @transaction.atomic
-def register_person(*, tags: list[str] = (), **fields) -> Person:
-    """Creates a person (fields as in build_person) with their vulnerable tags."""
-    person = build_person(**fields)
+def register_person(
+    *,
+    name: str,
+    id_number: str = "",
+    phone: str = "",
+    dwelling: Area | None = None,
+    household: Household | None = None,
+    relation_to_head: str = "",
+    residency: str = Residency.REGISTERED,
+    has_smartphone: bool = True,
+    tags: Iterable[str] = (),
+    by: Actor | None,
+    context: AuditContext | None = None,
+) -> Person:
+    """Creates a person (fields as in build_person) with their vulnerable tags and records it.
+
+    `by` is None when no one signed in did it (a command, the demo). Raises InvalidIdNumber,
+    InvalidPhone or ValidationError (build_person)."""
+    person = build_person(
+        name=name,
+        id_number=id_number,
+        phone=phone,
+        dwelling=dwelling,
+        household=household,
+        relation_to_head=relation_to_head,
+        residency=residency,
+        has_smartphone=has_smartphone,
+    )
     person.save()
-    set_tags(person=person, tags=list(tags))
+    _replace_tags(person, list(tags))
+    record_person_event(RegistryAction.REGISTER_PERSON, person=person, by=by, context=context)
     return person
 
 
-@transaction.atomic
-def set_tags(*, person: Person, tags: list[str]) -> None:
+def _replace_tags(person: Person, tags: list[str]) -> None:
     PersonTag.objects.filter(person=person).exclude(tag__in=tags).delete()
     existing = set(PersonTag.objects.filter(person=person).values_list("tag", flat=True))
     PersonTag.objects.bulk_create(
@@ -150,17 +189,33 @@ def set_tags(*, person: Person, tags: list[str]) -> None:
     )
 
 
-def sync_tag_paths(person_ids) -> None:
-    """Moves vulnerable tags with their people (a tag is counted where its person lives)."""
-    from django.db.models import OuterRef, Subquery
+def sync_tag_paths(person_ids: Iterable[int]) -> None:
+    """Moves vulnerable tags with their people (a tag is counted where its person lives).
 
+    A step of the merge and import services, which record the change themselves."""
     PersonTag.objects.filter(person_id__in=list(person_ids)).update(
         area_path=Subquery(Person.objects.filter(pk=OuterRef("person_id")).values("area_path")[:1])
     )
 
 
 @transaction.atomic
-def create_household(*, dwelling: Area, address: Address | None = None) -> Household:
+def create_household(
+    *,
+    dwelling: Area,
+    address: Address | None = None,
+    by: Actor | None,
+    context: AuditContext | None = None,
+) -> Household:
+    """Creates an empty household at a dwelling and records it. `by` is None when no one
+    signed in did it (a command, the demo)."""
+    household = _new_household(dwelling, address)
+    _record_household_event(
+        RegistryAction.CREATE_HOUSEHOLD, household=household, by=by, context=context
+    )
+    return household
+
+
+def _new_household(dwelling: Area, address: Address | None = None) -> Household:
     address = address or address_of(dwelling)
     return Household.objects.create(
         dwelling=dwelling,
@@ -170,8 +225,27 @@ def create_household(*, dwelling: Area, address: Address | None = None) -> House
     )
 
 
+def _record_household_event(
+    action: str,
+    *,
+    household: Household,
+    by: Actor | None,
+    context: AuditContext | None,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    record_event(
+        action=action,
+        actor=by,
+        context=context,
+        object_type="household",
+        object_id=household.pk,
+        area_path=household.area_path,
+        detail=detail,
+    )
+
+
 def reveal_person_field(
-    *, person: Person, field: str, purpose: str, by, request: HttpRequest | None = None
+    *, person: Person, field: str, purpose: str, by: Actor, context: AuditContext | None = None
 ) -> str:
     """Returns the full value of an identifier and writes an audit record.
 
@@ -180,19 +254,19 @@ def reveal_person_field(
     field is not revealable or holds no value.
     """
     if not policy_for(by).may_reveal or not path_within(person.area_path, by):
-        raise PermissionDenied("not allowed to reveal / 无权查看完整信息")
-    if purpose not in {key for key, _ in settings.LINLI_REVEAL_PURPOSES}:
-        raise PermissionDenied("a listed purpose is required / 须选择查看目的")
+        raise PermissionDenied(_("You are not allowed to reveal full identifiers."))
+    if purpose not in {key for key, _label in settings.LINLI_REVEAL_PURPOSES}:
+        raise PermissionDenied(_("Choose one of the listed purposes."))
     if field not in REVEALABLE_FIELDS:
-        raise ValidationError(f"{field} cannot be revealed / 该字段不可查看")
+        raise ValidationError(_("%(field)s cannot be revealed."), params={"field": field})
     token = getattr(person, f"{field}_encrypted")
     if not token:
-        raise ValidationError("no value recorded / 未登记")
+        raise ValidationError(_("No value is recorded."))
     value = identifiers.decrypt(token)
     record_event(
         action=AuditAction.REVEAL,
         actor=by,
-        request=request,
+        context=context,
         object_type="person",
         object_id=person.pk,
         object_label=getattr(person, f"{field}_masked"),
@@ -204,36 +278,39 @@ def reveal_person_field(
 
 
 def record_person_event(
-    action: AuditAction, *, person: Person, by, request: HttpRequest | None = None, **fields
+    action: str,
+    *,
+    person: Person,
+    by: Actor | None,
+    context: AuditContext | None = None,
+    detail: dict[str, Any] | None = None,
 ) -> None:
-    """Appends an audit event about a person, labelled by their masked identifier."""
+    """Appends an audit event about a person, labelled by their masked identifier (the
+    building block of every service that changes or shows a person; `by` is None when no one
+    signed in acted, e.g. a resident answering by link)."""
     record_event(
         action=action,
         actor=by,
-        request=request,
+        context=context,
         object_type="person",
         object_id=person.pk,
         object_label=person.id_number_masked or person.phone_masked,
         area_path=person.area_path,
-        **fields,
+        detail=detail,
     )
 
 
-def record_person_viewed(*, person: Person, by, request: HttpRequest | None = None) -> None:
+def record_person_viewed(*, person: Person, by: Actor, context: AuditContext | None = None) -> None:
     """Appends a 'opened a person's file' event (PIPL: who looked at whose data)."""
-    record_person_event(RegistryAction.VIEW_PERSON, person=person, by=by, request=request)
+    record_person_event(RegistryAction.VIEW_PERSON, person=person, by=by, context=context)
 
 
 def record_household_viewed(
-    *, household: Household, by, request: HttpRequest | None = None
+    *, household: Household, by: Actor, context: AuditContext | None = None
 ) -> None:
-    record_event(
-        action=RegistryAction.VIEW_HOUSEHOLD,
-        actor=by,
-        request=request,
-        object_type="household",
-        object_id=household.pk,
-        area_path=household.area_path,
+    """Appends an 'opened a household's file' event."""
+    _record_household_event(
+        RegistryAction.VIEW_HOUSEHOLD, household=household, by=by, context=context
     )
 
 
@@ -241,7 +318,7 @@ def record_household_viewed(
 # Correcting households by hand
 
 
-def _require_household_editor(by, *paths: str) -> None:
+def _require_household_editor(by: Actor, *paths: str) -> None:
     require(by, roles=HOUSEHOLD_EDITORS, paths=paths)
 
 
@@ -251,8 +328,8 @@ def move_to_household(
     person: Person,
     household: Household | None,
     relation: str,
-    by,
-    request: HttpRequest | None = None,
+    by: Actor,
+    context: AuditContext | None = None,
 ) -> Household:
     """Moves a person into another household of the same dwelling, or into a new household of
     their own (household=None), with their relation to its head. Returns the household.
@@ -263,11 +340,12 @@ def move_to_household(
     previous = person.household
     _require_household_editor(by, person.area_path, *([household.area_path] if household else []))
     if household is not None and household.dwelling_id != person.dwelling_id:
-        raise ValidationError("只能并入同一户室的家庭户 / only a household of the same dwelling")
-    if person.dwelling_id is None:
-        raise ValidationError("该居民没有住址 / this person has no dwelling")
+        raise ValidationError(_("Only a household of the same dwelling can be joined."))
+    if person.dwelling is None:
+        raise ValidationError(_("This person has no dwelling."))
     if household is None:
-        household = create_household(dwelling=person.dwelling)
+        # Recorded below as the move's household change, not as a creation of its own.
+        household = _new_household(person.dwelling)
         household.head = person
         household.save(update_fields=["head"])
         relation = Relation.HEAD
@@ -288,7 +366,7 @@ def move_to_household(
         RegistryAction.HOUSEHOLD_CHANGE,
         person=person,
         by=by,
-        request=request,
+        context=context,
         detail={"from": previous.pk if previous else None, "to": household.pk},
     )
     return household
@@ -296,25 +374,23 @@ def move_to_household(
 
 @transaction.atomic
 def set_household_head(
-    *, household: Household, person: Person, by, request: HttpRequest | None = None
+    *, household: Household, person: Person, by: Actor, context: AuditContext | None = None
 ) -> Household:
     """Makes a member the head of their household (the former head becomes other_relative
     until someone says better)."""
     _require_household_editor(by, household.area_path)
     if person.household_id != household.pk:
-        raise ValidationError("户主必须是本户成员 / the head must be a member")
+        raise ValidationError(_("The head must be a member of the household."))
     if household.head_id and household.head_id != person.pk:
         Person.objects.filter(pk=household.head_id).update(relation_to_head=Relation.OTHER_RELATIVE)
     household.head = person
     household.save(update_fields=["head"])
     Person.objects.filter(pk=person.pk).update(relation_to_head=Relation.HEAD)
-    record_event(
-        action=RegistryAction.HOUSEHOLD_CHANGE,
-        actor=by,
-        request=request,
-        object_type="household",
-        object_id=household.pk,
-        area_path=household.area_path,
+    _record_household_event(
+        RegistryAction.HOUSEHOLD_CHANGE,
+        household=household,
+        by=by,
+        context=context,
         detail={"head": person.pk},
     )
     return household

@@ -7,9 +7,11 @@ exactly.
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
+from linli.accounts.selectors import user_of
+from linli.core.actors import Actor, AuditContext
 from linli.core.permissions import require
 from linli.core.roles import REGISTRY_STEWARDS
 from linli.registry.models import (
@@ -31,10 +33,12 @@ from linli.registry.provenance import (
     restore,
     snapshot,
 )
-from linli.registry.services import copy_identifier, record_person_event, sync_tag_paths
+from linli.registry.services.people import copy_identifier, record_person_event, sync_tag_paths
+
+NOT_A_SOURCE_VALUE = _("Not a value of this person's sources.")
 
 
-def _require_resolver(user, *people: Person) -> None:
+def _require_resolver(user: Actor, *people: Person) -> None:
     require(user, roles=REGISTRY_STEWARDS, paths=[p.area_path for p in people])
 
 
@@ -43,9 +47,9 @@ def merge_people(
     *,
     survivor: Person,
     merged: Person,
-    by,
+    by: Actor,
     review: MatchReview | None = None,
-    request: HttpRequest | None = None,
+    context: AuditContext | None = None,
 ) -> PersonMerge:
     """Merges `merged` into `survivor`. Raises ValidationError when they cannot be one person
     (two different valid ID numbers, one already merged) and PermissionDenied."""
@@ -55,12 +59,10 @@ def merge_people(
         Person.objects.select_for_update().get(pk=merged.pk),
     )
     if survivor.pk == merged.pk or survivor.merged_into_id or merged.merged_into_id:
-        raise ValidationError("已合并的档案不能再合并 / a merged file cannot be merged again")
+        raise ValidationError(_("A merged file cannot be merged again."))
     ids = {survivor.id_number_hash, merged.id_number_hash} - {""}
     if len(ids) > 1:
-        raise ValidationError(
-            "两份档案的身份证号不同，不是同一人 / different ID numbers: not the same person"
-        )
+        raise ValidationError(_("The two files have different ID numbers: not the same person."))
     before = snapshot(survivor)
     records = list(
         SourceRecord.objects.filter(person=merged).select_related("batch__source", "dwelling")
@@ -84,7 +86,7 @@ def merge_people(
     if review is not None:
         review.status, review.decided_by, review.decided_at = (
             ReviewStatus.ACCEPTED,
-            by,
+            user_of(by),
             timezone.now(),
         )
         review.save(update_fields=["status", "decided_by", "decided_at"])
@@ -95,12 +97,12 @@ def merge_people(
         record_ids=[r.pk for r in records],
         survivor_before={**before, "_tags_added": added, "_household": household_before},
         review=review,
-        merged_by=by,
+        merged_by=user_of(by),
     )
     record_person_event(
         RegistryAction.MERGE,
         by=by,
-        request=request,
+        context=context,
         person=survivor,
         detail={"merged": merged.pk, "survivor": survivor.pk, "merge": merge.pk},
     )
@@ -167,7 +169,7 @@ def _fill_gaps(survivor: Person, merged: Person) -> None:
 
 
 @transaction.atomic
-def unmerge(*, merge: PersonMerge, by, request: HttpRequest | None = None) -> Person:
+def unmerge(*, merge: PersonMerge, by: Actor, context: AuditContext | None = None) -> Person:
     """Undoes a merge: the survivor gets back its values, the merged file its records.
 
     Raises ValidationError if the merge was undone already or a later merge into the same
@@ -177,16 +179,14 @@ def unmerge(*, merge: PersonMerge, by, request: HttpRequest | None = None) -> Pe
     merged = Person.objects.select_for_update().get(pk=merge.merged_id)
     _require_resolver(by, survivor, merged)
     if merge.undone_at:
-        raise ValidationError("该合并已撤销 / this merge was already undone")
+        raise ValidationError(_("This merge was already undone."))
     if survivor.merged_into_id:
-        raise ValidationError(
-            "该档案已并入另一份档案，请先撤销那次合并 / undo the merge of this file first"
-        )
+        raise ValidationError(_("This file was merged into another one: undo that merge first."))
     later = PersonMerge.objects.filter(
         survivor=survivor, undone_at__isnull=True, merged_at__gt=merge.merged_at
     ).exists()
     if later:
-        raise ValidationError("请先撤销之后的合并 / undo the later merge first")
+        raise ValidationError(_("Undo the later merge first."))
     values = dict(merge.survivor_before)
     added = values.pop("_tags_added", [])
     household_before = values.pop("_household", None)
@@ -221,14 +221,14 @@ def unmerge(*, merge: PersonMerge, by, request: HttpRequest | None = None) -> Pe
     PersonTag.objects.filter(person=survivor, tag__in=added).delete()
     merged.merged_into = None
     merged.save(update_fields=["merged_into"])
-    merge.undone_at, merge.undone_by = timezone.now(), by
+    merge.undone_at, merge.undone_by = timezone.now(), user_of(by)
     merge.save(update_fields=["undone_at", "undone_by"])
     if merge.review_id:
         MatchReview.objects.filter(pk=merge.review_id).update(status=ReviewStatus.PENDING)
     record_person_event(
         RegistryAction.UNMERGE,
         by=by,
-        request=request,
+        context=context,
         person=survivor,
         detail={"merged": merged.pk, "survivor": survivor.pk, "merge": merge.pk},
     )
@@ -237,27 +237,27 @@ def unmerge(*, merge: PersonMerge, by, request: HttpRequest | None = None) -> Pe
 
 @transaction.atomic
 def decide_review(
-    *, review: MatchReview, same_person: bool, by, request: HttpRequest | None = None
+    *, review: MatchReview, same_person: bool, by: Actor, context: AuditContext | None = None
 ) -> MatchReview:
     """Accepting merges the pair (the older file survives); rejecting records the decision."""
     if review.status != ReviewStatus.PENDING:
-        raise ValidationError("该配对已处理 / this pair was already decided")
+        raise ValidationError(_("This pair was already decided."))
     _require_resolver(by, review.left, review.right)
     if same_person:
         survivor, merged = sorted([review.left, review.right], key=lambda p: p.pk)
-        merge_people(survivor=survivor, merged=merged, by=by, review=review, request=request)
+        merge_people(survivor=survivor, merged=merged, by=by, review=review, context=context)
         review.refresh_from_db()
         return review
     review.status, review.decided_by, review.decided_at = (
         ReviewStatus.REJECTED,
-        by,
+        user_of(by),
         timezone.now(),
     )
     review.save(update_fields=["status", "decided_by", "decided_at"])
     record_person_event(
         RegistryAction.REVIEW,
         by=by,
-        request=request,
+        context=context,
         person=review.left,
         detail={"review": review.pk, "same_person": False, "other": review.right_id},
     )
@@ -266,12 +266,17 @@ def decide_review(
 
 @transaction.atomic
 def choose_field_value(
-    *, person: Person, field: str, record: SourceRecord, by, request: HttpRequest | None = None
+    *,
+    person: Person,
+    field: str,
+    record: SourceRecord,
+    by: Actor,
+    context: AuditContext | None = None,
 ) -> Person:
     """A steward picks which source's value the file shows for one field."""
     _require_resolver(by, person)
     if field not in CHOSEN_FIELDS or record.person_id != person.pk:
-        raise ValidationError("无效的选择 / not a value of this person's sources")
+        raise ValidationError(NOT_A_SOURCE_VALUE)
     apply_record(
         person, record, priority=STEWARD_PRIORITY, when=timezone.now().isoformat(), only=field
     )
@@ -279,7 +284,7 @@ def choose_field_value(
     record_person_event(
         RegistryAction.CHOOSE_VALUE,
         by=by,
-        request=request,
+        context=context,
         person=person,
         detail={"field": field, "record": record.pk},
     )

@@ -1,0 +1,198 @@
+"""Writes of an import before and after its run: the upload, the confirmed mapping, stale
+uploads discarded, the rejected rows handed out. Each is audited here.
+
+The run itself (reading, matching, writing the registry) is `importing.pipeline.run_batch`,
+queued by `confirm_batch` and audited as `RegistryAction.IMPORT`.
+"""
+
+import hashlib
+import uuid
+from datetime import datetime
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from linli.accounts.selectors import user_of
+from linli.areas.models import Area, AreaLevel
+from linli.audit.models import AuditAction
+from linli.audit.services import record_event
+from linli.core import identifiers
+from linli.core.actors import Actor, AuditContext
+from linli.core.errors import both_languages
+from linli.core.permissions import require
+from linli.core.roles import REGISTRY_STEWARDS
+from linli.registry import exports
+from linli.registry.importing.mapping import suggest_mapping, validate_mapping
+from linli.registry.importing.pipeline import ImportRefused, discard_file
+from linli.registry.importing.readers import Table, UnreadableFile, read_table
+from linli.registry.models import (
+    BatchStatus,
+    ImportBatch,
+    ImportSource,
+    RegistryAction,
+    SourceRecord,
+)
+from linli.registry.tasks import run_import
+
+# Stored on the batch, read later by whoever opens it: kept in both languages.
+NEVER_CONFIRMED = _("Never confirmed; the uploaded file was deleted.")
+
+
+def _require_importer(user: Actor, area: Area) -> None:
+    require(user, roles=REGISTRY_STEWARDS, paths=[area.path])
+
+
+def _record_batch_event(
+    action: str,
+    *,
+    batch: ImportBatch,
+    by: Actor | None,
+    context: AuditContext | None,
+    detail: dict[str, object] | None = None,
+) -> None:
+    record_event(
+        action=action,
+        actor=by,
+        actor_username="" if by is not None else "system",
+        context=context,
+        object_type="import_batch",
+        object_id=batch.pk,
+        object_label=batch.file_name,
+        area_path=batch.area_path,
+        detail=detail,
+    )
+
+
+@transaction.atomic
+def stage_upload(
+    *,
+    area: Area,
+    source_name: str,
+    source_kind: str,
+    file_name: str,
+    data: bytes,
+    by: Actor,
+    context: AuditContext | None = None,
+    table: Table | None = None,
+) -> ImportBatch:
+    """Stores an uploaded file and proposes a column mapping. Nothing enters the registry.
+
+    `table` is `data` already read, when the caller has it. Returns the batch. Raises
+    PermissionDenied, or ImportRefused when the file cannot be read.
+    """
+    _require_importer(by, area)
+    if area.level not in (AreaLevel.COMMUNITY, AreaLevel.GRID):
+        raise ImportRefused(_("Import into a community or a grid."))
+    try:
+        table = table or read_table(data, file_name)
+    except UnreadableFile as error:
+        raise ImportRefused(error.text) from error
+    source, _created = ImportSource.objects.get_or_create(
+        area=area,
+        name=source_name.strip()[:80] or file_name[:80],
+        defaults={"kind": source_kind, "area_path": area.path},
+    )
+    digest = hashlib.sha256(data).hexdigest()
+    # The file holds full ID numbers and phones: it is kept encrypted until the run, then
+    # deleted.
+    stored = f"imports/{uuid.uuid4().hex}.sealed"
+    path = Path(settings.MEDIA_ROOT) / stored
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(identifiers.encrypt_bytes(data))
+    batch = ImportBatch.objects.create(
+        source=source,
+        area=area,
+        area_path=area.path,
+        file_name=Path(file_name).name[:255],
+        file_sha256=digest,
+        stored_file=stored,
+        encoding=table.encoding,
+        headers=table.headers,
+        mapping=suggest_mapping(table.headers, source.column_mapping or None),
+        total_rows=len(table.rows),
+        created_by=user_of(by),
+    )
+    _record_batch_event(
+        RegistryAction.UPLOAD_IMPORT,
+        batch=batch,
+        by=by,
+        context=context,
+        detail={"rows": batch.total_rows, "source": source.name},
+    )
+    return batch
+
+
+@transaction.atomic
+def confirm_batch(
+    *,
+    batch: ImportBatch,
+    mapping: dict[str, str],
+    by: Actor,
+    context: AuditContext | None = None,
+) -> ImportBatch:
+    """Saves the steward's mapping (remembered for the source) and queues the import.
+
+    Returns the batch. Raises PermissionDenied, or ImportRefused when the mapping is incomplete
+    or the batch was already confirmed."""
+    _require_importer(by, batch.area)
+    problems = validate_mapping(mapping)
+    if problems:
+        raise ImportRefused("; ".join(p.text for p in problems))
+    # Only one confirmation wins: a double click must not queue the file twice.
+    queued = ImportBatch.objects.filter(pk=batch.pk, status=BatchStatus.UPLOADED).update(
+        mapping=mapping, status=BatchStatus.QUEUED
+    )
+    if not queued:
+        raise ImportRefused(_("This file was already submitted."))
+    batch.mapping, batch.status = mapping, BatchStatus.QUEUED
+    ImportSource.objects.filter(pk=batch.source_id).update(column_mapping=mapping)
+    _record_batch_event(
+        RegistryAction.CONFIRM_IMPORT,
+        batch=batch,
+        by=by,
+        context=context,
+        detail={"mapping": mapping},
+    )
+    transaction.on_commit(lambda: run_import.enqueue(batch.pk))
+    return batch
+
+
+@transaction.atomic
+def discard_unconfirmed(*, older_than: datetime) -> int:
+    """Deletes the files of uploads never confirmed since `older_than`, marks them failed and
+    records each (no one signed in does this: a scheduled command). Returns how many."""
+    stale = list(ImportBatch.objects.filter(status=BatchStatus.UPLOADED, created_at__lt=older_than))
+    for batch in stale:
+        discard_file(batch)
+        _record_batch_event(RegistryAction.DISCARD_IMPORT, batch=batch, by=None, context=None)
+    ImportBatch.objects.filter(pk__in=[b.pk for b in stale]).update(
+        status=BatchStatus.FAILED,
+        error=both_languages(NEVER_CONFIRMED),
+    )
+    return len(stale)
+
+
+def export_rejected_rows(
+    *,
+    batch: ImportBatch,
+    records: QuerySet[SourceRecord],
+    by: Actor,
+    context: AuditContext | None = None,
+) -> str:
+    """Returns the rejected rows of a batch as CSV (exports.rejected_rows_csv) and records the
+    export: who took which rows out, and when."""
+    body = exports.rejected_rows_csv(
+        batch, records, exported_by=by.get_username(), at=timezone.now()
+    )
+    _record_batch_event(
+        AuditAction.EXPORT,
+        batch=batch,
+        by=by,
+        context=context,
+        detail={"rows": records.count(), "what": "rejected rows"},
+    )
+    return body
