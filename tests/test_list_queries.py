@@ -13,10 +13,13 @@ that the persona cannot see does not pass silently.
 A new app's list page joins by adding its row to `LIST_PAGES`. It cannot be forgotten:
 `test_every_paginated_page_is_listed` walks every URL pattern of the project (Django's admin
 aside: its change lists are Django's), fills its parameters with objects of community A
-(`walk_values`), GETs it as a community lead, a data steward and a grid worker, and records
-every URL name whose view built a page of a paginator (`django.core.paginator.Paginator.page`
-is wrapped for the walk; `CappedPaginator`, the JSON API's `_paginate` and any other paginator
-all go through it). Each of those must be in `LIST_PAGES` (or in `NOT_LISTS` with a reason).
+(`walk_values`), GETs it as each role of conftest's personas (community lead, data steward,
+grid worker, street officer, volunteer), and records every URL name whose view built a page
+of a paginator (`django.core.paginator.Paginator.page` is wrapped for the walk;
+`CappedPaginator`, the JSON API's `_paginate` and any other Django paginator go through it).
+Each of those must be in `LIST_PAGES` (or in `NOT_LISTS` with a reason). Detecting by what a
+view does, not by its source or its name, finds a list however its view is written (a helper
+such as registry's `_page`, a package of views) and needs no naming convention.
 A list that is not paginated (the area tree, the questionnaires, the door-knock list, the
 robot page) cannot be found this way; those are in the table because they are list pages,
 and whoever adds one such page adds its row as well. A URL parameter the walk does not know
@@ -368,6 +371,13 @@ def test_every_paginated_page_is_listed(world, client, monkeypatch):
 
     monkeypatch.setattr(Paginator, "page", page)
     values = walk_values(world)
+    personas = (
+        world.lead_a,
+        world.steward_a,
+        world.grid_a,
+        world.street_officer,
+        world.volunteer_a,
+    )
     paginated = set()
     for route, name in walk(get_resolver().url_patterns):
         if route.startswith("admin/"):
@@ -376,7 +386,7 @@ def test_every_paginated_page_is_listed(world, client, monkeypatch):
         unknown = [p for p in params if p not in values]
         assert not unknown, f"{route}: add a community-A value for {unknown} to walk_values"
         path = "/" + re.sub(r"<(?:\w+:)?(\w+)>", lambda m: values[m.group(1)], route)
-        for persona in (world.lead_a, world.steward_a, world.grid_a):
+        for persona in personas:
             client.force_login(persona)
             built.clear()
             client.get(path)
