@@ -40,7 +40,8 @@ def fast_password_hashing(settings):
 
 @pytest.fixture(autouse=True)
 def private_media_root(settings, tmp_path):
-    """Uploads made by a test land in its own folder, never in ./var."""
+    """Uploads made by a test land in its own folder, never in ./var (the browser tests' live
+    server runs in this process, so it sees the setting too)."""
     settings.MEDIA_ROOT = tmp_path / "media"
 
 

@@ -12,9 +12,10 @@ that never build a model instance per row (Model.__init__ costs more than writin
 import json
 import logging
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime
 from operator import attrgetter
+from typing import Any
 
 from django.db import DatabaseError, connection, models, transaction
 
@@ -23,6 +24,8 @@ BULK_BATCH = 2000
 log = logging.getLogger(__name__)
 
 Row = Sequence[object]
+# Turns one value into what the database driver takes.
+Converter = Callable[[object], object]
 
 
 def _allocate_ids(model: type[models.Model], count: int) -> list[int]:
@@ -54,7 +57,9 @@ def allocate_ids(model: type[models.Model], count: int) -> Sequence[int]:
     return range(first, first + count)
 
 
-def _row_plan(model: type[models.Model], fields: Sequence[models.Field]):
+def _row_plan(
+    model: type[models.Model], fields: Sequence[models.Field[Any, Any]]
+) -> Callable[[models.Model], Sequence[object]]:
     """Returns a function turning an instance into the tuple of database values (pk first).
 
     Only the values the driver cannot take as they are get converted (JSON everywhere, dates
@@ -63,7 +68,7 @@ def _row_plan(model: type[models.Model], fields: Sequence[models.Field]):
     """
     getter = attrgetter("pk", *(f.attname for f in fields))
     postgres = connection.vendor == "postgresql"
-    converters = []
+    converters: list[tuple[int, Converter]] = []
     for position, field in enumerate(fields, start=1):
         if isinstance(field, models.JSONField):
             converters.append((position, _json_text(field)))
@@ -72,7 +77,7 @@ def _row_plan(model: type[models.Model], fields: Sequence[models.Field]):
     if not converters:
         return getter
 
-    def row(obj) -> list:
+    def row(obj: models.Model) -> list[object]:
         values = list(getter(obj))
         for position, convert in converters:
             values[position] = convert(values[position])
@@ -81,13 +86,30 @@ def _row_plan(model: type[models.Model], fields: Sequence[models.Field]):
     return row
 
 
-def fields_of(model: type[models.Model], attnames: Sequence[str]) -> list[models.Field]:
+def fields_of(model: type[models.Model], attnames: Sequence[str]) -> list[models.Field[Any, Any]]:
     """Returns the concrete fields named by attname ("dwelling_id", "name")."""
     by_attname = {f.attname: f for f in model._meta.concrete_fields}
     return [by_attname[name] for name in attnames]
 
 
-def _prep(field: models.Field):
+def _concrete_field(model: type[models.Model], name: str) -> models.Field[Any, Any]:
+    """Returns the model's field called `name`. Raises TypeError for a relation's reverse side
+    or a generic key, which have no column to write."""
+    field = model._meta.get_field(name)
+    if not isinstance(field, models.Field):
+        raise TypeError(f"{model._meta.label}.{name} has no column")
+    return field
+
+
+def _sql_type(field: models.Field[Any, Any]) -> str:
+    """Returns the column's SQL type. Raises TypeError for a field with no column of its own."""
+    sql_type = field.db_type(connection)
+    if sql_type is None:
+        raise TypeError(f"{field} has no column type")
+    return sql_type
+
+
+def _prep(field: models.Field[Any, Any]) -> Converter:
     def convert(value: object) -> object:
         return field.get_db_prep_value(value, connection, prepared=False)
 
@@ -97,7 +119,7 @@ def _prep(field: models.Field):
 def stamp_value(model: type[models.Model], attname: str, value: object) -> object:
     """Returns `value` as the database stores it in that column (a datetime for auto_now
     columns is prepared once and repeated, not once per row)."""
-    field = model._meta.get_field(attname)
+    field = _concrete_field(model, attname)
     return field.get_db_prep_value(value, connection, prepared=False)
 
 
@@ -163,7 +185,7 @@ def update_rows(
     """Writes `fields` of many saved instances in one set-based UPDATE (see update_tuples)."""
     if not objects:
         return
-    columns = [model._meta.get_field(name) for name in fields]
+    columns = [_concrete_field(model, name) for name in fields]
     row_of = _row_plan(model, columns)
     update_tuples(model, [c.attname for c in columns], [row_of(obj) for obj in objects])
 
@@ -188,8 +210,7 @@ def update_tuples(model: type[models.Model], attnames: Sequence[str], rows: Sequ
     temp = qn(temp_name)
     _temporary_table(
         temp_name,
-        [(meta.pk.column, "bigint PRIMARY KEY")]
-        + [(c.column, c.db_type(connection)) for c in columns],
+        [(meta.pk.column, "bigint PRIMARY KEY")] + [(c.column, _sql_type(c)) for c in columns],
     )
     _write(temp_name, [meta.pk.column, *(c.column for c in columns)], rows)
     with connection.cursor() as cursor:
@@ -200,7 +221,7 @@ def update_tuples(model: type[models.Model], attnames: Sequence[str], rows: Sequ
         cursor.execute(f"DROP TABLE {temp}")
 
 
-def _json_text(field: models.JSONField):
+def _json_text(field: models.JSONField[Any, Any]) -> Converter:
     def convert(value: object) -> str | None:
         return None if value is None else json.dumps(value, cls=field.encoder, ensure_ascii=False)
 
@@ -226,7 +247,7 @@ class StagedRows:
         *,
         key: str,
         rows: Iterable[Row],
-        constants: dict[str, object] | None = None,
+        constants: dict[str, Any] | None = None,
     ) -> None:
         """`constants` are columns every row shares (the batch): written by the INSERT, not
         staged row by row."""
@@ -247,13 +268,13 @@ class StagedRows:
         """Inserts every staged row completed with `attnames`; `rows` are (key, *values), one
         for every staged key."""
         if connection.vendor != "postgresql":
-            completion = {row[0]: row[1:] for row in rows}
+            completed = {row[0]: row[1:] for row in rows}
             position = self._position
-            shared = tuple(self.constants.values())
+            constants = tuple(self.constants.values())
             insert_tuples(
                 self.model,
                 (*self.attnames, *attnames, *self.constants),
-                [(*row, *completion[row[position]], *shared) for row in self._rows],
+                [(*row, *completed[row[position]], *constants) for row in self._rows],
             )
             self._rows = []
             return
@@ -308,19 +329,19 @@ class StagedRows:
 _AS_TEXT = (models.CharField, models.TextField, models.JSONField)
 
 
-def _staging_type(field: models.Field) -> str:
+def _staging_type(field: models.Field[Any, Any]) -> str:
     # A foreign key's db_type is its target's key type (bigint).
-    return "text" if isinstance(field, _AS_TEXT) else field.db_type(connection)
+    return "text" if isinstance(field, _AS_TEXT) else _sql_type(field)
 
 
-def _cast(field: models.Field) -> str:
+def _cast(field: models.Field[Any, Any]) -> str:
     # Text goes into varchar columns by assignment; JSON needs its cast.
     return "::jsonb" if isinstance(field, models.JSONField) else ""
 
 
 # The Python types a column takes. psycopg's binary dumpers coerce whatever they are given
 # ("x" into a boolean is true, 2**40 into an integer is 0), so values are checked first.
-def _python_types(field: models.Field) -> tuple[type, ...]:
+def _python_types(field: models.Field[Any, Any]) -> tuple[type, ...]:
     if isinstance(field, _AS_TEXT):
         return (str,)
     if isinstance(field, models.BooleanField):
@@ -361,7 +382,7 @@ def _check_row(names: Sequence[str], expected: Sequence[tuple[type, ...]], row: 
             raise TypeError(f"{name}: {type(value).__name__} where {types[0].__name__} is due")
 
 
-def _binary_copy(table: str, fields: Sequence[models.Field], rows: Iterable[Row]) -> int:
+def _binary_copy(table: str, fields: Sequence[models.Field[Any, Any]], rows: Iterable[Row]) -> int:
     """Creates the temporary table `table` with a column per field and COPYs `rows` into it in
     PostgreSQL's binary format. Returns how many rows."""
     qn = connection.ops.quote_name

@@ -1,17 +1,20 @@
 """System checks that refuse a bad production configuration or an unclassified field."""
 
 import os
+from collections.abc import Sequence
+from typing import Any
 
-from django.apps import apps
+from django.apps import AppConfig, apps
 from django.conf import settings
 from django.core.checks import Error, Tags, register
 
 
 @register(Tags.security, deploy=False)
-def production_settings(app_configs, **kwargs) -> list[Error]:
+def production_settings(app_configs: Sequence[AppConfig] | None, **kwargs: Any) -> list[Error]:
+    """Returns an error for each production setting that would leak or lose data."""
     if settings.LINLI_ENV != "production":
         return []
-    errors = []
+    errors: list[Error] = []
     for name in ("LINLI_SECRET_KEY", "LINLI_DATA_KEY", "LINLI_HASH_KEY"):
         if not os.environ.get(name):
             errors.append(
@@ -28,9 +31,11 @@ def production_settings(app_configs, **kwargs) -> list[Error]:
 
 
 @register()
-def personal_fields_classified(app_configs, **kwargs) -> list[Error]:
+def personal_fields_classified(
+    app_configs: Sequence[AppConfig] | None, **kwargs: Any
+) -> list[Error]:
     """Every concrete field of a model with personal data has a sensitivity class."""
-    errors = []
+    errors: list[Error] = []
     for model in apps.get_models():
         declared = getattr(model, "field_sensitivity", None)
         if declared is None:

@@ -71,7 +71,7 @@ class _ShortSigner(Signer):
     constant-time comparison stay Django's.
     """
 
-    def signature(self, value: str, key: str | bytes | None = None) -> str:
+    def signature(self, value: bytes | str, key: bytes | str | None = None) -> str:
         return super().signature(value, key)[:SIGNATURE_CHARS]
 
 

@@ -16,22 +16,23 @@ from dataclasses import dataclass
 from django.urls import reverse
 from django.utils.functional import Promise
 
+from linli.core.jurisdiction import Viewer
 from linli.core.roles import policy_for
 
 _ENTRIES: dict[str, "NavEntry"] = {}
 
 
-def always(user: object) -> bool:
+def always(user: Viewer) -> bool:
     """Shows an entry to every signed-in user."""
     return bool(getattr(user, "is_authenticated", False))
 
 
-def may_browse_people(user: object) -> bool:
+def may_browse_people(user: Viewer) -> bool:
     """Shows an entry to the roles that may list residents."""
     return policy_for(user).may_browse_people
 
 
-def has_role(*roles: str) -> Callable[[object], bool]:
+def has_role(*roles: str) -> Callable[[Viewer], bool]:
     """Returns a predicate showing an entry to the given roles only."""
     allowed = frozenset(roles)
     return lambda user: getattr(user, "role", "") in allowed
@@ -42,7 +43,7 @@ class NavEntry:
     url_name: str
     label: str | Promise
     order: int
-    visible: Callable[[object], bool] = always
+    visible: Callable[[Viewer], bool] = always
 
     @property
     def url(self) -> str:
@@ -63,7 +64,7 @@ def registered_navigation() -> tuple[NavEntry, ...]:
     return tuple(sorted(_ENTRIES.values(), key=lambda entry: (entry.order, entry.url_name)))
 
 
-def navigation_for(user: object) -> list[NavEntry]:
+def navigation_for(user: Viewer) -> list[NavEntry]:
     """Returns the entries the user sees, in display order (none for an anonymous visitor)."""
     if not getattr(user, "is_authenticated", False):
         return []

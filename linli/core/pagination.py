@@ -3,6 +3,7 @@
 from functools import cached_property
 
 from django.core.paginator import Paginator
+from django.db.models import QuerySet
 
 
 class CappedPaginator(Paginator):
@@ -17,11 +18,13 @@ class CappedPaginator(Paginator):
 
     @cached_property
     def count(self) -> int:
+        """Returns the number of rows, or cap + 1 when there are more than `cap`."""
         rows = self.object_list
-        if hasattr(rows, "count") and hasattr(rows, "query"):
+        if isinstance(rows, QuerySet):
             return rows[: self.cap + 1].count()
         return min(len(rows), self.cap + 1)
 
     @property
     def is_capped(self) -> bool:
+        """Returns whether the list has more rows than the count shows."""
         return self.count > self.cap

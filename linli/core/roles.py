@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from linli.core.jurisdiction import Viewer
 from linli.core.sensitivity import Sensitivity
 
 
@@ -69,7 +70,7 @@ HOUSEHOLD_EDITORS = (Role.DATA_STEWARD, Role.COMMUNITY_LEAD, Role.GRID_WORKER)
 NO_ACCESS = RolePolicy(_HIDDEN, _HIDDEN, _HIDDEN, False, False, False)
 
 
-def policy_for(user) -> RolePolicy:
+def policy_for(user: Viewer) -> RolePolicy:
     """Returns the role policy of a user; an anonymous or role-less user gets no access."""
     if not getattr(user, "is_authenticated", False):
         return NO_ACCESS

@@ -7,6 +7,8 @@ past masking unnoticed.
 
 from enum import StrEnum
 
+from django.db import models
+
 
 class Sensitivity(StrEnum):
     PUBLIC = "public"  # safe anywhere, e.g. a compound's name
@@ -15,7 +17,7 @@ class Sensitivity(StrEnum):
     IDENTIFIER = "identifier"  # ID number, phone: full value only with a stated purpose
 
 
-def sensitivity_of(model, field_name: str) -> Sensitivity:
+def sensitivity_of(model: type[models.Model] | models.Model, field_name: str) -> Sensitivity:
     """Returns the declared class of a field; undeclared fields count as identifiers."""
     declared = getattr(model, "field_sensitivity", {})
     return declared.get(field_name, Sensitivity.IDENTIFIER)

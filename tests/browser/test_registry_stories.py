@@ -38,13 +38,6 @@ def column(mapping_form, header: str):
     return mapping_form.get_by_role("combobox", name=header, exact=True)
 
 
-@pytest.fixture(autouse=True)
-def media_root(settings, tmp_path):
-    """Uploaded files go to a temporary directory, not var/media of the working tree (the
-    live server runs in this process, so it sees the setting)."""
-    settings.MEDIA_ROOT = tmp_path / "media"
-
-
 @pytest.fixture
 def department_file(tmp_path):
     """A household-registration list as police stations send it: GB18030, official headers,

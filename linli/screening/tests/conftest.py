@@ -12,14 +12,18 @@ Community A after `town` (besides conftest.world's 张三丰 and 李秀英 in gr
 """
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
+from django.utils import timezone
 
 from linli.areas.models import AreaLevel
 from linli.areas.services import create_area
+from linli.core.roles import Role
+from linli.demo.factories import make_staff
 from linli.registry.models import Person, Relation, Residency
-from linli.screening.tests.builders import add_person
+from linli.screening import services
+from linli.screening.tests.builders import add_person, draft
 
 
 @dataclass
@@ -85,3 +89,26 @@ def town(world) -> Town:
         no_smartphone=no_smartphone,
         merged=merged,
     )
+
+
+@pytest.fixture
+def running(world):
+    """A running daily-symptom campaign over community A (H5, phone robot and door knock),
+    deadline in a day: targets 张三丰 and 李秀英. (test_h5 and test_translations define a
+    `running` of their own.)"""
+    questionnaire = services.create_questionnaire(
+        name="每日健康监测", area=world.a.community, by=world.lead_a, from_template="daily_symptoms"
+    )
+    campaign = draft(
+        world,
+        questionnaire,
+        channels=["h5", "phone", "door_knock"],
+        deadline=timezone.now() + timedelta(days=1),
+    )
+    return services.launch_campaign(campaign=campaign, by=world.lead_a)
+
+
+@pytest.fixture
+def grid2_worker(town):
+    """The grid worker of community A's second grid (town.grid2)."""
+    return make_staff(username="grid_a2", role=Role.GRID_WORKER, areas=[town.grid2])

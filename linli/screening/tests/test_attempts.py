@@ -21,22 +21,6 @@ from linli.screening.services import InvalidAnswers
 from linli.screening.tests.builders import arrivals_for, draft
 
 
-@pytest.fixture
-def running(world):
-    """A running daily-symptom campaign over community A (H5 and phone robot), deadline in a
-    day: targets 张三丰 and 李秀英."""
-    questionnaire = services.create_questionnaire(
-        name="每日健康监测", area=world.a.community, by=world.lead_a, from_template="daily_symptoms"
-    )
-    campaign = draft(
-        world,
-        questionnaire,
-        channels=["h5", "phone", "door_knock"],
-        deadline=timezone.now() + timedelta(days=1),
-    )
-    return services.launch_campaign(campaign=campaign, by=world.lead_a)
-
-
 def target_of(campaign, person) -> CampaignTarget:
     return CampaignTarget.objects.get(campaign=campaign, person=person)
 

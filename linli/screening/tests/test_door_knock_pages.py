@@ -33,11 +33,6 @@ def campaign(world, town):
     return services.launch_campaign(campaign=draft(world, channels=["door_knock"]), by=world.lead_a)
 
 
-@pytest.fixture
-def grid2_worker(town):
-    return make_staff(username="grid_2", role=Role.GRID_WORKER, areas=[town.grid2])
-
-
 def target_of(campaign, person) -> CampaignTarget:
     return CampaignTarget.objects.get(campaign=campaign, person=person)
 

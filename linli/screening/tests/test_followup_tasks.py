@@ -2,44 +2,20 @@
 person's file; workers close them with a note, and only the screeners may."""
 
 import threading
-from datetime import date, timedelta
+from datetime import date
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
-from django.utils import timezone
 
 from linli.audit.models import AuditEvent
-from linli.core.roles import Role
-from linli.demo.factories import make_staff
 from linli.screening import selectors, services
 from linli.screening.models import CampaignTarget, FollowUpTask, ScreeningAction, TaskStatus
-from linli.screening.tests.builders import add_person, draft
+from linli.screening.tests.builders import add_person
 
 FEVER_KINDS = {"door_visit", "health_monitoring_proposal"}
-
-
-@pytest.fixture
-def running(world):
-    """A running daily-symptom campaign over community A (every channel), deadline in a day."""
-    questionnaire = services.create_questionnaire(
-        name="每日健康监测", area=world.a.community, by=world.lead_a, from_template="daily_symptoms"
-    )
-    campaign = draft(
-        world,
-        questionnaire,
-        channels=["h5", "phone", "door_knock"],
-        deadline=timezone.now() + timedelta(days=1),
-    )
-    return services.launch_campaign(campaign=campaign, by=world.lead_a)
-
-
-@pytest.fixture
-def grid2_worker(world, town):
-    """The grid worker of community A's second grid (town.grid2)."""
-    return make_staff(username="grid_a2", role=Role.GRID_WORKER, areas=[town.grid2])
 
 
 def target_of(campaign, person) -> CampaignTarget:

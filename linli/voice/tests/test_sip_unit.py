@@ -443,6 +443,7 @@ def test_free_port_helper_is_not_needed_for_ephemeral_binding():
         return port
 
     port = run(body())
+    assert port > 0  # the port the kernel gave, not the 0 asked for
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
         probe.bind(("127.0.0.1", port))  # released on close
 

@@ -1,17 +1,23 @@
-"""The HTTP gateway backend against a real HTTP server on 127.0.0.1 (no external network)."""
+"""The HTTP gateway backend against a real HTTP server on 127.0.0.1 (no external network).
+
+No test measures time: pauses between attempts are recorded through a stand-in for the
+module's `time` (`sleeps`), a slow answer is one the gateway holds until the test releases it,
+and concurrency is proven by a barrier only requests in flight together can pass.
+"""
 
 import json
 import logging
 import socket
 import threading
-import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import SimpleNamespace
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from linli.adapters import sms
+from linli.adapters.sms import http as http_backend
 from linli.adapters.sms.http import HttpGatewayBackend
 
 PHONE = "13812345678"
@@ -22,8 +28,14 @@ TEXT = "【邻里】请点击 https://linli.example.cn/h/4C92.1mE7Rq.AbCdEfGhIjK
 class Answer:
     status: int = 200
     body: object = None  # JSON-encoded unless bytes
-    delay: float = 0.0
     headers: dict = field(default_factory=dict)
+    # Held until the test sets it (at most HOLD_SECONDS): an answer slower than any timeout.
+    hold: threading.Event | None = None
+    # Answered only once as many requests as the barrier's parties are in flight together.
+    barrier: threading.Barrier | None = None
+
+
+HOLD_SECONDS = 10
 
 
 @dataclass
@@ -39,6 +51,8 @@ class Gateway:
     def __init__(self):
         self.requests: list[Recorded] = []
         self.script: list[Answer] = []
+        self.in_flight = 0
+        self.most_in_flight = 0
         self._lock = threading.Lock()
         gateway = self
 
@@ -51,7 +65,23 @@ class Gateway:
                     )
                     number = len(gateway.requests)
                     answer = gateway.script.pop(0) if gateway.script else Answer()
-                time.sleep(answer.delay)
+                    gateway.in_flight += 1
+                    gateway.most_in_flight = max(gateway.most_in_flight, gateway.in_flight)
+                try:
+                    self._answer(answer, number)
+                finally:
+                    with gateway._lock:
+                        gateway.in_flight -= 1
+
+            def _answer(self, answer, number):
+                if answer.hold is not None:
+                    answer.hold.wait(HOLD_SECONDS)
+                if answer.barrier is not None:
+                    # A broken barrier (requests one after another) answers 500 and stays broken.
+                    try:
+                        answer.barrier.wait(HOLD_SECONDS)
+                    except threading.BrokenBarrierError:
+                        answer = Answer(500, {"error": "requests did not overlap"})
                 body = answer.body
                 if body is None:
                     body = {"id": f"gw-{number}", "status": "queued"}
@@ -89,6 +119,14 @@ def gateway(monkeypatch):
     gw.server.shutdown()
     gw.server.server_close()
     thread.join(5)
+
+
+@pytest.fixture
+def sleeps(monkeypatch) -> list[float]:
+    """Returns the pauses the backend takes between attempts, which it then does not wait."""
+    taken: list[float] = []
+    monkeypatch.setattr(http_backend, "time", SimpleNamespace(sleep=taken.append))
+    return taken
 
 
 def _backend(gateway, **options):
@@ -139,7 +177,7 @@ def test_without_a_token_no_authorization_header_is_sent(gateway):
     assert "Authorization" not in gateway.requests[0].headers
 
 
-def test_a_5xx_is_retried_with_the_same_idempotency_key(gateway):
+def test_a_5xx_is_retried_with_the_same_idempotency_key(gateway, sleeps):
     """500 then 200: the message is sent again and accepted; both attempts share one key."""
     gateway.answer(Answer(500, {"error": "busy"}))
     result = _send(_backend(gateway))
@@ -147,46 +185,69 @@ def test_a_5xx_is_retried_with_the_same_idempotency_key(gateway):
     first, second = gateway.requests
     assert first.body == second.body
     assert first.headers["Idempotency-Key"] == second.headers["Idempotency-Key"]
+    assert len(sleeps) == 1
 
 
-def test_retries_stop_after_the_configured_number(gateway):
+def test_the_pause_between_attempts_doubles_with_jitter(gateway, sleeps):
+    """After failed attempt n the backend pauses backoff·2^(n-1), plus up to half again."""
+    gateway.answer(*[Answer(503, {"error": "down"})] * 3)
+    result = _send(_backend(gateway, backoff=1.0, retries=3))
+    assert result.accepted
+    assert len(sleeps) == 3
+    for pause, base in zip(sleeps, (1.0, 2.0, 4.0), strict=True):
+        assert base <= pause <= base * 1.5
+
+
+def test_retries_stop_after_the_configured_number(gateway, sleeps):
     """A gateway that keeps failing is tried 1 + retries times, then reported."""
     gateway.answer(*[Answer(503, {"error": "down"})] * 5)
     result = _send(_backend(gateway, retries=2))
     assert len(gateway.requests) == 3
     assert not result.accepted
     assert result.error == "HTTP 503: down"
+    assert len(sleeps) == 2  # none after the last attempt
 
 
-def test_a_4xx_is_final(gateway):
+def test_a_4xx_is_final(gateway, sleeps):
     """400: one request, no retry, the gateway's reason in the error."""
     gateway.answer(Answer(400, {"error": "签名未报备 / signature not registered"}))
     result = _send(_backend(gateway, retries=3))
     assert len(gateway.requests) == 1
     assert not result.accepted
     assert result.error == "HTTP 400: 签名未报备 / signature not registered"
+    assert sleeps == []
 
 
-def test_a_429_is_retried_after_retry_after(gateway):
+def test_a_429_is_retried_after_retry_after(gateway, sleeps):
     """429 Too Many Requests is retried, after the pause the gateway asks for."""
-    gateway.answer(Answer(429, {"error": "slow down"}, headers={"Retry-After": "0.2"}))
-    started = time.monotonic()
+    gateway.answer(Answer(429, {"error": "slow down"}, headers={"Retry-After": "7"}))
     result = _send(_backend(gateway))
     assert result.accepted
     assert len(gateway.requests) == 2
-    assert time.monotonic() - started >= 0.2
+    assert sleeps == [7.0]
 
 
-def test_a_slow_gateway_times_out(gateway):
-    """An answer slower than the timeout is a failure after each attempt times out."""
-    gateway.answer(Answer(delay=1.5), Answer(delay=1.5))
-    started = time.monotonic()
-    result = _send(_backend(gateway, timeout=0.3, retries=1))
-    elapsed = time.monotonic() - started
+def test_a_retry_after_longer_than_the_cap_is_cut_to_it(gateway, sleeps):
+    """A Retry-After of an hour pauses MAX_BACKOFF_SECONDS, not an hour."""
+    gateway.answer(Answer(503, {"error": "later"}, headers={"Retry-After": "3600"}))
+    assert _send(_backend(gateway)).accepted
+    assert sleeps == [http_backend.MAX_BACKOFF_SECONDS]
+
+
+def test_a_slow_gateway_times_out(gateway, sleeps):
+    """An answer slower than the timeout is a failure after each attempt times out (the
+    gateway holds both answers until the client has given up: a client without a timeout
+    would get them and count the message accepted)."""
+    held = threading.Event()
+    gateway.answer(Answer(hold=held), Answer(hold=held))
+    try:
+        result = _send(_backend(gateway, timeout=0.3, retries=1))
+    finally:
+        held.set()
     assert not result.accepted
     assert "timed out" in result.error
     assert len(gateway.requests) == 2
-    assert elapsed < 1.5
+    assert len(sleeps) == 1
 
 
 def test_an_unreachable_gateway_is_reported(monkeypatch):
@@ -230,22 +291,25 @@ def test_redirects_are_not_followed(gateway):
 
 
 def test_a_batch_is_sent_concurrently_and_results_keep_their_order(gateway):
-    """Twenty messages give twenty results in the order given, each with its own reference."""
+    """Twenty messages give twenty results in the order given, each with its own reference;
+    `concurrency` requests are in flight together (the first five are answered only once all
+    five have arrived) and never more."""
     messages = [
         sms.SmsMessage(to=f"139{i:08d}", text=f"第{i}条", reference=f"r{i}") for i in range(20)
     ]
-    gateway.answer(*[Answer(delay=0.05)] * 20)
-    started = time.monotonic()
-    results = _backend(gateway, concurrency=5).send_messages(messages)
+    together = threading.Barrier(5)
+    gateway.answer(*[Answer(barrier=together)] * 5)
+    results = _backend(gateway, concurrency=5, retries=0).send_messages(messages)
+    assert not together.broken, "the first five requests were not in flight together"
+    assert gateway.most_in_flight == 5
     assert [r.reference for r in results] == [f"r{i}" for i in range(20)]
     assert all(r.accepted for r in results)
     assert sorted(r.body["reference"] for r in gateway.requests) == sorted(
         f"r{i}" for i in range(20)
     )
-    assert time.monotonic() - started < 20 * 0.05  # requests overlapped
 
 
-def test_logs_and_errors_hold_neither_the_text_nor_the_full_number(gateway, caplog):
+def test_logs_and_errors_hold_neither_the_text_nor_the_full_number(gateway, sleeps, caplog):
     """A gateway echoing the request cannot push the number or the text into logs or results."""
     echo = {"error": f"bad request for {PHONE}: {TEXT}"}
     gateway.answer(Answer(500, echo), Answer(400, echo))
