@@ -11,6 +11,14 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from linli.adapters.telephony.simulated import (
+    HEALTHY_KEYS,
+    PERSONAS,
+    Persona,
+    Rates,
+    SimulatedCarrier,
+)
+from linli.adapters.tts import FakeTTS
 from linli.registry.models import VulnerableTag
 from linli.screening import channels as channel_registry
 from linli.screening import selectors as screening_selectors
@@ -22,8 +30,6 @@ from linli.voice.channels import RobotPhoneChannel
 from linli.voice.dialer import Dialer, Pacer, VirtualClock, inline_db
 from linli.voice.models import ACTIVE_STATES, CallJob, JobState, Line
 from linli.voice.script import script_for
-from linli.voice.simulated import HEALTHY_KEYS, PERSONAS, Persona, Rates, SimulatedCarrier
-from linli.voice.tts import FakeTTS
 
 TZ = timezone.get_default_timezone()
 

@@ -17,9 +17,9 @@ from datetime import datetime
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
+from linli.adapters.telephony.simulated import SimulatedCarrier
 from linli.voice.dialer import Clock, Dialer, VirtualClock, default_carrier, inline_db, thread_db
 from linli.voice.models import CarrierKind, Line
-from linli.voice.simulated import SimulatedCarrier
 
 
 class Command(BaseCommand):
