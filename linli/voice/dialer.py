@@ -7,10 +7,10 @@ each line to its calls-per-second, places them through the line's Carrier, runs 
 dialogue (linli.voice.dialogue.run_dialogue) on answered calls saving each answer as it is
 given, and records the outcome, which schedules the retry.
 
-Crash safety lives in the database: a claimed job carries the dialler's lease and its
+Crash safety lives in the database: a claimed job carries the dialer's lease and its
 attempt's call id; a heartbeat extends the leases of calls in progress; each answer is in the
-job's journal before the dialogue goes on. A dialler that dies stops extending its leases,
-and whichever dialler next sees an expired lease closes that attempt (failed if it was
+job's journal before the dialogue goes on. A dialer that dies stops extending its leases,
+and whichever dialer next sees an expired lease closes that attempt (failed if it was
 ringing, hung up with the journalled answers if it was answered) and schedules the retry: the
 attempt is never dialled again, and no answer given is lost.
 
@@ -479,7 +479,7 @@ class Dialer:
         await self.db(services.sweep_jobs, now=now)
         recovered = await self.db(services.recover_expired, now=now)
         if recovered:
-            log.warning("closed %s attempts left by a dialler that stopped", recovered)
+            log.warning("closed %s attempts left by a dialer that stopped", recovered)
             self.stats.recovered += recovered
 
     async def _heartbeat(self) -> None:

@@ -2,7 +2,7 @@
 and one call job per target.
 
 Everything the dialer knows lives here, so a dialer killed mid-campaign and started again
-picks up where the database says: a job being dialled carries the dialler's lease and the
+picks up where the database says: a job being dialled carries the dialer's lease and the
 call id of its attempt (the attempt's idempotency key), and an expired lease means that
 attempt is closed, never dialled again.
 """
@@ -215,7 +215,7 @@ class CallJob(models.Model):
     next one is due, and who holds it while a call is on.
 
     `call_id` is the current attempt's idempotency key: its ContactAttempt (outcome and every
-    answer) is stored under it, so an attempt closed twice (by a dialler thought dead and by
+    answer) is stored under it, so an attempt closed twice (by a dialer thought dead and by
     the one recovering its job) counts once. `answers` journals the answers of the call in
     progress as they are given, so a crash loses none. A person is never in
     two calls at once: at most one of their jobs (over every campaign) is active.
@@ -264,7 +264,7 @@ class CallJob(models.Model):
     outcome_counts = models.JSONField(default=dict, blank=True)
     # The journal of the attempt in progress: each answer as the resident gives it, by
     # question key, as the dialogue read it. The attempt's ContactAttempt is recorded once, at
-    # the end of the call, with every answer; a dialler that dies mid-call leaves its answers
+    # the end of the call, with every answer; a dialer that dies mid-call leaves its answers
     # here for the recovery to record. Emptied when the attempt is recorded.
     answers = models.JSONField(default=dict, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)

@@ -7,7 +7,7 @@ where each call stands. Answers given during a call are journalled on its job as
 given (journal_calls, one cheap statement for many calls); when the call ends its attempt,
 outcome and every answer, is recorded once through the robot PhoneChannel's collect(), i.e.
 linli.screening.services.record_attempt, keyed by the attempt's call id, so an attempt is
-recorded once whoever closes it (the dialler, or the recovery from a dead dialler's journal).
+recorded once whoever closes it (the dialer, or the recovery from a dead dialer's journal).
 """
 
 import json
@@ -53,7 +53,7 @@ from linli.voice.models import (
 
 log = logging.getLogger(__name__)
 
-# How long a claimed job stays its dialler's without a heartbeat. A dialler alive extends
+# How long a claimed job stays its dialer's without a heartbeat. A dialer alive extends
 # the leases of its calls every LEASE_SECONDS / 3; one that died leaves them to expire.
 LEASE_SECONDS = 120
 # Targets the robot still calls: nobody reached them and nothing says not to call, or they
@@ -333,7 +333,7 @@ def claim_jobs(
 ) -> list[ClaimedCall]:
     """Claims up to `limit` due jobs for a line, the vulnerable first then the longest
     waiting: starts their next attempt (a new call id) under the dialer's lease. Never two
-    jobs of one person (the database refuses it even across diallers); jobs another dialler is
+    jobs of one person (the database refuses it even across dialers); jobs another dialer is
     claiming are skipped (SKIP LOCKED)."""
     if limit <= 0:
         return []
@@ -342,7 +342,7 @@ def claim_jobs(
         with transaction.atomic():
             return _claim(owner, line_id, limit, now, lease_seconds, one_by_one=False)
     except IntegrityError:
-        # Another dialler took a job of one of these people meanwhile: claim one at a time.
+        # Another dialer took a job of one of these people meanwhile: claim one at a time.
         with transaction.atomic():
             return _claim(owner, line_id, limit, now, lease_seconds, one_by_one=True)
 
@@ -454,7 +454,7 @@ def mark_in_call(*, call: ClaimedCall, owner: str, now: datetime | None = None) 
 
 
 def extend_leases(*, owner: str, job_ids: list[int], now: datetime | None = None) -> int:
-    """The dialler's heartbeat: its calls in progress stay its own for LEASE_SECONDS more."""
+    """The dialer's heartbeat: its calls in progress stay its own for LEASE_SECONDS more."""
     if not job_ids:
         return 0
     now = now or timezone.now()
@@ -484,7 +484,7 @@ def journal_calls(*, owner: str, entries: list[JournalEntry], now: datetime | No
     (a crash from then on closes the attempt as hung up) and each answer as it was given (a
     crash loses none: the recovery records the journal). Many calls' entries share the write
     (group commit); no validation or risk work happens here, that is done once per call when
-    its attempt is recorded. Only the dialler's own attempts still in progress are written.
+    its attempt is recorded. Only the dialer's own attempts still in progress are written.
     Returns how many jobs were written."""
     if not entries:
         return 0
@@ -543,7 +543,7 @@ def save_answer(
 ) -> bool:
     """Journals one answer given on the call the moment it is given (a crash loses nothing
     said); the attempt recorded at the end of the call carries it. Returns whether it was
-    written (False: the attempt is no longer this dialler's)."""
+    written (False: the attempt is no longer this dialer's)."""
     return bool(
         journal_calls(owner=owner, entries=[JournalEntry(call, answers={key: value})], now=at)
     )
@@ -652,7 +652,7 @@ def _finish_batch(owner: str | None, finishes: list[Finish]) -> list[FinishedCal
     channel = channel_registry.get_channel(ChannelCode.PHONE)
     results: dict[int, FinishedCall] = {}
     changed: list[tuple[CallJob, str, str, datetime | None, datetime]] = []
-    # Targets are locked in job order, as another dialler finishing with us would lock them.
+    # Targets are locked in job order, as another dialer finishing with us would lock them.
     for index, finish in sorted(enumerate(finishes), key=lambda item: item[1].call.job_id):
         call = finish.call
         job = jobs.get(call.job_id)
@@ -775,7 +775,7 @@ def _set_jobs(changed: list[tuple[CallJob, str, str, datetime | None, datetime]]
 
 
 def recover_expired(*, now: datetime | None = None, limit: int = 500) -> int:
-    """Closes the attempts of jobs whose dialler's lease expired (it died or lost the
+    """Closes the attempts of jobs whose dialer's lease expired (it died or lost the
     database): a call that was ringing is recorded as failed, one that was answered as hung up
     with every answer its journal holds, and the job is retried per the rules, never
     redialled under the same attempt. Returns how many were closed."""
@@ -813,7 +813,7 @@ def recover_expired(*, now: datetime | None = None, limit: int = 500) -> int:
                     started_at=job.started_at or now,
                     finished_at=now,
                     answers=dict(job.answers or {}),
-                    detail={"attempt": job.attempt, "recovered": True, "dialler": job.lease_owner},
+                    detail={"attempt": job.attempt, "recovered": True, "dialer": job.lease_owner},
                 )
             )
         for finish, result in zip(
@@ -849,7 +849,7 @@ def sweep_jobs(*, now: datetime | None = None) -> int:
 
 
 def release_jobs(*, owner: str, job_ids: list[int]) -> int:
-    """Gives back jobs a stopping dialler claimed but never dialled (no attempt was made):
+    """Gives back jobs a stopping dialer claimed but never dialled (no attempt was made):
     they are due again under their attempt number minus one."""
     if not job_ids:
         return 0

@@ -5,7 +5,6 @@ import math
 import random
 import shutil
 import subprocess
-import time
 
 import pytest
 
@@ -209,29 +208,3 @@ def test_keys_are_heard_over_speech_in_the_background():
 
 def test_generated_tone_sequences_round_trip():
     assert dtmf.detect(dtmf.tones("0123456789*#")) == "0123456789*#"
-
-
-def test_in_band_detector_throughput(capsys):
-    """Not an assertion: prints how many 20 ms frames per CPU-second the pure-Python detector
-    gets through, for keypad audio (every frame analysed in full) and for a quiet line (the
-    energy gate skips the analysis)."""
-    rng = random.Random(0)
-    loud = g711.lin2ulaw(with_noise(keyed(DIGITS), 15, rng))
-    quiet = g711.lin2ulaw([rng.gauss(0, 25) for _ in range(RATE * 2)])
-    results = {}
-    for name, audio in [("keypad audio", loud), ("quiet line", quiet)]:
-        frames = [audio[i : i + 160] for i in range(0, len(audio) - 159, 160)]
-        detector = dtmf.DtmfDetector()
-        count, start = 0, time.process_time()
-        while time.process_time() - start < 0.5:
-            for frame in frames:
-                detector.feed(g711.ulaw2lin(frame))
-            count += len(frames)
-        results[name] = count / (time.process_time() - start)
-    with capsys.disabled():
-        print(
-            "\nin-band DTMF detector: "
-            + ", ".join(f"{name} {rate:,.0f} frames/s" for name, rate in results.items())
-            + f" (one call = 50 frames/s: {results['keypad audio'] / 50:,.0f} calls of "
-            f"continuous tones/speech, {results['quiet line'] / 50:,.0f} quiet calls per core)"
-        )
