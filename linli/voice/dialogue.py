@@ -57,6 +57,7 @@ from datetime import date
 
 from linli.adapters.asr import Recogniser, yes_no_from_speech
 from linli.adapters.telephony.base import CallSession, HungUp, Prompt
+from linli.core.clock import local_today
 from linli.screening.questionnaires import AnswerError, route, validate_answer
 from linli.voice.script import (
     CLOSING,
@@ -134,7 +135,7 @@ class _Dialogue:
         self.max_tries = max(1, max_tries)
         self.first_timeout = first_timeout
         self.inter_digit_timeout = inter_digit_timeout
-        self.today = today or date.today()
+        self.today = today or local_today()
         self.clock = clock
         self.start = clock()
         self.questions = questions_by_key(script)

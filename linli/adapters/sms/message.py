@@ -3,6 +3,8 @@
 import math
 from dataclasses import dataclass, field
 
+from django.utils.translation import gettext
+
 from linli.core.masking import mask_phone
 from linli.core.phones import InvalidPhone, normalise_phone
 
@@ -63,7 +65,7 @@ class SmsMessage:
                 "an SMS can only be sent to an 11-digit mobile number",
             )
         if not self.text or not self.text.strip():
-            raise ValueError("短信内容为空 / the SMS text is empty")
+            raise ValueError(gettext("The SMS text is empty."))
         object.__setattr__(self, "to", number)
         object.__setattr__(self, "segments", count_segments(self.text))
 

@@ -126,7 +126,7 @@ def test_a_model_path_without_vosk_or_folder_is_a_clear_error(settings, tmp_path
     settings.LINLI_VOICE_ASR_MODEL = str(tmp_path)
     with pytest.raises(ImproperlyConfigured, match="pip install vosk"):
         asr.recogniser_from_settings()
-    with pytest.raises(ImproperlyConfigured, match="no model folder"):
+    with pytest.raises(ImproperlyConfigured, match="语音识别模型目录不存在"):
         asr.VoskRecogniser(tmp_path / "missing")
 
 
