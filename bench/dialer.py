@@ -127,12 +127,12 @@ def seed(n: int, seed_value: int, concurrent: int, cps: float):
 
 def dialogues(campaign_id: int, line_id: int, seed_value: int, owner: str = "bench") -> dict:
     """Runs one dialer process's share of the queue in virtual time; returns its figures."""
+    from linli.adapters.telephony.simulated import Rates, SimulatedCarrier
+    from linli.adapters.tts import FakeTTS
     from linli.screening.models import QuestionnaireVersion
     from linli.voice.dialer import Dialer, VirtualClock, inline_db
     from linli.voice.models import Line
     from linli.voice.script import script_for
-    from linli.voice.simulated import Rates, SimulatedCarrier
-    from linli.voice.tts import FakeTTS
 
     class SpokenPaceTTS(FakeTTS):
         name = "fake/200"
@@ -375,7 +375,7 @@ def _sip_campaign(n: int, line):
 
 def _timed(carrier):
     """The line's Carrier, timing each call setup (INVITE sent → answered or failed)."""
-    from linli.voice.contracts import Carrier
+    from linli.adapters.telephony.base import Carrier
 
     class Timed(Carrier):
         name = carrier.name
@@ -397,8 +397,8 @@ def _timed(carrier):
 
 def sip_setups_per_second(args) -> bool:
     """Part (b): call setups per second sustained by the direct SIP adapter
-    (linli.voice.sip.carrier.SipCarrier) against SIPp on loopback, with all answers recorded;
-    aim ≥ 14/s (50,000/hour).
+    (linli.adapters.telephony.sip.carrier.SipCarrier) against SIPp on loopback, with all
+    answers recorded; aim ≥ 14/s (50,000/hour).
 
     One SIPp UAS (tests/sipp/uas_robot_yes.xml, run by the SIP tests' `Sipp` helper) answers
     --sip-calls calls and presses 1 for each prompt. The product's Dialer (real clock, database
@@ -418,13 +418,12 @@ def sip_setups_per_second(args) -> bool:
         print("(b) direct SIP vs SIPp: skipped, sipp is not installed (apt install sip-tester)")
         return True
 
+    from linli.adapters.telephony.tests.test_sip_sipp import Sipp  # the SIP tests' SIPp runner
+    from linli.adapters.tts import get_tts
     from linli.screening.models import CampaignTarget, ContactAttempt, QuestionnaireVersion
-    from linli.voice.dialer import Dialer
+    from linli.voice.dialer import Dialer, default_carrier
     from linli.voice.models import Line
     from linli.voice.script import script_for
-    from linli.voice.sip import SipCarrier
-    from linli.voice.tests.test_sip_sipp import Sipp  # the SIP tests' SIPp runner
-    from linli.voice.tts import get_tts
 
     keys = [q["key"] for q in SIP_QUESTIONNAIRE["questions"]]
     line = Line.objects.create(
@@ -447,7 +446,7 @@ def sip_setups_per_second(args) -> bool:
     carriers = []
 
     def carrier_for_line(line):
-        carriers.append(_timed(SipCarrier.from_line(line)))
+        carriers.append(_timed(default_carrier(line)))
         return carriers[-1]
 
     print(

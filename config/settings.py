@@ -242,7 +242,7 @@ LINLI_PUBLIC_URL = env_str(
     f"https://{ALLOWED_HOSTS[0]}" if HTTPS else f"http://{ALLOWED_HOSTS[0]}:8000",
 ).rstrip("/")
 
-# The phone robot's speech answers to yes/no questions (linli.voice.asr): the folder of an
+# The phone robot's speech answers to yes/no questions (linli.adapters.asr): the folder of an
 # offline Vosk model (needs `pip install vosk`). Empty: residents answer on the keypad only.
 LINLI_VOICE_ASR_MODEL = env_str("LINLI_VOICE_ASR_MODEL", "")
 
@@ -277,9 +277,11 @@ LINLI_REVEAL_PURPOSES = [
 
 LINLI_PAGE_SIZE = env_int("LINLI_PAGE_SIZE", 50)
 
-# Phone robot speech (linli.voice.tts): a dotted path to a TTS adapter, or "espeak" / "fake".
+# Phone robot speech (linli.adapters.tts): a dotted path to a TTS adapter, or "espeak" / "fake".
 # espeak-ng by default; tests use the deterministic fake unless they ask for espeak.
 LINLI_VOICE_TTS = env_str(
     "LINLI_VOICE_TTS",
-    "linli.voice.tts.FakeTTS" if LINLI_ENV == "test" else "linli.voice.tts.EspeakTTS",
+    "linli.adapters.tts.fake.FakeTTS"
+    if LINLI_ENV == "test"
+    else "linli.adapters.tts.espeak.EspeakTTS",
 )

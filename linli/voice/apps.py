@@ -10,7 +10,10 @@ class VoiceConfig(AppConfig):
     verbose_name = _("Phone robot")
 
     def ready(self) -> None:
+        from linli.audit.actions import register_actions
         from linli.screening.channels import register
         from linli.voice.channels import RobotPhoneChannel
+        from linli.voice.models import VoiceAction
 
         register(RobotPhoneChannel())
+        register_actions(VoiceAction)

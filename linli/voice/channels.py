@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from linli.screening.channels import Dispatch, PhoneChannel
 from linli.screening.models import CampaignTarget, ChannelCode
+from linli.voice.services import queue_call
 
 
 class RobotPhoneChannel(PhoneChannel):
@@ -16,8 +17,6 @@ class RobotPhoneChannel(PhoneChannel):
     within the robot's calling hours. collect() is the shared record_attempt."""
 
     def send(self, *, target: CampaignTarget) -> Dispatch | None:
-        from linli.voice.services import queue_call
-
         job = queue_call(target=target)
         if job is None:
             return None

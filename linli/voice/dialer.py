@@ -7,10 +7,10 @@ each line to its calls-per-second, places them through the line's Carrier, runs 
 dialogue (linli.voice.dialogue.run_dialogue) on answered calls saving each answer as it is
 given, and records the outcome, which schedules the retry.
 
-Crash safety lives in the database: a claimed job carries the dialler's lease and its
+Crash safety lives in the database: a claimed job carries the dialer's lease and its
 attempt's call id; a heartbeat extends the leases of calls in progress; each answer is in the
-job's journal before the dialogue goes on. A dialler that dies stops extending its leases,
-and whichever dialler next sees an expired lease closes that attempt (failed if it was
+job's journal before the dialogue goes on. A dialer that dies stops extending its leases,
+and whichever dialer next sees an expired lease closes that attempt (failed if it was
 ringing, hung up with the journalled answers if it was answered) and schedules the retry: the
 attempt is never dialled again, and no answer given is lost.
 
@@ -34,8 +34,9 @@ from typing import Any, TypeVar
 
 from django.utils import timezone
 
+from linli.adapters import telephony
+from linli.adapters.telephony.base import CallRequest, Carrier, HungUp
 from linli.voice import services
-from linli.voice.contracts import CallRequest, Carrier, HungUp
 from linli.voice.models import Line
 
 log = logging.getLogger(__name__)
@@ -317,20 +318,12 @@ def default_scripts(version_id: int):
 
 
 def default_carrier(line: Line) -> Carrier:
-    """The carrier adapter of a line, from its kind and settings (password from the env)."""
-    if line.carrier == "simulated":
-        from linli.voice.simulated import SimulatedCarrier
-
-        return SimulatedCarrier.from_settings(line.settings)
-    if line.carrier == "sip":
-        from linli.voice.sip.carrier import SipCarrier
-
-        return SipCarrier.from_line(line)  # type: ignore[attr-defined]
-    if line.carrier == "freeswitch":
-        from linli.voice.freeswitch import FreeSwitchCarrier  # type: ignore[import-not-found]
-
-        return FreeSwitchCarrier.from_line(line)
-    raise ValueError(f"unknown carrier {line.carrier!r}")
+    """Returns the carrier adapter of a line, built from its kind and settings (the password
+    read from the environment variable the line names). Raises ValueError for an unknown
+    kind or unusable settings."""
+    return telephony.get_carrier(
+        line.carrier, line.settings or {}, password=line.password(), max_calls=line.max_concurrent
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -350,7 +343,7 @@ class Dialer:
     written before the next question), and the attempts of calls that ended are recorded
     together every `record_window` seconds.
 
-    `recogniser` (linli.voice.asr) lets residents answer yes/no questions aloud; by default
+    `recogniser` (linli.adapters.asr) lets residents answer yes/no questions aloud; by default
     the one LINLI_VOICE_ASR_MODEL configures, if any (None: the keypad only)."""
 
     def __init__(
@@ -415,7 +408,7 @@ class Dialer:
         the task (a crash, in tests) drops them without another write."""
         self._wake = asyncio.Event()
         if self.recogniser is FROM_SETTINGS:
-            from linli.voice.asr import recogniser_from_settings
+            from linli.adapters.asr import recogniser_from_settings
 
             self.recogniser = recogniser_from_settings()
         self.lines = [
@@ -486,7 +479,7 @@ class Dialer:
         await self.db(services.sweep_jobs, now=now)
         recovered = await self.db(services.recover_expired, now=now)
         if recovered:
-            log.warning("closed %s attempts left by a dialler that stopped", recovered)
+            log.warning("closed %s attempts left by a dialer that stopped", recovered)
             self.stats.recovered += recovered
 
     async def _heartbeat(self) -> None:

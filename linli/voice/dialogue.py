@@ -2,7 +2,7 @@
 closing.
 
 One call, one `run_dialogue`: it speaks the prompts of a Script (linli.voice.script) over a
-CallSession (linli.voice.contracts) and returns what happened as a DialogueResult. Branching
+CallSession (linli.adapters.telephony.base) and returns what happened as a DialogueResult. Branching
 and answer checking are the questionnaire module's (`route`, `validate_answer`), the very ones
 the H5 page uses, so a phone answer is stored exactly as a typed one would be.
 
@@ -39,7 +39,7 @@ Outcomes (AttemptOutcome values):
 
 An optional question the robot gives up on is passed over (the call goes on).
 
-Speech: with a `recogniser` (linli.voice.asr, when the operator configured a model) and a
+Speech: with a `recogniser` (linli.adapters.asr, when the operator configured a model) and a
 session that can listen, a yes/no question (the identity check, the family-member question,
 yes/no questions and the items of a multiple choice) also takes a spoken answer: when no key
 comes after the prompt, what was said while the robot waited is recognised and read by the
@@ -55,9 +55,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date
 
+from linli.adapters.asr import Recogniser, yes_no_from_speech
+from linli.adapters.telephony.base import CallSession, HungUp, Prompt
+from linli.core.clock import local_today
 from linli.screening.questionnaires import AnswerError, route, validate_answer
-from linli.voice.asr import Recogniser, yes_no_from_speech
-from linli.voice.contracts import CallSession, HungUp, Prompt
 from linli.voice.script import (
     CLOSING,
     GIVE_UP,
@@ -134,7 +135,7 @@ class _Dialogue:
         self.max_tries = max(1, max_tries)
         self.first_timeout = first_timeout
         self.inter_digit_timeout = inter_digit_timeout
-        self.today = today or date.today()
+        self.today = today or local_today()
         self.clock = clock
         self.start = clock()
         self.questions = questions_by_key(script)

@@ -2,7 +2,7 @@
 and one call job per target.
 
 Everything the dialer knows lives here, so a dialer killed mid-campaign and started again
-picks up where the database says: a job being dialled carries the dialler's lease and the
+picks up where the database says: a job being dialled carries the dialer's lease and the
 call id of its attempt (the attempt's idempotency key), and an expired lease means that
 attempt is closed, never dialled again.
 """
@@ -13,8 +13,8 @@ from datetime import time
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import pgettext_lazy
 
 from linli.core.jurisdiction import JurisdictionQuerySet
 from linli.core.sensitivity import Sensitivity
@@ -27,6 +27,18 @@ P, S, ID, PUB = (
     Sensitivity.IDENTIFIER,
     Sensitivity.PUBLIC,
 )
+
+
+class VoiceAction(models.TextChoices):
+    """What the phone robot writes to the audit log (registered in VoiceConfig.ready). The
+    dialer's own steps on a call are not audited: the attempt they record is the audit."""
+
+    ROBOT_START = "robot_start", _("Started the phone robot")
+    ROBOT_RESUME = "robot_resume", _("Resumed the phone robot")
+    ROBOT_PAUSE = "robot_pause", _("Paused the phone robot")
+    ROBOT_SETTINGS = "robot_settings", _("Changed the phone robot's settings")
+    DO_NOT_CALL_ADD = "do_not_call_add", _("Added a number to the do-not-call list")
+    DO_NOT_CALL_REMOVE = "do_not_call_remove", _("Removed a number from the do-not-call list")
 
 
 class CarrierKind(models.TextChoices):
@@ -77,19 +89,22 @@ class Line(models.Model):
     def clean(self) -> None:
         settings = self.settings if isinstance(self.settings, dict) else None
         if settings is None:
-            raise ValidationError({"settings": "设置须为对象 / settings must be an object"})
+            raise ValidationError({"settings": gettext("The settings must be an object.")})
         leaked = sorted(k for k in settings if str(k).lower() in SECRET_KEYS)
         if leaked:
             raise ValidationError(
                 {
-                    "settings": "密码不得明文保存，请用 password_env 指定环境变量 / "
-                    f"no secrets in clear ({', '.join(leaked)}): name an env var in password_env"
+                    "settings": gettext(
+                        "No secrets in clear (%(keys)s): name an environment variable in "
+                        "password_env."
+                    )
+                    % {"keys": ", ".join(leaked)}
                 }
             )
         if self.max_concurrent < 1:
-            raise ValidationError({"max_concurrent": "至少为1 / at least 1"})
+            raise ValidationError({"max_concurrent": gettext("At least 1.")})
         if not self.calls_per_second or self.calls_per_second <= 0:
-            raise ValidationError({"calls_per_second": "须大于0 / must be above 0"})
+            raise ValidationError({"calls_per_second": gettext("Must be above 0.")})
 
     def password(self) -> str:
         """Returns the line's password from the environment variable its settings name."""
@@ -215,7 +230,7 @@ class CallJob(models.Model):
     next one is due, and who holds it while a call is on.
 
     `call_id` is the current attempt's idempotency key: its ContactAttempt (outcome and every
-    answer) is stored under it, so an attempt closed twice (by a dialler thought dead and by
+    answer) is stored under it, so an attempt closed twice (by a dialer thought dead and by
     the one recovering its job) counts once. `answers` journals the answers of the call in
     progress as they are given, so a crash loses none. A person is never in
     two calls at once: at most one of their jobs (over every campaign) is active.
@@ -264,7 +279,7 @@ class CallJob(models.Model):
     outcome_counts = models.JSONField(default=dict, blank=True)
     # The journal of the attempt in progress: each answer as the resident gives it, by
     # question key, as the dialogue read it. The attempt's ContactAttempt is recorded once, at
-    # the end of the call, with every answer; a dialler that dies mid-call leaves its answers
+    # the end of the call, with every answer; a dialer that dies mid-call leaves its answers
     # here for the recovery to record. Emptied when the attempt is recorded.
     answers = models.JSONField(default=dict, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)

@@ -41,9 +41,9 @@ from typing import Any
 
 from django.conf import settings
 
+from linli.adapters.telephony.base import Prompt
+from linli.adapters.tts import TTS, get_tts
 from linli.screening.questionnaires import QuestionKind, question_map, questions_of
-from linli.voice.contracts import Prompt
-from linli.voice.tts import TTS, get_tts
 
 # Prompt names (the transcript records these).
 INTRO = "intro"

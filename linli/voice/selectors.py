@@ -7,10 +7,11 @@ otherwise); the figures are counts over the campaign's jobs and attempts, no per
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import Count
+from django.db.models import Count, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from linli.core.actors import Actor
 from linli.screening import selectors as screening_selectors
 from linli.screening.models import AttemptOutcome, Campaign, ChannelCode, ContactAttempt
 from linli.voice.models import ACTIVE_STATES, CallJob, JobState, Line, Robot
@@ -61,8 +62,8 @@ class RobotView:
         return round(100 * finished / self.total) if self.total else 0
 
 
-def campaign_for(user, campaign_id: int) -> Campaign:
-    """The campaign if visible to the user (Http404 / PermissionDenied otherwise)."""
+def campaign_for(user: Actor, campaign_id: int) -> Campaign:
+    """Returns the campaign if visible to the user. Raises Http404 or PermissionDenied."""
     return screening_selectors.campaign_for(user, campaign_id)
 
 
@@ -132,5 +133,6 @@ def robot_view(campaign: Campaign, *, now: datetime | None = None) -> RobotView:
     )
 
 
-def enabled_lines():
+def enabled_lines() -> QuerySet[Line]:
+    """Returns the lines the robot may call through, by name."""
     return Line.objects.filter(enabled=True).order_by("name")

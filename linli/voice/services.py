@@ -7,23 +7,29 @@ where each call stands. Answers given during a call are journalled on its job as
 given (journal_calls, one cheap statement for many calls); when the call ends its attempt,
 outcome and every answer, is recorded once through the robot PhoneChannel's collect(), i.e.
 linli.screening.services.record_attempt, keyed by the attempt's call id, so an attempt is
-recorded once whoever closes it (the dialler, or the recovery from a dead dialler's journal).
+recorded once whoever closes it (the dialer, or the recovery from a dead dialer's journal).
 """
 
 import json
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Exists, F, OuterRef, Q
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
+from linli.audit.services import record_event
 from linli.core import identifiers
+from linli.core.actors import Actor, AuditContext
 from linli.core.masking import mask_name
 from linli.core.permissions import require
+from linli.core.phones import normalise_phone
 from linli.registry.models import PersonTag, VulnerableTag
 from linli.registry.services import PHONE_KIND
 from linli.screening import channels as channel_registry
@@ -48,12 +54,13 @@ from linli.voice.models import (
     Line,
     Robot,
     RobotStatus,
+    VoiceAction,
     default_retry_rules,
 )
 
 log = logging.getLogger(__name__)
 
-# How long a claimed job stays its dialler's without a heartbeat. A dialler alive extends
+# How long a claimed job stays its dialer's without a heartbeat. A dialer alive extends
 # the leases of its calls every LEASE_SECONDS / 3; one that died leaves them to expire.
 LEASE_SECONDS = 120
 # Targets the robot still calls: nobody reached them and nothing says not to call, or they
@@ -70,7 +77,7 @@ def dialable(prefix: str = "") -> Q:
 # Vulnerable-group tags that put a person first in the queue (no smartphone is not one).
 PRIORITY_TAGS = tuple(t for t in VulnerableTag.values if t != VulnerableTag.NO_SMARTPHONE)
 # The reason on the need-help task of a resident who pressed 0 (read by the grid worker).
-WANTS_PERSON_NOTE = "电话中按0要求人工联系 / asked the phone robot for a person"
+WANTS_PERSON_NOTE = gettext_lazy("asked the phone robot for a person")
 MAX_RETRIES_PER_OUTCOME = 10
 MAX_RETRY_MINUTES = 24 * 60
 
@@ -88,8 +95,28 @@ def phone_hash(number: str) -> str:
 # The robot's controls (campaign managers)
 
 
-def _require_manager(by, campaign: Campaign) -> None:
+def _require_manager(by: Actor, campaign: Campaign) -> None:
     require(by, roles=CAMPAIGN_MANAGERS, paths=[campaign.area_path])
+
+
+def _audit_robot(
+    action: str,
+    *,
+    campaign: Campaign,
+    by: Actor,
+    context: AuditContext | None,
+    detail: dict[str, Any],
+) -> None:
+    record_event(
+        action=action,
+        actor=by,
+        context=context,
+        object_type="campaign",
+        object_id=campaign.pk,
+        object_label=campaign.name,
+        area_path=campaign.area_path,
+        detail=detail,
+    )
 
 
 def robot_of(campaign: Campaign) -> Robot:
@@ -102,62 +129,97 @@ def robot_of(campaign: Campaign) -> Robot:
 
 def _check_phone_campaign(campaign: Campaign) -> None:
     if ChannelCode.PHONE not in campaign.channels:
-        raise ValidationError("本排查未使用电话机器人 / this campaign does not use the robot")
+        raise ValidationError(_("This campaign does not use the phone robot."))
 
 
 @transaction.atomic
-def start_robot(*, campaign: Campaign, by, now: datetime | None = None) -> Robot:
+def start_robot(
+    *,
+    campaign: Campaign,
+    by: Actor,
+    now: datetime | None = None,
+    context: AuditContext | None = None,
+) -> Robot:
     """Starts (or resumes) the robot: queues a call for every target it can reach that has
-    none yet, and lets the dialer call them within the calling hours. Raises PermissionDenied;
+    none yet, and lets the dialer call them within the calling hours. Audited as robot_start
+    the first time, robot_resume after that. Returns the robot. Raises PermissionDenied;
     ValidationError when the campaign is not running or does not use the phone robot."""
     _require_manager(by, campaign)
     now = now or timezone.now()
     campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
     _check_phone_campaign(campaign)
     if campaign.status != CampaignStatus.RUNNING:
-        raise ValidationError("排查未在进行中 / the campaign is not running")
+        raise ValidationError(_("The campaign is not running."))
     robot = robot_of(campaign)
-    enqueue_calls(campaign=campaign, now=now)
+    resumed = robot.started_at is not None
+    queued = enqueue_calls(campaign=campaign, now=now)
     robot.status = RobotStatus.RUNNING
     robot.started_at = robot.started_at or now
-    robot.updated_by = by
+    robot.updated_by_id = by.pk
     robot.save(update_fields=["status", "started_at", "updated_by", "updated_at"])
+    _audit_robot(
+        VoiceAction.ROBOT_RESUME if resumed else VoiceAction.ROBOT_START,
+        campaign=campaign,
+        by=by,
+        context=context,
+        detail={"queued": queued},
+    )
     return robot
 
 
 @transaction.atomic
-def pause_robot(*, campaign: Campaign, by, now: datetime | None = None) -> Robot:
-    """Pauses the robot: no new call is placed; calls in progress finish."""
+def pause_robot(
+    *,
+    campaign: Campaign,
+    by: Actor,
+    now: datetime | None = None,
+    context: AuditContext | None = None,
+) -> Robot:
+    """Pauses the robot: no new call is placed; calls in progress finish. Audited as
+    robot_pause. Returns the robot. Raises PermissionDenied."""
     _require_manager(by, campaign)
     robot = Robot.objects.select_for_update().get(pk=robot_of(campaign).pk)
     robot.status = RobotStatus.PAUSED
     robot.paused_at = now or timezone.now()
-    robot.updated_by = by
+    robot.updated_by_id = by.pk
     robot.save(update_fields=["status", "paused_at", "updated_by", "updated_at"])
+    _audit_robot(VoiceAction.ROBOT_PAUSE, campaign=campaign, by=by, context=context, detail={})
     return robot
 
 
-def clean_retry_rules(raw: object) -> dict:
+def clean_retry_rules(raw: object) -> dict[str, dict[str, float]]:
     """Returns retry rules in canonical form. Raises ValidationError keyed "retry_rules"."""
     if not isinstance(raw, dict):
-        raise ValidationError({"retry_rules": "重拨规则格式错误 / retry rules must be an object"})
+        raise ValidationError({"retry_rules": _("The retry rules must be an object.")})
     rules = {}
     for outcome, rule in raw.items():
         if outcome not in RETRYABLE_OUTCOMES:
-            raise ValidationError({"retry_rules": f"未知的结果 / unknown outcome {outcome!r}"})
+            raise ValidationError(
+                {"retry_rules": _("Unknown outcome %(outcome)s.") % {"outcome": repr(outcome)}}
+            )
         if not isinstance(rule, dict):
-            raise ValidationError({"retry_rules": f"{outcome}: 格式错误 / must be an object"})
+            raise ValidationError(
+                {"retry_rules": _("%(outcome)s: must be an object.") % {"outcome": outcome}}
+            )
         try:
             limit, after = int(rule.get("max", 0)), float(rule.get("after_minutes", 30))
         except (TypeError, ValueError):
-            raise ValidationError({"retry_rules": f"{outcome}: 须为数字 / numbers"}) from None
+            raise ValidationError(
+                {"retry_rules": _("%(outcome)s: must be numbers.") % {"outcome": outcome}}
+            ) from None
         if not 0 <= limit <= MAX_RETRIES_PER_OUTCOME:
             raise ValidationError(
-                {"retry_rules": f"{outcome}: 次数为0–10 / max {MAX_RETRIES_PER_OUTCOME}"}
+                {
+                    "retry_rules": _("%(outcome)s: at most %(max)d attempts.")
+                    % {"outcome": outcome, "max": MAX_RETRIES_PER_OUTCOME}
+                }
             )
         if not 1 <= after <= MAX_RETRY_MINUTES:
             raise ValidationError(
-                {"retry_rules": f"{outcome}: 间隔为1–1440分钟 / 1 to 1440 minutes"}
+                {
+                    "retry_rules": _("%(outcome)s: retry after 1 to %(minutes)d minutes.")
+                    % {"outcome": outcome, "minutes": MAX_RETRY_MINUTES}
+                }
             )
         rules[outcome] = {"max": limit, "after_minutes": after}
     return rules
@@ -167,25 +229,27 @@ def clean_retry_rules(raw: object) -> dict:
 def configure_robot(
     *,
     campaign: Campaign,
-    by,
+    by: Actor,
     calling_start: time,
     calling_end: time,
-    retry_rules: dict,
+    retry_rules: dict[str, Any],
     line: Line | None = None,
+    context: AuditContext | None = None,
 ) -> Robot:
     """Sets the robot's calling hours (local time, start before end, no night calls across
-    midnight), retry rules and line. Raises PermissionDenied or ValidationError by field."""
+    midnight), retry rules and line; audited as robot_settings with the new values. Returns
+    the robot. Raises PermissionDenied or ValidationError by field."""
     _require_manager(by, campaign)
     if calling_start >= calling_end:
-        raise ValidationError({"calling_end": "结束时间须晚于开始时间 / end after the start"})
+        raise ValidationError({"calling_end": _("The end must be after the start.")})
     rules = clean_retry_rules(retry_rules)
     if line is not None and not line.enabled:
-        raise ValidationError({"line": "线路未启用 / this line is disabled"})
+        raise ValidationError({"line": _("This line is disabled.")})
     robot = Robot.objects.select_for_update().get(pk=robot_of(campaign).pk)
     robot.calling_start, robot.calling_end = calling_start, calling_end
     robot.retry_rules = rules
     robot.line = line
-    robot.updated_by = by
+    robot.updated_by_id = by.pk
     robot.save(
         update_fields=[
             "calling_start",
@@ -196,26 +260,79 @@ def configure_robot(
             "updated_at",
         ]
     )
+    _audit_robot(
+        VoiceAction.ROBOT_SETTINGS,
+        campaign=campaign,
+        by=by,
+        context=context,
+        detail={
+            "calling_start": calling_start.isoformat("minutes"),
+            "calling_end": calling_end.isoformat("minutes"),
+            "retry_rules": rules,
+            "line": line.pk if line is not None else None,
+        },
+    )
     return robot
 
 
-def add_do_not_call(*, number: str, by, reason: str = "") -> DoNotCall:
-    """Puts a number on the do-not-call list (stored as its keyed hash)."""
-    from linli.core.phones import normalise_phone
+def _audit_do_not_call(
+    action: str, *, entry_id: object, by: Actor, context: AuditContext | None, detail: dict
+) -> None:
+    # The number is never written to the log: the entry's id and its keyed hash identify it.
+    record_event(
+        action=action,
+        actor=by,
+        context=context,
+        object_type="do_not_call",
+        object_id=entry_id,
+        detail=detail,
+    )
 
+
+@transaction.atomic
+def add_do_not_call(
+    *, number: str, by: Actor, reason: str = "", context: AuditContext | None = None
+) -> DoNotCall:
+    """Puts a number on the do-not-call list (stored as its keyed hash); audited as
+    do_not_call_add. Returns the entry (the existing one when the number is listed already).
+    Raises PermissionDenied; InvalidPhone when `number` is not a phone number."""
     require(by, roles=CAMPAIGN_MANAGERS)
-    entry, _created = DoNotCall.objects.get_or_create(
+    entry, created = DoNotCall.objects.get_or_create(
         phone_hash=phone_hash(normalise_phone(number)),
-        defaults={"reason": reason[:200], "added_by": by},
+        defaults={"reason": reason[:200], "added_by_id": by.pk},
+    )
+    _audit_do_not_call(
+        VoiceAction.DO_NOT_CALL_ADD,
+        entry_id=entry.pk,
+        by=by,
+        context=context,
+        detail={"created": created, "reason": entry.reason},
     )
     return entry
+
+
+@transaction.atomic
+def remove_do_not_call(*, number: str, by: Actor, context: AuditContext | None = None) -> bool:
+    """Takes a number off the do-not-call list; audited as do_not_call_remove when it was
+    listed. Returns whether it was. Raises PermissionDenied; InvalidPhone when `number` is not
+    a phone number."""
+    require(by, roles=CAMPAIGN_MANAGERS)
+    entry = DoNotCall.objects.filter(phone_hash=phone_hash(normalise_phone(number))).first()
+    if entry is None:
+        return False
+    entry_id = entry.pk
+    entry.delete()
+    _audit_do_not_call(
+        VoiceAction.DO_NOT_CALL_REMOVE, entry_id=entry_id, by=by, context=context, detail={}
+    )
+    return True
 
 
 # ---------------------------------------------------------------------------------------------
 # The queue
 
 
-def _dialable_targets(campaign: Campaign):
+def _dialable_targets(campaign: Campaign) -> QuerySet[CampaignTarget]:
     return CampaignTarget.objects.filter(
         campaign=campaign, status__in=DIALABLE, call_job__isnull=True
     ).exclude(person__phone_hash="")
@@ -302,7 +419,7 @@ class ClaimedCall:
     number: str = field(repr=False)  # never logged, never stored in clear
 
 
-def _due_jobs(now: datetime, line_id: int):
+def _due_jobs(now: datetime, line_id: int) -> QuerySet[CallJob]:
     local = timezone.localtime(now).time()
     busy = CallJob.objects.filter(person_id=OuterRef("person_id"), state__in=ACTIVE_STATES)
     blocked = DoNotCall.objects.filter(phone_hash=OuterRef("person__phone_hash"))
@@ -333,7 +450,7 @@ def claim_jobs(
 ) -> list[ClaimedCall]:
     """Claims up to `limit` due jobs for a line, the vulnerable first then the longest
     waiting: starts their next attempt (a new call id) under the dialer's lease. Never two
-    jobs of one person (the database refuses it even across diallers); jobs another dialler is
+    jobs of one person (the database refuses it even across dialers); jobs another dialer is
     claiming are skipped (SKIP LOCKED)."""
     if limit <= 0:
         return []
@@ -342,12 +459,20 @@ def claim_jobs(
         with transaction.atomic():
             return _claim(owner, line_id, limit, now, lease_seconds, one_by_one=False)
     except IntegrityError:
-        # Another dialler took a job of one of these people meanwhile: claim one at a time.
+        # Another dialer took a job of one of these people meanwhile: claim one at a time.
         with transaction.atomic():
             return _claim(owner, line_id, limit, now, lease_seconds, one_by_one=True)
 
 
-def _claim(owner, line_id, limit, now, lease_seconds, *, one_by_one) -> list[ClaimedCall]:
+def _claim(
+    owner: str,
+    line_id: int,
+    limit: int,
+    now: datetime,
+    lease_seconds: float,
+    *,
+    one_by_one: bool,
+) -> list[ClaimedCall]:
     candidates = list(
         _due_jobs(now, line_id)
         .select_for_update(skip_locked=True, of=("self",))
@@ -431,7 +556,8 @@ def _start_attempts(jobs: list[CallJob], fields: list[str]) -> None:
         CallJob.objects.bulk_update(jobs, fields)
         return
     first = jobs[0]
-    values, params = [], []
+    values: list[str] = []
+    params: list[Any] = []
     for job in jobs:
         values.append("(%s::bigint, %s::integer, %s::varchar)")
         params += [job.pk, job.attempt, job.call_id]
@@ -454,7 +580,7 @@ def mark_in_call(*, call: ClaimedCall, owner: str, now: datetime | None = None) 
 
 
 def extend_leases(*, owner: str, job_ids: list[int], now: datetime | None = None) -> int:
-    """The dialler's heartbeat: its calls in progress stay its own for LEASE_SECONDS more."""
+    """The dialer's heartbeat: its calls in progress stay its own for LEASE_SECONDS more."""
     if not job_ids:
         return 0
     now = now or timezone.now()
@@ -484,7 +610,7 @@ def journal_calls(*, owner: str, entries: list[JournalEntry], now: datetime | No
     (a crash from then on closes the attempt as hung up) and each answer as it was given (a
     crash loses none: the recovery records the journal). Many calls' entries share the write
     (group commit); no validation or risk work happens here, that is done once per call when
-    its attempt is recorded. Only the dialler's own attempts still in progress are written.
+    its attempt is recorded. Only the dialer's own attempts still in progress are written.
     Returns how many jobs were written."""
     if not entries:
         return 0
@@ -496,7 +622,8 @@ def journal_calls(*, owner: str, entries: list[JournalEntry], now: datetime | No
         row[1] = row[1] or entry.in_call
     if connection.vendor != "postgresql":
         return _journal_portable(owner, merged, now)
-    values, params = [], []
+    values: list[str] = []
+    params: list[Any] = []
     for (job_id, call_id), (answers, in_call) in merged.items():
         values.append("(%s::bigint, %s::varchar, %s::jsonb, %s::boolean)")
         params += [job_id, call_id, json.dumps(answers, cls=DjangoJSONEncoder), in_call]
@@ -543,7 +670,7 @@ def save_answer(
 ) -> bool:
     """Journals one answer given on the call the moment it is given (a crash loses nothing
     said); the attempt recorded at the end of the call carries it. Returns whether it was
-    written (False: the attempt is no longer this dialler's)."""
+    written (False: the attempt is no longer this dialer's)."""
     return bool(
         journal_calls(owner=owner, entries=[JournalEntry(call, answers={key: value})], now=at)
     )
@@ -652,19 +779,17 @@ def _finish_batch(owner: str | None, finishes: list[Finish]) -> list[FinishedCal
     channel = channel_registry.get_channel(ChannelCode.PHONE)
     results: dict[int, FinishedCall] = {}
     changed: list[tuple[CallJob, str, str, datetime | None, datetime]] = []
-    # Targets are locked in job order, as another dialler finishing with us would lock them.
+    # Targets are locked in job order, as another dialer finishing with us would lock them.
     for index, finish in sorted(enumerate(finishes), key=lambda item: item[1].call.job_id):
         call = finish.call
         job = jobs.get(call.job_id)
-        ours = job is not None and job.call_id == call.call_id and job.state in ACTIVE_STATES
-        if ours and owner is not None:
-            ours = job.lease_owner == owner
+        ours = _held(job, call, owner)
         recorded = _record(channel, finish)
         if recorded is None:
             # The campaign closed under the call: nothing more to record or to retry.
-            if ours:
-                changed.append((job, finish.outcome, JobState.GIVEN_UP, None, finish.finished_at))
-                job.state = JobState.GIVEN_UP
+            if ours is not None:
+                changed.append((ours, finish.outcome, JobState.GIVEN_UP, None, finish.finished_at))
+                ours.state = JobState.GIVEN_UP
             results[index] = FinishedCall(finish.outcome, JobState.GIVEN_UP, None, False)
             continue
         outcome, created, complete, answered = recorded
@@ -675,27 +800,39 @@ def _finish_batch(owner: str | None, finishes: list[Finish]) -> list[FinishedCal
                 target=_target_ref(call),
                 reason=DoorKnockReason.NEED_HELP,
                 now=finish.finished_at,
-                note=WANTS_PERSON_NOTE,
+                note=str(WANTS_PERSON_NOTE),
             )
             complete = True
-        if not ours:
+        if ours is None:
             state, next_at = (job.state, job.next_at) if job else (JobState.DONE, None)
             results[index] = FinishedCall(outcome, state, next_at, created, answered)
             continue
-        counts = dict(job.outcome_counts)
+        counts = dict(ours.outcome_counts)
         counts[outcome] = counts.get(outcome, 0) + 1
-        job.outcome_counts = counts
+        ours.outcome_counts = counts
         state, next_at = next_step(
             call.retry_rules, counts, outcome, finish.finished_at, complete=complete
         )
-        changed.append((job, outcome, state, next_at, finish.finished_at))
-        job.state = state  # a second finish of this attempt in the batch is not ours
+        changed.append((ours, outcome, state, next_at, finish.finished_at))
+        ours.state = state  # a second finish of this attempt in the batch is not ours
         results[index] = FinishedCall(outcome, state, next_at, created, answered)
     _set_jobs(changed)
     return [results[index] for index in range(len(finishes))]
 
 
-def _record(channel, finish: Finish) -> tuple[str, bool, bool, int] | None:
+def _held(job: CallJob | None, call: ClaimedCall, owner: str | None) -> CallJob | None:
+    """Returns the job when the call is still its attempt in progress (and, given an owner,
+    that owner's); None when the attempt was closed or taken over meanwhile."""
+    if job is None or job.call_id != call.call_id or job.state not in ACTIVE_STATES:
+        return None
+    if owner is not None and job.lease_owner != owner:
+        return None
+    return job
+
+
+def _record(
+    channel: channel_registry.Channel, finish: Finish
+) -> tuple[str, bool, bool, int] | None:
     """Stores the attempt; returns (outcome as stored, created now, questionnaire complete,
     answers stored), or None when the campaign no longer takes answers."""
     answers = dict(finish.answers)
@@ -754,7 +891,8 @@ def _set_jobs(changed: list[tuple[CallJob, str, str, datetime | None, datetime]]
                 updated_at=now,
             )
         return
-    values, params = [], []
+    values: list[str] = []
+    params: list[Any] = []
     for job, outcome, state, next_at, finished_at in changed:
         values.append(
             "(%s::bigint, %s::varchar, %s::varchar, %s::jsonb, %s::timestamptz, %s::timestamptz)"
@@ -775,7 +913,7 @@ def _set_jobs(changed: list[tuple[CallJob, str, str, datetime | None, datetime]]
 
 
 def recover_expired(*, now: datetime | None = None, limit: int = 500) -> int:
-    """Closes the attempts of jobs whose dialler's lease expired (it died or lost the
+    """Closes the attempts of jobs whose dialer's lease expired (it died or lost the
     database): a call that was ringing is recorded as failed, one that was answered as hung up
     with every answer its journal holds, and the job is retried per the rules, never
     redialled under the same attempt. Returns how many were closed."""
@@ -813,7 +951,7 @@ def recover_expired(*, now: datetime | None = None, limit: int = 500) -> int:
                     started_at=job.started_at or now,
                     finished_at=now,
                     answers=dict(job.answers or {}),
-                    detail={"attempt": job.attempt, "recovered": True, "dialler": job.lease_owner},
+                    detail={"attempt": job.attempt, "recovered": True, "dialer": job.lease_owner},
                 )
             )
         for finish, result in zip(
@@ -849,7 +987,7 @@ def sweep_jobs(*, now: datetime | None = None) -> int:
 
 
 def release_jobs(*, owner: str, job_ids: list[int]) -> int:
-    """Gives back jobs a stopping dialler claimed but never dialled (no attempt was made):
+    """Gives back jobs a stopping dialer claimed but never dialled (no attempt was made):
     they are due again under their attempt number minus one."""
     if not job_ids:
         return 0

@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
+from linli.core.actors import AuditContext
 from linli.core.errors import add_errors_to_form
 from linli.core.jurisdiction import path_within
 from linli.core.permissions import require
@@ -127,7 +128,7 @@ def robot_live(request: HttpRequest, campaign_id: int) -> HttpResponse:
 
 def _report(request: HttpRequest, action, done: str, campaign: Campaign) -> None:
     try:
-        action(campaign=campaign, by=request.user)
+        action(campaign=campaign, by=request.user, context=AuditContext.from_request(request))
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
     except PermissionDenied as error:
@@ -173,6 +174,7 @@ def robot_settings(request: HttpRequest, campaign_id: int) -> HttpResponse:
                 calling_end=form.cleaned_data["calling_end"],
                 retry_rules=form.rules(),
                 line=form.cleaned_data["line"],
+                context=AuditContext.from_request(request),
             )
         except ValidationError as error:
             add_errors_to_form(form, error)

@@ -2,7 +2,7 @@
 the same key more than once in a call.
 
 A receiver reports each (SSRC, timestamp) once, as RFC 4733 says an event is identified
-(linli.voice.media.packets.EventReceiver), and SIPp's play_pcap_audio replays a pcap's RTP
+(linli.adapters.media.packets.EventReceiver), and SIPp's play_pcap_audio replays a pcap's RTP
 unchanged: the same pcap played twice in one call is one press, not two. So every further
 press of a key in a call needs a pcap of its own with a later timestamp (the first press can be
 the pcap SIPp ships, /usr/share/sip-tester/dtmf_2833_1.pcap, or dtmf_4733_2.pcap).

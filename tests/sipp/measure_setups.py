@@ -21,8 +21,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from linli.voice.contracts import CallRequest  # noqa: E402
-from linli.voice.sip import SipCarrier, SipConfig  # noqa: E402
+from linli.adapters.telephony.base import CallRequest  # noqa: E402
+from linli.adapters.telephony.sip import SipCarrier, SipConfig  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 

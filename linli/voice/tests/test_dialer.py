@@ -11,6 +11,14 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from linli.adapters.telephony.simulated import (
+    HEALTHY_KEYS,
+    PERSONAS,
+    Persona,
+    Rates,
+    SimulatedCarrier,
+)
+from linli.adapters.tts import FakeTTS
 from linli.registry.models import VulnerableTag
 from linli.screening import channels as channel_registry
 from linli.screening import selectors as screening_selectors
@@ -22,8 +30,6 @@ from linli.voice.channels import RobotPhoneChannel
 from linli.voice.dialer import Dialer, Pacer, VirtualClock, inline_db
 from linli.voice.models import ACTIVE_STATES, CallJob, JobState, Line
 from linli.voice.script import script_for
-from linli.voice.simulated import HEALTHY_KEYS, PERSONAS, Persona, Rates, SimulatedCarrier
-from linli.voice.tts import FakeTTS
 
 TZ = timezone.get_default_timezone()
 
@@ -398,7 +404,7 @@ def test_crash_and_resume_records_every_attempt_once_and_loses_no_answer(world):
     carrier = SimulatedCarrier(rates=Rates(answer=1.0, no_answer=0, busy=0, wrong_number=0))
     clock = VirtualClock(local(0, 9, 0))
     line = make_line(concurrent=8, cps=0.2)  # starts 5 s apart: some ring while others talk
-    first = make_dialer(clock, line, carrier, owner="dialler-1", housekeeping_seconds=30)
+    first = make_dialer(clock, line, carrier, owner="dialer-1", housekeeping_seconds=30)
 
     async def crash_after(seconds: float):
         task = asyncio.create_task(first.run())
@@ -419,7 +425,7 @@ def test_crash_and_resume_records_every_attempt_once_and_loses_no_answer(world):
     assert journalled, "some answers were given before the crash"
     assert first.stats.answers_saved >= sum(len(a) for a in journalled.values())
 
-    second = make_dialer(clock, line, carrier, owner="dialler-2", housekeeping_seconds=30)
+    second = make_dialer(clock, line, carrier, owner="dialer-2", housekeeping_seconds=30)
     clock.run(second.run(until=clock.now() + timedelta(hours=1)))
 
     assert second.stats.recovered == len(interrupted)
@@ -447,20 +453,20 @@ def test_crash_and_resume_records_every_attempt_once_and_loses_no_answer(world):
 
 
 @pytest.mark.django_db
-def test_a_dialler_thought_dead_cannot_record_its_attempt_twice(world):
+def test_a_dialer_thought_dead_cannot_record_its_attempt_twice(world):
     campaign = robot_campaign(world)
     now = local(0, 9, 0)
     [call, _other] = services.claim_jobs(owner="old", line_id=make_line().pk, limit=2, now=now)
     assert services.mark_in_call(call=call, owner="old", now=now)
     assert services.save_answer(call=call, owner="old", key="temperature", value="37.0", at=now)
-    # The old dialler stops extending its lease; another one recovers the attempt.
+    # The old dialer stops extending its lease; another one recovers the attempt.
     later = now + timedelta(seconds=services.LEASE_SECONDS + 1)
     assert services.recover_expired(now=later) == 2
     attempt = ContactAttempt.objects.get(idempotency_key=call.call_id)
     assert attempt.outcome == "hung_up" and attempt.answers == {"temperature": 37.0}
     job = CallJob.objects.get(pk=call.job_id)
     state, counts = job.state, job.outcome_counts
-    # The old dialler comes back and finishes its call: nothing changes, nothing is doubled.
+    # The old dialer comes back and finishes its call: nothing changes, nothing is doubled.
     assert not services.save_answer(call=call, owner="old", key="cough", value=True, at=later)
     result = services.finish_call(
         call=call,

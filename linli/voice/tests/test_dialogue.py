@@ -6,6 +6,8 @@ from datetime import date
 
 import pytest
 
+from linli.adapters.telephony.base import CallSession, HungUp, Prompt
+from linli.adapters.tts import FakeTTS
 from linli.screening.questionnaires import (
     arrivals_template,
     daily_symptoms_template,
@@ -14,10 +16,8 @@ from linli.screening.questionnaires import (
     validate_answers,
 )
 from linli.voice import script as scripts
-from linli.voice.contracts import CallSession, HungUp, Prompt
 from linli.voice.dialogue import run_dialogue
 from linli.voice.script import script_for
-from linli.voice.tts import FakeTTS
 
 TODAY = date(2022, 1, 20)
 

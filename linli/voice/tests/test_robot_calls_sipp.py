@@ -29,17 +29,17 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.db import connections
 
+from linli.adapters.telephony.base import CallRequest, CallSetup, Carrier
+from linli.adapters.telephony.sip import SipCarrier, SipConfig
+from linli.adapters.telephony.tests.test_sip_sipp import SIPP, Sipp
 from linli.screening import selectors as screening_selectors
 from linli.screening import services as screening
 from linli.screening.models import CampaignTarget, ContactAttempt
 from linli.screening.tests.builders import add_person
 from linli.voice import services
-from linli.voice.contracts import CallRequest, CallSetup, Carrier
 from linli.voice.dialer import Dialer
 from linli.voice.dialogue import MAX_TRIES
 from linli.voice.models import CallJob, JobState, Line
-from linli.voice.sip import SipCarrier, SipConfig
-from linli.voice.tests.test_sip_sipp import SIPP, Sipp
 
 if SIPP is None and os.environ.get("LINLI_REQUIRE_SIPP") != "1":
     pytestmark = pytest.mark.skip(reason="sipp (Debian sip-tester) is not installed")

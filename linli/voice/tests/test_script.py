@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from linli.adapters.tts import FakeTTS, speakable
 from linli.screening import selectors
 from linli.screening.questionnaires import (
     PIPL_BASIS,
@@ -29,7 +30,6 @@ from linli.voice.script import (
     short_intro,
     spoken_name,
 )
-from linli.voice.tts import FakeTTS, speakable
 
 
 @dataclass

@@ -23,7 +23,7 @@ def test_only_mobile_numbers_are_accepted(to):
 @pytest.mark.parametrize("text", ["", "   "])
 def test_empty_text_is_refused(text):
     """An SMS without text is refused."""
-    with pytest.raises(ValueError, match="empty"):
+    with pytest.raises(ValueError, match="短信内容为空"):
         SmsMessage(to="13812345678", text=text)
 
 

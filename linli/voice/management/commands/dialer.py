@@ -16,10 +16,11 @@ from datetime import datetime
 
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
+from linli.adapters.telephony.simulated import SimulatedCarrier
 from linli.voice.dialer import Clock, Dialer, VirtualClock, default_carrier, inline_db, thread_db
 from linli.voice.models import CarrierKind, Line
-from linli.voice.simulated import SimulatedCarrier
 
 
 class Command(BaseCommand):
@@ -63,14 +64,14 @@ class Command(BaseCommand):
         if virtual is None:
             return Clock(), thread_db
         if not simulated:
-            raise CommandError("虚拟时钟只用于模拟线路 / --virtual-time needs --simulated")
+            raise CommandError(_("--virtual-time needs --simulated."))
         if virtual == "now":
             return VirtualClock(timezone.now()), inline_db
         try:
             start = datetime.fromisoformat(virtual)
         except ValueError:
             raise CommandError(
-                f"时间格式错误 / --virtual-time: not a date and time {virtual!r}"
+                _("--virtual-time: not a date and time: %(value)s") % {"value": repr(virtual)}
             ) from None
         return VirtualClock(start), inline_db
 
@@ -81,7 +82,9 @@ class Command(BaseCommand):
         lines = list(rows.order_by("name"))
         missing = set(names) - {row.name for row in lines}
         if missing:
-            raise CommandError(f"没有该线路 / no enabled line named {', '.join(sorted(missing))}")
+            raise CommandError(
+                _("No enabled line named %(names)s.") % {"names": ", ".join(sorted(missing))}
+            )
         if not lines and simulated:
             lines = [
                 Line.objects.get_or_create(
@@ -90,7 +93,7 @@ class Command(BaseCommand):
                 )[0]
             ]
         if not lines:
-            raise CommandError("没有可用线路 / no enabled line (add one, or use --simulated)")
+            raise CommandError(_("No enabled line (add one, or use --simulated)."))
         return lines
 
     async def _run(self, dialer: Dialer, once: bool, every: float) -> None:

@@ -1,8 +1,0 @@
-"""The media path of a direct SIP call: G.711 μ-law, RTP with RFC 4733 telephone-events, an
-in-band DTMF detector, and the CallSession built on them (see linli.voice.contracts)."""
-
-from linli.voice.media.g711 import lin2ulaw, ulaw2lin, wav_to_ulaw
-from linli.voice.media.rtp import RtpStream, StreamClosed
-from linli.voice.media.session import RtpCallSession
-
-__all__ = ["RtpCallSession", "RtpStream", "StreamClosed", "lin2ulaw", "ulaw2lin", "wav_to_ulaw"]

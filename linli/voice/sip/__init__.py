@@ -1,6 +1,0 @@
-"""Direct SIP: an asyncio user agent client over UDP (RFC 3261) placing the robot's calls,
-with SDP offer/answer, digest authentication and RTP media through linli.voice.media."""
-
-from .carrier import SipCarrier, SipConfig
-
-__all__ = ["SipCarrier", "SipConfig"]

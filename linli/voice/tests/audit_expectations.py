@@ -1,0 +1,112 @@
+"""Which phone-robot services record which audit action (tests/test_audit_coverage.py).
+
+The robot's controls and the do-not-call list are a person's decisions: audited. The dialer's
+steps on a call job (claim, journal, finish, recovery, sweep) are the machine's own
+bookkeeping, thousands an hour; what a call produced is recorded as the screening attempt
+(ContactAttempt, keyed by its call id), which is where a call is traced.
+"""
+
+from datetime import time
+
+from linli.screening import selectors as screening_selectors
+from linli.screening import services as screening
+from linli.voice import services
+from linli.voice.models import VoiceAction
+
+NUMBER = "13900001111"
+
+
+def _phone_campaign(world):
+    """A running campaign over community A that uses the phone robot (as test_robot_pages)."""
+    questionnaire = screening.create_questionnaire(
+        name="每日健康监测", area=world.a.community, by=world.lead_a, from_template="daily_symptoms"
+    )
+    campaign = screening.create_campaign(
+        name="每日健康监测",
+        questionnaire_version=screening_selectors.latest_version(questionnaire),
+        area=world.a.community,
+        by=world.lead_a,
+        channels=["phone", "door_knock"],
+    )
+    screening.launch_campaign(campaign=campaign, by=world.lead_a)
+    return campaign
+
+
+def _start(world):
+    services.start_robot(campaign=_phone_campaign(world), by=world.lead_a)
+
+
+def _resume(world):
+    campaign = _phone_campaign(world)
+    services.start_robot(campaign=campaign, by=world.lead_a)
+    services.pause_robot(campaign=campaign, by=world.lead_a)
+    services.start_robot(campaign=campaign, by=world.lead_a)
+
+
+def _pause(world):
+    services.pause_robot(campaign=_phone_campaign(world), by=world.lead_a)
+
+
+def _configure(world):
+    services.configure_robot(
+        campaign=_phone_campaign(world),
+        by=world.lead_a,
+        calling_start=time(9, 0),
+        calling_end=time(20, 0),
+        retry_rules={"no_answer": {"max": 2, "after_minutes": 30}},
+    )
+
+
+def _add(world):
+    services.add_do_not_call(number=NUMBER, by=world.lead_a, reason="asked not to be called")
+
+
+def _remove(world):
+    services.add_do_not_call(number=NUMBER, by=world.lead_a)
+    services.remove_do_not_call(number=NUMBER, by=world.lead_a)
+
+
+AUDITED = {
+    # start_robot records robot_start the first time and robot_resume after a pause.
+    "start_robot": (VoiceAction.ROBOT_START, _start),
+    "pause_robot": (VoiceAction.ROBOT_PAUSE, _pause),
+    "configure_robot": (VoiceAction.ROBOT_SETTINGS, _configure),
+    "add_do_not_call": (VoiceAction.DO_NOT_CALL_ADD, _add),
+    "remove_do_not_call": (VoiceAction.DO_NOT_CALL_REMOVE, _remove),
+}
+
+# start_robot's second action, robot_resume (the walk runs one action per service):
+# linli/voice/tests/test_robot_audit.py runs this one.
+RESUME = (VoiceAction.ROBOT_RESUME, _resume)
+
+_DIALER_STEP = (
+    "the dialer's bookkeeping on a call job, not a person's decision; the call's result is "
+    "the screening attempt it records"
+)
+
+NOT_AUDITED = {
+    "dialable": "pure helper: builds a query filter",
+    "call_id_for": "pure helper: formats a call id",
+    "phone_hash": "pure helper: hashes a number",
+    "clean_retry_rules": "pure helper: validates rules (configure_robot audits the change)",
+    "next_step": "pure helper: computes a job's next state",
+    "robot_of": (
+        "creates a campaign's robot paused with the defaults on first look; starting and "
+        "configuring it are audited"
+    ),
+    "enqueue_calls": "queues the calls of a robot start, which records robot_start or robot_resume",
+    "queue_call": (
+        "the robot channel's dispatch of one target (a queue entry); the attempt is recorded "
+        "by screening"
+    ),
+    "claim_jobs": _DIALER_STEP,
+    "mark_in_call": _DIALER_STEP,
+    "extend_leases": _DIALER_STEP,
+    "journal_calls": _DIALER_STEP,
+    "save_answer": _DIALER_STEP,
+    "finish_call": _DIALER_STEP,
+    "finish_calls": _DIALER_STEP,
+    "recover_expired": _DIALER_STEP + " (marked recovered in its detail)",
+    "sweep_jobs": _DIALER_STEP,
+    "release_jobs": _DIALER_STEP,
+}
