@@ -42,6 +42,10 @@ class UserAdmin(DjangoUserAdmin):
             )
         else:
             super().save_model(request, obj, form, change)
+            if not change:
+                services.record_account_created(
+                    user=obj, by=request.user, context=AuditContext.from_request(request)
+                )
         flags = [f for f in ("is_active", "is_staff", "is_superuser") if f in form.changed_data]
         if change and flags:
             services.record_flags_changed(

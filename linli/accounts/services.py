@@ -41,7 +41,9 @@ def create_staff_user(
     by: Actor | None = None,
     context: AuditContext | None = None,
 ) -> User:
-    """Creates a staff account with its role and assigned areas."""
+    """Creates a staff account with its role and assigned areas, and records it. `by` is None
+    when no one signed in does it (the demo, a command). Returns the user. Raises
+    ValidationError for an invalid username or role."""
     user = User(username=username, role=role, display_name=display_name)
     user.set_password(password)
     user.full_clean(exclude=["password"])
@@ -83,6 +85,8 @@ def set_role(
 def assign_area(
     *, user: User, area: Area, by: Actor | None, context: AuditContext | None = None
 ) -> AreaAssignment:
+    """Makes the user answer for an area (and all below it); records it when it is new.
+    Returns the assignment."""
     assignment, created = AreaAssignment.objects.get_or_create(
         user=user, area=area, defaults={"assigned_by": user_of(by)}
     )
@@ -102,6 +106,7 @@ def assign_area(
 def unassign_area(
     *, user: User, area: Area, by: Actor | None, context: AuditContext | None = None
 ) -> None:
+    """Takes an area from the user's jurisdiction; records it when they had it."""
     deleted, _ = AreaAssignment.objects.filter(user=user, area=area).delete()
     if deleted:
         user.__dict__.pop("jurisdiction_paths", None)
@@ -112,6 +117,20 @@ def unassign_area(
             area_path=area.path,
             detail={"change": "unassign", "area": area.name, "area_id": area.pk},
         )
+
+
+def record_account_created(
+    *, user: User, by: Actor | None, context: AuditContext | None = None
+) -> None:
+    """Audits an account created outside create_staff_user (Django's admin form sets the
+    password itself): who created whom, with which role."""
+    _audit_permission_change(
+        user=user,
+        by=by,
+        context=context,
+        area_path="",
+        detail={"change": "create", "role": user.role},
+    )
 
 
 def record_flags_changed(

@@ -170,7 +170,7 @@ def test_data_steward_imports_a_department_file_and_sees_where_values_came_from(
 
 @pytest.fixture
 def possible_duplicate(story):
-    """张三峰 from a grid census: the same phone as 张三丰, a homophone name, another flat
+    """张三峰 from a grid census: the same phone as 张三丰, a homophone name, another dwelling
     and no ID number — a pair the matcher leaves to a steward."""
     from linli.registry.services import create_household, register_person
 
@@ -182,6 +182,7 @@ def possible_duplicate(story):
         dwelling=dwelling,
         household=create_household(dwelling=dwelling, by=None),
         relation_to_head="head",
+        by=None,
     )
     review = MatchReview.objects.create(
         left=world.resident_a,

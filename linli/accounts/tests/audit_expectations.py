@@ -31,6 +31,10 @@ AUDITED = {
         CHANGE,
         lambda w: services.unassign_area(user=w.grid_a, area=w.a.grid, by=w.lead_a),
     ),
+    "record_account_created": (
+        CHANGE,
+        lambda w: services.record_account_created(user=w.grid_a, by=w.lead_a),
+    ),
     "record_flags_changed": (
         CHANGE,
         lambda w: services.record_flags_changed(
