@@ -1,6 +1,7 @@
-"""What the screening benches (screening_surge.py, dialer.py) set up alike: a fresh PostgreSQL
-database migrated under production settings, one demo community sized for the run, and a
-campaign launched by its community lead.
+"""What the benches set up alike: a fresh PostgreSQL database (or an existing one kept between
+runs), Django in the bench's own process, and for the screening benches (screening_surge.py,
+dialer.py) a database migrated under production settings, one demo community sized for the
+run, and a campaign launched by its community lead.
 
 The benches run as scripts from the repository root, so their own folder is on sys.path and
 they import this module as `fixtures`. Django is imported inside the functions: nothing of it
@@ -16,6 +17,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import unquote, urlparse
 
 import psycopg
 from psycopg import sql
@@ -56,6 +58,25 @@ def fresh_database(name: str) -> str:
     return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
 
 
+def ensure_database(url: str) -> None:
+    """Creates the database named in a PostgreSQL URL when it does not exist yet (a bench
+    that keeps its data between runs, like people_list.py)."""
+    parts = urlparse(url)
+    name = unquote(parts.path.lstrip("/"))
+    with psycopg.connect(
+        host=parts.hostname or "localhost",
+        port=parts.port or 5432,
+        user=unquote(parts.username or "") or None,
+        password=unquote(parts.password or "") or None,
+        dbname="postgres",
+        autocommit=True,
+    ) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+        if not exists:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            print(f"created database {name}")
+
+
 def drop_database(name: str) -> None:
     with admin_connect() as conn:
         conn.execute(
@@ -85,6 +106,7 @@ def production_env(database_url: str, var_dir: Path) -> dict[str, str]:
 
 
 def setup_django(env: dict[str, str]) -> None:
+    """Puts `env` into this process's environment and sets Django up."""
     os.environ.update(env)
     sys.path.insert(0, str(ROOT))
     import django

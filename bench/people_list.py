@@ -29,44 +29,27 @@ from collections import Counter
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from urllib.parse import unquote, urlparse
 
-ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from fixtures import ensure_database, setup_django
+
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/linli_bench"
 USERS = ("lead1", "street")
 
 
-def ensure_database(url: str) -> None:
-    """Creates the database named in a PostgreSQL URL when it does not exist yet."""
-    import psycopg
-    from psycopg import sql
-
-    parts = urlparse(url)
-    name = unquote(parts.path.lstrip("/"))
-    with psycopg.connect(
-        host=parts.hostname or "localhost",
-        port=parts.port or 5432,
-        user=unquote(parts.username or "") or None,
-        password=unquote(parts.password or "") or None,
-        dbname="postgres",
-        autocommit=True,
-    ) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
-        if not exists:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-            print(f"created database {name}")
-
-
-def setup_django(url: str) -> None:
-    os.environ["DATABASE_URL"] = url
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    os.environ.setdefault("LINLI_ENV", "test")
-    # django.test.Client sends Host: testserver.
-    os.environ.setdefault("LINLI_ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
+def client_env(url: str) -> dict[str, str]:
+    """The environment of the run: the database at `url`, test settings unless the caller's
+    environment says otherwise."""
+    return {
+        "DATABASE_URL": url,
+        "DJANGO_SETTINGS_MODULE": os.environ.get("DJANGO_SETTINGS_MODULE", "config.settings"),
+        "LINLI_ENV": os.environ.get("LINLI_ENV", "test"),
+        # django.test.Client sends Host: testserver.
+        "LINLI_ALLOWED_HOSTS": os.environ.get(
+            "LINLI_ALLOWED_HOSTS", "testserver,localhost,127.0.0.1"
+        ),
+    }
 
 
 def pad(text: str, width: int) -> str:
@@ -112,7 +95,7 @@ def main() -> None:
     if not url.startswith(("postgres://", "postgresql://")):
         sys.exit("bench/people_list.py measures PostgreSQL: set DATABASE_URL to a postgres:// URL")
     ensure_database(url)
-    setup_django(url)
+    setup_django(client_env(url))
 
     from django.conf import settings
     from django.core.management import call_command

@@ -28,15 +28,13 @@ import tempfile
 import time
 from pathlib import Path
 
-import psycopg
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import registry_data  # noqa: E402
+from fixtures import fresh_database  # noqa: E402
 
-PG_ADMIN_URL = os.environ.get("LINLI_BENCH_PG", "postgres://postgres@127.0.0.1:5432/postgres")
 PG_DATABASE = "linli_bench_registry"
 
 
@@ -63,13 +61,6 @@ def run_linli_link(files: list[Path], out: Path, database_url: str = "") -> tupl
 def read_links(path: Path) -> dict[tuple[str, int], str]:
     with path.open(encoding="utf-8", newline="") as handle:
         return {(r["file"], int(r["row_number"])): r["person"] for r in csv.DictReader(handle)}
-
-
-def fresh_pg_database(name: str) -> str:
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -277,7 +268,7 @@ def main() -> None:
         results.append(("Linli, SQLite", seconds, pipeline, *scores))
         if not args.skip_postgres:
             print("linli link on PostgreSQL …")
-            url = fresh_pg_database(PG_DATABASE)
+            url = fresh_database(PG_DATABASE)
             seconds, pipeline = run_linli_link(files, out / "links-pg.csv", database_url=url)
             scores = registry_data.pairwise_scores(read_links(out / "links-pg.csv"), truth.rows)
             results.append(("Linli, PostgreSQL", seconds, pipeline, *scores))
@@ -309,7 +300,7 @@ def main() -> None:
         )
 
         if not args.skip_postgres:
-            url = fresh_pg_database(PG_DATABASE + "_staging")
+            url = fresh_database(PG_DATABASE + "_staging")
             count, staging, bare = staging_versus_copy(files, url)
             print()
             print(f"staging load on PostgreSQL: {count:,} source records")
