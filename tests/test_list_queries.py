@@ -262,10 +262,7 @@ LIST_PAGES: dict[str, ListPage] = {
 NOT_LISTS: dict[str, str] = {}
 
 # Known N+1 pages, failing until fixed (strict: the day it is fixed, the mark must go).
-KNOWN_N_PLUS_ONE: dict[str, str] = {
-    "registry:reviews": "registry.selectors.present_person reads each person's tags (two queries "
-    "per pair); reviews_for should prefetch left__tags and right__tags",
-}
+KNOWN_N_PLUS_ONE: dict[str, str] = {}
 
 
 def render(client, url: str) -> tuple[int, bytes, list[str]]:

@@ -425,6 +425,7 @@ def reviews_for(user: Actor, *, status: str = ReviewStatus.PENDING) -> QuerySet[
         MatchReview.objects.visible_to(user)
         .filter(status=status)
         .select_related("left", "right", "batch")
+        .prefetch_related("left__tags", "right__tags")
         .order_by("-probability", "id")
     )
 
