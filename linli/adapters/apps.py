@@ -3,7 +3,8 @@ from django.utils.translation import gettext_lazy as _
 
 
 class AdaptersConfig(AppConfig):
-    """Adapters to the outside world (SMS, …); installed only for their system checks."""
+    """Adapters to the outside world, one package per kind (SMS, telephony, media, TTS, ASR);
+    installed only for their system checks."""
 
     name = "linli.adapters"
     label = "adapters"
@@ -12,6 +13,10 @@ class AdaptersConfig(AppConfig):
     def ready(self) -> None:
         from django.core import checks
 
+        from linli.adapters.asr.checks import check_asr_settings
         from linli.adapters.sms.checks import check_sms_settings
+        from linli.adapters.tts.checks import check_tts_settings
 
         checks.register(check_sms_settings)
+        checks.register(check_tts_settings)
+        checks.register(check_asr_settings)

@@ -32,12 +32,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
+from asgiref.sync import sync_to_async
 from django.utils import timezone
 
 from linli.adapters import telephony
+from linli.adapters.asr import recogniser_from_settings
 from linli.adapters.telephony.base import CallRequest, Carrier, HungUp
 from linli.voice import services
+from linli.voice.dialogue import run_dialogue
 from linli.voice.models import Line
+from linli.voice.script import script_for
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -159,8 +163,6 @@ async def inline_db(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
 async def thread_db(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
     """Database work in Django's thread-sensitive executor: the event loop keeps serving the
     calls (RTP, SIP timers) while a query runs."""
-    from asgiref.sync import sync_to_async
-
     return await sync_to_async(fn, thread_sensitive=True)(*args, **kwargs)
 
 
@@ -312,7 +314,6 @@ def default_owner() -> str:
 def default_scripts(version_id: int):
     """The spoken script of a questionnaire version (synthesised once, stored, reloaded)."""
     from linli.screening.models import QuestionnaireVersion
-    from linli.voice.script import script_for
 
     return script_for(QuestionnaireVersion.objects.get(pk=version_id))
 
@@ -391,8 +392,6 @@ class Dialer:
 
     async def _dialogue(self, *args, **kwargs):
         if self.dialogue is None:
-            from linli.voice.dialogue import run_dialogue
-
             self.dialogue = run_dialogue
         return await self.dialogue(*args, **kwargs)
 
@@ -408,8 +407,6 @@ class Dialer:
         the task (a crash, in tests) drops them without another write."""
         self._wake = asyncio.Event()
         if self.recogniser is FROM_SETTINGS:
-            from linli.adapters.asr import recogniser_from_settings
-
             self.recogniser = recogniser_from_settings()
         self.lines = [
             LineRuntime(

@@ -11,6 +11,7 @@ HTTP gateway ship with Linli). docs/adapters-sms.md describes the backends, thei
 and the gateway contract.
 """
 
+from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
@@ -42,8 +43,6 @@ def get_backend(path: str | None = None, **options: object) -> BaseSmsBackend:
     is absent. `options` go to the backend's constructor and override its settings. Raises
     ImproperlyConfigured when the class cannot be imported or is not an SMS backend.
     """
-    from django.conf import settings
-
     path = path or getattr(settings, "LINLI_SMS_BACKEND", DEFAULT_BACKEND)
     try:
         backend_class = import_string(path)

@@ -44,7 +44,7 @@ logger = logging.getLogger("linli.adapters.telephony.freeswitch")
 EVENTS = "CHANNEL_ANSWER CHANNEL_HANGUP_COMPLETE CHANNEL_EXECUTE_COMPLETE DTMF BACKGROUND_JOB"
 
 # Hangup causes (Q.850 names as FreeSWITCH gives them) → AttemptOutcome values, matching the
-# SIP status table of contracts.outcome_for_status (486 → USER_BUSY, 404 → UNALLOCATED_NUMBER…).
+# SIP status table of base.outcome_for_status (486 → USER_BUSY, 404 → UNALLOCATED_NUMBER…).
 CAUSE_OUTCOMES = {
     "USER_BUSY": "busy",
     "NO_ANSWER": "no_answer",

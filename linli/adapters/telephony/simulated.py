@@ -21,7 +21,7 @@ from linli.adapters.telephony.base import (
     Prompt,
 )
 
-# SIP final status of each outcome as a real carrier reports it (contracts.outcome_for_status).
+# SIP final status of each outcome as a real carrier reports it (base.outcome_for_status).
 STATUS_OF = {
     "answered": 200,
     "busy": 486,

@@ -21,7 +21,7 @@ def digits_zh(text: str) -> str:
 
 
 def _below_10000(n: int) -> str:
-    out = []
+    out: list[str] = []
     zero = False
     for position in range(3, -1, -1):
         digit = n // 10**position % 10
@@ -41,7 +41,7 @@ def integer_zh(n: int) -> str:
         return "零"
     if n < 0:
         return "负" + integer_zh(-n)
-    parts = []
+    parts: list[str] = []
     for unit, size in (("亿", 10**8), ("万", 10**4), ("", 1)):
         chunk = n // size % 10000 if size < 10**8 else n // size
         if chunk:
