@@ -37,6 +37,7 @@ from linli.areas.models import LEVEL_ORDER, Area, AreaLevel
 from linli.areas.services import segment
 from linli.audit.models import AuditEvent
 from linli.audit.services import record_event
+from linli.core.actors import AuditContext
 from linli.core.idnumbers import make_id_number
 from linli.core.roles import Role
 from linli.demo.factories import (
@@ -58,8 +59,6 @@ from linli.registry.models import (
 )
 from linli.registry.selectors import age_on
 from linli.registry.services import Address, build_person
-from linli.screening import selectors as screening_selectors
-from linli.screening import services as screening_services
 from linli.screening.channels import get_channel
 from linli.screening.models import (
     AttemptOutcome,
@@ -71,7 +70,12 @@ from linli.screening.models import (
     Questionnaire,
     TargetStatus,
 )
-from linli.screening.questionnaires import OTHER_SYMPTOMS, RiskLevel
+from linli.screening.questionnaires.schema import RiskLevel
+from linli.screening.questionnaires.templates import OTHER_SYMPTOMS
+from linli.screening.selectors import questionnaires as questionnaire_selectors
+from linli.screening.services import campaigns as campaign_services
+from linli.screening.services import door_knocks as door_knock_services
+from linli.screening.services import questionnaires as questionnaire_services
 
 CITY_CODE = "610100000000"
 DISTRICT_CODE = "610113000000"
@@ -852,10 +856,10 @@ def _create_screening(
     if not Person.objects.filter(area_path__startswith=community.path).exists():
         return result  # a street too small to have anyone to screen
     lead = User.objects.get(username="lead1")
-    daily = screening_services.create_questionnaire(
+    daily = questionnaire_services.create_questionnaire(
         name=DAILY_CAMPAIGN, area=community, by=lead, from_template="daily_symptoms"
     )
-    arrivals = screening_services.create_questionnaire(
+    arrivals = questionnaire_services.create_questionnaire(
         name=ARRIVALS_CAMPAIGN, area=community, by=lead, from_template="arrivals"
     )
     local_now = timezone.localtime(now)
@@ -868,16 +872,16 @@ def _create_screening(
     deadline = timezone.make_aware(
         datetime.combine(local_now.date() + timedelta(days=1), DEADLINE_AT)
     )
-    campaign = screening_services.create_campaign(
+    campaign = campaign_services.create_campaign(
         name=DAILY_CAMPAIGN,
-        questionnaire_version=screening_selectors.latest_version(daily),
+        questionnaire_version=questionnaire_selectors.latest_version(daily),
         area=community,
         by=lead,
         channels=[ChannelCode.H5, ChannelCode.DOOR_KNOCK],
         deadline=deadline,
         emergency=emergency,
     )
-    campaign = screening_services.launch_campaign(campaign=campaign, by=lead, now=launched)
+    campaign = campaign_services.launch_campaign(campaign=campaign, by=lead, now=launched)
     result.campaign = campaign.name
 
     plans = _plan_h5(rng, campaign, launched, now)
@@ -899,19 +903,19 @@ def _create_screening(
     for done, grid in enumerate(grids, len(plans) + 1):
         _knock_doors(rng, campaign, grid, launched, now)
         report("screening", done, total)
-    screening_services.escalate_unreached(campaign=campaign, now=now)
+    campaign_services.escalate_unreached(campaign=campaign, now=now)
 
     if len(tree.communities) > 1:
         # Community 1's questionnaires are not community 2's to use: its lead has their own.
         area, by = tree.communities[1], User.objects.get(username="lead2")
-        arrivals = screening_services.create_questionnaire(
+        arrivals = questionnaire_services.create_questionnaire(
             name=ARRIVALS_CAMPAIGN, area=area, by=by, from_template="arrivals"
         )
     else:
         area, by = community, lead
-    draft = screening_services.create_campaign(
+    draft = campaign_services.create_campaign(
         name=f"{area.name}{ARRIVALS_CAMPAIGN}",
-        questionnaire_version=screening_selectors.latest_version(arrivals),
+        questionnaire_version=questionnaire_selectors.latest_version(arrivals),
         area=area,
         by=by,
         channels=[ChannelCode.H5, ChannelCode.DOOR_KNOCK],
@@ -1022,7 +1026,7 @@ def _knock_doors(
         for target in members:
             age = age_on(target.person.birth_date, today)
             answered = home and rng.random() < 0.97  # someone at home may still be out
-            screening_services.record_door_knock(
+            door_knock_services.record_door_knock(
                 target=target,
                 by=worker,
                 outcome=AttemptOutcome.ANSWERED if answered else AttemptOutcome.NOT_AT_HOME,
@@ -1033,7 +1037,7 @@ def _knock_doors(
                 recorded_at=at,
                 started_at=at - timedelta(minutes=2),
                 device="demo",
-                request=request,
+                context=AuditContext.from_request(request),
                 now=now,
             )
 

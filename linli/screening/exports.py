@@ -19,8 +19,8 @@ from openpyxl.utils import get_column_letter
 
 from linli.core.masking import HIDDEN_TEXT
 from linli.core.spreadsheets import defuse_formula, safe_cell, watermark
-from linli.screening.questionnaires import QuestionKind, questions_of
-from linli.screening.selectors import RESULT_LEVELS, CampaignResults, ResultRow
+from linli.screening.questionnaires.schema import QuestionKind, questions_of
+from linli.screening.selectors.results import RESULT_LEVELS, CampaignResults, ResultRow
 
 CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 # Excel's row limit, less the watermark and header rows.

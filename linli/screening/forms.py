@@ -7,9 +7,9 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from linli.registry.models import Residency, VulnerableTag
-from linli.screening import channels as channel_registry
+from linli.screening.channels import PhoneChannel, registered_channels
 from linli.screening.models import CampaignStatus, ChannelCode, TargetUnit
-from linli.screening.questionnaires import TEMPLATES
+from linli.screening.questionnaires.templates import TEMPLATES
 
 BLANK = "blank"
 # Big enough for MAX_QUESTIONS long questions with their options and rules; a bigger body is
@@ -75,9 +75,9 @@ class DateTimeLocalInput(forms.DateTimeInput):
 def channel_choices() -> list[tuple[str, str]]:
     """The channels registered, the phone robot marked while only its placeholder is."""
     choices = []
-    for channel in channel_registry.registered_channels():
+    for channel in registered_channels():
         label = str(channel.label)
-        if channel.code == ChannelCode.PHONE and type(channel) is channel_registry.PhoneChannel:
+        if channel.code == ChannelCode.PHONE and type(channel) is PhoneChannel:
             label = _("%(label)s — dials once the phone robot is installed") % {"label": label}
         choices.append((channel.code, label))
     return choices

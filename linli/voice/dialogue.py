@@ -55,7 +55,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date
 
-from linli.screening.questionnaires import AnswerError, route, validate_answer
+from linli.screening.questionnaires.answers import validate_answer
+from linli.screening.questionnaires.routing import route
+from linli.screening.questionnaires.schema import AnswerError
 from linli.voice.asr import Recogniser, yes_no_from_speech
 from linli.voice.contracts import CallSession, HungUp, Prompt
 from linli.voice.script import (

@@ -41,7 +41,7 @@ from typing import Any
 
 from django.conf import settings
 
-from linli.screening.questionnaires import QuestionKind, question_map, questions_of
+from linli.screening.questionnaires.schema import QuestionKind, question_map, questions_of
 from linli.voice.contracts import Prompt
 from linli.voice.tts import TTS, get_tts
 

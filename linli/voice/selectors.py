@@ -11,8 +11,8 @@ from django.db.models import Count
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from linli.screening import selectors as screening_selectors
 from linli.screening.models import AttemptOutcome, Campaign, ChannelCode, ContactAttempt
+from linli.screening.selectors import campaigns as campaign_selectors
 from linli.voice.models import ACTIVE_STATES, CallJob, JobState, Line, Robot
 
 # Why a job stopped without a call: set by the dialer and services.sweep_jobs, never an
@@ -63,7 +63,7 @@ class RobotView:
 
 def campaign_for(user, campaign_id: int) -> Campaign:
     """The campaign if visible to the user (Http404 / PermissionDenied otherwise)."""
-    return screening_selectors.campaign_for(user, campaign_id)
+    return campaign_selectors.campaign_for(user, campaign_id)
 
 
 def robot_view(campaign: Campaign, *, now: datetime | None = None) -> RobotView:

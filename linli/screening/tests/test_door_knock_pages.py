@@ -13,8 +13,8 @@ from django.utils.translation import gettext_lazy
 
 from linli.core.roles import Role
 from linli.demo.factories import make_staff
-from linli.screening import services
 from linli.screening.models import CampaignTarget, ContactAttempt, DoorKnockReason, TargetStatus
+from linli.screening.services import campaigns as campaign_services
 from linli.screening.tests.builders import draft
 
 # Arrivals questionnaire, answered by someone who did not travel: the branch skips to the
@@ -30,7 +30,9 @@ STAYED_HOME = {
 @pytest.fixture
 def campaign(world, town):
     """A running door-knock-only arrivals campaign over community A: everyone is on a list."""
-    return services.launch_campaign(campaign=draft(world, channels=["door_knock"]), by=world.lead_a)
+    return campaign_services.launch_campaign(
+        campaign=draft(world, channels=["door_knock"]), by=world.lead_a
+    )
 
 
 @pytest.fixture
@@ -181,7 +183,7 @@ def test_not_at_home_stays_on_the_list_with_the_last_visit(
 
 
 def test_a_closed_campaign_shows_its_list_but_takes_no_visit(world, campaign, client_for):
-    services.close_campaign(campaign=campaign, by=world.lead_a)
+    campaign_services.close_campaign(campaign=campaign, by=world.lead_a)
     client = client_for(world.grid_a)
     html = client.get(page_url(campaign)).content.decode()
     assert 'data-testid="campaign-closed"' in html
@@ -316,7 +318,7 @@ def test_a_target_of_another_grid_is_refused(world, town, campaign, client_for):
 
 
 def test_a_target_of_another_campaign_is_not_found(world, campaign, client_for):
-    other = services.launch_campaign(
+    other = campaign_services.launch_campaign(
         campaign=draft(world, channels=["door_knock"]), by=world.lead_a
     )
     response = knock(client_for(world.grid_a), campaign, target_of(other, world.resident_a))

@@ -8,22 +8,20 @@ from datetime import date, timedelta
 
 import pytest
 
-from linli.screening.questionnaires import (
+from linli.screening.questionnaires.answers import validate_answer, validate_answers
+from linli.screening.questionnaires.risk import evaluate_risk
+from linli.screening.questionnaires.routing import active_answers, is_complete, next_question, route
+from linli.screening.questionnaires.schema import (
     END,
-    TEMPLATES,
     AnswerError,
-    active_answers,
+    question_map,
+    validate_definition,
+)
+from linli.screening.questionnaires.templates import (
+    TEMPLATES,
     arrivals_template,
     daily_symptoms_template,
-    evaluate_risk,
-    is_complete,
-    next_question,
-    question_map,
-    route,
     template_definition,
-    validate_answer,
-    validate_answers,
-    validate_definition,
 )
 
 TODAY = date(2022, 1, 10)

@@ -26,11 +26,11 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from linli.areas.models import Area
+from linli.core.actors import AuditContext
 from linli.core.errors import errors_by_field
 from linli.core.permissions import require
 from linli.core.roles import policy_for
 from linli.registry.selectors import present_person
-from linli.screening import selectors, services
 from linli.screening.models import (
     AttemptOutcome,
     Campaign,
@@ -38,7 +38,11 @@ from linli.screening.models import (
     DoorKnockReason,
     TargetStatus,
 )
-from linli.screening.questionnaires import QuestionKind, RiskLevel, questions_of
+from linli.screening.questionnaires.schema import QuestionKind, RiskLevel, questions_of
+from linli.screening.roles import SCREENERS, may_record_for
+from linli.screening.selectors import campaigns as campaign_selectors
+from linli.screening.selectors import door_knocks as door_knock_selectors
+from linli.screening.services import door_knocks as door_knock_services
 
 ANSWER_PREFIX = "q_"
 TODO = TargetStatus.NEEDS_DOOR_KNOCK
@@ -84,7 +88,7 @@ def _target(user, campaign: Campaign, raw: object) -> CampaignTarget:
     """Returns the campaign's target inside the user's areas. Raises Http404 (also for a
     target of another grid: its existence is not the worker's business) or ValueError."""
     target_id = int(str(raw))  # ValueError for anything but an id
-    target = selectors.target_for(user, target_id)
+    target = campaign_selectors.target_for(user, target_id)
     if target.campaign_id != campaign.pk:
         raise Http404("target not found")
     return target
@@ -103,7 +107,7 @@ def _list_url(campaign: Campaign, area: str = "", show_all: bool = False, anchor
 
 
 def _outcome_choices() -> list[tuple[str, str]]:
-    return [(code, AttemptOutcome(code).label) for code in services.DOOR_KNOCK_OUTCOMES]
+    return [(code, AttemptOutcome(code).label) for code in door_knock_services.DOOR_KNOCK_OUTCOMES]
 
 
 def _date_bound(bound: object, today: date) -> str:
@@ -197,7 +201,7 @@ def _member_rows(
     """Adds to each household what the list shows beside the selector's data: whether it is
     done, each member's latest visit and the address of their form without script."""
     target_ids = [m.target_id for h in households for m in h.members]
-    visits = selectors.last_door_knocks(user, target_ids)
+    visits = door_knock_selectors.last_door_knocks(user, target_ids)
     base = reverse("screening:door_knock", args=[campaign.pk])
 
     def record_url(target_id: int) -> str:
@@ -297,9 +301,9 @@ def _script_config(request: HttpRequest, campaign: Campaign, list_url: str) -> d
 def door_knock_page(request: HttpRequest, campaign_id: int) -> HttpResponse:
     """The list of one area (?area=, the user's own by default; ?all=1 also shows the households
     already visited); ?target=<id> is one member's form (the page without script)."""
-    require(request.user, roles=services.SCREENERS)
-    campaign = selectors.campaign_for(request.user, campaign_id)
-    areas = selectors.door_knock_areas(request.user, campaign)
+    require(request.user, roles=SCREENERS)
+    campaign = campaign_selectors.campaign_for(request.user, campaign_id)
+    areas = door_knock_selectors.door_knock_areas(request.user, campaign)
     if not areas:
         raise Http404("no area of yours in this campaign")
     area = _area_choice(request, areas)
@@ -310,7 +314,9 @@ def door_knock_page(request: HttpRequest, campaign_id: int) -> HttpResponse:
         except ValueError:
             raise Http404("target not found") from None
         return _member_page(request, campaign, target, area=str(area.pk), show_all=show_all)
-    households = selectors.door_knock_list(request.user, campaign, area, ever_listed=show_all)
+    households = door_knock_selectors.door_knock_list(
+        request.user, campaign, area, ever_listed=show_all
+    )
     rows = _member_rows(request.user, campaign, households, area=str(area.pk), show_all=show_all)
     list_url = _list_url(campaign, str(area.pk), show_all)
     today = timezone.localdate()
@@ -341,11 +347,11 @@ def _member_page(
     errors: dict[str, str] | None = None,
     status: int = 200,
 ) -> HttpResponse:
-    if not services.may_record_for(request.user, target):
+    if not may_record_for(request.user, target):
         raise PermissionDenied("outside your jurisdiction / 不在管辖范围内")
-    household = selectors.door_knock_household(request.user, campaign, target)
+    household = door_knock_selectors.door_knock_household(request.user, campaign, target)
     member = next(m for m in household.members if m.target_id == target.pk)
-    visit = selectors.last_door_knocks(request.user, [target.pk]).get(target.pk)
+    visit = door_knock_selectors.last_door_knocks(request.user, [target.pk]).get(target.pk)
     list_url = _list_url(campaign, area, show_all, anchor=f"member-{target.pk}")
     context = {
         "campaign": campaign,
@@ -412,8 +418,8 @@ def door_knock_submit(request: HttpRequest, campaign_id: int) -> HttpResponse:
             return _json_error(401, {"__all__": "请重新登录 / please log in again"})
         return redirect_to_login(reverse("screening:door_knock", args=[campaign_id]))
     try:
-        require(user, roles=services.SCREENERS)
-        campaign = selectors.campaign_for(user, campaign_id)
+        require(user, roles=SCREENERS)
+        campaign = campaign_selectors.campaign_for(user, campaign_id)
     except PermissionDenied as error:
         if as_json:
             return _json_error(403, {"__all__": str(error)})
@@ -444,7 +450,7 @@ def door_knock_submit(request: HttpRequest, campaign_id: int) -> HttpResponse:
     result = None
     if not errors:
         try:
-            result = services.record_door_knock(
+            result = door_knock_services.record_door_knock(
                 target=target,
                 by=user,
                 outcome=str(payload.get("outcome") or ""),
@@ -455,7 +461,7 @@ def door_knock_submit(request: HttpRequest, campaign_id: int) -> HttpResponse:
                 started_at=started_at,
                 device=str(payload.get("device") or ""),
                 offline=payload.get("offline") is True,
-                request=request,
+                context=AuditContext.from_request(request),
             )
         except PermissionDenied as error:
             if as_json:

@@ -27,11 +27,16 @@ from linli.adapters import sms
 from linli.core.errors import errors_by_field
 from linli.core.links import ExpiredLink, InvalidLink, LinkError
 from linli.core.permissions import require
-from linli.screening import h5, selectors
+from linli.screening import h5
 from linli.screening.channels import get_channel
 from linli.screening.models import AttemptOutcome, CampaignStatus, CampaignTarget, ChannelCode
-from linli.screening.questionnaires import QuestionKind
-from linli.screening.services import CAMPAIGN_MANAGERS, InvalidAnswers
+from linli.screening.questionnaires.answers import InvalidAnswers
+from linli.screening.questionnaires.schema import QuestionKind
+from linli.screening.roles import CAMPAIGN_MANAGERS
+from linli.screening.selectors import campaigns as campaign_selectors
+from linli.screening.selectors import h5 as h5_selectors
+from linli.screening.selectors import links as link_selectors
+from linli.screening.tasks import SendJob, enqueue_send_links, send_progress
 
 _ENDED = ("本次排查已结束，感谢您的关注", "this screening has ended; thank you")
 _NONCE = re.compile(r"^[0-9a-f]{32}$")
@@ -49,11 +54,11 @@ def _see_other(url: str) -> HttpResponseRedirect:
 # Sending the links (community leads and officials)
 
 
-def _job_from(request: HttpRequest) -> h5.SendJob | None:
+def _job_from(request: HttpRequest) -> SendJob | None:
     """Returns the send run named in the query (after the redirect that queued it)."""
     try:
         since = datetime.fromtimestamp(float(request.GET["since"]), tz=UTC)
-        return h5.SendJob(
+        return SendJob(
             result_id=request.GET.get("task", "")[:64],
             since=since,
             planned=max(0, int(request.GET["planned"])),
@@ -67,12 +72,12 @@ def _job_from(request: HttpRequest) -> h5.SendJob | None:
 def send_links(request: HttpRequest, campaign_id: int) -> HttpResponse:
     """Shows where the campaign's links stand and sends them (in the background, with a
     progress bar polled by htmx)."""
-    campaign = selectors.campaign_for(request.user, campaign_id)
+    campaign = campaign_selectors.campaign_for(request.user, campaign_id)
     require(request.user, roles=CAMPAIGN_MANAGERS, paths=[campaign.area_path])
     error = ""
     if request.method == "POST":
         try:
-            job = h5.enqueue_send_links(campaign=campaign, by=request.user)
+            job = enqueue_send_links(campaign=campaign, by=request.user)
         except ValidationError as exc:
             error = " ".join(exc.messages)
         else:
@@ -84,7 +89,7 @@ def send_links(request: HttpRequest, campaign_id: int) -> HttpResponse:
     job = _job_from(request)
     progress = None
     if job is not None:
-        progress = h5.send_progress(
+        progress = send_progress(
             campaign, result_id=job.result_id, since=job.since, planned=job.planned
         )
     context = {
@@ -104,7 +109,7 @@ def send_links(request: HttpRequest, campaign_id: int) -> HttpResponse:
         url=h5.link_for_token(f"{'X' * 6}.{'X' * 6}.{'X' * 22}"),
     )
     context |= {
-        "summary": h5.link_summary(campaign),
+        "summary": link_selectors.link_summary(campaign),
         "sample": sample,
         "segments": sms.count_segments(sample),
         "max_links": h5.MAX_LINKS,
@@ -152,7 +157,7 @@ def _screen_page(
     error: str = "",
     status: int = 200,
 ) -> HttpResponse:
-    screen = h5.resident_screen(target, who=who, asked=asked, stopped=stopped)
+    screen = h5_selectors.resident_screen(target, who=who, asked=asked, stopped=stopped)
     screen_value = value if error else screen.value
     context = {
         "screen": screen,

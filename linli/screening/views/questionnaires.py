@@ -1,9 +1,9 @@
 """The questionnaire list and builder, for community leads and the officials above them.
 
 The builder edits the definition JSON in the browser (static/screening/builder.js) and posts
-it whole; the server validates it (services.save_questionnaire_version) and answers problems
-at the question and field. Without JavaScript the page shows the definition as an outline
-and its JSON, which can still be edited and saved.
+it whole; the server validates it (questionnaire_services.save_questionnaire_version)
+and answers problems at the question and field. Without JavaScript the page shows the
+definition as an outline and its JSON, which can still be edited and saved.
 """
 
 import json
@@ -21,25 +21,29 @@ from django.utils.translation import gettext_lazy, pgettext, pgettext_lazy
 from linli.areas import selectors as area_selectors
 from linli.core.errors import add_errors_to_form
 from linli.core.jurisdiction import path_within
-from linli.screening import selectors, services
 from linli.screening.forms import BLANK, DefinitionForm, QuestionnaireCreateForm
-from linli.screening.questionnaires import (
+from linli.screening.questionnaires.answers import validate_answer
+from linli.screening.questionnaires.risk import evaluate_risk
+from linli.screening.questionnaires.routing import next_question
+from linli.screening.questionnaires.schema import (
     END,
     FOLLOW_UP_ORDER,
     OPERATORS_BY_KIND,
     RISK_ORDER,
     DefinitionError,
     FollowUp,
+    InvalidDefinition,
     QuestionKind,
     RiskLevel,
-    evaluate_risk,
-    next_question,
     question_map,
     questions_of,
-    validate_answer,
     validate_definition,
 )
-from linli.screening.questionnaires import AnswerError as _AnswerError
+from linli.screening.questionnaires.schema import AnswerError as _AnswerError
+from linli.screening.questionnaires.templates import blank_definition
+from linli.screening.roles import CAMPAIGN_MANAGERS
+from linli.screening.selectors import questionnaires as questionnaire_selectors
+from linli.screening.services import questionnaires as questionnaire_services
 
 OPERATOR_LABELS = {
     "eq": gettext_lazy("is"),
@@ -62,15 +66,13 @@ def _may_edit(user, questionnaire) -> bool:
     (a street's) they may use and read, not change."""
     if getattr(user, "is_superuser", False):
         return True
-    return getattr(user, "role", "") in services.CAMPAIGN_MANAGERS and path_within(
+    return getattr(user, "role", "") in CAMPAIGN_MANAGERS and path_within(
         questionnaire.area_path, user
     )
 
 
 def _is_manager(user) -> bool:
-    return getattr(user, "is_superuser", False) or (
-        getattr(user, "role", "") in services.CAMPAIGN_MANAGERS
-    )
+    return getattr(user, "is_superuser", False) or (getattr(user, "role", "") in CAMPAIGN_MANAGERS)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -79,7 +81,7 @@ def _is_manager(user) -> bool:
 
 @login_required
 def questionnaire_list(request: HttpRequest) -> HttpResponse:
-    summaries = selectors.questionnaire_summaries(request.user)
+    summaries = questionnaire_selectors.questionnaire_summaries(request.user)
     form = None
     status = 200
     if _is_manager(request.user):
@@ -94,15 +96,13 @@ def questionnaire_list(request: HttpRequest) -> HttpResponse:
             data = form.cleaned_data
             template = None if data["start"] == BLANK else data["start"]
             try:
-                questionnaire = services.create_questionnaire(
+                questionnaire = questionnaire_services.create_questionnaire(
                     name=data["name"],
                     area=data["area"],
                     by=request.user,
                     from_template=template,
                     definition=(
-                        None
-                        if template
-                        else services.blank_definition(name=data["name"], area=data["area"])
+                        None if template else blank_definition(name=data["name"], area=data["area"])
                     ),
                 )
             except ValidationError as error:
@@ -121,9 +121,11 @@ def questionnaire_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def questionnaire_edit(request: HttpRequest, questionnaire_id: int) -> HttpResponse:
-    questionnaire = selectors.questionnaire_for(request.user, questionnaire_id)
+    questionnaire = questionnaire_selectors.questionnaire_for(request.user, questionnaire_id)
     versions = list(
-        selectors.versions_of(request.user, questionnaire).order_by("-number").defer("definition")
+        questionnaire_selectors.versions_of(request.user, questionnaire)
+        .order_by("-number")
+        .defer("definition")
     )
     latest = versions[0] if versions else None
     may_edit = _may_edit(request.user, questionnaire)
@@ -135,7 +137,11 @@ def questionnaire_edit(request: HttpRequest, questionnaire_id: int) -> HttpRespo
         shown = next((v for v in versions if str(v.number) == number), None)
         if shown is None:
             raise Http404("version not found")
-    shown = selectors.versions_of(request.user, questionnaire).get(pk=shown.pk) if shown else None
+    shown = (
+        questionnaire_selectors.versions_of(request.user, questionnaire).get(pk=shown.pk)
+        if shown
+        else None
+    )
     definition = shown.definition if shown else {}
     errors: list[DefinitionError] = []
     status = 200
@@ -162,7 +168,9 @@ def questionnaire_edit(request: HttpRequest, questionnaire_id: int) -> HttpRespo
         "version": shown,
         "latest": latest,
         "versions": versions,
-        "campaigns": list(selectors.campaigns_using(request.user, questionnaire)[:50]),
+        "campaigns": list(
+            questionnaire_selectors.campaigns_using(request.user, questionnaire)[:50]
+        ),
         "may_edit": may_edit,
         "editing": editing,
         "may_start_campaign": _is_manager(request.user),
@@ -179,16 +187,16 @@ def questionnaire_edit(request: HttpRequest, questionnaire_id: int) -> HttpRespo
 def _save(request, questionnaire, form, definition: dict) -> HttpResponse | None:
     """Saves the definition and the name; returns the redirect, or None with the form
     carrying the problems (nothing saved)."""
-    before = selectors.latest_version(questionnaire)
+    before = questionnaire_selectors.latest_version(questionnaire)
     try:
-        version = services.save_questionnaire_version(
+        version = questionnaire_services.save_questionnaire_version(
             questionnaire=questionnaire, definition=definition, by=request.user
         )
         if form.cleaned_data["name"].strip() != questionnaire.name:
-            services.rename_questionnaire(
+            questionnaire_services.rename_questionnaire(
                 questionnaire=questionnaire, name=form.cleaned_data["name"], by=request.user
             )
-    except services.InvalidDefinition:
+    except InvalidDefinition:
         form.add_error(None, _("Nothing was saved: correct the problems marked below."))
         return None
     except ValidationError as error:

@@ -9,7 +9,7 @@ import types
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from linli.screening.questionnaires import daily_symptoms_template
+from linli.screening.questionnaires.templates import daily_symptoms_template
 from linli.voice import asr
 from linli.voice import script as scripts
 from linli.voice.dialogue import run_dialogue
