@@ -3,6 +3,7 @@ follow-ups, and the checks services and selectors share."""
 
 from django.core.exceptions import PermissionDenied
 
+from linli.core.actors import Actor
 from linli.core.jurisdiction import path_within
 from linli.core.permissions import require
 from linli.core.roles import Role, RolePolicy, policy_for
@@ -22,11 +23,11 @@ CAMPAIGN_MANAGERS = (
 SCREENERS = (Role.GRID_WORKER, Role.COMMUNITY_LEAD)
 
 
-def require_manager(by, *paths: str) -> None:
+def require_manager(by: Actor, *paths: str) -> None:
     require(by, roles=CAMPAIGN_MANAGERS, paths=paths)
 
 
-def may_record_for(user, target: CampaignTarget) -> bool:
+def may_record_for(user: Actor, target: CampaignTarget) -> bool:
     """Returns whether the user may record attempts for this target (door-knock form)."""
     if getattr(user, "is_superuser", False):
         return True
@@ -41,12 +42,12 @@ def may_record_for(user, target: CampaignTarget) -> bool:
 TASK_CLOSERS = SCREENERS
 
 
-def may_close_tasks(user) -> bool:
+def may_close_tasks(user: Actor) -> bool:
     """Returns whether the user's role closes follow-up tasks (in their own areas)."""
     return getattr(user, "is_superuser", False) or getattr(user, "role", "") in TASK_CLOSERS
 
 
-def require_browse(user) -> RolePolicy:
+def require_browse(user: Actor) -> RolePolicy:
     policy = policy_for(user)
     if not policy.may_browse_people:
         raise PermissionDenied("this role does not see screening / 该角色无权查看排查")

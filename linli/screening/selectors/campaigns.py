@@ -13,6 +13,7 @@ from django.db.models import (
 from django.http import Http404
 
 from linli.areas.models import LEVEL_ORDER, Area, AreaLevel
+from linli.core.actors import Actor
 from linli.core.jurisdiction import paths_of
 from linli.core.permissions import require
 from linli.registry.models import Person
@@ -27,7 +28,7 @@ from linli.screening.roles import CAMPAIGN_MANAGERS, require_browse
 from linli.screening.targeting import TargetFilters, matching_people, without_smartphone
 
 
-def campaigns_for(user, *, status: str = "") -> QuerySet[Campaign]:
+def campaigns_for(user: Actor, *, status: str = "") -> QuerySet[Campaign]:
     """Returns the campaigns over the user's areas or over an area above them, newest first."""
     require_browse(user)
     campaigns = Campaign.objects.visible_to(user).select_related(
@@ -38,7 +39,7 @@ def campaigns_for(user, *, status: str = "") -> QuerySet[Campaign]:
     return campaigns.order_by("-created_at", "-id")
 
 
-def campaign_for(user, campaign_id: int) -> Campaign:
+def campaign_for(user: Actor, campaign_id: int) -> Campaign:
     """Returns the campaign if visible to the user. Raises Http404 or PermissionDenied."""
     campaign = campaigns_for(user).filter(pk=campaign_id).first()
     if campaign is None:
@@ -46,7 +47,7 @@ def campaign_for(user, campaign_id: int) -> Campaign:
     return campaign
 
 
-def require_campaign_visible(user, campaign: Campaign) -> None:
+def require_campaign_visible(user: Actor, campaign: Campaign) -> None:
     """A campaign passed in must overlap the user's areas (inside or above them)."""
     if getattr(user, "is_superuser", False):
         return
@@ -69,7 +70,9 @@ class TargetPreview:
     households: int
 
 
-def preview_targets(user, *, area: Area, filters: TargetFilters | dict | None) -> TargetPreview:
+def preview_targets(
+    user: Actor, *, area: Area, filters: TargetFilters | dict | None
+) -> TargetPreview:
     """Counts whom a campaign over `area` with these filters would reach, in one query.
 
     Raises PermissionDenied outside the user's role or jurisdiction; ValidationError for bad
@@ -88,7 +91,7 @@ def preview_targets(user, *, area: Area, filters: TargetFilters | dict | None) -
 
 
 def targets_for(
-    user,
+    user: Actor,
     campaign: Campaign,
     *,
     statuses: tuple[str, ...] = (),
@@ -109,7 +112,7 @@ def targets_for(
     return targets.select_related("person", "household").order_by("area_path", "id")
 
 
-def target_for(user, target_id: int) -> CampaignTarget:
+def target_for(user: Actor, target_id: int) -> CampaignTarget:
     """Returns a target inside the user's areas with its campaign, version and person.
     Raises Http404 or PermissionDenied."""
     require_browse(user)
@@ -124,7 +127,7 @@ def target_for(user, target_id: int) -> CampaignTarget:
     return target
 
 
-def attempts_of(user, target: CampaignTarget) -> QuerySet[ContactAttempt]:
+def attempts_of(user: Actor, target: CampaignTarget) -> QuerySet[ContactAttempt]:
     """Returns the attempts on a target, newest first (the provenance of its answers)."""
     require_browse(user)
     return (
@@ -135,7 +138,7 @@ def attempts_of(user, target: CampaignTarget) -> QuerySet[ContactAttempt]:
     )
 
 
-def person_screenings(user, person: Person) -> QuerySet[CampaignTarget]:
+def person_screenings(user: Actor, person: Person) -> QuerySet[CampaignTarget]:
     """Returns a person's screening status in every campaign, newest first (for their file)."""
     require_browse(user)
     return (
@@ -151,7 +154,7 @@ def person_screenings(user, person: Person) -> QuerySet[CampaignTarget]:
 CAMPAIGN_AREA_LEVELS = tuple(LEVEL_ORDER[: LEVEL_ORDER.index(AreaLevel.GRID) + 1])
 
 
-def campaign_areas(user) -> QuerySet[Area]:
+def campaign_areas(user: Actor) -> QuerySet[Area]:
     """Returns the areas a campaign manager may run a campaign over: their own areas and the
     ones below them down to grids, in tree order. Raises PermissionDenied for other roles."""
     require(user, roles=CAMPAIGN_MANAGERS)
@@ -173,7 +176,7 @@ class ReachPreview:
 
 
 def preview_reach(
-    user,
+    user: Actor,
     *,
     area: Area,
     filters: TargetFilters | dict | None,

@@ -15,6 +15,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from linli.areas.models import PATH_SEGMENT_WIDTH, Area
+from linli.core.actors import Actor
 from linli.core.jurisdiction import path_within, paths_of
 from linli.registry.models import PersonTag
 from linli.screening.models import (
@@ -73,7 +74,7 @@ class Coverage:
     as_of: datetime
 
 
-def coverage_root(user, campaign: Campaign) -> Area:
+def coverage_root(user: Actor, campaign: Campaign) -> Area:
     """Returns the area a user's coverage view starts from: the campaign's area when it lies
     inside the user's jurisdiction (a lead, a street officer), else the user's own area inside
     the campaign (a grid worker looking at a community campaign). Raises Http404."""
@@ -87,7 +88,7 @@ def coverage_root(user, campaign: Campaign) -> Area:
     return area
 
 
-def coverage(user, campaign: Campaign, area: Area | None = None) -> Coverage:
+def coverage(user: Actor, campaign: Campaign, area: Area | None = None) -> Coverage:
     """Returns the campaign's coverage per child of `area` (by default coverage_root):
     targets, reached, reached %, complete, risk counts and door-knock counts, counting only
     targets inside the user's areas.
@@ -150,7 +151,9 @@ class ProgressPoint:
     cumulative: int
 
 
-def progress_over_time(user, campaign: Campaign, area: Area | None = None) -> list[ProgressPoint]:
+def progress_over_time(
+    user: Actor, campaign: Campaign, area: Area | None = None
+) -> list[ProgressPoint]:
     """Returns, hour by hour, how many of the user's targets were first reached, with the
     running total (the coverage chart), in one query."""
     require_browse(user)
@@ -182,7 +185,9 @@ NOT_REACHED_STATUSES = tuple(s for s in TargetStatus.values if s != TargetStatus
 LISTED_RISKS = (RiskLevel.HIGH, RiskLevel.MEDIUM)
 
 
-def coverage_area(user, campaign: Campaign, area_id: int | None = None) -> tuple[Area, list[Area]]:
+def coverage_area(
+    user: Actor, campaign: Campaign, area_id: int | None = None
+) -> tuple[Area, list[Area]]:
     """Returns the area a coverage view shows and the trail down to it (the breadcrumb).
 
     Without `area_id` it is coverage_root. Otherwise the area must lie inside the campaign's
@@ -216,7 +221,7 @@ def with_people(targets: QuerySet[CampaignTarget]) -> QuerySet[CampaignTarget]:
 
 
 def unreached_targets(
-    user, campaign: Campaign, area: Area | None = None
+    user: Actor, campaign: Campaign, area: Area | None = None
 ) -> QuerySet[CampaignTarget]:
     """Returns the user's targets of the campaign nobody has reached yet (below `area`), in
     address order, ready for present_targets. Raises Http404 or PermissionDenied."""
@@ -225,7 +230,11 @@ def unreached_targets(
 
 
 def risky_targets(
-    user, campaign: Campaign, area: Area | None = None, *, levels: tuple[str, ...] = LISTED_RISKS
+    user: Actor,
+    campaign: Campaign,
+    area: Area | None = None,
+    *,
+    levels: tuple[str, ...] = LISTED_RISKS,
 ) -> QuerySet[CampaignTarget]:
     """Returns the user's reached targets whose answers carry a risk of `levels` (below
     `area`), highest risk first, then in address order. Raises Http404 or PermissionDenied."""

@@ -3,6 +3,7 @@ by floor, and one household's members for the form."""
 
 from dataclasses import dataclass, replace
 from datetime import date
+from functools import partial
 
 from django.db.models import (
     Prefetch,
@@ -11,12 +12,13 @@ from django.db.models import (
 from django.http import Http404
 
 from linli.areas.models import PATH_SEGMENT_WIDTH, Area, AreaLevel
+from linli.core.actors import Actor
 from linli.core.jurisdiction import paths_of
 from linli.core.masking import mask_address, present
 from linli.core.permissions import require
 from linli.core.roles import policy_for
 from linli.core.sensitivity import Sensitivity
-from linli.registry.models import PersonTag, Relation
+from linli.registry.models import Household, Person, PersonTag, Relation
 from linli.registry.selectors import ChoiceLabels, PersonRow, present_person
 from linli.screening.models import (
     Campaign,
@@ -64,8 +66,12 @@ class DoorKnockHousehold:
         return sorted({m.door_knock_reason for m in self.members if m.door_knock_reason})
 
 
+def _masked_address(building: str, dwelling: str, _value: str) -> str:
+    return mask_address(building, dwelling)
+
+
 def door_knock_list(
-    user,
+    user: Actor,
     campaign: Campaign,
     grid: Area,
     *,
@@ -112,17 +118,17 @@ def door_knock_list(
     households = []
     for group in groups.values():
         first = group[0]
-        dwelling = first.household.dwelling if first.household_id else first.person.dwelling
+        dwelling = first.household.dwelling if first.household else first.person.dwelling
         dwelling_path = dwelling.path if dwelling else first.area_path
         building = next(
             (b for path, b in buildings.items() if dwelling_path.startswith(path)), None
         )
-        source = first.household if first.household_id else first.person
+        source: Household | Person = first.household or first.person
         address = present(
             f"{source.address_building}{source.address_dwelling}",
             sensitivity=Sensitivity.PERSONAL,
             policy=policy,
-            mask=lambda _, s=source: mask_address(s.address_building, s.address_dwelling),
+            mask=partial(_masked_address, source.address_building, source.address_dwelling),
         )
         group.sort(key=lambda t: (t.person.relation_to_head != Relation.HEAD, t.person_id))
         households.append(
@@ -161,7 +167,7 @@ def door_knock_list(
     return households
 
 
-def door_knock_areas(user, campaign: Campaign) -> list[Area]:
+def door_knock_areas(user: Actor, campaign: Campaign) -> list[Area]:
     """Returns the areas whose door-knock list a screener may open in a campaign, in path
     order: their own areas inside the campaign (the campaign's area for a user above it), then
     the grids below those, so a community lead can narrow the community down to one grid.
@@ -188,7 +194,7 @@ def door_knock_areas(user, campaign: Campaign) -> list[Area]:
     return list(Area.objects.filter(condition).order_by("path"))
 
 
-def last_door_knocks(user, target_ids: list[int]) -> dict[int, ContactAttempt]:
+def last_door_knocks(user: Actor, target_ids: list[int]) -> dict[int, ContactAttempt]:
     """Returns the latest door-knock attempt on each of the targets that have one (the list
     shows "not at home at 14:02"), in one query; only attempts inside the user's areas."""
     require_browse(user)
@@ -204,7 +210,9 @@ def last_door_knocks(user, target_ids: list[int]) -> dict[int, ContactAttempt]:
     return latest
 
 
-def door_knock_household(user, campaign: Campaign, target: CampaignTarget) -> DoorKnockHousehold:
+def door_knock_household(
+    user: Actor, campaign: Campaign, target: CampaignTarget
+) -> DoorKnockHousehold:
     """Returns the household of one target as a door-knock list shows it (every member the
     campaign targets at that address, masked), whether or not it is on a list now: the page of
     one member's form. Raises Http404 or PermissionDenied like door_knock_list."""

@@ -1,5 +1,6 @@
 """Follow-up tasks: the worker's list, one task, counts, and the flags on a person's file."""
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -14,6 +15,7 @@ from django.db.models import (
 )
 from django.http import Http404
 
+from linli.core.actors import Actor
 from linli.core.masking import HIDDEN_TEXT
 from linli.core.roles import Visibility, policy_for
 from linli.core.sensitivity import Sensitivity
@@ -67,7 +69,7 @@ class TaskRow:
 
 
 def tasks_for(
-    user,
+    user: Actor,
     *,
     status: str = TaskStatus.OPEN,
     kind: str = "",
@@ -98,7 +100,7 @@ def tasks_for(
     )
 
 
-def task_for(user, task_id: int) -> FollowUpTask:
+def task_for(user: Actor, task_id: int) -> FollowUpTask:
     """Returns a follow-up task inside the user's areas. Raises Http404 or PermissionDenied."""
     task = tasks_for(user, status="").filter(pk=task_id).first()
     if task is None:
@@ -106,14 +108,14 @@ def task_for(user, task_id: int) -> FollowUpTask:
     return task
 
 
-def task_campaigns(user) -> QuerySet[Campaign]:
+def task_campaigns(user: Actor) -> QuerySet[Campaign]:
     """Returns the campaigns that raised a follow-up task the user sees (the list's filter)."""
     require_browse(user)
     with_tasks = FollowUpTask.objects.visible_to(user).values("campaign_id")
     return campaigns_for(user).filter(pk__in=with_tasks)
 
 
-def open_task_count(user) -> int:
+def open_task_count(user: Actor) -> int:
     """Returns how many open follow-up tasks lie in the user's areas (0 for roles that do not
     see residents), for the home page."""
     if not policy_for(user).may_browse_people:
@@ -121,7 +123,7 @@ def open_task_count(user) -> int:
     return FollowUpTask.objects.visible_to(user).filter(status=TaskStatus.OPEN).count()
 
 
-def present_tasks(user, tasks) -> list[TaskRow]:
+def present_tasks(user: Actor, tasks: Iterable[FollowUpTask]) -> list[TaskRow]:
     """Returns the tasks as the user may see them: the person masked by role, and the kind,
     risk, reasons and note (health data) only for roles that see sensitive data in clear."""
     policy = policy_for(user)
@@ -135,7 +137,7 @@ def present_tasks(user, tasks) -> list[TaskRow]:
     )
     rows = []
     for task in tasks:
-        done_by = task.done_by.get_username() if task.done_by_id else ""
+        done_by = task.done_by.get_username() if task.done_by else ""
         rows.append(
             TaskRow(
                 id=task.pk,
@@ -162,7 +164,7 @@ def present_tasks(user, tasks) -> list[TaskRow]:
     return rows
 
 
-def open_flags_for(user, person: Person) -> list[TaskRow]:
+def open_flags_for(user: Actor, person: Person) -> list[TaskRow]:
     """Returns the person's open follow-up tasks (the risk flags on their file), highest risk
     first, including those raised on a duplicate file since merged into this one."""
     tasks = tasks_for(user).filter(Q(person=person) | Q(person__merged_into=person))

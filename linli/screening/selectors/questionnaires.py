@@ -7,6 +7,7 @@ from django.db.models import (
 )
 from django.http import Http404
 
+from linli.core.actors import Actor
 from linli.screening.models import (
     Campaign,
     Questionnaire,
@@ -19,13 +20,13 @@ from linli.screening.selectors.campaigns import campaigns_for
 # Questionnaires and campaigns
 
 
-def questionnaires_for(user) -> QuerySet[Questionnaire]:
+def questionnaires_for(user: Actor) -> QuerySet[Questionnaire]:
     """Returns the questionnaires of the user's areas and of the areas above them."""
     require_browse(user)
     return Questionnaire.objects.visible_to(user).select_related("area").order_by("-updated_at")
 
 
-def questionnaire_for(user, questionnaire_id: int) -> Questionnaire:
+def questionnaire_for(user: Actor, questionnaire_id: int) -> Questionnaire:
     """Returns the questionnaire if visible to the user. Raises Http404 or PermissionDenied."""
     questionnaire = questionnaires_for(user).filter(pk=questionnaire_id).first()
     if questionnaire is None:
@@ -35,10 +36,10 @@ def questionnaire_for(user, questionnaire_id: int) -> Questionnaire:
 
 def latest_version(questionnaire: Questionnaire) -> QuestionnaireVersion:
     """Returns the newest version (every questionnaire has version 1 from its creation)."""
-    return questionnaire.versions.order_by("-number").first()
+    return questionnaire.versions.order_by("-number")[:1].get()
 
 
-def versions_of(user, questionnaire: Questionnaire) -> QuerySet[QuestionnaireVersion]:
+def versions_of(user: Actor, questionnaire: Questionnaire) -> QuerySet[QuestionnaireVersion]:
     require_browse(user)
     return QuestionnaireVersion.objects.visible_to(user).filter(questionnaire=questionnaire)
 
@@ -61,7 +62,7 @@ class QuestionnaireSummary:
         return self.latest is not None and self.latest.is_frozen
 
 
-def questionnaire_summaries(user) -> list[QuestionnaireSummary]:
+def questionnaire_summaries(user: Actor) -> list[QuestionnaireSummary]:
     """Returns the user's questionnaires with their newest version and the campaigns using
     them, in three queries whatever their number."""
     questionnaires = list(questionnaires_for(user))
@@ -80,6 +81,6 @@ def questionnaire_summaries(user) -> list[QuestionnaireSummary]:
     return [QuestionnaireSummary(q, latest.get(q.pk), using.get(q.pk, [])) for q in questionnaires]
 
 
-def campaigns_using(user, questionnaire: Questionnaire) -> QuerySet[Campaign]:
+def campaigns_using(user: Actor, questionnaire: Questionnaire) -> QuerySet[Campaign]:
     """Returns the campaigns the user sees that run any version of the questionnaire."""
     return campaigns_for(user).filter(questionnaire_version__questionnaire=questionnaire)

@@ -1,7 +1,7 @@
 """Campaign results: one row per target with answers, masked by role (the results table and
 the export)."""
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -10,6 +10,7 @@ from django.db.models import (
 )
 
 from linli.areas.models import PATH_SEGMENT_WIDTH, Area, AreaLevel
+from linli.core.actors import Actor
 from linli.core.masking import HIDDEN_TEXT, MASK, present
 from linli.core.roles import RolePolicy, Visibility, policy_for
 from linli.core.sensitivity import Sensitivity
@@ -64,7 +65,7 @@ class TargetRow:
 class _TargetPresenter:
     """Presents targets one by one with the labels translated once."""
 
-    def __init__(self, user):
+    def __init__(self, user: Actor) -> None:
         self.policy = policy_for(user)
         self.sensitive = self.policy.visibility(Sensitivity.SENSITIVE) == Visibility.CLEAR
         self.today = date.today()
@@ -96,7 +97,7 @@ class _TargetPresenter:
         )
 
 
-def present_targets(user, targets: Iterable[CampaignTarget]) -> list[TargetRow]:
+def present_targets(user: Actor, targets: Iterable[CampaignTarget]) -> list[TargetRow]:
     """Returns the targets (person and tags loaded: unreached_targets, risky_targets) as the
     user may see them."""
     presenter = _TargetPresenter(user)
@@ -127,7 +128,7 @@ class CampaignResults:
     answers_visible: bool
 
 
-def campaign_results(user, campaign: Campaign, area: Area | None = None) -> CampaignResults:
+def campaign_results(user: Actor, campaign: Campaign, area: Area | None = None) -> CampaignResults:
     """Returns the campaign's results inside the user's areas (below `area`, by default the
     user's coverage root) for an export, one row per target in address order.
 
@@ -160,7 +161,7 @@ def campaign_results(user, campaign: Campaign, area: Area | None = None) -> Camp
     )
 
 
-def _area_names(top: Area, policy: RolePolicy):
+def _area_names(top: Area, policy: RolePolicy) -> Callable[[str], tuple[str, ...]]:
     """Returns a function giving the RESULT_LEVELS names along an area path below (or at)
     `top`. Loads the areas above `top` and its subtree once; each path is resolved once."""
     step = PATH_SEGMENT_WIDTH + 1

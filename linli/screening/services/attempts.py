@@ -3,7 +3,7 @@ collect()): answers merged answer by answer, risk re-evaluated, the target's sta
 the same key stored once."""
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from uuid import uuid4
 
 from django.core.exceptions import ValidationError
@@ -196,7 +196,7 @@ def _record_attempt(
         started_at=started_at,
         finished_at=finished_at,
         answers=values,
-        by=by,
+        by_id=by.pk if by is not None else None,
         by_proxy=by_proxy,
         detail=detail,
         idempotency_key=key,
@@ -242,7 +242,7 @@ def _record_attempt(
 
 
 def _apply_answers(
-    target: CampaignTarget, attempt: ContactAttempt, values: dict, definition: dict, today
+    target: CampaignTarget, attempt: ContactAttempt, values: dict, definition: dict, today: date
 ) -> list[str]:
     """Merges the attempt's answers into the target and re-evaluates risk. Returns the fields
     changed."""

@@ -100,7 +100,7 @@ def create_campaign(
         channels=_clean_channels(channels),
         deadline=deadline,
         emergency=emergency.strip(),
-        created_by=by,
+        created_by_id=by.pk,
     )
     record_campaign_event(
         ScreeningAction.CAMPAIGN_CREATE, campaign=campaign, by=by, context=context
@@ -161,7 +161,8 @@ def update_campaign(
         campaign.target_filters = filters.to_json()
         fields.append("target_filters")
     if deadline is not _UNSET:
-        _check_deadline(deadline, timezone.now())  # type: ignore[arg-type]
+        assert deadline is None or isinstance(deadline, datetime)  # _UNSET is the only other
+        _check_deadline(deadline, timezone.now())
         campaign.deadline = deadline
         fields.append("deadline")
     if emergency is not None:

@@ -211,7 +211,7 @@ def close_follow_up_task(
     task.status = status
     task.note = note
     task.done_at = timezone.now()
-    task.done_by = by
+    task.done_by_id = by.pk
     task.save(update_fields=["status", "note", "done_at", "done_by", "updated_at"])
     record_person_event(
         ScreeningAction.FOLLOW_UP_CLOSE,

@@ -51,14 +51,14 @@ def create_questionnaire(
         area=area,
         area_path=area.path,
         template=from_template or "",
-        created_by=by,
+        created_by_id=by.pk,
     )
     QuestionnaireVersion.objects.create(
         questionnaire=questionnaire,
         number=1,
         definition=definition,
         area_path=area.path,
-        created_by=by,
+        created_by_id=by.pk,
     )
     record_questionnaire_event(
         ScreeningAction.QUESTIONNAIRE_CREATE,
@@ -102,7 +102,7 @@ def save_questionnaire_version(
             number=(latest.number + 1) if latest else 1,
             definition=definition,
             area_path=questionnaire.area_path,
-            created_by=by,
+            created_by_id=by.pk,
         )
     questionnaire.save(update_fields=["updated_at"])
     record_questionnaire_event(
