@@ -13,6 +13,7 @@ from ninja.errors import ValidationError as RequestValidationError
 from ninja.security import django_auth
 
 from linli.registry.api import router as registry_router
+from linli.screening.api import router as screening_router
 
 api = NinjaAPI(
     title="Linli API",
@@ -76,3 +77,4 @@ def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
 
 
 api.add_router("/", registry_router)
+api.add_router("/", screening_router)

@@ -185,3 +185,32 @@ class CampaignRunningForm(forms.Form):
 
 
 STATUS_FILTER_CHOICES = [("", _("All")), *CampaignStatus.choices]
+
+
+class DoorKnockForm(forms.Form):
+    """One door-knock submission, in one shape whether it came as the phone's JSON (api.py) or
+    as the page's plain form (views/door_knock.py). The service checks the rest (outcome,
+    key, answers against the questionnaire)."""
+
+    target = forms.IntegerField(
+        error_messages={"required": _("Choose a resident."), "invalid": _("Choose a resident.")}
+    )
+    outcome = forms.CharField(required=False, strip=True)
+    # Answers by question key: an object in JSON; the plain form's q_<key> fields gathered.
+    answers = forms.Field(required=False)
+    by_proxy = forms.BooleanField(required=False)
+    idempotency_key = forms.CharField(required=False, strip=True)
+    recorded_at = forms.DateTimeField(
+        required=False, error_messages={"invalid": _("The time is not an ISO date-time.")}
+    )
+    started_at = forms.DateTimeField(
+        required=False, error_messages={"invalid": _("The time is not an ISO date-time.")}
+    )
+    device = forms.CharField(required=False)
+    offline = forms.BooleanField(required=False)
+
+    def clean_answers(self) -> dict:
+        answers = self.cleaned_data.get("answers") or {}
+        if not isinstance(answers, dict):
+            raise forms.ValidationError(_("Answers must be an object."))
+        return answers

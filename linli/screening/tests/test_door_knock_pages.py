@@ -53,8 +53,12 @@ def submit_url(campaign) -> str:
     return reverse("screening:door_knock_submit", args=[campaign.pk])
 
 
+def api_url(campaign) -> str:
+    return reverse("api:screening_door_knock", args=[campaign.pk])
+
+
 def post_json(client, campaign, **body):
-    return client.post(submit_url(campaign), data=json.dumps(body), content_type="application/json")
+    return client.post(api_url(campaign), data=json.dumps(body), content_type="application/json")
 
 
 def knock(client, campaign, target, key="phone-key-1", **extra):
@@ -330,9 +334,9 @@ def test_a_logged_out_phone_gets_401_and_a_malformed_body_400(world, campaign, c
     target = target_of(campaign, world.resident_a)
     assert knock(Client(), campaign, target).status_code == 401
     client = client_for(world.grid_a)
-    response = client.post(submit_url(campaign), data="[1, 2]", content_type="application/json")
-    assert response.status_code == 400
-    assert client.get(submit_url(campaign)).status_code == 405
+    response = client.post(api_url(campaign), data="[1, 2]", content_type="application/json")
+    assert response.status_code == 400, response.content
+    assert client.get(api_url(campaign)).status_code == 405
 
 
 def test_the_json_endpoint_checks_the_csrf_header(world, campaign):
@@ -344,7 +348,7 @@ def test_the_json_endpoint_checks_the_csrf_header(world, campaign):
     client.get(page_url(campaign))  # sets the CSRF cookie, as the page does for the phone
     token = client.cookies["csrftoken"].value
     response = client.post(
-        submit_url(campaign),
+        api_url(campaign),
         data=json.dumps(
             {
                 "target": target.pk,

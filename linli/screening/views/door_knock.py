@@ -7,21 +7,18 @@ kept on the phone first and sent as JSON when the network allows, so a visit rec
 stairwell without signal is not lost; the key generated on the phone makes a resend count once.
 """
 
-import json
-from datetime import date, datetime
+from datetime import date
 from urllib.parse import urlencode
 from uuid import uuid4
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render, resolve_url
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
@@ -31,6 +28,7 @@ from linli.core.errors import errors_by_field
 from linli.core.permissions import require
 from linli.core.roles import policy_for
 from linli.registry.selectors import present_person
+from linli.screening.forms import DoorKnockForm
 from linli.screening.models import (
     AttemptOutcome,
     Campaign,
@@ -50,28 +48,6 @@ TODO = TargetStatus.NEEDS_DOOR_KNOCK
 
 # ---------------------------------------------------------------------------------------------
 # Reading the request
-
-
-def _wants_json(request: HttpRequest) -> bool:
-    accept = request.headers.get("Accept", "")
-    return request.content_type == "application/json" or "application/json" in accept
-
-
-def _json_error(status: int, errors: dict[str, str]) -> JsonResponse:
-    return JsonResponse({"saved": False, "errors": errors}, status=status)
-
-
-def _moment(raw: object, field: str, errors: dict[str, str]) -> datetime | None:
-    """Parses an ISO time sent by the phone; a missing one is None (now)."""
-    if raw in (None, ""):
-        return None
-    try:
-        moment = parse_datetime(str(raw)) if isinstance(raw, str) else None
-    except ValueError:
-        moment = None
-    if moment is None:
-        errors[field] = "时间格式错误 / the time is not an ISO date-time"
-    return moment
 
 
 def _area_choice(request: HttpRequest, areas: list[Area]) -> Area:
@@ -244,7 +220,7 @@ def _script_config(request: HttpRequest, campaign: Campaign, list_url: str) -> d
     return {
         "campaign": campaign.pk,
         "user": request.user.pk,
-        "submitUrl": reverse("screening:door_knock_submit", args=[campaign.pk]),
+        "submitUrl": reverse("api:screening_door_knock", args=[campaign.pk]),
         "listUrl": list_url,
         "loginUrl": resolve_url(settings.LOGIN_URL),
         "csrfCookie": settings.CSRF_COOKIE_NAME,
@@ -378,14 +354,9 @@ def _member_page(
 # Submissions
 
 
-def _payload(request: HttpRequest, campaign: Campaign, as_json: bool) -> dict:
-    """Returns the submission in one shape, from a JSON body or a plain form. Raises
-    ValueError for a body that is not a JSON object."""
-    if as_json:
-        payload = json.loads(request.body or b"{}")
-        if not isinstance(payload, dict):
-            raise ValueError("not an object")
-        return payload
+def _form_data(request: HttpRequest, campaign: Campaign) -> dict:
+    """Returns the plain form's submission in the shape DoorKnockForm reads (the answers
+    gathered from the q_<key> fields)."""
     post = request.POST
     answers: dict[str, object] = {}
     for question in questions_of(campaign.questionnaire_version.definition):
@@ -406,86 +377,41 @@ def _payload(request: HttpRequest, campaign: Campaign, as_json: bool) -> dict:
     }
 
 
+@login_required
 @require_POST
 def door_knock_submit(request: HttpRequest, campaign_id: int) -> HttpResponse:
-    """Records one visit. JSON in, JSON out for the phone's queue (200 saved, 400 errors by
-    field, 401 logged out, 403/404 outside the worker's areas); a plain form redirects back
-    to the list with a message, or shows the form again with its errors."""
-    as_json = _wants_json(request)
+    """Records one visit sent as the page's plain form (without script): redirects back to the
+    list with a message, or shows the form again with its errors. The phone's script sends
+    JSON to the API instead (linli.screening.api.record_door_knock)."""
     user = request.user
-    if not user.is_authenticated:
-        if as_json:
-            return _json_error(401, {"__all__": "请重新登录 / please log in again"})
-        return redirect_to_login(reverse("screening:door_knock", args=[campaign_id]))
-    try:
-        require(user, roles=SCREENERS)
-        campaign = campaign_selectors.campaign_for(user, campaign_id)
-    except PermissionDenied as error:
-        if as_json:
-            return _json_error(403, {"__all__": str(error)})
-        raise
-    except Http404:
-        if as_json:
-            return _json_error(404, {"__all__": "找不到该排查 / campaign not found"})
-        raise
-    try:
-        payload = _payload(request, campaign, as_json)
-    except ValueError:
-        return _json_error(400, {"__all__": "提交内容格式错误 / the body is not a JSON object"})
+    require(user, roles=SCREENERS)
+    campaign = campaign_selectors.campaign_for(user, campaign_id)
+    payload = _form_data(request, campaign)
+    area, show_all = request.POST.get("area", ""), request.POST.get("all") == "1"
+    form = DoorKnockForm(payload)
+    target = None
     errors: dict[str, str] = {}
-    try:
-        target = _target(user, campaign, payload.get("target"))
-    except ValueError:
-        target = None
-        errors["target"] = "请选择居民 / choose a resident"
-    except Http404:
-        if as_json:
-            return _json_error(404, {"target": "找不到该居民 / no such resident on your list"})
-        raise
-    recorded_at = _moment(payload.get("recorded_at"), "recorded_at", errors)
-    started_at = _moment(payload.get("started_at"), "started_at", errors)
-    answers = payload.get("answers") or {}
-    if not isinstance(answers, dict):
-        errors["answers"] = "回答格式错误 / answers must be an object"
-    result = None
-    if not errors:
+    if form.is_valid():
+        data = form.cleaned_data
+        target = _target(user, campaign, data["target"])
         try:
             result = door_knock_services.record_door_knock(
                 target=target,
                 by=user,
-                outcome=str(payload.get("outcome") or ""),
-                answers=answers,
-                by_proxy=payload.get("by_proxy") is True or payload.get("by_proxy") == "1",
-                idempotency_key=str(payload.get("idempotency_key") or ""),
-                recorded_at=recorded_at,
-                started_at=started_at,
-                device=str(payload.get("device") or ""),
-                offline=payload.get("offline") is True,
+                outcome=data["outcome"],
+                answers=data["answers"],
+                by_proxy=data["by_proxy"],
+                idempotency_key=data["idempotency_key"],
+                recorded_at=data["recorded_at"],
+                started_at=data["started_at"],
                 context=AuditContext.from_request(request),
             )
-        except PermissionDenied as error:
-            if as_json:
-                return _json_error(403, {"__all__": str(error)})
-            raise
         except ValidationError as error:
             errors = errors_by_field(error)
-    if as_json:
-        if errors:
-            return _json_error(400, errors)
-        return JsonResponse(
-            {
-                "saved": True,
-                "created": result.created,
-                "target": result.target.pk,
-                "attempt": result.attempt.pk,
-                "outcome": result.attempt.outcome,
-                "status": result.target.status,
-                "status_label": TargetStatus(result.target.status).label,
-                "risk_level": result.target.risk_level,
-                "complete": result.complete,
-            }
-        )
-    area, show_all = request.POST.get("area", ""), request.POST.get("all") == "1"
+    else:
+        errors = {field: " ".join(texts) for field, texts in form.errors.items()}
+        if "target" not in errors:
+            target = _target(user, campaign, form.cleaned_data["target"])
     if errors:
         if target is None:
             messages.error(request, " ".join(errors.values()))
