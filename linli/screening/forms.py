@@ -27,7 +27,7 @@ class QuestionnaireCreateForm(forms.Form):
     start = forms.ChoiceField(
         label=_("Start from"),
         choices=lambda: [
-            *((code, label) for code, (label, _factory) in TEMPLATES.items()),
+            *TEMPLATES.items(),
             (BLANK, _("A blank questionnaire")),
         ],
         initial="arrivals",
