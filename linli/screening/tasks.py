@@ -22,6 +22,7 @@ from django.utils import timezone
 from django_tasks import task
 from django_tasks.base import TaskResultStatus
 
+from linli.core.actors import Actor, AuditContext
 from linli.screening.models import (
     AttemptOutcome,
     Campaign,
@@ -68,10 +69,15 @@ def escalate_while_watched(campaign: Campaign, *, now: datetime | None = None) -
 
 
 @task()
-def send_links_task(campaign_id: int, by_id: int) -> dict[str, int]:
-    """Runs send_links for a campaign on behalf of a user; returns {"sent", "failed"}."""
+def send_links_task(
+    campaign_id: int, by_id: int, ip_address: str | None = None, user_agent: str = ""
+) -> dict[str, int]:
+    """Runs send_links for a campaign on behalf of a user (the request's address and browser
+    travel with the job for the audit log); returns {"sent", "failed"}."""
     run = send_links(
-        campaign=Campaign.objects.get(pk=campaign_id), by=get_user_model().objects.get(pk=by_id)
+        campaign=Campaign.objects.get(pk=campaign_id),
+        by=get_user_model().objects.get(pk=by_id),
+        context=AuditContext(ip_address=ip_address, user_agent=user_agent),
     )
     return {"sent": run.sent, "failed": run.failed}
 
@@ -86,14 +92,17 @@ class SendJob:
     planned: int
 
 
-def enqueue_send_links(*, campaign: Campaign, by) -> SendJob:
+def enqueue_send_links(
+    *, campaign: Campaign, by: Actor, context: AuditContext | None = None
+) -> SendJob:
     """Checks that the campaign can send (check_sendable raises at once, not in the worker)
     and queues send_links_task. Also the hook for sending as soon as a campaign launches
     (call it in transaction.on_commit, once the targets exist)."""
     now = timezone.now()
     check_sendable(campaign, by, now=now)
     planned = sendable_targets(campaign, now=now).count()
-    result = send_links_task.enqueue(campaign.pk, by.pk)
+    context = context or AuditContext.none()
+    result = send_links_task.enqueue(campaign.pk, by.pk, context.ip_address, context.user_agent)
     return SendJob(result_id=result.id, since=now, planned=planned)
 
 

@@ -17,6 +17,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from linli.core.actors import AuditContext
 from linli.core.errors import add_errors_to_form
 from linli.core.jurisdiction import path_within
 from linli.core.pagination import CappedPaginator
@@ -104,6 +105,7 @@ def campaign_create(request: HttpRequest) -> HttpResponse:
                 filters=form.filters(),
                 deadline=data["deadline"],
                 emergency=data["emergency"],
+                context=AuditContext.from_request(request),
             )
         except ValidationError as error:
             add_errors_to_form(form, error)
@@ -256,13 +258,16 @@ def _update(request: HttpRequest, campaign: Campaign, form) -> Campaign:
             filters=form.filters(),
             deadline=data["deadline"],
             emergency=data["emergency"],
+            context=AuditContext.from_request(request),
         )
     kwargs = {"name": data["name"]}
     # The form shows minutes: an untouched deadline (perhaps already past) is left alone.
     shown = campaign.deadline.replace(second=0, microsecond=0) if campaign.deadline else None
     if data["deadline"] != shown:
         kwargs["deadline"] = data["deadline"]
-    return campaign_services.update_campaign(campaign=campaign, by=request.user, **kwargs)
+    return campaign_services.update_campaign(
+        campaign=campaign, by=request.user, context=AuditContext.from_request(request), **kwargs
+    )
 
 
 def _describe_filters(raw: dict) -> list[str]:
@@ -310,7 +315,9 @@ def _change_state(
     campaign = campaign_selectors.campaign_for(request.user, campaign_id)
     require(request.user, roles=CAMPAIGN_MANAGERS)
     try:
-        campaign = action(campaign=campaign, by=request.user)
+        campaign = action(
+            campaign=campaign, by=request.user, context=AuditContext.from_request(request)
+        )
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
     except PermissionDenied as error:

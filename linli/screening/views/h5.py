@@ -24,6 +24,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from linli.adapters import sms
+from linli.core.actors import AuditContext
 from linli.core.errors import errors_by_field
 from linli.core.links import ExpiredLink, InvalidLink, LinkError
 from linli.core.permissions import require
@@ -77,7 +78,9 @@ def send_links(request: HttpRequest, campaign_id: int) -> HttpResponse:
     error = ""
     if request.method == "POST":
         try:
-            job = enqueue_send_links(campaign=campaign, by=request.user)
+            job = enqueue_send_links(
+                campaign=campaign, by=request.user, context=AuditContext.from_request(request)
+            )
         except ValidationError as exc:
             error = " ".join(exc.messages)
         else:

@@ -17,6 +17,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 
 from linli.areas import selectors as area_selectors
+from linli.core.actors import AuditContext
 from linli.core.errors import add_errors_to_form
 from linli.core.jurisdiction import path_within
 from linli.screening.forms import BLANK, DefinitionForm, QuestionnaireCreateForm
@@ -86,6 +87,7 @@ def questionnaire_list(request: HttpRequest) -> HttpResponse:
                     name=data["name"],
                     area=data["area"],
                     by=request.user,
+                    context=AuditContext.from_request(request),
                     from_template=template,
                     definition=(
                         None if template else blank_definition(name=data["name"], area=data["area"])
@@ -176,11 +178,17 @@ def _save(request, questionnaire, form, definition: dict) -> HttpResponse | None
     before = questionnaire_selectors.latest_version(questionnaire)
     try:
         version = questionnaire_services.save_questionnaire_version(
-            questionnaire=questionnaire, definition=definition, by=request.user
+            questionnaire=questionnaire,
+            definition=definition,
+            by=request.user,
+            context=AuditContext.from_request(request),
         )
         if form.cleaned_data["name"].strip() != questionnaire.name:
             questionnaire_services.rename_questionnaire(
-                questionnaire=questionnaire, name=form.cleaned_data["name"], by=request.user
+                questionnaire=questionnaire,
+                name=form.cleaned_data["name"],
+                by=request.user,
+                context=AuditContext.from_request(request),
             )
     except InvalidDefinition:
         form.add_error(None, _("Nothing was saved: correct the problems marked below."))
