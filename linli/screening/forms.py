@@ -53,7 +53,7 @@ class DefinitionForm(forms.Form):
     def clean_definition(self) -> dict:
         text = self.cleaned_data["definition"]
         if len(text.encode()) > MAX_DEFINITION_BYTES:
-            raise forms.ValidationError("问卷过大 / the questionnaire is too large")
+            raise forms.ValidationError(_("The questionnaire is too large"))
         try:
             value = json.loads(text)
         except ValueError as error:
@@ -61,7 +61,7 @@ class DefinitionForm(forms.Form):
                 f"不是有效的JSON（第{error.lineno}行）/ not valid JSON (line {error.lineno})"
             ) from None
         if not isinstance(value, dict):
-            raise forms.ValidationError("问卷定义必须是对象 / the definition must be an object")
+            raise forms.ValidationError(_("The definition must be an object"))
         return value
 
 
@@ -114,7 +114,7 @@ class TargetForm(forms.Form):
         choices=channel_choices,
         initial=[ChannelCode.H5, ChannelCode.DOOR_KNOCK],
         widget=forms.CheckboxSelectMultiple,
-        error_messages={"required": "至少选择一种渠道 / choose at least one channel"},
+        error_messages={"required": _("Choose at least one channel")},
     )
 
     def __init__(self, *args, areas=None, **kwargs) -> None:
@@ -212,5 +212,5 @@ class DoorKnockForm(forms.Form):
     def clean_answers(self) -> dict:
         answers = self.cleaned_data.get("answers") or {}
         if not isinstance(answers, dict):
-            raise forms.ValidationError(_("Answers must be an object."))
+            raise forms.ValidationError(_("Answers must be an object"))
         return answers

@@ -2,6 +2,7 @@
 follow-ups, and the checks services and selectors share."""
 
 from django.core.exceptions import PermissionDenied
+from django.utils.translation import gettext as _
 
 from linli.core.actors import Actor
 from linli.core.jurisdiction import path_within
@@ -50,5 +51,5 @@ def may_close_tasks(user: Actor) -> bool:
 def require_browse(user: Actor) -> RolePolicy:
     policy = policy_for(user)
     if not policy.may_browse_people:
-        raise PermissionDenied("this role does not see screening / 该角色无权查看排查")
+        raise PermissionDenied(_("This role does not see screening"))
     return policy

@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Subquery
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from linli.core.actors import Actor, AuditContext
 from linli.core.permissions import require
@@ -82,20 +83,21 @@ def record_attempt(
     already used for another target, or a campaign that is not running or paused.
     """
     if not isinstance(answers or {}, dict) or not isinstance(detail or {}, dict):
-        raise ValidationError({"answers": "回答格式错误 / answers must be an object"})
+        raise ValidationError({"answers": _("Answers must be an object")})
     key = (idempotency_key or uuid4().hex).strip()
     if not key or len(key) > 100:
-        raise ValidationError({"idempotency_key": "提交编号无效 / bad idempotency key"})
+        raise ValidationError({"idempotency_key": _("Bad idempotency key")})
     if channel not in CHANNEL_OUTCOMES:
-        raise ValidationError({"channel": f"未知的渠道 / unknown channel {channel!r}"})
+        raise ValidationError({"channel": _("Unknown channel %(channel)s") % {"channel": channel}})
     if outcome not in CHANNEL_OUTCOMES[channel]:
         raise ValidationError(
-            {"outcome": f"该渠道没有此结果 / outcome {outcome!r} not possible on {channel}"}
+            {
+                "outcome": _("The outcome %(outcome)s is not possible on %(channel)s")
+                % {"outcome": outcome, "channel": channel}
+            }
         )
     if channel not in REMOTE_CHANNELS and by is None:
-        raise ValidationError(
-            {"by": "入户记录须由工作人员提交 / a door knock is recorded by a worker"}
-        )
+        raise ValidationError({"by": _("A door knock is recorded by a worker")})
     if by is not None:
         require(by, roles=SCREENERS, paths=[target.area_path])
     try:
@@ -122,9 +124,7 @@ def record_attempt(
 
 def _replayed(attempt: ContactAttempt, target_id: int) -> RecordedAttempt:
     if attempt.target_id != target_id:
-        raise ValidationError(
-            {"idempotency_key": "提交编号已用于其他居民 / key already used for another person"}
-        )
+        raise ValidationError({"idempotency_key": _("Key already used for another person")})
     target = CampaignTarget.objects.select_related("campaign__questionnaire_version").get(
         pk=target_id
     )
@@ -175,7 +175,7 @@ def _record_attempt(
         return _replayed(ContactAttempt.objects.get(pk=target.stored_attempt_id), target_id)
     campaign = target.campaign
     if not campaign.accepts_answers:
-        raise ValidationError("本次排查未在进行中 / the campaign is not running")
+        raise ValidationError(_("The campaign is not running"))
     finished_at = finished_at or timezone.now()
     started_at = started_at or finished_at
     today = timezone.localdate(finished_at)
@@ -185,7 +185,7 @@ def _record_attempt(
         raise InvalidAnswers(errors)
     if values and outcome not in ANSWER_BEARING:
         raise ValidationError(
-            {"answers": f"“{outcome}”的记录不能带回答 / a {outcome} attempt carries no answers"}
+            {"answers": _("A %(outcome)s attempt carries no answers") % {"outcome": outcome}}
         )
     attempt = ContactAttempt.objects.create(
         target=target,

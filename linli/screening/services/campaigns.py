@@ -8,6 +8,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from linli.areas.models import Area
 from linli.core.actors import Actor, AuditContext
@@ -43,7 +44,7 @@ def _require_visible_questionnaire(by: Actor, questionnaire: Questionnaire) -> N
     if getattr(by, "is_superuser", False):
         return
     if not Questionnaire.objects.visible_to(by).filter(pk=questionnaire.pk).exists():
-        raise PermissionDenied("outside your jurisdiction / 不在管辖范围内")
+        raise PermissionDenied(_("Outside your jurisdiction"))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -53,16 +54,18 @@ def _require_visible_questionnaire(by: Actor, questionnaire: Questionnaire) -> N
 def _clean_channels(channels: Iterable[str]) -> list[str]:
     codes = list(dict.fromkeys(channels))  # drop repeats, keep order
     if not codes:
-        raise ValidationError({"channels": "至少选择一种渠道 / choose at least one channel"})
+        raise ValidationError({"channels": _("Choose at least one channel")})
     for code in codes:
         if code not in ChannelCode.values:
-            raise ValidationError({"channels": f"未知的渠道 / unknown channel {code!r}"})
+            raise ValidationError(
+                {"channels": _("Unknown channel %(channel)s") % {"channel": code}}
+            )
     return codes
 
 
 def _check_deadline(deadline: datetime | None, now: datetime) -> None:
     if deadline is not None and deadline <= now:
-        raise ValidationError({"deadline": "截止时间须晚于现在 / the deadline must be later"})
+        raise ValidationError({"deadline": _("The deadline must be later")})
 
 
 @transaction.atomic
@@ -87,7 +90,7 @@ def create_campaign(
     require_manager(by, area.path)
     _require_visible_questionnaire(by, questionnaire_version.questionnaire)
     if not name.strip():
-        raise ValidationError({"name": "请填写名称 / a name is required"})
+        raise ValidationError({"name": _("A name is required")})
     if not isinstance(filters, TargetFilters):
         filters = TargetFilters.from_json(filters)
     _check_deadline(deadline, timezone.now())
@@ -132,16 +135,13 @@ def update_campaign(
     campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
     structural = (questionnaire_version, area, channels, filters, emergency)
     if campaign.status != CampaignStatus.DRAFT and any(v is not None for v in structural):
-        raise ValidationError(
-            "已启动的排查只能修改名称和截止时间 / "
-            "a launched campaign only changes its name and deadline"
-        )
+        raise ValidationError(_("A launched campaign only changes its name and deadline"))
     if campaign.status == CampaignStatus.CLOSED:
-        raise ValidationError("排查已结束 / the campaign is closed")
+        raise ValidationError(_("The campaign is closed"))
     fields = ["updated_at"]
     if name is not None:
         if not name.strip():
-            raise ValidationError({"name": "请填写名称 / a name is required"})
+            raise ValidationError({"name": _("A name is required")})
         campaign.name = name.strip()
         fields.append("name")
     if questionnaire_version is not None:
@@ -219,7 +219,7 @@ def launch_campaign(
         .get(pk=campaign.pk)
     )
     if campaign.status != CampaignStatus.DRAFT:
-        raise ValidationError("只能启动草稿状态的排查 / only a draft can be launched")
+        raise ValidationError(_("Only a draft can be launched"))
     version = campaign.questionnaire_version
     check_definition(version.definition)
     _check_deadline(campaign.deadline, now)
@@ -231,7 +231,7 @@ def launch_campaign(
     )
     chosen = _choose_targets(rows.iterator(chunk_size=BULK_BATCH), filters.per_household)
     if not chosen:
-        raise ValidationError("没有符合条件的居民 / nobody matches the target")
+        raise ValidationError(_("Nobody matches the target"))
     for start in range(0, len(chosen), BULK_BATCH):
         insert_rows(
             CampaignTarget,
@@ -282,8 +282,11 @@ def _set_status(
         campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
         if campaign.status not in allowed_from:
             raise ValidationError(
-                f"排查当前状态为{campaign.status}，不能变为{to} / "
-                f"a {campaign.status} campaign cannot become {to}"
+                _("A %(status)s campaign cannot become %(to)s")
+                % {
+                    "status": CampaignStatus(campaign.status).label,
+                    "to": CampaignStatus(to).label,
+                }
             )
         campaign.status = to
         fields = ["status", "updated_at"]

@@ -4,6 +4,7 @@ from datetime import datetime
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from linli.core.actors import Actor, AuditContext
 from linli.screening.models import (
@@ -65,7 +66,7 @@ def record_door_knock(
     field ("outcome", "idempotency_key", a question's key, "__all__" for a closed campaign).
     """
     if not may_record_for(by, target):
-        raise PermissionDenied("outside your jurisdiction / 不在管辖范围内")
+        raise PermissionDenied(_("Outside your jurisdiction"))
     key = (idempotency_key or "").strip() if isinstance(idempotency_key, str) else ""
     detail = {"device": str(device or "")[:DEVICE_MAX_LENGTH], "offline": bool(offline)}
     if key and ContactAttempt.objects.filter(idempotency_key=key, target=target).exists():
@@ -80,9 +81,9 @@ def record_door_knock(
         )
     errors: dict[str, str] = {}
     if outcome not in DOOR_KNOCK_OUTCOMES:
-        errors["outcome"] = "请选择敲门结果 / choose what happened at the door"
+        errors["outcome"] = _("Choose what happened at the door")
     if not key or len(key) > 100:
-        errors["idempotency_key"] = "提交编号无效 / bad idempotency key"
+        errors["idempotency_key"] = _("Bad idempotency key")
     now = now or timezone.now()
     campaign = target.campaign
     finished_at = _clamp(recorded_at, campaign.launched_at, now)
@@ -90,7 +91,7 @@ def record_door_knock(
     values: dict[str, object] = {}
     if outcome == AttemptOutcome.ANSWERED:
         if not isinstance(answers or {}, dict):
-            errors["answers"] = "回答格式错误 / answers must be an object"
+            errors["answers"] = _("Answers must be an object")
         else:
             values, answer_errors = door_knock_answers(
                 campaign.questionnaire_version.definition,

@@ -6,6 +6,7 @@ from datetime import datetime
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from linli.core.actors import Actor, AuditContext
 from linli.core.permissions import require
@@ -43,7 +44,7 @@ def request_visit(
     recorded in the audit log (`by` None: the phone robot, on the resident's request).
     """
     if reason not in DoorKnockReason.values:
-        raise ValidationError({"reason": f"未知的原因 / unknown reason {reason!r}"})
+        raise ValidationError({"reason": _("Unknown reason %(reason)s") % {"reason": reason}})
     now = now or timezone.now()
     with transaction.atomic():
         target = (
@@ -193,21 +194,24 @@ def close_follow_up_task(
     """
     require(by, roles=TASK_CLOSERS, paths=[task.area_path])
     if status not in (TaskStatus.DONE, TaskStatus.DISMISSED):
-        raise ValidationError({"status": "无效的处理结果 / status must be done or dismissed"})
+        raise ValidationError({"status": _("Status must be done or dismissed")})
     note = (note or "").strip()
     if len(note) > TASK_NOTE_MAX_LENGTH:
         raise ValidationError(
-            {"note": f"备注最多{TASK_NOTE_MAX_LENGTH}字 / at most {TASK_NOTE_MAX_LENGTH} chars"}
+            {
+                "note": _("At most %(limit_value)s characters")
+                % {"limit_value": TASK_NOTE_MAX_LENGTH}
+            }
         )
     if status == TaskStatus.DISMISSED and not note:
-        raise ValidationError({"note": "请说明为何无需跟进 / say why no follow-up is needed"})
+        raise ValidationError({"note": _("Say why no follow-up is needed")})
     task = (
         FollowUpTask.objects.select_for_update(of=("self",))
         .select_related("person")
         .get(pk=task.pk)
     )
     if task.status != TaskStatus.OPEN:
-        raise ValidationError("该任务已处理 / this follow-up is already closed")
+        raise ValidationError(_("This follow-up is already closed"))
     task.status = status
     task.note = note
     task.done_at = timezone.now()

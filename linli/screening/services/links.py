@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from linli.adapters import sms
 from linli.audit.services import record_event
@@ -53,16 +54,14 @@ def check_sendable(campaign: Campaign, by: Actor, *, now: datetime | None = None
     require(by, roles=CAMPAIGN_MANAGERS, paths=[campaign.area_path])
     now = now or timezone.now()
     if ChannelCode.H5 not in campaign.channels:
-        raise ValidationError("本次排查未启用H5链接 / this campaign does not use H5 links")
+        raise ValidationError(_("This campaign does not use H5 links"))
     if campaign.status != CampaignStatus.RUNNING:
         raise ValidationError(
-            "排查未在进行中（暂停或结束的排查不发送短信） / "
-            "the campaign is not running (a paused or closed campaign sends nothing)"
+            _("The campaign is not running (a paused or closed campaign sends nothing)")
         )
     if campaign.deadline is not None and campaign.deadline <= now:
         raise ValidationError(
-            "截止时间已过，未回复的居民已转入入户排查 / "
-            "the deadline has passed; the unreached are on the door-knock lists"
+            _("The deadline has passed; the unreached are on the door-knock lists")
         )
 
 

@@ -2,6 +2,7 @@
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from linli.areas.models import Area
 from linli.core.actors import Actor, AuditContext
@@ -38,13 +39,13 @@ def create_questionnaire(
     require_manager(by, area.path)
     if from_template is not None:
         if from_template not in TEMPLATES:
-            raise ValidationError({"from_template": "未知的问卷模板 / unknown template"})
+            raise ValidationError({"from_template": _("Unknown template")})
         definition = template_definition(from_template)
     if definition is None:
-        raise ValidationError({"definition": "请选择模板或提供问卷 / a template or definition"})
+        raise ValidationError({"definition": _("Choose a template or give a definition")})
     name = name.strip()
     if not name:
-        raise ValidationError({"name": "请填写名称 / a name is required"})
+        raise ValidationError({"name": _("A name is required")})
     check_definition(definition)
     questionnaire = Questionnaire.objects.create(
         name=name,
@@ -126,7 +127,7 @@ def rename_questionnaire(
     """Renames a questionnaire. Raises PermissionDenied, or ValidationError for a blank name."""
     require_manager(by, questionnaire.area_path)
     if not name.strip():
-        raise ValidationError({"name": "请填写名称 / a name is required"})
+        raise ValidationError({"name": _("A name is required")})
     questionnaire.name = name.strip()
     questionnaire.save(update_fields=["name", "updated_at"])
     record_questionnaire_event(

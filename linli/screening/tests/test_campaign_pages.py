@@ -250,7 +250,7 @@ def test_a_refused_change_comes_back_as_a_message(world, client_for):
     client = client_for(world.lead_a)
     response = client.post(action_url("resume", campaign), follow=True)
     assert response.status_code == 200
-    assert "cannot become" in messages_of(response)
+    assert "不能变为" in messages_of(response)
     campaign.refresh_from_db()
     assert campaign.status == CampaignStatus.DRAFT
 

@@ -264,7 +264,7 @@ def test_a_paused_campaign_says_why_it_sends_nothing(client, world, running):
     client.force_login(world.lead_a)
     response = client.post(reverse("screening:send_links", args=[running.pk]))
     assert response.status_code == 400
-    assert "the campaign is not running" in response.content.decode()
+    assert "排查未在进行中" in response.content.decode()
     assert sms.outbox == []
 
 

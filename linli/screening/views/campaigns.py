@@ -182,7 +182,7 @@ def campaign_detail(request: HttpRequest, campaign_id: int) -> HttpResponse:
         form = _edit_form(request, campaign)
     if request.method == "POST":
         if form is None:
-            raise PermissionDenied("your role may not do this / 您的角色无此权限")
+            raise PermissionDenied(_("Your role may not do this"))
         if form.is_valid():
             try:
                 _update(request, campaign, form)

@@ -257,13 +257,13 @@ def _script_config(request: HttpRequest, campaign: Campaign, list_url: str) -> d
             "noStorage": _(
                 "This browser cannot keep records offline: stay in signal until they are sent."
             ),
-            "error": "提交失败 / the record was refused",
+            "error": _("The record was refused"),
             # Checked on the phone before queueing (the server checks again): a worker must
             # learn at the door, not hours later, that a question was missed.
-            "required": "此题必答 / this question is required",
-            "outcome": "请选择敲门结果 / choose what happened at the door",
-            "number": "请填写数字 / please enter a number",
-            "range": "请填写{min}到{max}之间的数 / please enter a number from {min} to {max}",
+            "required": _("This question is required"),
+            "outcome": _("Choose what happened at the door"),
+            "number": _("Please enter a number"),
+            "range": _("Please enter a number from {min} to {max}"),
         },
     }
 
@@ -324,7 +324,7 @@ def _member_page(
     status: int = 200,
 ) -> HttpResponse:
     if not may_record_for(request.user, target):
-        raise PermissionDenied("outside your jurisdiction / 不在管辖范围内")
+        raise PermissionDenied(_("Outside your jurisdiction"))
     household = door_knock_selectors.door_knock_household(request.user, campaign, target)
     member = next(m for m in household.members if m.target_id == target.pk)
     visit = door_knock_selectors.last_door_knocks(request.user, [target.pk]).get(target.pk)

@@ -19,7 +19,9 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonRes
 from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
@@ -39,7 +41,7 @@ from linli.screening.selectors import h5 as h5_selectors
 from linli.screening.selectors import links as link_selectors
 from linli.screening.tasks import SendJob, enqueue_send_links, send_progress
 
-_ENDED = ("本次排查已结束，感谢您的关注", "this screening has ended; thank you")
+ENDED = gettext_lazy("This screening has ended; thank you")
 _NONCE = re.compile(r"^[0-9a-f]{32}$")
 _OUTCOMES = {AttemptOutcome.ANSWERED.value, AttemptOutcome.REFUSED.value}
 
@@ -135,8 +137,18 @@ def _link_error_page(error: LinkError) -> HttpResponse:
     return _page("screening/h5_error.html", {"zh": error.zh, "en": error.en}, status=status)
 
 
+def _in_both(message: str) -> dict[str, str]:
+    """Returns the message in Chinese and in English: a resident opening a link has chosen no
+    language, so the error page says it in both."""
+    with translation.override("zh-hans"):
+        zh = str(message)
+    with translation.override("en"):
+        en = str(message)
+    return {"zh": zh, "en": en}
+
+
 def _ended_page() -> HttpResponse:
-    return _page("screening/h5_error.html", {"zh": _ENDED[0], "en": _ENDED[1]}, status=410)
+    return _page("screening/h5_error.html", _in_both(ENDED), status=410)
 
 
 def _page_url(token: str, by_proxy: bool | None, **extra: str) -> str:
@@ -257,10 +269,6 @@ def h5_answer(request: HttpRequest, token: str) -> HttpResponse:
     return _answer_form(request, token, target_id)
 
 
-def _bilingual(zh: str, en: str) -> str:
-    return f"{zh} / {en}"
-
-
 def _parse_json(request: HttpRequest) -> tuple[dict, dict[str, str]]:
     """Returns (submission, errors by field) for the JSON contract."""
     try:
@@ -268,24 +276,22 @@ def _parse_json(request: HttpRequest) -> tuple[dict, dict[str, str]]:
     except (ValueError, UnicodeDecodeError):
         body = None
     if not isinstance(body, dict):
-        return {}, {"body": _bilingual("请求格式错误", "the body must be a JSON object")}
+        return {}, {"body": _("The body must be a JSON object")}
     errors = {}
     key = body.get("idempotency_key")
     if not isinstance(key, str) or not key.strip() or len(key) > 100:
-        errors["idempotency_key"] = _bilingual(
-            "提交编号缺失或过长", "idempotency_key must be a text of at most 100 characters"
-        )
+        errors["idempotency_key"] = _("Idempotency_key must be a text of at most 100 characters")
     answers = body.get("answers", {})
     if not isinstance(answers, dict):
-        errors["answers"] = _bilingual("回答格式错误", "answers must be an object")
+        errors["answers"] = _("Answers must be an object")
     by_proxy = body.get("by_proxy", False)
     if not isinstance(by_proxy, bool):
-        errors["by_proxy"] = _bilingual("代答标记须为是或否", "by_proxy must be true or false")
+        errors["by_proxy"] = _("By_proxy must be true or false")
     outcome = body.get("outcome", AttemptOutcome.ANSWERED.value)
     if outcome not in _OUTCOMES:
-        errors["outcome"] = _bilingual("结果只能是作答或拒答", 'outcome is "answered" or "refused"')
+        errors["outcome"] = _('Outcome is "answered" or "refused"')
     if outcome == AttemptOutcome.ANSWERED and isinstance(answers, dict) and not answers:
-        errors["answers"] = _bilingual("请至少回答一题", "answer at least one question")
+        errors["answers"] = _("Answer at least one question")
     return {"key": key, "answers": answers, "by_proxy": by_proxy, "outcome": outcome}, errors
 
 
@@ -328,7 +334,7 @@ def _answer_json(request: HttpRequest, token: str, target_id: int) -> JsonRespon
         if ended is None:
             return JsonResponse({"error": str(InvalidLink())}, status=404)
         if ended:
-            return JsonResponse({"error": _bilingual(*_ENDED)}, status=410)
+            return JsonResponse({"error": str(ENDED)}, status=410)
         return JsonResponse({"errors": errors_by_field(exc, general="body")}, status=400)
     return JsonResponse(
         {

@@ -78,7 +78,7 @@ def questionnaire_list(request: HttpRequest) -> HttpResponse:
         form = QuestionnaireCreateForm(request.POST or None, areas=areas)
     if request.method == "POST":
         if form is None:
-            raise PermissionDenied("your role may not do this / 您的角色无此权限")
+            raise PermissionDenied(_("Your role may not do this"))
         if form.is_valid():
             data = form.cleaned_data
             template = None if data["start"] == BLANK else data["start"]
@@ -139,7 +139,7 @@ def questionnaire_edit(request: HttpRequest, questionnaire_id: int) -> HttpRespo
     )
     if request.method == "POST":
         if not may_edit:
-            raise PermissionDenied("your role may not do this / 您的角色无此权限")
+            raise PermissionDenied(_("Your role may not do this"))
         if form.is_valid():
             definition = form.cleaned_data["definition"]
             saved = _save(request, questionnaire, form, definition)

@@ -62,15 +62,15 @@ class TaskFilterForm(forms.Form):
 class TaskCloseForm(forms.Form):
     status = forms.ChoiceField(
         choices=[(TaskStatus.DONE, TaskStatus.DONE), (TaskStatus.DISMISSED, TaskStatus.DISMISSED)],
-        error_messages={"invalid_choice": "请选择“已完成”或“无需跟进” / choose done or dismiss"},
+        error_messages={"invalid_choice": _("Choose done or dismiss")},
     )
     note = forms.CharField(
         label=gettext_lazy("Note"),
         max_length=followup_services.TASK_NOTE_MAX_LENGTH,
         required=False,
         error_messages={
-            "max_length": f"备注最多{followup_services.TASK_NOTE_MAX_LENGTH}字 / at most "
-            f"{followup_services.TASK_NOTE_MAX_LENGTH} characters"
+            # MaxLengthValidator fills in limit_value when the message is shown.
+            "max_length": gettext_lazy("At most %(limit_value)s characters")
         },
     )
     next = forms.CharField(required=False)
@@ -122,7 +122,7 @@ def task_done(request: HttpRequest, task_id: int) -> HttpResponse:
     """Marks a task done or dismissed, with the worker's note."""
     task = followup_selectors.task_for(request.user, task_id)
     if not may_close_tasks(request.user):
-        raise PermissionDenied("your role may not close follow-ups / 您的角色不能处理跟进任务")
+        raise PermissionDenied(_("Your role may not close follow-ups"))
     form = TaskCloseForm(request.POST)
     if not form.is_valid():
         for errors in form.errors.values():
