@@ -8,6 +8,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 
+from linli.core.clock import local_today
 from linli.screening.questionnaires.routing import route
 from linli.screening.questionnaires.schema import (
     MAX_SHORT_TEXT,
@@ -63,7 +64,7 @@ def validate_answer(question: Question, raw: object, *, today: date | None = Non
     if kind == QuestionKind.NUMBER:
         return _number(question, raw)
     if kind == QuestionKind.DATE:
-        return _date(question, raw, today or date.today())
+        return _date(question, raw, today or local_today())
     if kind == QuestionKind.SHORT_TEXT:
         if not isinstance(raw, str | int | float) or isinstance(raw, bool):
             return _answer_error(question, "text", "请填写文字", "please write a text")

@@ -4,6 +4,7 @@ answers; see the package docstring)."""
 from dataclasses import dataclass
 from datetime import date
 
+from linli.core.clock import local_today
 from linli.screening.questionnaires.schema import (
     Answers,
     Definition,
@@ -25,7 +26,7 @@ class ConditionContext:
         return cls(
             lists=defn.get("lists") or {},
             kinds={key: q.get("kind", "") for key, q in question_map(defn).items()},
-            today=today or date.today(),
+            today=today or local_today(),
         )
 
 

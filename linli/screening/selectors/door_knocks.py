@@ -2,7 +2,6 @@
 by floor, and one household's members for the form."""
 
 from dataclasses import dataclass, replace
-from datetime import date
 from functools import partial
 
 from django.db.models import (
@@ -13,6 +12,7 @@ from django.http import Http404
 
 from linli.areas.models import PATH_SEGMENT_WIDTH, Area, AreaLevel
 from linli.core.actors import Actor
+from linli.core.clock import local_today
 from linli.core.jurisdiction import paths_of
 from linli.core.masking import mask_address, present
 from linli.core.permissions import require
@@ -110,7 +110,7 @@ def door_knock_list(
         b.path: b for b in Area.objects.filter(level=AreaLevel.BUILDING, path__startswith=grid.path)
     }
     labels = ChoiceLabels.current()
-    today = date.today()
+    today = local_today()
     groups: dict[tuple, list[CampaignTarget]] = {}
     for target in members:
         key = ("h", target.household_id) if target.household_id else ("p", target.person_id)

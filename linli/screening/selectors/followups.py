@@ -2,7 +2,7 @@
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 
 from django.db.models import (
     Case,
@@ -16,6 +16,7 @@ from django.db.models import (
 from django.http import Http404
 
 from linli.core.actors import Actor
+from linli.core.clock import local_today
 from linli.core.masking import HIDDEN_TEXT
 from linli.core.roles import Visibility, policy_for
 from linli.core.sensitivity import Sensitivity
@@ -128,7 +129,7 @@ def present_tasks(user: Actor, tasks: Iterable[FollowUpTask]) -> list[TaskRow]:
     risk, reasons and note (health data) only for roles that see sensitive data in clear."""
     policy = policy_for(user)
     sensitive = policy.visibility(Sensitivity.SENSITIVE) == Visibility.CLEAR
-    today = date.today()
+    today = local_today()
     labels = ChoiceLabels.current()
     kinds, levels, statuses = (
         dict(FollowUp.choices),

@@ -4,8 +4,7 @@ the target the token names."""
 from dataclasses import dataclass
 from datetime import date
 
-from django.utils import timezone
-
+from linli.core.clock import local_today
 from linli.core.masking import mask_name
 from linli.screening.h5 import community_name
 from linli.screening.models import (
@@ -72,7 +71,7 @@ def resident_screen(
     closing. Right after a refusal (`stopped`), or when a refusal is all there is, the
     refusal is acknowledged, with a way to answer after all.
     """
-    today = today or timezone.localdate()
+    today = today or local_today()
     definition = target.campaign.questionnaire_version.definition
     answers = target.answers or {}
     by_proxy = {"self": False, "proxy": True}.get(who, _proxy_of_earlier_saves(target))

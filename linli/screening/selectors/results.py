@@ -3,7 +3,7 @@ the export)."""
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 
 from django.db.models import (
     Q,
@@ -11,6 +11,7 @@ from django.db.models import (
 
 from linli.areas.models import PATH_SEGMENT_WIDTH, Area, AreaLevel
 from linli.core.actors import Actor
+from linli.core.clock import local_today
 from linli.core.masking import HIDDEN_TEXT, MASK, present
 from linli.core.roles import RolePolicy, Visibility, policy_for
 from linli.core.sensitivity import Sensitivity
@@ -68,7 +69,7 @@ class _TargetPresenter:
     def __init__(self, user: Actor) -> None:
         self.policy = policy_for(user)
         self.sensitive = self.policy.visibility(Sensitivity.SENSITIVE) == Visibility.CLEAR
-        self.today = date.today()
+        self.today = local_today()
         self.labels = ChoiceLabels.current()
         self.statuses = {k: str(v) for k, v in TargetStatus.choices}
         self.risks = {k: str(v) for k, v in RiskLevel.choices}

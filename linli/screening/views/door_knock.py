@@ -24,6 +24,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from linli.areas.models import Area
 from linli.core.actors import AuditContext
+from linli.core.clock import local_today
 from linli.core.errors import errors_by_field
 from linli.core.permissions import require
 from linli.core.roles import policy_for
@@ -295,7 +296,7 @@ def door_knock_page(request: HttpRequest, campaign_id: int) -> HttpResponse:
     )
     rows = _member_rows(request.user, campaign, households, area=str(area.pk), show_all=show_all)
     list_url = _list_url(campaign, str(area.pk), show_all)
-    today = timezone.localdate()
+    today = local_today()
     context = {
         "campaign": campaign,
         "areas": areas,
@@ -338,7 +339,7 @@ def _member_page(
         "list_url": list_url,
         "form": _form(
             campaign,
-            today=timezone.localdate(),
+            today=local_today(),
             target_id=target.pk,
             area=area,
             show_all=show_all,

@@ -7,7 +7,6 @@ definition as an outline and its JSON, which can still be edited and saved.
 """
 
 import json
-from datetime import date
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -18,6 +17,7 @@ from django.utils.translation import gettext as _
 
 from linli.areas import selectors as area_selectors
 from linli.core.actors import AuditContext
+from linli.core.clock import local_today
 from linli.core.errors import add_errors_to_form
 from linli.core.jurisdiction import path_within
 from linli.screening.forms import BLANK, DefinitionForm, QuestionnaireCreateForm
@@ -237,7 +237,7 @@ def _preview(request: HttpRequest) -> HttpResponse:
     context: dict = {"definition": definition, "problems": len(problems)}
     if problems:
         return render(request, "screening/partials/questionnaire_preview.html", context)
-    today = date.today()
+    today = local_today()
     questions = question_map(definition)
     error = None
     key = request.POST.get("key", "")
