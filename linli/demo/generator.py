@@ -28,7 +28,6 @@ from typing import TypeVar
 
 from django.db import transaction
 from django.db.models import Exists, OuterRef, ProtectedError, Subquery
-from django.http import HttpRequest
 from django.utils import timezone
 
 from linli.accounts.models import AccountAction, AreaAssignment, User
@@ -788,6 +787,8 @@ def _create_staff(rng: random.Random, tree: _Tree, report: ProgressCallback) -> 
 # The audit log keeps who recorded each door knock. The loader's own visits carry this user
 # agent, so reset_demo can tell them from anything a person did with a demo account.
 DEMO_USER_AGENT = "linli load_demo"
+# What the audit log keeps of the loader's own writes (reset_demo recognises them by it).
+DEMO_CONTEXT = AuditContext(user_agent=DEMO_USER_AGENT)
 DAILY_CAMPAIGN = "每日健康监测"
 ARRIVALS_CAMPAIGN = "来返人员排查"
 LAUNCHED_AT = clock(7, 30)  # local time, this morning
@@ -857,10 +858,18 @@ def _create_screening(
         return result  # a street too small to have anyone to screen
     lead = User.objects.get(username="lead1")
     daily = questionnaire_services.create_questionnaire(
-        name=DAILY_CAMPAIGN, area=community, by=lead, from_template="daily_symptoms"
+        name=DAILY_CAMPAIGN,
+        area=community,
+        by=lead,
+        from_template="daily_symptoms",
+        context=DEMO_CONTEXT,
     )
     arrivals = questionnaire_services.create_questionnaire(
-        name=ARRIVALS_CAMPAIGN, area=community, by=lead, from_template="arrivals"
+        name=ARRIVALS_CAMPAIGN,
+        area=community,
+        by=lead,
+        from_template="arrivals",
+        context=DEMO_CONTEXT,
     )
     local_now = timezone.localtime(now)
     emergency = f"{local_now:%Y-%m} 西安疫情"
@@ -877,11 +886,14 @@ def _create_screening(
         questionnaire_version=questionnaire_selectors.latest_version(daily),
         area=community,
         by=lead,
+        context=DEMO_CONTEXT,
         channels=[ChannelCode.H5, ChannelCode.DOOR_KNOCK],
         deadline=deadline,
         emergency=emergency,
     )
-    campaign = campaign_services.launch_campaign(campaign=campaign, by=lead, now=launched)
+    campaign = campaign_services.launch_campaign(
+        campaign=campaign, by=lead, now=launched, context=DEMO_CONTEXT
+    )
     result.campaign = campaign.name
 
     plans = _plan_h5(rng, campaign, launched, now)
@@ -909,7 +921,7 @@ def _create_screening(
         # Community 1's questionnaires are not community 2's to use: its lead has their own.
         area, by = tree.communities[1], User.objects.get(username="lead2")
         arrivals = questionnaire_services.create_questionnaire(
-            name=ARRIVALS_CAMPAIGN, area=area, by=by, from_template="arrivals"
+            name=ARRIVALS_CAMPAIGN, area=area, by=by, from_template="arrivals", context=DEMO_CONTEXT
         )
     else:
         area, by = community, lead
@@ -918,6 +930,7 @@ def _create_screening(
         questionnaire_version=questionnaire_selectors.latest_version(arrivals),
         area=area,
         by=by,
+        context=DEMO_CONTEXT,
         channels=[ChannelCode.H5, ChannelCode.DOOR_KNOCK],
         filters={"residency": [Residency.FLOATING]},
         deadline=deadline + timedelta(days=2),
@@ -1014,8 +1027,6 @@ def _knock_doors(
     for target in listed:
         households.setdefault(target.household_id or ("p", target.person_id), []).append(target)
     visits = list(households.values())[: max(3, round(DOOR_KNOCKED * len(households)))]
-    request = HttpRequest()
-    request.META["HTTP_USER_AGENT"] = DEMO_USER_AGENT
     today = timezone.localdate(now)
     at = launched + min(timedelta(minutes=90), (now - launched) / 3)
     for members in visits:
@@ -1037,7 +1048,7 @@ def _knock_doors(
                 recorded_at=at,
                 started_at=at - timedelta(minutes=2),
                 device="demo",
-                context=AuditContext.from_request(request),
+                context=DEMO_CONTEXT,
                 now=now,
             )
 

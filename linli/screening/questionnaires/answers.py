@@ -7,6 +7,7 @@ from datetime import date, datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
 
 from linli.core.clock import local_today
 from linli.screening.questionnaires.routing import route
@@ -29,8 +30,8 @@ _YES = {"yes", "y", "true", "1", "是", "有", "对"}
 _NO = {"no", "n", "false", "2", "0", "否", "无", "没有", "不是"}
 
 
-def _answer_error(question: Question, code: str, zh: str, en: str) -> AnswerError:
-    return AnswerError(key=str(question.get("key", "")), code=code, zh=zh, en=en)
+def _answer_error(question: Question, code: str, message: str) -> AnswerError:
+    return AnswerError(key=str(question.get("key", "")), code=code, message=message)
 
 
 def _is_empty(raw: object) -> bool:
@@ -52,7 +53,7 @@ def validate_answer(question: Question, raw: object, *, today: date | None = Non
         raw = unicodedata.normalize("NFKC", raw).strip()
     if _is_empty(raw):
         if question.get("required"):
-            return _answer_error(question, "required", "此题必答", "this question is required")
+            return _answer_error(question, "required", _("This question is required"))
         return None
     kind = question.get("kind")
     if kind == QuestionKind.YES_NO:
@@ -67,15 +68,15 @@ def validate_answer(question: Question, raw: object, *, today: date | None = Non
         return _date(question, raw, today or local_today())
     if kind == QuestionKind.SHORT_TEXT:
         if not isinstance(raw, str | int | float) or isinstance(raw, bool):
-            return _answer_error(question, "text", "请填写文字", "please write a text")
+            return _answer_error(question, "text", _("Please write a text"))
         text = str(raw).strip()
         limit = question.get("max_length", MAX_SHORT_TEXT)
         if len(text) > limit:
             return _answer_error(
-                question, "too_long", f"不能超过{limit}个字", f"at most {limit} characters"
+                question, "too_long", _("At most %(limit)s characters") % {"limit": limit}
             )
         return text
-    return _answer_error(question, "kind", "未知的题型", "unknown question kind")
+    return _answer_error(question, "kind", _("Unknown question kind"))
 
 
 def _yes_no(question: Question, raw: object) -> bool | AnswerError:
@@ -86,7 +87,7 @@ def _yes_no(question: Question, raw: object) -> bool | AnswerError:
         return True
     if text in _NO:
         return False
-    return _answer_error(question, "yes_no", "请回答“是”或“否”", "please answer yes or no")
+    return _answer_error(question, "yes_no", _("Please answer yes or no"))
 
 
 def _option_code(question: Question, raw: object) -> str | None:
@@ -100,7 +101,7 @@ def _option_code(question: Question, raw: object) -> str | None:
 def _choice(question: Question, raw: object) -> str | AnswerError:
     code = _option_code(question, raw)
     if code is None:
-        return _answer_error(question, "option", "请从选项中选择", "please pick one of the options")
+        return _answer_error(question, "option", _("Please pick one of the options"))
     return code
 
 
@@ -113,20 +114,21 @@ def _choices(question: Question, raw: object) -> list[str] | AnswerError:
         code = _option_code(question, item)
         if code is None:
             return _answer_error(
-                question, "option", f"“{item}”不是本题的选项", f"{item!r} is not an option"
+                question,
+                "option",
+                _("%(item)s is not an option") % {"item": item},
             )
         picked.add(code)
     if not picked:
         if question.get("required"):
-            return _answer_error(question, "required", "此题必答", "this question is required")
+            return _answer_error(question, "required", _("This question is required"))
         return []
     exclusive = {o["code"] for o in question["options"] if o.get("exclusive")}
     if picked & exclusive and len(picked) > 1:
         return _answer_error(
             question,
             "exclusive",
-            "“以上都没有”类选项不能与其他选项同选",
-            "a 'none of these' option cannot be combined with others",
+            _("A 'none of these' option cannot be combined with others"),
         )
     # Stored in the options' order so equal answers are equal JSON.
     return [code for code in option_codes(question) if code in picked]
@@ -134,13 +136,13 @@ def _choices(question: Question, raw: object) -> list[str] | AnswerError:
 
 def _number(question: Question, raw: object) -> int | float | AnswerError:
     if isinstance(raw, bool):
-        return _answer_error(question, "number", "请填写数字", "please enter a number")
+        return _answer_error(question, "number", _("Please enter a number"))
     if is_number(raw):
         value: int | float = raw  # type: ignore[assignment]
     else:
         match = _NUMBER.fullmatch(str(raw).replace(" ", ""))
         if not match:
-            return _answer_error(question, "number", "请填写数字", "please enter a number")
+            return _answer_error(question, "number", _("Please enter a number"))
         text = match.group(1)
         value = float(text) if "." in text else int(text)
     low, high = question.get("min"), question.get("max")
@@ -148,8 +150,8 @@ def _number(question: Question, raw: object) -> int | float | AnswerError:
         return _answer_error(
             question,
             "range",
-            f"请填写{_bound(low)}到{_bound(high)}之间的数",
-            f"please enter a number from {_bound(low)} to {_bound(high)}",
+            _("Please enter a number from %(bound_low)s to %(bound_high)s")
+            % {"bound_low": _bound(low), "bound_high": _bound(high)},
         )
     return value
 
@@ -171,16 +173,14 @@ def _date(question: Question, raw: object, today: date) -> str | AnswerError:
             except ValueError:
                 continue
     if parsed is None:
-        return _answer_error(
-            question, "date", "请填写日期，如2022-01-05", "please enter a date like 2022-01-05"
-        )
+        return _answer_error(question, "date", _("Please enter a date like 2022-01-05"))
     low, high = (_date_bound(question.get(name), today) for name in ("min", "max"))
     if (low and parsed < low) or (high and parsed > high):
         return _answer_error(
             question,
             "range",
-            f"日期须在{low or '…'}到{high or '…'}之间",
-            f"the date must fall from {low or '…'} to {high or '…'}",
+            _("The date must fall from %(low_or)s to %(high_or)s")
+            % {"low_or": low or "…", "high_or": high or "…"},
         )
     return parsed.isoformat()
 
@@ -203,7 +203,7 @@ def validate_answers(
         question = questions.get(key)
         if question is None:
             errors[key] = AnswerError(
-                key=key, code="unknown_question", zh="问卷中没有这道题", en="no such question"
+                key=key, code="unknown_question", message=_("No such question")
             )
             continue
         result = validate_answer(question, raw, today=today)
@@ -249,7 +249,7 @@ def door_knock_answers(
         question = questions.get(key)
         if question is None:
             errors[key] = AnswerError(
-                key=key, code="unknown_question", zh="问卷中没有这道题", en="no such question"
+                key=key, code="unknown_question", message=_("No such question")
             )
         elif not _blank(raw):
             result = validate_answer(question, raw, today=today)
@@ -262,6 +262,6 @@ def door_knock_answers(
     for key in path:
         if questions[key].get("required") and key not in values and key not in errors:
             errors[key] = AnswerError(
-                key=key, code="required", zh="此题必答", en="this question is required"
+                key=key, code="required", message=_("This question is required")
             )
     return {key: value for key, value in values.items() if key in path}, errors

@@ -49,11 +49,11 @@ _STEP = re.compile(r"([a-z_]+)(?:\[(\d+)\])?")
 
 
 def error_json(error: DefinitionError) -> dict:
-    return {"key": error.key, "field": error.field, "message": f"{error.zh} / {error.en}"}
+    return {"key": error.key, "field": error.field, "message": error.message}
 
 
 def error_row(error: DefinitionError, definition: object) -> dict:
-    return {"where": _where(error, definition), "message": f"{error.zh} / {error.en}"}
+    return {"where": _where(error, definition), "message": error.message}
 
 
 def _where(error: DefinitionError, definition: object) -> str:

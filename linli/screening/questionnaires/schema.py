@@ -9,7 +9,8 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 SCHEMA_VERSION = 1
 END = "end"
@@ -22,31 +23,34 @@ MAX_CONDITION_LEAVES = 50
 
 
 class QuestionKind(models.TextChoices):
-    YES_NO = "yes_no", _("Yes or no")
-    SINGLE_CHOICE = "single_choice", _("Single choice")
-    MULTIPLE_CHOICE = "multiple_choice", _("Multiple choice")
-    NUMBER = "number", _("Number")
-    DATE = "date", _("Date")
-    SHORT_TEXT = "short_text", _("Short text")
+    YES_NO = "yes_no", gettext_lazy("Yes or no")
+    SINGLE_CHOICE = "single_choice", gettext_lazy("Single choice")
+    MULTIPLE_CHOICE = "multiple_choice", gettext_lazy("Multiple choice")
+    NUMBER = "number", gettext_lazy("Number")
+    DATE = "date", gettext_lazy("Date")
+    SHORT_TEXT = "short_text", gettext_lazy("Short text")
 
 
 CHOICE_KINDS = {QuestionKind.SINGLE_CHOICE, QuestionKind.MULTIPLE_CHOICE}
 
 
 class RiskLevel(models.TextChoices):
-    NONE = "none", _("No risk")
-    LOW = "low", _("Low risk")
-    MEDIUM = "medium", _("Medium risk")
-    HIGH = "high", _("High risk")
+    NONE = "none", gettext_lazy("No risk")
+    LOW = "low", gettext_lazy("Low risk")
+    MEDIUM = "medium", gettext_lazy("Medium risk")
+    HIGH = "high", gettext_lazy("High risk")
 
 
 RISK_ORDER = [level.value for level in RiskLevel]
 
 
 class FollowUp(models.TextChoices):
-    DOOR_VISIT = "door_visit", _("Door visit")
-    HEALTH_MONITORING_PROPOSAL = "health_monitoring_proposal", _("Propose health monitoring")
-    NEED_HELP = "need_help", _("Needs help")
+    DOOR_VISIT = "door_visit", gettext_lazy("Door visit")
+    HEALTH_MONITORING_PROPOSAL = (
+        "health_monitoring_proposal",
+        gettext_lazy("Propose health monitoring"),
+    )
+    NEED_HELP = "need_help", gettext_lazy("Needs help")
 
 
 FOLLOW_UP_ORDER = [f.value for f in FollowUp]
@@ -79,25 +83,24 @@ class DefinitionError:
     key: str
     field: str
     code: str
-    zh: str
-    en: str
+    message: str  # in the language active when the definition was checked
 
     def __str__(self) -> str:
         where = ".".join(part for part in (self.key, self.field) if part)
-        return f"{where}: {self.zh} / {self.en}" if where else f"{self.zh} / {self.en}"
+        return f"{where}: {self.message}" if where else self.message
 
 
 @dataclass(frozen=True)
 class AnswerError:
-    """A raw answer that does not fit its question, said in Chinese and English."""
+    """A raw answer that does not fit its question; `code` says why for programs (the phone
+    robot re-asks on any), `message` for people, in the language active when it was checked."""
 
     key: str
     code: str
-    zh: str
-    en: str
+    message: str
 
     def __str__(self) -> str:
-        return f"{self.zh} / {self.en}"
+        return self.message
 
 
 # ---------------------------------------------------------------------------------------------
@@ -127,8 +130,8 @@ class _Collector:
     def __init__(self) -> None:
         self.errors: list[DefinitionError] = []
 
-    def add(self, key: str, field: str, code: str, zh: str, en: str) -> None:
-        self.errors.append(DefinitionError(key=key, field=field, code=code, zh=zh, en=en))
+    def add(self, key: str, field: str, code: str, message: str) -> None:
+        self.errors.append(DefinitionError(key=key, field=field, code=code, message=message))
 
 
 def is_number(value: object) -> bool:
@@ -150,40 +153,37 @@ def validate_definition(defn: Definition) -> list[DefinitionError]:
     """
     out = _Collector()
     if not isinstance(defn, dict):
-        out.add("", "", "not_object", "问卷定义必须是对象", "the definition must be an object")
+        out.add("", "", "not_object", _("The definition must be an object"))
         return out.errors
     if defn.get("schema", SCHEMA_VERSION) != SCHEMA_VERSION:
-        out.add("", "schema", "schema", "不支持的问卷格式版本", "unsupported definition schema")
-    for name, zh in (("title", "标题"), ("intro", "开场说明"), ("closing", "结束语")):
+        out.add("", "schema", "schema", _("Unsupported definition schema"))
+    for name, label in (("title", _("Title")), ("intro", _("Intro")), ("closing", _("Closing"))):
         if not _is_text(defn.get(name), 2000):
-            out.add("", name, "required", f"{zh}不能为空", f"the {name} text is required")
+            out.add("", name, "required", _("%(part)s is required") % {"part": label})
     lists = defn.get("lists", {})
     if not isinstance(lists, dict):
-        out.add("", "lists", "lists", "名单必须是对象", "lists must be an object")
+        out.add("", "lists", "lists", _("Lists must be an object"))
         lists = {}
     for name, items in lists.items():
         if not isinstance(name, str) or not KEY_PATTERN.match(name):
-            out.add("", f"lists.{name}", "key", "名单名称格式不正确", "bad list name")
+            out.add("", f"lists.{name}", "key", _("Bad list name"))
         if not isinstance(items, list) or not all(_is_text(i, 100) for i in items):
-            out.add(
-                "", f"lists.{name}", "list_items", "名单须为文字列表", "a list holds texts only"
-            )
+            out.add("", f"lists.{name}", "list_items", _("A list holds texts only"))
     raw_questions = defn.get("questions")
     if not isinstance(raw_questions, list) or not raw_questions:
-        out.add("", "questions", "required", "至少需要一道题", "at least one question is needed")
+        out.add("", "questions", "required", _("At least one question is needed"))
         return out.errors
     if len(raw_questions) > MAX_QUESTIONS:
         out.add(
             "",
             "questions",
             "too_many",
-            f"题目不能超过{MAX_QUESTIONS}道",
-            f"at most {MAX_QUESTIONS} questions",
+            _("At most %(max_questions)s questions") % {"max_questions": MAX_QUESTIONS},
         )
     position: dict[str, int] = {}
     for index, question in enumerate(raw_questions):
         if not isinstance(question, dict):
-            out.add("", f"questions[{index}]", "not_object", "题目格式错误", "bad question")
+            out.add("", f"questions[{index}]", "not_object", _("Bad question"))
             continue
         key = question.get("key")
         if not isinstance(key, str) or not KEY_PATTERN.match(key):
@@ -191,15 +191,14 @@ def validate_definition(defn: Definition) -> list[DefinitionError]:
                 str(key or f"questions[{index}]"),
                 "key",
                 "key",
-                "题目编号须以小写字母开头，只含小写字母、数字和下划线",
-                "a question key starts with a lowercase letter and holds only a-z, 0-9 and _",
+                _("A question key starts with a lowercase letter and holds only a-z, 0-9 and _"),
             )
             continue
         if key == END:
-            out.add(key, "key", "reserved", "“end”是保留字", "'end' is reserved")
+            out.add(key, "key", "reserved", _("'end' is reserved"))
             continue
         if key in position:
-            out.add(key, "key", "duplicate", "题目编号重复", "duplicate question key")
+            out.add(key, "key", "duplicate", _("Duplicate question key"))
             continue
         position[key] = index
     questions = question_map(defn)
@@ -208,7 +207,7 @@ def validate_definition(defn: Definition) -> list[DefinitionError]:
     _check_reachable(out, raw_questions, position)
     rules = defn.get("risk_rules", [])
     if not isinstance(rules, list):
-        out.add("", "risk_rules", "not_list", "风险规则必须是列表", "risk rules must be a list")
+        out.add("", "risk_rules", "not_list", _("Risk rules must be a list"))
         rules = []
     for number, rule in enumerate(rules):
         _check_risk_rule(out, rule, f"risk_rules[{number}]", questions, lists)
@@ -224,13 +223,13 @@ def _check_question(
 ) -> None:
     key = question["key"]
     if not _is_text(question.get("text")):
-        out.add(key, "text", "required", "题目文字不能为空", "the question text is required")
+        out.add(key, "text", "required", _("The question text is required"))
     kind = question.get("kind")
     if kind not in QuestionKind.values:
-        out.add(key, "kind", "kind", "未知的题型", f"unknown question kind {kind!r}")
+        out.add(key, "kind", "kind", _("Unknown question kind %(kind)r") % {"kind": kind})
         return
     if not isinstance(question.get("required", False), bool):
-        out.add(key, "required", "bool", "“必答”须为是或否", "required must be true or false")
+        out.add(key, "required", "bool", _("Required must be true or false"))
     options = question.get("options")
     if kind in CHOICE_KINDS:
         _check_options(out, key, options)
@@ -239,16 +238,15 @@ def _check_question(
             key,
             "options",
             "options_unused",
-            "只有选择题才有选项",
-            "only choice questions have options",
+            _("Only choice questions have options"),
         )
     if kind == QuestionKind.NUMBER:
         low, high = question.get("min"), question.get("max")
         for name, bound in (("min", low), ("max", high)):
             if bound is not None and not is_number(bound):
-                out.add(key, name, "number", "上下限须为数字", f"{name} must be a number")
+                out.add(key, name, "number", _("%(name)s must be a number") % {"name": name})
         if is_number(low) and is_number(high) and low > high:
-            out.add(key, "min", "bounds", "下限大于上限", "min is greater than max")
+            out.add(key, "min", "bounds", _("Min is greater than max"))
     if kind == QuestionKind.DATE:
         for name in ("min", "max"):
             bound = question.get(name)
@@ -257,19 +255,18 @@ def _check_question(
                     key,
                     name,
                     "date",
-                    "日期上下限须为YYYY-MM-DD或today",
-                    f"{name} must be YYYY-MM-DD or 'today'",
+                    _("%(name)s must be YYYY-MM-DD or 'today'") % {"name": name},
                 )
     branches = question.get("next", [])
     if not isinstance(branches, list):
-        out.add(key, "next", "not_list", "跳转规则必须是列表", "branch rules must be a list")
+        out.add(key, "next", "not_list", _("Branch rules must be a list"))
         return
     # A branch may look at this question and earlier ones: later ones are not asked yet.
     asked = {k for k, i in position.items() if i <= position[key]}
     for number, branch in enumerate(branches):
         field = f"next[{number}]"
         if not isinstance(branch, dict):
-            out.add(key, field, "not_object", "跳转规则格式错误", "bad branch rule")
+            out.add(key, field, "not_object", _("Bad branch rule"))
             continue
         goto = branch.get("goto")
         if goto == END:
@@ -279,16 +276,14 @@ def _check_question(
                 key,
                 f"{field}.goto",
                 "unknown_target",
-                f"跳转目标“{goto}”不存在",
-                f"branch target {goto!r} does not exist",
+                _("Branch target %(goto)s does not exist") % {"goto": goto},
             )
         elif position[goto] <= position[key]:
             out.add(
                 key,
                 f"{field}.goto",
                 "cycle",
-                "跳转指向本题或之前的题目，会形成循环",
-                "the branch points back to this or an earlier question, which makes a loop",
+                _("The branch points back to this or an earlier question, which makes a loop"),
             )
         if "when" in branch:
             _check_condition(
@@ -302,15 +297,14 @@ def _check_options(out: _Collector, key: str, options: object) -> None:
             key,
             "options",
             "options_missing",
-            "选择题至少需要两个选项",
-            "a choice needs two options",
+            _("A choice needs two options"),
         )
         return
     seen: set[str] = set()
     for number, option in enumerate(options):
         field = f"options[{number}]"
         if not isinstance(option, dict):
-            out.add(key, field, "not_object", "选项格式错误", "bad option")
+            out.add(key, field, "not_object", _("Bad option"))
             continue
         code = option.get("code")
         if not isinstance(code, str) or not KEY_PATTERN.match(code):
@@ -318,15 +312,14 @@ def _check_options(out: _Collector, key: str, options: object) -> None:
                 key,
                 f"{field}.code",
                 "key",
-                "选项编码须以小写字母开头，只含小写字母、数字和下划线",
-                "an option code starts with a lowercase letter and holds only a-z, 0-9 and _",
+                _("An option code starts with a lowercase letter and holds only a-z, 0-9 and _"),
             )
         elif code in seen:
-            out.add(key, f"{field}.code", "duplicate", "选项编码重复", "duplicate option code")
+            out.add(key, f"{field}.code", "duplicate", _("Duplicate option code"))
         else:
             seen.add(code)
         if not _is_text(option.get("label"), 100):
-            out.add(key, f"{field}.label", "required", "选项文字不能为空", "option label required")
+            out.add(key, f"{field}.label", "required", _("Option label required"))
 
 
 def _check_reachable(out: _Collector, raw_questions: list, position: dict[str, int]) -> None:
@@ -355,8 +348,7 @@ def _check_reachable(out: _Collector, raw_questions: list, position: dict[str, i
                 key,
                 "key",
                 "unreachable",
-                "没有任何作答路径会到达这道题",
-                "no path through the questionnaire reaches this question",
+                _("No path through the questionnaire reaches this question"),
             )
 
 
@@ -364,37 +356,33 @@ def _check_risk_rule(
     out: _Collector, rule: object, field: str, questions: dict[str, Question], lists: dict
 ) -> None:
     if not isinstance(rule, dict):
-        out.add("", field, "not_object", "风险规则格式错误", "bad risk rule")
+        out.add("", field, "not_object", _("Bad risk rule"))
         return
     if "when" not in rule:
-        out.add(
-            "", f"{field}.when", "required", "风险规则需要条件", "a risk rule needs a condition"
-        )
+        out.add("", f"{field}.when", "required", _("A risk rule needs a condition"))
     else:
         _check_condition(out, rule["when"], f"{field}.when", questions, lists, allowed=None)
     level = rule.get("level", RiskLevel.NONE)
     if level not in RISK_ORDER:
-        out.add("", f"{field}.level", "level", "未知的风险等级", f"unknown risk level {level!r}")
+        out.add("", f"{field}.level", "level", _("Unknown risk level %(level)r") % {"level": level})
     follow_ups = rule.get("follow_ups", [])
     if not isinstance(follow_ups, list) or any(f not in FOLLOW_UP_ORDER for f in follow_ups):
-        out.add("", f"{field}.follow_ups", "follow_up", "未知的后续措施", "unknown follow-up")
+        out.add("", f"{field}.follow_ups", "follow_up", _("Unknown follow-up"))
     elif len(set(follow_ups)) != len(follow_ups):
-        out.add("", f"{field}.follow_ups", "duplicate", "后续措施重复", "duplicate follow-up")
+        out.add("", f"{field}.follow_ups", "duplicate", _("Duplicate follow-up"))
     elif level == RiskLevel.NONE and not follow_ups:
         out.add(
             "",
             field,
             "no_effect",
-            "规则既不定风险也无后续措施",
-            "the rule sets neither a risk level nor a follow-up",
+            _("The rule sets neither a risk level nor a follow-up"),
         )
     if not _is_text(rule.get("reason"), 100):
         out.add(
             "",
             f"{field}.reason",
             "required",
-            "请写明原因（显示给工作人员，不超过100字）",
-            "a reason (shown to workers, at most 100 characters) is required",
+            _("A reason (shown to workers, at most 100 characters) is required"),
         )
 
 
@@ -413,20 +401,20 @@ def _check_condition(
     """Checks one condition tree; `allowed` limits the questions it may refer to."""
     leaves = leaves if leaves is not None else [0]
     if depth > MAX_CONDITION_DEPTH:
-        out.add(owner, field, "too_deep", "条件嵌套过深", "the condition is nested too deeply")
+        out.add(owner, field, "too_deep", _("The condition is nested too deeply"))
         return
     if not isinstance(condition, dict):
-        out.add(owner, field, "not_object", "条件格式错误", "bad condition")
+        out.add(owner, field, "not_object", _("Bad condition"))
         return
     groups = [name for name in ("all", "any", "not") if name in condition]
     if groups:
         name = groups[0]
         if len(condition) != 1:
-            out.add(owner, field, "mixed", "条件组只能有一个键", "a condition group has one key")
+            out.add(owner, field, "mixed", _("A condition group has one key"))
             return
         parts = [condition["not"]] if name == "not" else condition[name]
         if not isinstance(parts, list) or not parts:
-            out.add(owner, f"{field}.{name}", "empty", "条件组不能为空", "an empty condition group")
+            out.add(owner, f"{field}.{name}", "empty", _("An empty condition group"))
             return
         for number, part in enumerate(parts):
             where = f"{field}.not" if name == "not" else f"{field}.{name}[{number}]"
@@ -445,13 +433,16 @@ def _check_condition(
     leaves[0] += 1
     if leaves[0] > MAX_CONDITION_LEAVES:
         if leaves[0] == MAX_CONDITION_LEAVES + 1:
-            out.add(owner, field, "too_many", "条件过多", "too many conditions")
+            out.add(owner, field, "too_many", _("Too many conditions"))
         return
     key, op, value = condition.get("q"), condition.get("op"), condition.get("value")
     at = owner or (key if isinstance(key, str) else "")
     if key not in questions:
         out.add(
-            at, f"{field}.q", "unknown_question", f"条件引用的题目“{key}”不存在", "unknown question"
+            at,
+            f"{field}.q",
+            "unknown_question",
+            _("The condition names an unknown question %(key)s") % {"key": key},
         )
         return
     if allowed is not None and key not in allowed:
@@ -459,71 +450,66 @@ def _check_condition(
             at,
             f"{field}.q",
             "later_question",
-            f"跳转条件不能引用后面的题目“{key}”",
-            f"a branch cannot look at the later question {key!r}",
+            _("A branch cannot look at the later question %(key)s") % {"key": key},
         )
         return
     question = questions[key]
     kind = question.get("kind")
     if op not in OPERATORS:
-        out.add(at, f"{field}.op", "operator", f"未知的比较方式“{op}”", f"unknown operator {op!r}")
+        out.add(at, f"{field}.op", "operator", _("Unknown operator %(op)s") % {"op": op})
         return
     if op not in OPERATORS_BY_KIND.get(kind, set()):
         out.add(
             at,
             f"{field}.op",
             "operator_kind",
-            f"比较方式“{op}”不适用于该题型",
-            f"operator {op!r} does not apply to a {kind} question",
+            _("The operator %(op)s does not apply to this kind of question") % {"op": op},
         )
         return
     problem = _value_problem(question, op, value, lists)
     if problem:
-        zh, en = problem
-        out.add(at, f"{field}.value", "value", zh, en)
+        out.add(at, f"{field}.value", "value", problem)
 
 
-def _value_problem(
-    question: Question, op: str, value: object, lists: dict
-) -> tuple[str, str] | None:
-    """Returns (zh, en) when a condition's value does not fit its question and operator."""
+def _value_problem(question: Question, op: str, value: object, lists: dict) -> str | None:
+    """Returns the problem when a condition's value does not fit its question and operator."""
     kind = question["kind"]
     codes = set(option_codes(question))
     if op == "answered":
-        return None if isinstance(value, bool) else ("须为是或否", "must be true or false")
+        return None if isinstance(value, bool) else _("Must be true or false")
     if op == "within_days":
         ok = isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 3660
-        return None if ok else ("须为0到3660之间的天数", "must be a number of days, 0 to 3660")
+        return None if ok else _("Must be a number of days, 0 to 3660")
     if op == "in":
         items = value
         if isinstance(value, dict) and set(value) == {"list"}:
             if value["list"] not in lists:
-                return (f"名单“{value['list']}”不存在", f"unknown list {value['list']!r}")
+                return _("Unknown list %(name)r") % {"name": value["list"]}
             items = lists[value["list"]]
         if not isinstance(items, list):
-            return ('须为列表或{"list": 名单}', 'must be a list or {"list": name}')
+            return _('Must be a list or {"list": name}')
         return next((p for p in (_scalar_problem(kind, codes, item) for item in items) if p), None)
     if op == "contains":
         if kind == QuestionKind.MULTIPLE_CHOICE:
             items = value if isinstance(value, list) else [value]
             if not items or any(item not in codes for item in items):
-                return ("须为本题的选项编码", "must be option codes of this question")
+                return _("Must be option codes of this question")
             return None
-        return None if _is_text(value, 100) else ("须为文字", "must be a text")
+        return None if _is_text(value, 100) else _("Must be a text")
     return _scalar_problem(kind, codes, value)
 
 
-def _scalar_problem(kind: str, codes: set[str], value: object) -> tuple[str, str] | None:
+def _scalar_problem(kind: str, codes: set[str], value: object) -> str | None:
     if kind == QuestionKind.YES_NO and not isinstance(value, bool):
-        return ("须为是或否", "must be true or false")
+        return _("Must be true or false")
     if kind == QuestionKind.SINGLE_CHOICE and value not in codes:
-        return ("须为本题的选项编码", "must be an option code of this question")
+        return _("Must be an option code of this question")
     if kind == QuestionKind.NUMBER and not is_number(value):
-        return ("须为数字", "must be a number")
+        return _("Must be a number")
     if kind == QuestionKind.DATE and parse_iso_date(value) is None:
-        return ("须为YYYY-MM-DD日期", "must be a YYYY-MM-DD date")
+        return _("Must be a YYYY-MM-DD date")
     if kind == QuestionKind.SHORT_TEXT and not _is_text(value, 100):
-        return ("须为文字", "must be a text")
+        return _("Must be a text")
     return None
 
 

@@ -94,7 +94,7 @@ def test_an_invalid_definition_is_refused_and_nothing_changes(world):
         )
     [error] = caught.value.definition_errors
     assert (error.key, error.code) == ("arrived_recently", "unknown_target")
-    assert "跳转目标" in caught.value.messages[0] and "does not exist" in caught.value.messages[0]
+    assert "跳转目标" in caught.value.messages[0] and "nowhere" in caught.value.messages[0]
     assert questionnaire_selectors.latest_version(questionnaire).definition == template_definition(
         "arrivals"
     )

@@ -266,7 +266,7 @@ def test_invalid_answers_are_refused_at_the_field_and_nothing_is_stored(
     assert response.status_code == 400
     errors = response.json()["errors"]
     assert set(errors) == {"health_code", "needs_help"}  # a bad option, a required one missing
-    assert " / " in errors["health_code"] and " / " in errors["needs_help"]
+    assert "选项" in errors["health_code"] and "必答" in errors["needs_help"]
     assert not ContactAttempt.objects.exists()
     target.refresh_from_db()
     assert target.status == TargetStatus.NEEDS_DOOR_KNOCK and target.answers == {}

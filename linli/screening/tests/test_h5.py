@@ -350,7 +350,7 @@ def test_a_bad_answer_is_refused_at_its_question_and_nothing_is_stored(client, w
     assert response.status_code == 400
     errors = response.json()["errors"]
     assert list(errors) == ["temperature"]
-    assert "请填写数字" in errors["temperature"] and "/" in errors["temperature"]
+    assert "请填写数字" in errors["temperature"]
     target.refresh_from_db()
     assert target.answers == {} and target.attempt_count == 0
     assert not ContactAttempt.objects.filter(target=target).exists()
