@@ -36,8 +36,8 @@ from django.utils.translation import gettext_lazy as _
 from linli.core.actors import Actor, AuditContext
 from linli.screening.contact import CHANNEL_OUTCOMES, REMOTE_CHANNELS, Dispatch, reachable_by
 from linli.screening.models import CampaignTarget, ChannelCode
-from linli.screening.services.attempts import RecordedAttempt, record_attempt
-from linli.screening.services.links import send_link
+from linli.screening.services import attempts as attempt_services
+from linli.screening.services import links as link_services
 
 
 class Channel(ABC):
@@ -73,9 +73,9 @@ class Channel(ABC):
         finished_at: datetime | None = None,
         detail: dict | None = None,
         context: AuditContext | None = None,
-    ) -> RecordedAttempt:
+    ) -> attempt_services.RecordedAttempt:
         """Records one attempt through this channel (services.attempts.record_attempt)."""
-        return record_attempt(
+        return attempt_services.record_attempt(
             target=target,
             channel=self.code,
             outcome=outcome,
@@ -102,7 +102,7 @@ class H5Channel(Channel):
         """Texts the target their signed link (linli.screening.h5.send_link): None when
         there is nothing to send (reached, refused, texted recently or too often, no phone
         or smartphone, a campaign not running) or the gateway refused the message."""
-        return send_link(target)
+        return link_services.send_link(target)
 
 
 class PhoneChannel(Channel):

@@ -30,9 +30,9 @@ from linli.screening.models import (
     ChannelCode,
     ContactAttempt,
 )
-from linli.screening.selectors.links import sendable_targets
-from linli.screening.services.campaigns import escalate_running_campaigns
-from linli.screening.services.links import check_sendable, send_links
+from linli.screening.selectors import links as link_selectors
+from linli.screening.services import campaigns as campaign_services
+from linli.screening.services import links as link_services
 
 ESCALATION_INTERVAL = timedelta(minutes=1)
 _ENQUEUED_KEY = "screening:escalation-enqueued"
@@ -42,7 +42,7 @@ _ENQUEUED_KEY = "screening:escalation-enqueued"
 def escalate_campaigns() -> dict[str, int]:
     """Moves the targets that need a worker at the door onto the door-knock lists in every
     running campaign; returns {campaign id: targets moved}."""
-    return {str(k): v for k, v in escalate_running_campaigns().items()}
+    return {str(k): v for k, v in campaign_services.escalate_running_campaigns().items()}
 
 
 def escalate_while_watched(campaign: Campaign, *, now: datetime | None = None) -> bool:
@@ -72,9 +72,9 @@ def escalate_while_watched(campaign: Campaign, *, now: datetime | None = None) -
 def send_links_task(
     campaign_id: int, by_id: int, ip_address: str | None = None, user_agent: str = ""
 ) -> dict[str, int]:
-    """Runs send_links for a campaign on behalf of a user (the request's address and browser
-    travel with the job for the audit log); returns {"sent", "failed"}."""
-    run = send_links(
+    """Runs link_services.send_links for a campaign on behalf of a user (the request's address
+    and browser travel with the job for the audit log); returns {"sent", "failed"}."""
+    run = link_services.send_links(
         campaign=Campaign.objects.get(pk=campaign_id),
         by=get_user_model().objects.get(pk=by_id),
         context=AuditContext(ip_address=ip_address, user_agent=user_agent),
@@ -95,12 +95,12 @@ class SendJob:
 def enqueue_send_links(
     *, campaign: Campaign, by: Actor, context: AuditContext | None = None
 ) -> SendJob:
-    """Checks that the campaign can send (check_sendable raises at once, not in the worker)
-    and queues send_links_task. Also the hook for sending as soon as a campaign launches
+    """Checks that the campaign can send (link_services.check_sendable raises at once, not in
+    the worker) and queues send_links_task. Also the hook for sending as soon as a campaign launches
     (call it in transaction.on_commit, once the targets exist)."""
     now = timezone.now()
-    check_sendable(campaign, by, now=now)
-    planned = sendable_targets(campaign, now=now).count()
+    link_services.check_sendable(campaign, by, now=now)
+    planned = link_selectors.sendable_targets(campaign, now=now).count()
     context = context or AuditContext.none()
     result = send_links_task.enqueue(campaign.pk, by.pk, context.ip_address, context.user_agent)
     return SendJob(result_id=result.id, since=now, planned=planned)

@@ -25,8 +25,8 @@ from linli.screening.models import (
 )
 from linli.screening.questionnaires.schema import RISK_ORDER, RiskLevel
 from linli.screening.roles import require_browse
-from linli.screening.selectors.campaigns import require_campaign_visible, targets_for
-from linli.screening.selectors.followups import RISK_RANK
+from linli.screening.selectors import campaigns as campaign_selectors
+from linli.screening.selectors import followups as followup_selectors
 
 # ---------------------------------------------------------------------------------------------
 # Coverage
@@ -78,7 +78,7 @@ def coverage_root(user: Actor, campaign: Campaign) -> Area:
     """Returns the area a user's coverage view starts from: the campaign's area when it lies
     inside the user's jurisdiction (a lead, a street officer), else the user's own area inside
     the campaign (a grid worker looking at a community campaign). Raises Http404."""
-    require_campaign_visible(user, campaign)
+    campaign_selectors.require_campaign_visible(user, campaign)
     if path_within(campaign.area_path, user):
         return campaign.area
     inside = sorted(p for p in paths_of(user) if p.startswith(campaign.area_path))
@@ -101,7 +101,7 @@ def coverage(user: Actor, campaign: Campaign, area: Area | None = None) -> Cover
     if area is None:
         area = coverage_root(user, campaign)
     else:
-        require_campaign_visible(user, campaign)
+        campaign_selectors.require_campaign_visible(user, campaign)
         if not path_within(area.path, user):
             raise Http404("area not found")
     children = list(Area.objects.filter(parent=area).order_by("path"))
@@ -157,7 +157,7 @@ def progress_over_time(
     """Returns, hour by hour, how many of the user's targets were first reached, with the
     running total (the coverage chart), in one query."""
     require_browse(user)
-    require_campaign_visible(user, campaign)
+    campaign_selectors.require_campaign_visible(user, campaign)
     targets = CampaignTarget.objects.visible_to(user).filter(
         campaign=campaign, reached_at__isnull=False
     )
@@ -225,7 +225,9 @@ def unreached_targets(
 ) -> QuerySet[CampaignTarget]:
     """Returns the user's targets of the campaign nobody has reached yet (below `area`), in
     address order, ready for present_targets. Raises Http404 or PermissionDenied."""
-    targets = targets_for(user, campaign, statuses=NOT_REACHED_STATUSES, area=area)
+    targets = campaign_selectors.targets_for(
+        user, campaign, statuses=NOT_REACHED_STATUSES, area=area
+    )
     return with_people(targets.filter(reached_at__isnull=True))
 
 
@@ -238,9 +240,9 @@ def risky_targets(
 ) -> QuerySet[CampaignTarget]:
     """Returns the user's reached targets whose answers carry a risk of `levels` (below
     `area`), highest risk first, then in address order. Raises Http404 or PermissionDenied."""
-    targets = targets_for(user, campaign, risk_levels=levels, area=area)
+    targets = campaign_selectors.targets_for(user, campaign, risk_levels=levels, area=area)
     return with_people(
         targets.filter(reached_at__isnull=False)
-        .annotate(risk_rank=RISK_RANK)
+        .annotate(risk_rank=followup_selectors.RISK_RANK)
         .order_by("-risk_rank", "area_path", "id")
     )

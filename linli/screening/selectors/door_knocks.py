@@ -28,7 +28,7 @@ from linli.screening.models import (
     TargetStatus,
 )
 from linli.screening.roles import SCREENERS, require_browse
-from linli.screening.selectors.campaigns import require_campaign_visible
+from linli.screening.selectors import campaigns as campaign_selectors
 
 # ---------------------------------------------------------------------------------------------
 # Door-knock lists
@@ -89,7 +89,7 @@ def door_knock_list(
     lies inside their areas; Http404 for a campaign they cannot see.
     """
     require(user, roles=SCREENERS, paths=[grid.path])
-    require_campaign_visible(user, campaign)
+    campaign_selectors.require_campaign_visible(user, campaign)
     policy = policy_for(user)
     targets = CampaignTarget.objects.visible_to(user).filter(
         campaign=campaign, area_path__startswith=grid.path
@@ -177,7 +177,7 @@ def door_knock_areas(user: Actor, campaign: Campaign) -> list[Area]:
     cannot see.
     """
     require(user, roles=SCREENERS)
-    require_campaign_visible(user, campaign)
+    campaign_selectors.require_campaign_visible(user, campaign)
     roots = set()
     for prefix in paths_of(user):
         if prefix.startswith(campaign.area_path):

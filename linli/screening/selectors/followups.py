@@ -29,7 +29,7 @@ from linli.screening.models import (
 )
 from linli.screening.questionnaires.schema import RISK_ORDER, FollowUp, RiskLevel
 from linli.screening.roles import require_browse
-from linli.screening.selectors.campaigns import campaigns_for, require_campaign_visible
+from linli.screening.selectors import campaigns as campaign_selectors
 
 # ---------------------------------------------------------------------------------------------
 # Follow-up tasks and the flags on people's files
@@ -91,7 +91,7 @@ def tasks_for(
     if kind:
         tasks = tasks.filter(kind=kind)
     if campaign is not None:
-        require_campaign_visible(user, campaign)
+        campaign_selectors.require_campaign_visible(user, campaign)
         tasks = tasks.filter(campaign=campaign)
     return (
         tasks.select_related("person", "campaign", "done_by")
@@ -113,7 +113,7 @@ def task_campaigns(user: Actor) -> QuerySet[Campaign]:
     """Returns the campaigns that raised a follow-up task the user sees (the list's filter)."""
     require_browse(user)
     with_tasks = FollowUpTask.objects.visible_to(user).values("campaign_id")
-    return campaigns_for(user).filter(pk__in=with_tasks)
+    return campaign_selectors.campaigns_for(user).filter(pk__in=with_tasks)
 
 
 def open_task_count(user: Actor) -> int:

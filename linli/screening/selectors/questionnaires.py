@@ -14,7 +14,7 @@ from linli.screening.models import (
     QuestionnaireVersion,
 )
 from linli.screening.roles import require_browse
-from linli.screening.selectors.campaigns import campaigns_for
+from linli.screening.selectors import campaigns as campaign_selectors
 
 # ---------------------------------------------------------------------------------------------
 # Questionnaires and campaigns
@@ -76,11 +76,15 @@ def questionnaire_summaries(user: Actor) -> list[QuestionnaireSummary]:
     for version in versions:
         latest.setdefault(version.questionnaire_id, version)
     using: dict[int, list[Campaign]] = {}
-    for campaign in campaigns_for(user).filter(questionnaire_version__questionnaire_id__in=ids):
+    for campaign in campaign_selectors.campaigns_for(user).filter(
+        questionnaire_version__questionnaire_id__in=ids
+    ):
         using.setdefault(campaign.questionnaire_version.questionnaire_id, []).append(campaign)
     return [QuestionnaireSummary(q, latest.get(q.pk), using.get(q.pk, [])) for q in questionnaires]
 
 
 def campaigns_using(user: Actor, questionnaire: Questionnaire) -> QuerySet[Campaign]:
     """Returns the campaigns the user sees that run any version of the questionnaire."""
-    return campaigns_for(user).filter(questionnaire_version__questionnaire=questionnaire)
+    return campaign_selectors.campaigns_for(user).filter(
+        questionnaire_version__questionnaire=questionnaire
+    )

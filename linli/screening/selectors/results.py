@@ -25,8 +25,8 @@ from linli.screening.models import (
     TargetStatus,
 )
 from linli.screening.questionnaires.schema import FollowUp, RiskLevel
-from linli.screening.selectors.campaigns import targets_for
-from linli.screening.selectors.coverage import coverage_root, with_people
+from linli.screening.selectors import campaigns as campaign_selectors
+from linli.screening.selectors import coverage as coverage_selectors
 
 # The columns of the export's area path, top down.
 RESULT_LEVELS = (
@@ -136,13 +136,13 @@ def campaign_results(user: Actor, campaign: Campaign, area: Area | None = None) 
     Raises PermissionDenied for roles that do not see residents; Http404 for a campaign or
     area the user cannot see.
     """
-    area = area or coverage_root(user, campaign)
-    targets = targets_for(user, campaign, area=area)
+    area = area or coverage_selectors.coverage_root(user, campaign)
+    targets = campaign_selectors.targets_for(user, campaign, area=area)
     presenter = _TargetPresenter(user)
     names = _area_names(area, presenter.policy)
 
     def rows() -> Iterator[ResultRow]:
-        for target in with_people(targets).iterator(chunk_size=2000):
+        for target in coverage_selectors.with_people(targets).iterator(chunk_size=2000):
             yield ResultRow(
                 areas=names(target.area_path),
                 target=presenter.row(target),

@@ -30,7 +30,7 @@ from linli.screening.questionnaires.risk import evaluate_risk
 from linli.screening.questionnaires.routing import is_complete, next_question
 from linli.screening.questionnaires.schema import FollowUp
 from linli.screening.roles import SCREENERS
-from linli.screening.services.followups import follow_ups_called_for, raise_follow_up_tasks
+from linli.screening.services import followups as followup_services
 
 # ---------------------------------------------------------------------------------------------
 # Contact attempts
@@ -210,13 +210,13 @@ def _record_attempt(
     target.last_attempt_at = max(filter(None, [target.last_attempt_at, finished_at]))
     target.save(update_fields=sorted({*fields, "attempt_count", "last_attempt_at", "updated_at"}))
     if values and (
-        follow_ups_called_for(target)
+        followup_services.follow_ups_called_for(target)
         or (target.risk_level, target.risk_reasons, target.follow_ups) != risk_before
     ):
         # In this transaction, under the target's row lock: a risky answer and its task are
         # stored together or not at all. Answers that leave the risk as it was and call for
         # nothing have nothing to raise or bring up to date (the tasks were when it was set).
-        raise_follow_up_tasks(target=target)
+        followup_services.raise_follow_up_tasks(target=target)
     if by is not None:
         record_person_event(
             ScreeningAction.SCREENING_ANSWER,

@@ -15,7 +15,7 @@ from linli.screening.models import (
 )
 from linli.screening.questionnaires.answers import door_knock_answers
 from linli.screening.roles import may_record_for
-from linli.screening.services.attempts import RecordedAttempt, record_attempt
+from linli.screening.services import attempts as attempt_services
 
 # ---------------------------------------------------------------------------------------------
 # Door knocks (the grid worker's one-screen form, sent from the phone, maybe hours later)
@@ -52,7 +52,7 @@ def record_door_knock(
     offline: bool = False,
     context: AuditContext | None = None,
     now: datetime | None = None,
-) -> RecordedAttempt:
+) -> attempt_services.RecordedAttempt:
     """Records a door knock as the worker's phone reports it, through the door-knock channel.
 
     The phone's clock says when the visit happened (`recorded_at`, and `started_at` when the
@@ -71,7 +71,7 @@ def record_door_knock(
     detail = {"device": str(device or "")[:DEVICE_MAX_LENGTH], "offline": bool(offline)}
     if key and ContactAttempt.objects.filter(idempotency_key=key, target=target).exists():
         # A resend of a submission already stored: hand back what it stored.
-        return record_attempt(
+        return attempt_services.record_attempt(
             target=target,
             channel=ChannelCode.DOOR_KNOCK,
             outcome=outcome,
@@ -101,7 +101,7 @@ def record_door_knock(
             errors.update({k: str(error) for k, error in answer_errors.items()})
     if errors:
         raise ValidationError(errors)
-    return record_attempt(
+    return attempt_services.record_attempt(
         target=target,
         channel=ChannelCode.DOOR_KNOCK,
         outcome=outcome,

@@ -12,7 +12,7 @@ from linli.audit.models import AuditAction
 from linli.audit.services import record_event
 from linli.core.actors import Actor, AuditContext
 from linli.screening import exports
-from linli.screening.selectors.results import CampaignResults
+from linli.screening.selectors import results as result_selectors
 
 
 class TooManyRows(Exception):
@@ -30,7 +30,7 @@ class ResultsExport:
 
 def export_results(
     *,
-    results: CampaignResults,
+    results: result_selectors.CampaignResults,
     area: Area,
     by: Actor,
     context: AuditContext | None = None,

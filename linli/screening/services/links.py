@@ -40,8 +40,8 @@ from linli.screening.models import (
     ScreeningAction,
 )
 from linli.screening.roles import CAMPAIGN_MANAGERS
-from linli.screening.selectors.links import sendable_targets
-from linli.screening.services.attempts import record_attempt
+from linli.screening.selectors import links as link_selectors
+from linli.screening.services import attempts as attempt_services
 
 logger = logging.getLogger(__name__)
 # Targets claimed and sent per round: one UPDATE, one backend call, one phone query.
@@ -165,7 +165,7 @@ def _give_back(campaign: Campaign, delivery: _Delivery, now: datetime) -> None:
     # A ValidationError here means the campaign was closed while the batch went out: there
     # is nothing more to record.
     with contextlib.suppress(ValidationError):
-        record_attempt(
+        attempt_services.record_attempt(
             channel=ChannelCode.H5,
             # record_attempt() needs only the target's key when no worker records the attempt.
             target=CampaignTarget(pk=claim.target_id, area_path=claim.area_path),
@@ -184,9 +184,10 @@ def send_links(
     resend_after: timedelta = RESEND_AFTER,
     context: AuditContext | None = None,
 ) -> LinkRun:
-    """Texts every sendable target of the campaign its link, once (see sendable_targets):
-    one SMS per person not reached yet with a phone H5 can reach, never twice within
-    `resend_after`, at most MAX_LINKS per person. Records one audit event for the run.
+    """Texts every sendable target of the campaign its link, once (see
+    link_selectors.sendable_targets): one SMS per person not reached yet with a phone H5 can
+    reach, never twice within `resend_after`, at most MAX_LINKS per person. Records one audit
+    event for the run.
 
     Raises PermissionDenied unless `by` manages the campaign's area; ValidationError when the
     campaign cannot send (check_sendable).
@@ -194,7 +195,7 @@ def send_links(
     now = now or timezone.now()
     campaign = Campaign.objects.get(pk=campaign.pk)
     check_sendable(campaign, by, now=now)
-    targets = sendable_targets(campaign, now=now, resend_after=resend_after)
+    targets = link_selectors.sendable_targets(campaign, now=now, resend_after=resend_after)
     communities = _community_names([campaign.area_path])
     sent = failed = 0
     after = 0
@@ -237,7 +238,9 @@ def send_link(target: CampaignTarget, *, now: datetime | None = None) -> Dispatc
         return None
     if campaign.deadline is not None and campaign.deadline <= now:
         return None
-    claims = _claim(sendable_targets(campaign, now=now).filter(pk=target.pk), now=now, limit=1)
+    claims = _claim(
+        link_selectors.sendable_targets(campaign, now=now).filter(pk=target.pk), now=now, limit=1
+    )
     if not claims:
         return None
     with sms.get_backend() as backend:

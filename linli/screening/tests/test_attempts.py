@@ -21,6 +21,7 @@ from linli.screening.questionnaires.answers import InvalidAnswers
 from linli.screening.services import attempts as attempt_services
 from linli.screening.services import campaigns as campaign_services
 from linli.screening.services import questionnaires as questionnaire_services
+from linli.screening.tasks import escalate_campaigns
 from linli.screening.tests.builders import arrivals_for, draft
 
 
@@ -326,7 +327,6 @@ def test_a_door_knock_needs_a_worker(world, running):
 
 def test_the_periodic_task_escalates_every_running_campaign(world, running):
     """The task (inline in tests) runs escalation over running campaigns and reports counts."""
-    from linli.screening.tasks import escalate_campaigns
 
     channels.get_channel("phone").collect(
         target=target_of(running, world.resident_a), outcome="wrong_number"

@@ -7,7 +7,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 from django.utils import timezone
 
-from linli.registry.models import Residency, VulnerableTag
+from linli.registry.models import Person, Residency, VulnerableTag
 from linli.screening.models import (
     CampaignStatus,
     CampaignTarget,
@@ -195,7 +195,6 @@ def test_preview_counts_what_launch_materialises(
 def test_household_mode_prefers_the_head_when_the_head_matches(world, town):
     """王小红 is registered after her father; without the residency filter the head answers
     for the household; a filter the head fails falls back to the first matching member."""
-    from linli.registry.models import Person
 
     Person.objects.filter(pk=town.floating_head.pk).update(residency=Residency.RESIDENT)
     campaign = campaign_services.launch_campaign(

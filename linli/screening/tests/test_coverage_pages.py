@@ -14,6 +14,7 @@ from linli.core.roles import Role
 from linli.demo import factories as f
 from linli.registry.models import Person
 from linli.screening import channels, tasks
+from linli.screening.management.commands.escalate_screening import Command
 from linli.screening.models import Campaign, CampaignTarget, DoorKnockReason, TargetStatus
 from linli.screening.selectors import questionnaires as questionnaire_selectors
 from linli.screening.services import attempts as attempt_services
@@ -266,7 +267,6 @@ def test_escalate_screening_moves_people_without_a_phone_to_the_door(world, town
 
 
 def test_escalate_screening_loops_until_stopped(world, town, campaign, monkeypatch):
-    from linli.screening.management.commands.escalate_screening import Command
 
     rounds = []
 

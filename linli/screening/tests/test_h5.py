@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from linli.adapters import sms
+from linli.adapters.sms.locmem import LocmemBackend
 from linli.audit.models import AuditEvent
 from linli.core.links import make_token
 from linli.screening import channels, h5
@@ -180,7 +181,6 @@ def test_a_run_is_audited_without_any_phone_number(world, running):
 
 
 def test_a_refused_message_gives_its_claim_back_and_is_recorded(world, running, monkeypatch):
-    from linli.adapters.sms.locmem import LocmemBackend
 
     def refuse_all(self, messages):
         return [m.result(accepted=False, error="blacklisted") for m in messages]

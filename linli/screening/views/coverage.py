@@ -24,7 +24,6 @@ from linli.screening.roles import SCREENERS
 from linli.screening.selectors import campaigns as campaign_selectors
 from linli.screening.selectors import coverage as coverage_selectors
 from linli.screening.selectors import results as result_selectors
-from linli.screening.selectors.coverage import Coverage, ProgressPoint
 from linli.screening.services import exports as export_services
 
 # The page refreshes itself this often while the campaign takes answers.
@@ -47,7 +46,9 @@ def _page(request: HttpRequest, queryset, param: str):
     return CappedPaginator(queryset, settings.LINLI_PAGE_SIZE).get_page(request.GET.get(param))
 
 
-def _chart_data(cover: Coverage, progress: list[ProgressPoint]) -> dict:
+def _chart_data(
+    cover: coverage_selectors.Coverage, progress: list[coverage_selectors.ProgressPoint]
+) -> dict:
     return {
         "progress": {
             "labels": [f"{timezone.localtime(p.at):%m-%d %H:00}" for p in progress],
