@@ -26,7 +26,6 @@ from linli.screening.questionnaires.templates import (
 
 TODAY = date(2022, 1, 10)
 CHINESE = re.compile(r"[\u4e00-\u9fff]")
-ENGLISH = re.compile(r"[A-Za-z]{3,}")
 
 
 def small(**changes) -> dict:
@@ -270,7 +269,7 @@ def test_numbers_take_full_width_digits_and_units(raw, value):
     assert validate_answer(q(daily_symptoms_template(), "temperature"), raw) == value
 
 
-def test_number_out_of_range_is_a_bilingual_error_at_the_key():
+def test_number_out_of_range_is_a_translated_error_at_the_key():
     error = validate_answer(q(daily_symptoms_template(), "temperature"), "73")
     assert isinstance(error, AnswerError)
     assert error.key == "temperature" and error.code == "range"
