@@ -24,8 +24,6 @@ DEFAULT_LINK_DAYS = 7
 MAX_NAME_IN_SMS = 16
 
 
-# ---------------------------------------------------------------------------------------------
-# Links
 # A person is texted again at most this often, and at most MAX_LINKS times per campaign: a
 # reminder helps, a flood of texts from the community does not.
 RESEND_AFTER = timedelta(hours=12)
@@ -33,6 +31,10 @@ MAX_LINKS = 3
 # Who may still be texted: nobody reached them and they neither refused nor gave a wrong
 # number (those go to the door, not to another SMS).
 SENDABLE = (TargetStatus.PENDING, TargetStatus.NO_ANSWER)
+
+
+# ---------------------------------------------------------------------------------------------
+# Links
 
 
 def link_expiry(campaign: Campaign, *, now: datetime | None = None) -> datetime:

@@ -513,17 +513,18 @@ def _scalar_problem(kind: str, codes: set[str], value: object) -> str | None:
     return None
 
 
-# ---------------------------------------------------------------------------------------------
-# Answers
-
-
 def parse_iso_date(value: object) -> date | None:
+    """Returns the date of a strict ISO "YYYY-MM-DD" text, or None."""
     if not isinstance(value, str):
         return None
     try:
         return date.fromisoformat(value) if len(value) == 10 else None
     except ValueError:
         return None
+
+
+# ---------------------------------------------------------------------------------------------
+# Refusing a definition
 
 
 class InvalidDefinition(ValidationError):

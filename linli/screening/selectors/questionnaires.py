@@ -17,7 +17,7 @@ from linli.screening.roles import require_browse
 from linli.screening.selectors import campaigns as campaign_selectors
 
 # ---------------------------------------------------------------------------------------------
-# Questionnaires and campaigns
+# Questionnaires
 
 
 def questionnaires_for(user: Actor) -> QuerySet[Questionnaire]:
