@@ -9,9 +9,9 @@ from django.utils import timezone
 
 from linli.areas.models import Area
 from linli.audit.models import AuditAction
-from linli.audit.services import record_event
 from linli.core.actors import Actor, AuditContext
 from linli.screening import exports
+from linli.screening.auditing import record_campaign_event
 from linli.screening.selectors import results as result_selectors
 
 
@@ -49,13 +49,11 @@ def export_results(
         results, exported_by=by.get_username(), exported_by_name=str(by), at=at
     )
     campaign = results.campaign
-    record_event(
-        action=AuditAction.EXPORT,
-        actor=by,
+    record_campaign_event(
+        AuditAction.EXPORT,
+        campaign=campaign,
+        by=by,
         context=context,
-        object_type="screening_campaign",
-        object_id=campaign.pk,
-        object_label=campaign.name,
         area_path=area.path,
         detail={
             "what": "screening results",

@@ -21,6 +21,7 @@ from linli.core.actors import Actor, AuditContext
 from linli.core.permissions import require
 from linli.core.phones import InvalidPhone
 from linli.registry.models import Person
+from linli.screening.auditing import record_campaign_event
 from linli.screening.contact import Dispatch
 from linli.screening.h5 import (
     RESEND_AFTER,
@@ -214,14 +215,11 @@ def send_links(
                     sent += 1
                 else:
                     failed += 1
-    record_event(
-        action=ScreeningAction.SEND_LINKS,
-        actor=by,
+    record_campaign_event(
+        ScreeningAction.SEND_LINKS,
+        campaign=campaign,
+        by=by,
         context=context,
-        object_type="campaign",
-        object_id=campaign.pk,
-        object_label=campaign.name,
-        area_path=campaign.area_path,
         detail={"channel": ChannelCode.H5.value, "sent": sent, "failed": failed},
     )
     logger.info("H5 links for campaign %s: %s sent, %s refused", campaign.pk, sent, failed)
