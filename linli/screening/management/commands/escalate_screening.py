@@ -11,6 +11,7 @@ import threading
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError, close_old_connections
+from django.utils.translation import gettext as _
 
 from linli.screening.services import campaigns as campaign_services
 
@@ -54,7 +55,7 @@ class Command(BaseCommand):
             total = sum(moved.values())
             detail = ", ".join(f"#{pk}: {n}" for pk, n in moved.items())
             self.stdout.write(
-                f"{total} target(s) put on door-knock lists / 已转入敲门名单 {total} 人"
+                _("%(total)s target(s) put on door-knock lists") % {"total": total}
                 + (f" ({detail})" if detail else "")
             )
         return moved
