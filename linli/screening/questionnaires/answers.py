@@ -233,7 +233,7 @@ def _blank(raw: object) -> bool:
 
 
 def door_knock_answers(
-    definition: dict, raw_answers: dict[str, object], *, today
+    definition: dict, raw_answers: dict[str, object], *, today: date
 ) -> tuple[dict[str, object], dict[str, AnswerError]]:
     """Returns (canonical answers, errors by key) for a one-screen form holding every question.
 
