@@ -177,18 +177,19 @@ def launch_campaign(
     """As the community lead, through linli.screening.services: creates the questionnaire
     (from a template or a definition) and a campaign over the whole community, and launches
     it. Returns the running campaign."""
-    from linli.screening import services
+    from linli.screening.services import campaigns as campaign_services
+    from linli.screening.services import questionnaires as questionnaire_services
 
     lead = community_lead()
     community = lead.areas.get()
-    created = services.create_questionnaire(
+    created = questionnaire_services.create_questionnaire(
         name=questionnaire,
         area=community,
         by=lead,
         from_template=from_template,
         definition=definition,
     )
-    draft = services.create_campaign(
+    draft = campaign_services.create_campaign(
         name=campaign,
         questionnaire_version=created.versions.get(),
         area=community,
@@ -196,4 +197,4 @@ def launch_campaign(
         channels=channels,
         deadline=deadline,
     )
-    return services.launch_campaign(campaign=draft, by=lead)
+    return campaign_services.launch_campaign(campaign=draft, by=lead)

@@ -194,7 +194,8 @@ def plan(seeded: Seeded, args: argparse.Namespace) -> list[Submission]:
     from django.utils import timezone
 
     from linli.screening.models import Campaign
-    from linli.screening.questionnaires import is_complete, route, validate_answers
+    from linli.screening.questionnaires.answers import validate_answers
+    from linli.screening.questionnaires.routing import is_complete, route
 
     definition = Campaign.objects.get(pk=seeded.campaign_id).questionnaire_version.definition
     today = timezone.localdate()

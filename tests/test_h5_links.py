@@ -17,8 +17,11 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from linli.screening import h5, selectors, services
+from linli.screening import h5
 from linli.screening.models import CampaignTarget, ContactAttempt
+from linli.screening.selectors import questionnaires as questionnaire_selectors
+from linli.screening.services import campaigns as campaign_services
+from linli.screening.services import questionnaires as questionnaire_services
 
 # B's data that is not on the resident's page: his full name, his phone, his compound, and
 # another resident of B.
@@ -35,18 +38,18 @@ def b_link(world):
     b = world.b.community
     lead_b = f.make_staff(username="lead_b", role=Role.COMMUNITY_LEAD, areas=[b])
     f.make_resident(dwelling=world.b.dwellings[1], name="王六", sequence=556)
-    questionnaire = services.create_questionnaire(
+    questionnaire = questionnaire_services.create_questionnaire(
         name="大雁塔社区排查", area=b, by=lead_b, from_template="daily_symptoms"
     )
-    campaign = services.create_campaign(
+    campaign = campaign_services.create_campaign(
         name="大雁塔社区每日监测",
-        questionnaire_version=selectors.latest_version(questionnaire),
+        questionnaire_version=questionnaire_selectors.latest_version(questionnaire),
         area=b,
         by=lead_b,
         channels=["h5", "door_knock"],
         deadline=timezone.now() + timedelta(days=1),
     )
-    services.launch_campaign(campaign=campaign, by=lead_b)
+    campaign_services.launch_campaign(campaign=campaign, by=lead_b)
     return CampaignTarget.objects.get(campaign=campaign, person=world.resident_b)
 
 

@@ -64,22 +64,23 @@ def world_b(world):
 
 def _add_screening_b(world) -> None:
     """A running campaign of community B over 王五, with a follow-up task for him."""
-    from linli.screening import selectors as screening_selectors
-    from linli.screening import services as screening
     from linli.screening.models import CampaignTarget, FollowUpTask
+    from linli.screening.selectors import questionnaires as questionnaire_selectors
+    from linli.screening.services import campaigns as campaign_services
+    from linli.screening.services import questionnaires as questionnaire_services
 
     b = world.b.community
-    world.questionnaire_b = screening.create_questionnaire(
+    world.questionnaire_b = questionnaire_services.create_questionnaire(
         name="大雁塔社区排查", area=b, by=world.lead_b, from_template="daily_symptoms"
     )
-    world.campaign_b = screening.create_campaign(
+    world.campaign_b = campaign_services.create_campaign(
         name="大雁塔社区每日监测",
-        questionnaire_version=screening_selectors.latest_version(world.questionnaire_b),
+        questionnaire_version=questionnaire_selectors.latest_version(world.questionnaire_b),
         area=b,
         by=world.lead_b,
         channels=["h5", "door_knock"],
     )
-    screening.launch_campaign(campaign=world.campaign_b, by=world.lead_b)
+    campaign_services.launch_campaign(campaign=world.campaign_b, by=world.lead_b)
     target = CampaignTarget.objects.get(campaign=world.campaign_b, person=world.resident_b)
     world.task_b = FollowUpTask.objects.create(
         campaign=world.campaign_b,

@@ -53,14 +53,15 @@ from linli.registry.models import (
     MatchReview,
     PersonMerge,
 )
-from linli.screening import selectors as screening_selectors
-from linli.screening import services as screening
 from linli.screening.models import (
     CampaignTarget,
     FollowUpTask,
     RiskLevel,
     TargetStatus,
 )
+from linli.screening.selectors import questionnaires as questionnaire_selectors
+from linli.screening.services import campaigns as campaign_services
+from linli.screening.services import questionnaires as questionnaire_services
 from linli.voice import services as voice
 from linli.voice.models import Line
 
@@ -160,25 +161,26 @@ def seed_audit_events(world, n: int) -> dict:
 
 
 def questionnaire(world):
-    return screening.create_questionnaire(
+    return questionnaire_services.create_questionnaire(
         name="每日健康监测", area=world.a.community, by=world.lead_a, from_template="daily_symptoms"
     )
 
 
 def launched(world, channels: list[str], name: str = "每日健康监测", version=None):
     """Returns a running campaign of community A's lead over all of community A."""
-    campaign = screening.create_campaign(
+    campaign = campaign_services.create_campaign(
         name=name,
-        questionnaire_version=version or screening_selectors.latest_version(questionnaire(world)),
+        questionnaire_version=version
+        or questionnaire_selectors.latest_version(questionnaire(world)),
         area=world.a.community,
         by=world.lead_a,
         channels=channels,
     )
-    return screening.launch_campaign(campaign=campaign, by=world.lead_a)
+    return campaign_services.launch_campaign(campaign=campaign, by=world.lead_a)
 
 
 def seed_campaigns(world, n: int) -> dict:
-    version = screening_selectors.latest_version(questionnaire(world))
+    version = questionnaire_selectors.latest_version(questionnaire(world))
     for i in range(n):
         launched(world, ["h5", "door_knock"], name=f"排查{i}", version=version)
     return {}
@@ -186,7 +188,7 @@ def seed_campaigns(world, n: int) -> dict:
 
 def seed_questionnaires(world, n: int) -> dict:
     for i in range(n):
-        screening.create_questionnaire(
+        questionnaire_services.create_questionnaire(
             name=f"问卷{i}", area=world.a.community, by=world.lead_a, from_template="arrivals"
         )
     return {}

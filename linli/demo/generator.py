@@ -61,8 +61,6 @@ from linli.registry.models import (
 )
 from linli.registry.selectors import age_on
 from linli.registry.services import Address, build_person
-from linli.screening import selectors as screening_selectors
-from linli.screening import services as screening_services
 from linli.screening.channels import get_channel
 from linli.screening.models import (
     AttemptOutcome,
@@ -74,7 +72,12 @@ from linli.screening.models import (
     Questionnaire,
     TargetStatus,
 )
-from linli.screening.questionnaires import OTHER_SYMPTOMS, RiskLevel
+from linli.screening.questionnaires.schema import RiskLevel
+from linli.screening.questionnaires.templates import OTHER_SYMPTOMS
+from linli.screening.selectors import questionnaires as questionnaire_selectors
+from linli.screening.services import campaigns as campaign_services
+from linli.screening.services import door_knocks as door_knock_services
+from linli.screening.services import questionnaires as questionnaire_services
 
 CITY_CODE = "610100000000"
 DISTRICT_CODE = "610113000000"
@@ -796,6 +799,8 @@ def _create_staff(rng: random.Random, tree: _Tree, report: ProgressCallback) -> 
 # The audit log keeps who recorded each door knock. The loader's own visits carry this user
 # agent, so reset_demo can tell them from anything a person did with a demo account.
 DEMO_USER_AGENT = "linli load_demo"
+# What the audit log keeps of the loader's own writes (reset_demo recognises them by it).
+DEMO_CONTEXT = AuditContext(user_agent=DEMO_USER_AGENT)
 DAILY_CAMPAIGN = "每日健康监测"
 ARRIVALS_CAMPAIGN = "来返人员排查"
 LAUNCHED_AT = clock(7, 30)  # local time, this morning
@@ -864,11 +869,19 @@ def _create_screening(
     if not Person.objects.filter(area_path__startswith=community.path).exists():
         return result  # a street too small to have anyone to screen
     lead = User.objects.get(username="lead1")
-    daily = screening_services.create_questionnaire(
-        name=DAILY_CAMPAIGN, area=community, by=lead, from_template="daily_symptoms"
+    daily = questionnaire_services.create_questionnaire(
+        name=DAILY_CAMPAIGN,
+        area=community,
+        by=lead,
+        from_template="daily_symptoms",
+        context=DEMO_CONTEXT,
     )
-    arrivals = screening_services.create_questionnaire(
-        name=ARRIVALS_CAMPAIGN, area=community, by=lead, from_template="arrivals"
+    arrivals = questionnaire_services.create_questionnaire(
+        name=ARRIVALS_CAMPAIGN,
+        area=community,
+        by=lead,
+        from_template="arrivals",
+        context=DEMO_CONTEXT,
     )
     local_now = timezone.localtime(now)
     emergency = f"{local_now:%Y-%m} 西安疫情"
@@ -880,16 +893,19 @@ def _create_screening(
     deadline = timezone.make_aware(
         datetime.combine(local_now.date() + timedelta(days=1), DEADLINE_AT)
     )
-    campaign = screening_services.create_campaign(
+    campaign = campaign_services.create_campaign(
         name=DAILY_CAMPAIGN,
-        questionnaire_version=screening_selectors.latest_version(daily),
+        questionnaire_version=questionnaire_selectors.latest_version(daily),
         area=community,
         by=lead,
+        context=DEMO_CONTEXT,
         channels=[ChannelCode.H5, ChannelCode.DOOR_KNOCK],
         deadline=deadline,
         emergency=emergency,
     )
-    campaign = screening_services.launch_campaign(campaign=campaign, by=lead, now=launched)
+    campaign = campaign_services.launch_campaign(
+        campaign=campaign, by=lead, now=launched, context=DEMO_CONTEXT
+    )
     result.campaign = campaign.name
 
     plans = _plan_h5(rng, campaign, launched, now)
@@ -911,21 +927,22 @@ def _create_screening(
     for done, grid in enumerate(grids, len(plans) + 1):
         _knock_doors(rng, campaign, grid, launched, now)
         report("screening", done, total)
-    screening_services.escalate_unreached(campaign=campaign, now=now)
+    campaign_services.escalate_unreached(campaign=campaign, now=now)
 
     if len(tree.communities) > 1:
         # Community 1's questionnaires are not community 2's to use: its lead has their own.
         area, by = tree.communities[1], User.objects.get(username="lead2")
-        arrivals = screening_services.create_questionnaire(
-            name=ARRIVALS_CAMPAIGN, area=area, by=by, from_template="arrivals"
+        arrivals = questionnaire_services.create_questionnaire(
+            name=ARRIVALS_CAMPAIGN, area=area, by=by, from_template="arrivals", context=DEMO_CONTEXT
         )
     else:
         area, by = community, lead
-    draft = screening_services.create_campaign(
+    draft = campaign_services.create_campaign(
         name=f"{area.name}{ARRIVALS_CAMPAIGN}",
-        questionnaire_version=screening_selectors.latest_version(arrivals),
+        questionnaire_version=questionnaire_selectors.latest_version(arrivals),
         area=area,
         by=by,
+        context=DEMO_CONTEXT,
         channels=[ChannelCode.H5, ChannelCode.DOOR_KNOCK],
         filters={"residency": [Residency.FLOATING]},
         deadline=deadline + timedelta(days=2),
@@ -1022,7 +1039,6 @@ def _knock_doors(
     for target in listed:
         households.setdefault(target.household_id or ("p", target.person_id), []).append(target)
     visits = list(households.values())[: max(3, round(DOOR_KNOCKED * len(households)))]
-    context = AuditContext(user_agent=DEMO_USER_AGENT)
     today = timezone.localdate(now)
     at = launched + min(timedelta(minutes=90), (now - launched) / 3)
     for members in visits:
@@ -1033,7 +1049,7 @@ def _knock_doors(
         for target in members:
             age = age_on(target.person.birth_date, today)
             answered = home and rng.random() < 0.97  # someone at home may still be out
-            screening_services.record_door_knock(
+            door_knock_services.record_door_knock(
                 target=target,
                 by=worker,
                 outcome=AttemptOutcome.ANSWERED if answered else AttemptOutcome.NOT_AT_HOME,
@@ -1044,7 +1060,7 @@ def _knock_doors(
                 recorded_at=at,
                 started_at=at - timedelta(minutes=2),
                 device="demo",
-                context=context,
+                context=DEMO_CONTEXT,
                 now=now,
             )
 

@@ -6,7 +6,7 @@ from django.shortcuts import render
 from django.utils.translation import gettext as _
 
 from linli.reports.selectors import chart_data, overview_for
-from linli.screening.selectors import open_task_count
+from linli.screening.selectors import followups as followup_selectors
 
 
 @login_required
@@ -14,7 +14,7 @@ def home(request: HttpRequest) -> HttpResponse:
     overviews = overview_for(request.user)
     context = {
         "overviews": overviews,
-        "open_tasks": open_task_count(request.user),
+        "open_tasks": followup_selectors.open_task_count(request.user),
         "charts": [chart_data(o) for o in overviews],
         "chart_titles": {
             "residents": _("Residents"),

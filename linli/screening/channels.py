@@ -3,7 +3,7 @@
 - `send(target)` starts contact where the channel starts it: an SMS carrying an H5 link, a
   call placed by the dialer. A door knock starts when the worker walks up, so it sends nothing.
 - `collect(...)` records an attempt's outcome and answers. It is always
-  `services.record_attempt`, so status, answer merging, risk, escalation for help and
+  `services.attempts.record_attempt`, so status, answer merging, risk, escalation for help and
   idempotency are decided in one place whatever the channel.
 - `reachable()` says who the channel can reach at all (a condition over Person); a person no
   remote channel of the campaign reaches goes straight to the door-knock list.
@@ -14,7 +14,8 @@ here changes when it arrives.
 
 H5Channel.send texts a signed, expiring per-person link (the target's id, a purpose, an
 expiry) through the SMS adapter (linli.adapters.sms: console/file backend by default, HTTP
-gateway configurable); linli.screening.h5 holds the links and the sending. The mobile page
+gateway configurable); linli.screening.h5 holds the links, services.links the sending. The
+mobile page
 calls `collect` once per saved answer with a client-generated idempotency key, and
 `by_proxy=True` when a family member answers.
 
@@ -24,31 +25,19 @@ Left for the pages session:
   submission queued offline and replayed later counts once.
 """
 
-from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from abc import ABC
 from datetime import datetime
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 from django.db.models import Q
-from django.http import HttpRequest
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
-from linli.screening.models import AttemptOutcome, CampaignTarget, ChannelCode
-from linli.screening.targeting import without_smartphone
-
-if TYPE_CHECKING:
-    from linli.screening.services import RecordedAttempt
-
-
-@dataclass(frozen=True)
-class Dispatch:
-    """What a channel's send() started: its own reference (SMS id, call id) and when."""
-
-    channel: str
-    target_id: int
-    reference: str
-    at: datetime
+from linli.core.actors import Actor, AuditContext
+from linli.screening.contact import CHANNEL_OUTCOMES, REMOTE_CHANNELS, Dispatch, reachable_by
+from linli.screening.models import CampaignTarget, ChannelCode
+from linli.screening.services import attempts as attempt_services
+from linli.screening.services import links as link_services
 
 
 class Channel(ABC):
@@ -60,11 +49,11 @@ class Channel(ABC):
     remote: ClassVar[bool]
     # Outcomes this channel can report (a door knock has no wrong number, a call no
     # "not at home").
-    outcomes: ClassVar[frozenset[str]] = frozenset(AttemptOutcome.values)
+    outcomes: ClassVar[frozenset[str]]
 
-    @abstractmethod
     def reachable(self) -> Q:
         """Returns the condition (over Person) for people this channel can reach at all."""
+        return reachable_by(self.code)
 
     def send(self, *, target: CampaignTarget) -> Dispatch | None:
         """Starts contact with the target. Returns what was started, or None when the channel
@@ -77,19 +66,16 @@ class Channel(ABC):
         target: CampaignTarget,
         outcome: str,
         answers: dict[str, object] | None = None,
-        by=None,
+        by: Actor | None = None,
         idempotency_key: str | None = None,
         by_proxy: bool = False,
         started_at: datetime | None = None,
         finished_at: datetime | None = None,
         detail: dict | None = None,
-        request: HttpRequest | None = None,
-    ) -> "RecordedAttempt":
-        """Records one attempt through this channel (services.record_attempt)."""
-        # services imports this module for the registry; importing it here avoids the cycle.
-        from linli.screening import services
-
-        return services.record_attempt(
+        context: AuditContext | None = None,
+    ) -> attempt_services.RecordedAttempt:
+        """Records one attempt through this channel (services.attempts.record_attempt)."""
+        return attempt_services.record_attempt(
             target=target,
             channel=self.code,
             outcome=outcome,
@@ -100,12 +86,8 @@ class Channel(ABC):
             started_at=started_at,
             finished_at=finished_at,
             detail=detail,
-            request=request,
+            context=context,
         )
-
-
-def _has_phone() -> Q:
-    return ~Q(phone_hash="")
 
 
 class H5Channel(Channel):
@@ -113,20 +95,14 @@ class H5Channel(Channel):
 
     code = ChannelCode.H5.value
     label = _("H5 link (SMS)")
-    remote = True
-    outcomes = frozenset({AttemptOutcome.ANSWERED, AttemptOutcome.REFUSED, AttemptOutcome.FAILED})
-
-    def reachable(self) -> Q:
-        return _has_phone() & ~without_smartphone()
+    remote = ChannelCode.H5 in REMOTE_CHANNELS
+    outcomes = CHANNEL_OUTCOMES[ChannelCode.H5]
 
     def send(self, *, target: CampaignTarget) -> Dispatch | None:
         """Texts the target their signed link (linli.screening.h5.send_link): None when
         there is nothing to send (reached, refused, texted recently or too often, no phone
         or smartphone, a campaign not running) or the gateway refused the message."""
-        # h5 builds on services, which import this module for the registry.
-        from linli.screening.h5 import send_link
-
-        return send_link(target)
+        return link_services.send_link(target)
 
 
 class PhoneChannel(Channel):
@@ -135,11 +111,8 @@ class PhoneChannel(Channel):
 
     code = ChannelCode.PHONE.value
     label = _("Phone robot")
-    remote = True
-    outcomes = frozenset(AttemptOutcome.values) - {AttemptOutcome.NOT_AT_HOME}
-
-    def reachable(self) -> Q:
-        return _has_phone()
+    remote = ChannelCode.PHONE in REMOTE_CHANNELS
+    outcomes = CHANNEL_OUTCOMES[ChannelCode.PHONE]
 
 
 class DoorKnockChannel(Channel):
@@ -148,18 +121,8 @@ class DoorKnockChannel(Channel):
 
     code = ChannelCode.DOOR_KNOCK.value
     label = _("Door knock")
-    remote = False
-    outcomes = frozenset(
-        {
-            AttemptOutcome.ANSWERED,
-            AttemptOutcome.NOT_AT_HOME,
-            AttemptOutcome.REFUSED,
-            AttemptOutcome.FAILED,
-        }
-    )
-
-    def reachable(self) -> Q:
-        return Q(dwelling__isnull=False)
+    remote = ChannelCode.DOOR_KNOCK in REMOTE_CHANNELS
+    outcomes = CHANNEL_OUTCOMES[ChannelCode.DOOR_KNOCK]
 
     def send(self, *, target: CampaignTarget) -> Dispatch | None:
         return None
@@ -186,18 +149,6 @@ def get_channel(code: str) -> Channel:
 
 def registered_channels() -> list[Channel]:
     return [_REGISTRY[code] for code in ChannelCode.values if code in _REGISTRY]
-
-
-def remote_reach(codes: list[str]) -> Q | None:
-    """Returns the condition (over Person) for people some remote channel among `codes` can
-    reach, or None when none of them is remote."""
-    conditions = [get_channel(code).reachable() for code in codes if get_channel(code).remote]
-    if not conditions:
-        return None
-    reach = conditions[0]
-    for condition in conditions[1:]:
-        reach |= condition
-    return reach
 
 
 for _channel in (H5Channel(), PhoneChannel(), DoorKnockChannel()):

@@ -19,8 +19,8 @@ from openpyxl.utils import get_column_letter
 
 from linli.core.masking import HIDDEN_TEXT
 from linli.core.spreadsheets import defuse_formula, safe_cell, watermark
-from linli.screening.questionnaires import QuestionKind, questions_of
-from linli.screening.selectors import RESULT_LEVELS, CampaignResults, ResultRow
+from linli.screening.questionnaires.schema import QuestionKind, questions_of
+from linli.screening.selectors import results as result_selectors
 
 CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 # Excel's row limit, less the watermark and header rows.
@@ -84,10 +84,10 @@ def _level_headers() -> list[str]:
         "unit": _("Unit"),
         "dwelling": _("Dwelling"),
     }
-    return [labels[level] for level in RESULT_LEVELS]
+    return [labels[level] for level in result_selectors.RESULT_LEVELS]
 
 
-def _target_cells(row: ResultRow, yes: str, no: str) -> list[object]:
+def _target_cells(row: result_selectors.ResultRow, yes: str, no: str) -> list[object]:
     target, person = row.target, row.target.person
     return [
         *(_text(name) for name in row.areas),
@@ -113,7 +113,11 @@ def _target_cells(row: ResultRow, yes: str, no: str) -> list[object]:
 
 
 def results_workbook(
-    results: CampaignResults, *, exported_by: str, exported_by_name: str, at: datetime
+    results: result_selectors.CampaignResults,
+    *,
+    exported_by: str,
+    exported_by_name: str,
+    at: datetime,
 ) -> tuple[IO[bytes], int]:
     """Writes the results into an .xlsx and returns the file (rewound, deleted when closed)
     and the number of target rows written.

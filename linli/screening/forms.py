@@ -7,9 +7,9 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from linli.registry.models import Residency, VulnerableTag
-from linli.screening import channels as channel_registry
+from linli.screening.channels import PhoneChannel, registered_channels
 from linli.screening.models import CampaignStatus, ChannelCode, TargetUnit
-from linli.screening.questionnaires import TEMPLATES
+from linli.screening.questionnaires.templates import TEMPLATES
 
 BLANK = "blank"
 # Big enough for MAX_QUESTIONS long questions with their options and rules; a bigger body is
@@ -27,7 +27,7 @@ class QuestionnaireCreateForm(forms.Form):
     start = forms.ChoiceField(
         label=_("Start from"),
         choices=lambda: [
-            *((code, label) for code, (label, _factory) in TEMPLATES.items()),
+            *TEMPLATES.items(),
             (BLANK, _("A blank questionnaire")),
         ],
         initial="arrivals",
@@ -53,7 +53,7 @@ class DefinitionForm(forms.Form):
     def clean_definition(self) -> dict:
         text = self.cleaned_data["definition"]
         if len(text.encode()) > MAX_DEFINITION_BYTES:
-            raise forms.ValidationError("问卷过大 / the questionnaire is too large")
+            raise forms.ValidationError(_("The questionnaire is too large"))
         try:
             value = json.loads(text)
         except ValueError as error:
@@ -61,7 +61,7 @@ class DefinitionForm(forms.Form):
                 f"不是有效的JSON（第{error.lineno}行）/ not valid JSON (line {error.lineno})"
             ) from None
         if not isinstance(value, dict):
-            raise forms.ValidationError("问卷定义必须是对象 / the definition must be an object")
+            raise forms.ValidationError(_("The definition must be an object"))
         return value
 
 
@@ -75,9 +75,9 @@ class DateTimeLocalInput(forms.DateTimeInput):
 def channel_choices() -> list[tuple[str, str]]:
     """The channels registered, the phone robot marked while only its placeholder is."""
     choices = []
-    for channel in channel_registry.registered_channels():
+    for channel in registered_channels():
         label = str(channel.label)
-        if channel.code == ChannelCode.PHONE and type(channel) is channel_registry.PhoneChannel:
+        if channel.code == ChannelCode.PHONE and type(channel) is PhoneChannel:
             label = _("%(label)s — dials once the phone robot is installed") % {"label": label}
         choices.append((channel.code, label))
     return choices
@@ -114,7 +114,7 @@ class TargetForm(forms.Form):
         choices=channel_choices,
         initial=[ChannelCode.H5, ChannelCode.DOOR_KNOCK],
         widget=forms.CheckboxSelectMultiple,
-        error_messages={"required": "至少选择一种渠道 / choose at least one channel"},
+        error_messages={"required": _("Choose at least one channel")},
     )
 
     def __init__(self, *args, areas=None, **kwargs) -> None:
@@ -185,3 +185,32 @@ class CampaignRunningForm(forms.Form):
 
 
 STATUS_FILTER_CHOICES = [("", _("All")), *CampaignStatus.choices]
+
+
+class DoorKnockForm(forms.Form):
+    """One door-knock submission, in one shape whether it came as the phone's JSON (api.py) or
+    as the page's plain form (views/door_knock.py). The service checks the rest (outcome,
+    key, answers against the questionnaire)."""
+
+    target = forms.IntegerField(
+        error_messages={"required": _("Choose a resident."), "invalid": _("Choose a resident.")}
+    )
+    outcome = forms.CharField(required=False, strip=True)
+    # Answers by question key: an object in JSON; the plain form's q_<key> fields gathered.
+    answers = forms.Field(required=False)
+    by_proxy = forms.BooleanField(required=False)
+    idempotency_key = forms.CharField(required=False, strip=True)
+    recorded_at = forms.DateTimeField(
+        required=False, error_messages={"invalid": _("The time is not an ISO date-time.")}
+    )
+    started_at = forms.DateTimeField(
+        required=False, error_messages={"invalid": _("The time is not an ISO date-time.")}
+    )
+    device = forms.CharField(required=False)
+    offline = forms.BooleanField(required=False)
+
+    def clean_answers(self) -> dict:
+        answers = self.cleaned_data.get("answers") or {}
+        if not isinstance(answers, dict):
+            raise forms.ValidationError(_("Answers must be an object"))
+        return answers

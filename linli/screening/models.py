@@ -15,7 +15,7 @@ from linli.areas.models import PATH_SEGMENT_WIDTH, Area
 from linli.core.jurisdiction import JurisdictionQuerySet, paths_of
 from linli.core.sensitivity import Sensitivity
 from linli.registry.models import Household, Person
-from linli.screening.questionnaires import FollowUp, RiskLevel
+from linli.screening.questionnaires.schema import FollowUp, RiskLevel
 
 P, S, PUB = Sensitivity.PERSONAL, Sensitivity.SENSITIVE, Sensitivity.PUBLIC
 
@@ -25,6 +25,18 @@ class ScreeningAction(models.TextChoices):
 
     SCREENING_ANSWER = "screening_answer", _("Recorded screening answers")
     SEND_LINKS = "send_links", _("Sent screening links by SMS")
+    QUESTIONNAIRE_CREATE = "questionnaire_create", _("Created a questionnaire")
+    QUESTIONNAIRE_EDIT = "questionnaire_edit", _("Edited a questionnaire")
+    CAMPAIGN_CREATE = "campaign_create", _("Created a screening campaign")
+    CAMPAIGN_EDIT = "campaign_edit", _("Changed a screening campaign")
+    CAMPAIGN_LAUNCH = "campaign_launch", _("Launched a screening campaign")
+    CAMPAIGN_PAUSE = "campaign_pause", _("Paused a screening campaign")
+    CAMPAIGN_RESUME = "campaign_resume", _("Resumed a screening campaign")
+    CAMPAIGN_CLOSE = "campaign_close", _("Closed a screening campaign")
+    CAMPAIGN_ESCALATE = "campaign_escalate", _("Moved residents to the door-knock lists")
+    FOLLOW_UP_RAISE = "follow_up_raise", _("Raised follow-up tasks")
+    FOLLOW_UP_CLOSE = "follow_up_close", _("Closed a follow-up task")
+    VISIT_REQUEST = "visit_request", _("Requested a door visit")
 
 
 class ChannelCode(models.TextChoices):

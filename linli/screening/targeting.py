@@ -9,6 +9,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.utils.translation import gettext as _
 
 from linli.areas.models import Area
 from linli.registry.models import Person, PersonTag, Residency, VulnerableTag
@@ -37,23 +38,25 @@ class TargetFilters:
         unknown values, so a bad form field is answered at the field."""
         data = data or {}
         if not isinstance(data, dict):
-            raise ValidationError("筛选条件格式错误 / bad target filters")
+            raise ValidationError(_("Bad target filters"))
         errors: dict[str, str] = {}
         residency = _codes(data.get("residency"))
         if any(r not in Residency.values for r in residency):
-            errors["residency"] = "未知的户籍类别 / unknown residency"
+            errors["residency"] = _("Unknown residency")
         tags = _codes(data.get("tags"))
         if any(t not in VulnerableTag.values for t in tags):
-            errors["tags"] = "未知的重点人群标签 / unknown vulnerable tag"
+            errors["tags"] = _("Unknown vulnerable tag")
         no_smartphone = data.get("no_smartphone", False)
         if not isinstance(no_smartphone, bool):
-            errors["no_smartphone"] = "须为是或否 / must be true or false"
+            errors["no_smartphone"] = _("Must be true or false")
         unit = data.get("unit") or TargetUnit.PERSON
         if unit not in TargetUnit.values:
-            errors["unit"] = "未知的排查单位 / unknown target unit"
+            errors["unit"] = _("Unknown target unit")
         unknown = set(data) - {"residency", "tags", "no_smartphone", "unit"}
         if unknown:
-            errors["target_filters"] = f"未知的筛选条件 / unknown filters: {sorted(unknown)}"
+            errors["target_filters"] = _("Unknown filters: %(names)s") % {
+                "names": ", ".join(sorted(unknown))
+            }
         if errors:
             raise ValidationError(errors)
         return cls(residency=residency, tags=tags, no_smartphone=no_smartphone, unit=unit)

@@ -13,14 +13,26 @@ Escalation to the door-knock lists (escalate_campaigns) has two triggers:
 Escalation is idempotent, so the two may overlap.
 """
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.utils import timezone
 from django_tasks import task
+from django_tasks.base import TaskResultStatus
 
-from linli.screening.models import Campaign
-from linli.screening.services import escalate_running_campaigns
+from linli.core.actors import Actor, AuditContext
+from linli.screening.models import (
+    AttemptOutcome,
+    Campaign,
+    CampaignTarget,
+    ChannelCode,
+    ContactAttempt,
+)
+from linli.screening.selectors import links as link_selectors
+from linli.screening.services import campaigns as campaign_services
+from linli.screening.services import links as link_services
 
 ESCALATION_INTERVAL = timedelta(minutes=1)
 _ENQUEUED_KEY = "screening:escalation-enqueued"
@@ -30,7 +42,7 @@ _ENQUEUED_KEY = "screening:escalation-enqueued"
 def escalate_campaigns() -> dict[str, int]:
     """Moves the targets that need a worker at the door onto the door-knock lists in every
     running campaign; returns {campaign id: targets moved}."""
-    return {str(k): v for k, v in escalate_running_campaigns().items()}
+    return {str(k): v for k, v in campaign_services.escalate_running_campaigns().items()}
 
 
 def escalate_while_watched(campaign: Campaign, *, now: datetime | None = None) -> bool:
@@ -50,3 +62,101 @@ def escalate_while_watched(campaign: Campaign, *, now: datetime | None = None) -
         return False
     escalate_campaigns.enqueue()
     return True
+
+
+# ---------------------------------------------------------------------------------------------
+# Sending in the background, with progress
+
+
+@task()
+def send_links_task(
+    campaign_id: int, by_id: int, ip_address: str | None = None, user_agent: str = ""
+) -> dict[str, int]:
+    """Runs link_services.send_links for a campaign on behalf of a user (the request's address
+    and browser travel with the job for the audit log); returns {"sent", "failed"}."""
+    run = link_services.send_links(
+        campaign=Campaign.objects.get(pk=campaign_id),
+        by=get_user_model().objects.get(pk=by_id),
+        context=AuditContext(ip_address=ip_address, user_agent=user_agent),
+    )
+    return {"sent": run.sent, "failed": run.failed}
+
+
+@dataclass(frozen=True)
+class SendJob:
+    """A send run handed to the task worker: its result id, when it was queued (what the
+    progress counts from) and how many targets were sendable then."""
+
+    result_id: str
+    since: datetime
+    planned: int
+
+
+def enqueue_send_links(
+    *, campaign: Campaign, by: Actor, context: AuditContext | None = None
+) -> SendJob:
+    """Checks that the campaign can send (link_services.check_sendable raises at once, not in
+    the worker) and queues send_links_task. Also the hook for sending as soon as a campaign launches
+    (call it in transaction.on_commit, once the targets exist)."""
+    now = timezone.now()
+    link_services.check_sendable(campaign, by, now=now)
+    planned = link_selectors.sendable_targets(campaign, now=now).count()
+    context = context or AuditContext.none()
+    result = send_links_task.enqueue(campaign.pk, by.pk, context.ip_address, context.user_agent)
+    return SendJob(result_id=result.id, since=now, planned=planned)
+
+
+@dataclass(frozen=True)
+class SendProgress:
+    """A send run as the progress bar shows it."""
+
+    planned: int
+    sent: int
+    failed: int
+    finished: bool
+    error: bool  # the task stopped on an error
+
+    @property
+    def percent(self) -> int:
+        if self.finished and not self.error:
+            return 100
+        if not self.planned:
+            return 0
+        return min(100, round(100 * (self.sent + self.failed) / self.planned))
+
+
+def send_progress(
+    campaign: Campaign, *, result_id: str, since: datetime, planned: int
+) -> SendProgress:
+    """Returns how far a queued send run has got.
+
+    The counts come from the targets themselves (texted since the run was queued) and the
+    failed H5 attempts since then, so they hold whichever task backend runs the work; the
+    task's own state, where the backend keeps it, says when it is over."""
+    sent = CampaignTarget.objects.filter(campaign=campaign, link_sent_at__gte=since).count()
+    failed = ContactAttempt.objects.filter(
+        campaign=campaign,
+        channel=ChannelCode.H5,
+        outcome=AttemptOutcome.FAILED,
+        created_at__gte=since,
+    ).count()
+    status = _task_status(result_id)
+    error = status == TaskResultStatus.FAILED
+    if status is None:
+        # A backend that keeps no results (the inline one) has finished before the page is
+        # shown; otherwise the counts tell.
+        finished = not send_links_task.get_backend().supports_get_result or (
+            sent + failed >= planned
+        )
+    else:
+        finished = status in (TaskResultStatus.SUCCESSFUL, TaskResultStatus.FAILED)
+    return SendProgress(planned=planned, sent=sent, failed=failed, finished=finished, error=error)
+
+
+def _task_status(result_id: str) -> str | None:
+    if not result_id or not send_links_task.get_backend().supports_get_result:
+        return None
+    try:
+        return send_links_task.get_result(result_id).status
+    except Exception:  # an unknown id (pruned results): fall back on the counts
+        return None

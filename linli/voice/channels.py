@@ -7,7 +7,8 @@ this app (voice sits above screening).
 
 from django.utils import timezone
 
-from linli.screening.channels import Dispatch, PhoneChannel
+from linli.screening.channels import PhoneChannel
+from linli.screening.contact import Dispatch
 from linli.screening.models import CampaignTarget, ChannelCode
 from linli.voice.services import queue_call
 

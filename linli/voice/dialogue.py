@@ -58,7 +58,9 @@ from datetime import date
 from linli.adapters.asr import Recogniser, yes_no_from_speech
 from linli.adapters.telephony.base import CallSession, HungUp, Prompt
 from linli.core.clock import local_today
-from linli.screening.questionnaires import AnswerError, route, validate_answer
+from linli.screening.questionnaires.answers import validate_answer
+from linli.screening.questionnaires.routing import route
+from linli.screening.questionnaires.schema import AnswerError
 from linli.voice.script import (
     CLOSING,
     GIVE_UP,

@@ -43,7 +43,7 @@ from django.conf import settings
 
 from linli.adapters.telephony.base import Prompt
 from linli.adapters.tts import TTS, get_tts
-from linli.screening.questionnaires import QuestionKind, question_map, questions_of
+from linli.screening.questionnaires.schema import QuestionKind, question_map, questions_of
 
 # Prompt names (the transcript records these).
 INTRO = "intro"

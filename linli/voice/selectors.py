@@ -12,8 +12,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from linli.core.actors import Actor
-from linli.screening import selectors as screening_selectors
 from linli.screening.models import AttemptOutcome, Campaign, ChannelCode, ContactAttempt
+from linli.screening.selectors import campaigns as campaign_selectors
 from linli.voice.models import ACTIVE_STATES, CallJob, JobState, Line, Robot
 
 # Why a job stopped without a call: set by the dialer and services.sweep_jobs, never an
@@ -64,7 +64,7 @@ class RobotView:
 
 def campaign_for(user: Actor, campaign_id: int) -> Campaign:
     """Returns the campaign if visible to the user. Raises Http404 or PermissionDenied."""
-    return screening_selectors.campaign_for(user, campaign_id)
+    return campaign_selectors.campaign_for(user, campaign_id)
 
 
 def robot_view(campaign: Campaign, *, now: datetime | None = None) -> RobotView:

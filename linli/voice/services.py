@@ -32,8 +32,8 @@ from linli.core.permissions import require
 from linli.core.phones import normalise_phone
 from linli.registry.models import PersonTag, VulnerableTag
 from linli.registry.services import PHONE_KIND
-from linli.screening import channels as channel_registry
-from linli.screening import services as screening
+from linli.screening.channels import Channel, get_channel
+from linli.screening.contact import ANSWER_BEARING
 from linli.screening.models import (
     AttemptOutcome,
     Campaign,
@@ -43,7 +43,9 @@ from linli.screening.models import (
     DoorKnockReason,
     TargetStatus,
 )
-from linli.screening.services import ANSWER_BEARING, CAMPAIGN_MANAGERS, InvalidAnswers
+from linli.screening.questionnaires.answers import InvalidAnswers
+from linli.screening.roles import CAMPAIGN_MANAGERS
+from linli.screening.services import followups as followup_services
 from linli.voice.models import (
     ACTIVE_STATES,
     DUE_STATES,
@@ -776,7 +778,7 @@ def _finish_batch(owner: str | None, finishes: list[Finish]) -> list[FinishedCal
         .order_by("pk")
         .only("id", "call_id", "state", "lease_owner", "outcome_counts", "next_at")
     }
-    channel = channel_registry.get_channel(ChannelCode.PHONE)
+    channel = get_channel(ChannelCode.PHONE)
     results: dict[int, FinishedCall] = {}
     changed: list[tuple[CallJob, str, str, datetime | None, datetime]] = []
     # Targets are locked in job order, as another dialer finishing with us would lock them.
@@ -796,7 +798,7 @@ def _finish_batch(owner: str | None, finishes: list[Finish]) -> list[FinishedCal
         if finish.wants_person:
             # Same transaction as the attempt: the request for a person is never lost to a
             # crash between the two. The target leaves the robot's queue for the door list.
-            screening.request_visit(
+            followup_services.request_visit(
                 target=_target_ref(call),
                 reason=DoorKnockReason.NEED_HELP,
                 now=finish.finished_at,
@@ -830,9 +832,7 @@ def _held(job: CallJob | None, call: ClaimedCall, owner: str | None) -> CallJob 
     return job
 
 
-def _record(
-    channel: channel_registry.Channel, finish: Finish
-) -> tuple[str, bool, bool, int] | None:
+def _record(channel: Channel, finish: Finish) -> tuple[str, bool, bool, int] | None:
     """Stores the attempt; returns (outcome as stored, created now, questionnaire complete,
     answers stored), or None when the campaign no longer takes answers."""
     answers = dict(finish.answers)

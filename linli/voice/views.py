@@ -22,7 +22,7 @@ from linli.core.errors import add_errors_to_form
 from linli.core.jurisdiction import path_within
 from linli.core.permissions import require
 from linli.screening.models import AttemptOutcome, Campaign, ChannelCode
-from linli.screening.services import CAMPAIGN_MANAGERS
+from linli.screening.roles import CAMPAIGN_MANAGERS
 from linli.voice import selectors, services
 from linli.voice.models import RETRYABLE_OUTCOMES, Robot, RobotStatus
 

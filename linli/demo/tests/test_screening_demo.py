@@ -14,7 +14,6 @@ from linli.audit.services import record_event
 from linli.core.roles import Role
 from linli.demo import generator
 from linli.registry.models import Person, Residency
-from linli.screening import selectors
 from linli.screening.models import (
     AttemptOutcome,
     Campaign,
@@ -29,7 +28,10 @@ from linli.screening.models import (
     TargetStatus,
     TaskStatus,
 )
-from linli.screening.questionnaires import FollowUp, RiskLevel
+from linli.screening.questionnaires.schema import FollowUp, RiskLevel
+from linli.screening.selectors import campaigns as campaign_selectors
+from linli.screening.selectors import coverage as coverage_selectors
+from linli.screening.selectors import door_knocks as door_knock_selectors
 
 # Community 1 holds a few hundred people: enough for fevers, proxies and refusals to occur.
 SHAPE = generator.DemoShape(
@@ -91,7 +93,7 @@ def test_more_than_half_answered_through_h5_over_the_morning(demo):
     assert not attempts.filter(finished_at__gt=afternoon()).exists()
     # Answers arrived over several hours: the coverage chart has a curve.
     lead = User.objects.get(username="lead1")
-    points = selectors.progress_over_time(lead, campaign)
+    points = coverage_selectors.progress_over_time(lead, campaign)
     assert len(points) >= 3
     assert points[-1].cumulative == targets.filter(reached_at__isnull=False).count()
     # Every answer went through validation and carries its provenance.
@@ -152,7 +154,7 @@ def test_grid_workers_knocked_on_doors_and_the_lists_are_filled(demo):
     grids = Area.objects.filter(level=AreaLevel.GRID, path__startswith=communities()[0].path)
     for grid in grids:
         worker = User.objects.get(role=Role.GRID_WORKER, areas=grid)
-        households = selectors.door_knock_list(worker, campaign, grid)
+        households = door_knock_selectors.door_knock_list(worker, campaign, grid)
         assert households
         assert all(
             any(m.status == TargetStatus.NEEDS_DOOR_KNOCK for m in h.members) for h in households
@@ -169,7 +171,7 @@ def test_a_draft_arrivals_campaign_waits_in_community_2(demo):
     assert draft.questionnaire_version.questionnaire.template == "arrivals"
     assert draft.questionnaire_version.questionnaire.area == community
     assert not CampaignTarget.objects.filter(campaign=draft).exists()
-    preview = selectors.preview_targets(
+    preview = campaign_selectors.preview_targets(
         User.objects.get(username="lead2"), area=community, filters=draft.target_filters
     )
     assert preview.people > 0

@@ -4,7 +4,9 @@ from datetime import date
 
 from linli.demo.factories import make_resident
 from linli.registry.models import Relation, Residency
-from linli.screening import selectors, services
+from linli.screening.selectors import questionnaires as questionnaire_selectors
+from linli.screening.services import campaigns as campaign_services
+from linli.screening.services import questionnaires as questionnaire_services
 
 
 def add_person(
@@ -37,7 +39,7 @@ def add_person(
 
 def arrivals_for(world, by=None):
     """Returns an arrivals questionnaire of community A (created by its lead)."""
-    return services.create_questionnaire(
+    return questionnaire_services.create_questionnaire(
         name="来返人员排查", area=world.a.community, by=by or world.lead_a, from_template="arrivals"
     )
 
@@ -46,9 +48,9 @@ def draft(world, questionnaire=None, *, area=None, by=None, channels=("h5", "pho
     """Returns a draft campaign over community A (by its lead) on the questionnaire's latest
     version; keyword arguments go to create_campaign (filters, deadline, emergency)."""
     questionnaire = questionnaire or arrivals_for(world)
-    return services.create_campaign(
+    return campaign_services.create_campaign(
         name="春节返乡排查",
-        questionnaire_version=selectors.latest_version(questionnaire),
+        questionnaire_version=questionnaire_selectors.latest_version(questionnaire),
         area=area or world.a.community,
         by=by or world.lead_a,
         channels=list(channels),

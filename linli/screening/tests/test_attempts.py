@@ -9,7 +9,7 @@ from django.db import connection
 from django.utils import timezone
 
 from linli.audit.models import AuditEvent
-from linli.screening import channels, services
+from linli.screening import channels
 from linli.screening.models import (
     CampaignTarget,
     ContactAttempt,
@@ -17,7 +17,10 @@ from linli.screening.models import (
     ScreeningAction,
     TargetStatus,
 )
-from linli.screening.services import InvalidAnswers
+from linli.screening.questionnaires.answers import InvalidAnswers
+from linli.screening.services import attempts as attempt_services
+from linli.screening.services import campaigns as campaign_services
+from linli.screening.tasks import escalate_campaigns
 from linli.screening.tests.builders import arrivals_for, draft
 
 
@@ -26,7 +29,7 @@ def target_of(campaign, person) -> CampaignTarget:
 
 
 def h5(target, key: str, **answers):
-    return services.record_attempt(
+    return attempt_services.record_attempt(
         target=target, channel="h5", outcome="answered", answers=answers, idempotency_key=key
     )
 
@@ -139,7 +142,7 @@ def test_invalid_answers_are_refused_at_the_key_and_nothing_is_stored(world, run
         h5(target, "bad-1", temperature="99", symptoms=["fever"])
     assert set(caught.value.answer_errors) == {"temperature"}
     message = caught.value.message_dict["temperature"][0]
-    assert "34" in message and "number" in message
+    assert "34" in message and "43" in message
     target.refresh_from_db()
     assert (target.answers, target.attempt_count) == ({}, 0)
     assert not ContactAttempt.objects.filter(idempotency_key="bad-1").exists()
@@ -147,7 +150,7 @@ def test_invalid_answers_are_refused_at_the_key_and_nothing_is_stored(world, run
 
 def test_a_family_member_answering_is_recorded_as_proxy(world, running):
     target = target_of(running, world.resident_a2)
-    result = services.record_attempt(
+    result = attempt_services.record_attempt(
         target=target,
         channel="h5",
         outcome="answered",
@@ -199,7 +202,7 @@ def test_saying_you_need_help_puts_you_on_the_door_knock_list_until_a_visit(worl
     )
     assert visit.target.status == TargetStatus.REACHED
     assert visit.target.door_knocked_at is not None
-    assert services.escalate_unreached(campaign=running) == 0
+    assert campaign_services.escalate_unreached(campaign=running) == 0
     target.refresh_from_db()
     assert target.status == TargetStatus.REACHED
 
@@ -233,7 +236,7 @@ def test_workers_record_only_inside_their_area(world, running):
 
 
 def test_a_closed_campaign_takes_no_attempts(world, running):
-    services.close_campaign(campaign=running, by=world.lead_a)
+    campaign_services.close_campaign(campaign=running, by=world.lead_a)
     with pytest.raises(ValidationError):
         h5(target_of(running, world.resident_a), "late-1", temperature="36.5")
 
@@ -244,7 +247,7 @@ def test_a_closed_campaign_takes_no_attempts(world, running):
 def test_escalation_after_the_deadline_sends_the_unreached_to_the_door_once(world, town):
     """Before the deadline only the wrong number is escalated; after it every unreached
     target is, once: a refusal at the door is not sent back, a reached person never."""
-    campaign = services.launch_campaign(
+    campaign = campaign_services.launch_campaign(
         campaign=draft(
             world,
             arrivals_for(world),
@@ -260,12 +263,12 @@ def test_escalation_after_the_deadline_sends_the_unreached_to_the_door_once(worl
     # 赵大爷 has no phone: already on the list since launch.
     assert target_of(campaign, town.no_phone).door_knock_reason == DoorKnockReason.NO_PHONE
 
-    assert services.escalate_unreached(campaign=campaign) == 1
+    assert campaign_services.escalate_unreached(campaign=campaign) == 1
     assert target_of(campaign, town.floating_head).door_knock_reason == "unreachable"
 
     after = campaign.deadline + timedelta(minutes=1)
     # Left: 张三丰 (no answer), 李秀英 and 钱阿姨 (pending).
-    assert services.escalate_unreached(campaign=campaign, now=after) == 3
+    assert campaign_services.escalate_unreached(campaign=campaign, now=after) == 3
     door = CampaignTarget.objects.filter(campaign=campaign, status="needs_door_knock")
     assert set(door.values_list("person_id", flat=True)) == {
         world.resident_a.pk,
@@ -280,7 +283,7 @@ def test_escalation_after_the_deadline_sends_the_unreached_to_the_door_once(worl
     channels.get_channel("door_knock").collect(
         target=target_of(campaign, world.resident_a), outcome="refused", by=world.grid_a
     )
-    assert services.escalate_unreached(campaign=campaign, now=after) == 0
+    assert campaign_services.escalate_unreached(campaign=campaign, now=after) == 0
     assert target_of(campaign, world.resident_a).status == TargetStatus.REFUSED
 
 
@@ -289,12 +292,12 @@ def test_escalation_catches_need_help_answers_and_leaves_closed_campaigns(world,
     h5(target, "n-1", needs_help=False)
     # Simulate an answer recorded before the flag existed (e.g. an import of paper forms).
     CampaignTarget.objects.filter(pk=target.pk).update(needs_help=True)
-    assert services.escalate_unreached(campaign=running) == 1
+    assert campaign_services.escalate_unreached(campaign=running) == 1
     target.refresh_from_db()
     assert (target.status, target.door_knock_reason) == ("needs_door_knock", "need_help")
-    services.close_campaign(campaign=running, by=world.lead_a)
+    campaign_services.close_campaign(campaign=running, by=world.lead_a)
     CampaignTarget.objects.filter(pk=target.pk).update(status="reached")
-    assert services.escalate_unreached(campaign=running) == 0
+    assert campaign_services.escalate_unreached(campaign=running) == 0
 
 
 def test_a_door_knock_needs_a_worker(world, running):
@@ -307,7 +310,6 @@ def test_a_door_knock_needs_a_worker(world, running):
 
 def test_the_periodic_task_escalates_every_running_campaign(world, running):
     """The task (inline in tests) runs escalation over running campaigns and reports counts."""
-    from linli.screening.tasks import escalate_campaigns
 
     channels.get_channel("phone").collect(
         target=target_of(running, world.resident_a), outcome="wrong_number"

@@ -10,8 +10,10 @@ from django.utils import timezone
 
 from linli.core.roles import Role
 from linli.demo import factories as f
-from linli.screening import selectors, services
 from linli.screening.models import Campaign, CampaignStatus, CampaignTarget, TargetStatus
+from linli.screening.selectors import questionnaires as questionnaire_selectors
+from linli.screening.services import campaigns as campaign_services
+from linli.screening.services import questionnaires as questionnaire_services
 from linli.screening.tests.builders import arrivals_for, draft
 
 pytestmark = pytest.mark.django_db
@@ -69,7 +71,7 @@ def test_a_lead_creates_a_draft_through_the_form(world, client_for):
     assert response.status_code == 302
     assert response["Location"] == detail_url(campaign)
     assert campaign.status == CampaignStatus.DRAFT
-    assert campaign.questionnaire_version == selectors.latest_version(questionnaire)
+    assert campaign.questionnaire_version == questionnaire_selectors.latest_version(questionnaire)
     assert campaign.area == world.a.community
     assert campaign.channels == ["h5", "door_knock"]
     assert campaign.target_filters["residency"] == ["floating"]
@@ -248,7 +250,7 @@ def test_a_refused_change_comes_back_as_a_message(world, client_for):
     client = client_for(world.lead_a)
     response = client.post(action_url("resume", campaign), follow=True)
     assert response.status_code == 200
-    assert "cannot become" in messages_of(response)
+    assert "不能变为" in messages_of(response)
     campaign.refresh_from_db()
     assert campaign.status == CampaignStatus.DRAFT
 
@@ -271,12 +273,12 @@ def test_grid_workers_and_volunteers_cannot_launch(world, client_for):
 
 def test_a_lead_of_a_cannot_see_or_run_a_campaign_of_b(world, client_for):
     lead_b = f.make_staff(username="lead_b", role=Role.COMMUNITY_LEAD, areas=[world.b.community])
-    questionnaire_b = services.create_questionnaire(
+    questionnaire_b = questionnaire_services.create_questionnaire(
         name="大雁塔排查", area=world.b.community, by=lead_b, from_template="daily_symptoms"
     )
-    campaign_b = services.create_campaign(
+    campaign_b = campaign_services.create_campaign(
         name="大雁塔每日监测",
-        questionnaire_version=selectors.latest_version(questionnaire_b),
+        questionnaire_version=questionnaire_selectors.latest_version(questionnaire_b),
         area=world.b.community,
         by=lead_b,
         channels=["h5"],
@@ -291,12 +293,12 @@ def test_a_lead_of_a_cannot_see_or_run_a_campaign_of_b(world, client_for):
 
 
 def test_a_street_campaign_is_followed_but_not_run_by_a_community_lead(world, client_for):
-    questionnaire = services.create_questionnaire(
+    questionnaire = questionnaire_services.create_questionnaire(
         name="街道全员排查", area=world.street, by=world.street_officer, from_template="arrivals"
     )
-    campaign = services.create_campaign(
+    campaign = campaign_services.create_campaign(
         name="街道全员排查",
-        questionnaire_version=selectors.latest_version(questionnaire),
+        questionnaire_version=questionnaire_selectors.latest_version(questionnaire),
         area=world.street,
         by=world.street_officer,
         channels=["h5", "door_knock"],
@@ -343,7 +345,7 @@ def test_a_draft_is_edited_on_its_detail_page(world, town, client_for):
 
 
 def test_a_running_campaign_only_changes_its_name_and_deadline(world, client_for):
-    campaign = services.launch_campaign(campaign=draft(world), by=world.lead_a)
+    campaign = campaign_services.launch_campaign(campaign=draft(world), by=world.lead_a)
     client = client_for(world.lead_a)
     later = (timezone.localtime() + timedelta(days=5)).strftime("%Y-%m-%dT%H:%M")
     response = client.post(detail_url(campaign), {"name": "改名后的排查", "deadline": later})
@@ -355,7 +357,9 @@ def test_a_running_campaign_only_changes_its_name_and_deadline(world, client_for
 
 def test_the_list_filters_by_status(world, client_for):
     questionnaire = arrivals_for(world)
-    running = services.launch_campaign(campaign=draft(world, questionnaire), by=world.lead_a)
+    running = campaign_services.launch_campaign(
+        campaign=draft(world, questionnaire), by=world.lead_a
+    )
     waiting = draft(world, questionnaire)
     Campaign.objects.filter(pk=waiting.pk).update(name="尚未启动")
     client = client_for(world.grid_a)

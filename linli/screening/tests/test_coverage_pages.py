@@ -13,8 +13,13 @@ from django.utils import timezone
 from linli.core.roles import Role
 from linli.demo import factories as f
 from linli.registry.models import Person
-from linli.screening import channels, selectors, services, tasks
+from linli.screening import channels, tasks
+from linli.screening.management.commands.escalate_screening import Command
 from linli.screening.models import Campaign, CampaignTarget, DoorKnockReason, TargetStatus
+from linli.screening.selectors import questionnaires as questionnaire_selectors
+from linli.screening.services import attempts as attempt_services
+from linli.screening.services import campaigns as campaign_services
+from linli.screening.services import questionnaires as questionnaire_services
 from linli.screening.tests.builders import arrivals_for, draft
 
 
@@ -30,7 +35,7 @@ def answered_campaign(world, town) -> Campaign:
     """An arrivals campaign over community A with answers: 张三丰 (grid 1) high risk,
     王小明 (grid 2) reached with no risk, 王小红 (grid 2) no answer, 赵大爷 (grid 2, no phone)
     on the door-knock list since launch. 6 targets: 2 in grid 1, 4 in grid 2."""
-    campaign = services.launch_campaign(
+    campaign = campaign_services.launch_campaign(
         campaign=draft(world, arrivals_for(world), channels=["h5", "phone", "door_knock"]),
         by=world.lead_a,
     )
@@ -59,13 +64,13 @@ def campaign(world, town):
 
 def street_campaign(world) -> Campaign:
     """A street-wide daily screening by the street officer over communities A and B."""
-    questionnaire = services.create_questionnaire(
+    questionnaire = questionnaire_services.create_questionnaire(
         name="街道每日监测", area=world.street, by=world.street_officer, from_template="arrivals"
     )
-    return services.launch_campaign(
-        campaign=services.create_campaign(
+    return campaign_services.launch_campaign(
+        campaign=campaign_services.create_campaign(
             name="街道全员排查",
-            questionnaire_version=selectors.latest_version(questionnaire),
+            questionnaire_version=questionnaire_selectors.latest_version(questionnaire),
             area=world.street,
             by=world.street_officer,
             channels=["h5", "door_knock"],
@@ -76,13 +81,13 @@ def street_campaign(world) -> Campaign:
 
 def b_campaign(world) -> Campaign:
     lead_b = f.make_staff(username="lead_b", role=Role.COMMUNITY_LEAD, areas=[world.b.community])
-    questionnaire = services.create_questionnaire(
+    questionnaire = questionnaire_services.create_questionnaire(
         name="大雁塔排查", area=world.b.community, by=lead_b, from_template="daily_symptoms"
     )
-    return services.launch_campaign(
-        campaign=services.create_campaign(
+    return campaign_services.launch_campaign(
+        campaign=campaign_services.create_campaign(
             name="大雁塔每日监测",
-            questionnaire_version=selectors.latest_version(questionnaire),
+            questionnaire_version=questionnaire_selectors.latest_version(questionnaire),
             area=world.b.community,
             by=lead_b,
             channels=["h5", "door_knock"],
@@ -203,7 +208,7 @@ def test_the_live_part_follows_new_attempts(client_for, world, town, campaign):
     assert figure(before, "total-reached-percent") == "33.3"
     assert 'hx-trigger="every 10s"' in before.content.decode()
     assert "no-cache" in before.get("Cache-Control", "")
-    services.record_attempt(
+    attempt_services.record_attempt(
         target=CampaignTarget.objects.get(campaign=campaign, person=town.floating_child),
         channel="door_knock",
         outcome="answered",
@@ -220,7 +225,7 @@ def test_the_live_part_follows_new_attempts(client_for, world, town, campaign):
 
 
 def test_a_closed_campaign_stops_polling(client_for, world, campaign):
-    services.close_campaign(campaign=campaign, by=world.lead_a)
+    campaign_services.close_campaign(campaign=campaign, by=world.lead_a)
     body = page(client_for(world.lead_a), campaign).content.decode()
     assert "hx-trigger" not in body
     assert 'data-testid="coverage-as-of"' in body
@@ -246,8 +251,10 @@ def test_watching_runs_escalation_at_most_once_a_minute(client_for, world, town,
 def test_escalate_screening_moves_people_without_a_phone_to_the_door(world, town, campaign):
     """王小明's phone was removed from the registry after launch: the command puts him on the
     door-knock list (he was not reached yet in this second campaign)."""
-    services.close_campaign(campaign=campaign, by=world.lead_a)
-    second = services.launch_campaign(campaign=draft(world, channels=["h5"]), by=world.lead_a)
+    campaign_services.close_campaign(campaign=campaign, by=world.lead_a)
+    second = campaign_services.launch_campaign(
+        campaign=draft(world, channels=["h5"]), by=world.lead_a
+    )
     target = CampaignTarget.objects.get(campaign=second, person=town.floating_head)
     assert target.status == TargetStatus.PENDING
     Person.objects.filter(pk=town.floating_head.pk).update(phone_hash="")
@@ -260,7 +267,6 @@ def test_escalate_screening_moves_people_without_a_phone_to_the_door(world, town
 
 
 def test_escalate_screening_loops_until_stopped(world, town, campaign, monkeypatch):
-    from linli.screening.management.commands.escalate_screening import Command
 
     rounds = []
 

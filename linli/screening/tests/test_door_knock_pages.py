@@ -13,8 +13,8 @@ from django.utils.translation import gettext_lazy
 
 from linli.core.roles import Role
 from linli.demo.factories import make_staff
-from linli.screening import services
 from linli.screening.models import CampaignTarget, ContactAttempt, DoorKnockReason, TargetStatus
+from linli.screening.services import campaigns as campaign_services
 from linli.screening.tests.builders import draft
 
 # Arrivals questionnaire, answered by someone who did not travel: the branch skips to the
@@ -30,7 +30,9 @@ STAYED_HOME = {
 @pytest.fixture
 def campaign(world, town):
     """A running door-knock-only arrivals campaign over community A: everyone is on a list."""
-    return services.launch_campaign(campaign=draft(world, channels=["door_knock"]), by=world.lead_a)
+    return campaign_services.launch_campaign(
+        campaign=draft(world, channels=["door_knock"]), by=world.lead_a
+    )
 
 
 def target_of(campaign, person) -> CampaignTarget:
@@ -46,8 +48,12 @@ def submit_url(campaign) -> str:
     return reverse("screening:door_knock_submit", args=[campaign.pk])
 
 
+def api_url(campaign) -> str:
+    return reverse("api:screening_door_knock", args=[campaign.pk])
+
+
 def post_json(client, campaign, **body):
-    return client.post(submit_url(campaign), data=json.dumps(body), content_type="application/json")
+    return client.post(api_url(campaign), data=json.dumps(body), content_type="application/json")
 
 
 def knock(client, campaign, target, key="phone-key-1", **extra):
@@ -176,7 +182,7 @@ def test_not_at_home_stays_on_the_list_with_the_last_visit(
 
 
 def test_a_closed_campaign_shows_its_list_but_takes_no_visit(world, campaign, client_for):
-    services.close_campaign(campaign=campaign, by=world.lead_a)
+    campaign_services.close_campaign(campaign=campaign, by=world.lead_a)
     client = client_for(world.grid_a)
     html = client.get(page_url(campaign)).content.decode()
     assert 'data-testid="campaign-closed"' in html
@@ -255,7 +261,7 @@ def test_invalid_answers_are_refused_at_the_field_and_nothing_is_stored(
     assert response.status_code == 400
     errors = response.json()["errors"]
     assert set(errors) == {"health_code", "needs_help"}  # a bad option, a required one missing
-    assert " / " in errors["health_code"] and " / " in errors["needs_help"]
+    assert "选项" in errors["health_code"] and "必答" in errors["needs_help"]
     assert not ContactAttempt.objects.exists()
     target.refresh_from_db()
     assert target.status == TargetStatus.NEEDS_DOOR_KNOCK and target.answers == {}
@@ -311,7 +317,7 @@ def test_a_target_of_another_grid_is_refused(world, town, campaign, client_for):
 
 
 def test_a_target_of_another_campaign_is_not_found(world, campaign, client_for):
-    other = services.launch_campaign(
+    other = campaign_services.launch_campaign(
         campaign=draft(world, channels=["door_knock"]), by=world.lead_a
     )
     response = knock(client_for(world.grid_a), campaign, target_of(other, world.resident_a))
@@ -323,9 +329,9 @@ def test_a_logged_out_phone_gets_401_and_a_malformed_body_400(world, campaign, c
     target = target_of(campaign, world.resident_a)
     assert knock(Client(), campaign, target).status_code == 401
     client = client_for(world.grid_a)
-    response = client.post(submit_url(campaign), data="[1, 2]", content_type="application/json")
-    assert response.status_code == 400
-    assert client.get(submit_url(campaign)).status_code == 405
+    response = client.post(api_url(campaign), data="[1, 2]", content_type="application/json")
+    assert response.status_code == 400, response.content
+    assert client.get(api_url(campaign)).status_code == 405
 
 
 def test_the_json_endpoint_checks_the_csrf_header(world, campaign):
@@ -337,7 +343,7 @@ def test_the_json_endpoint_checks_the_csrf_header(world, campaign):
     client.get(page_url(campaign))  # sets the CSRF cookie, as the page does for the phone
     token = client.cookies["csrftoken"].value
     response = client.post(
-        submit_url(campaign),
+        api_url(campaign),
         data=json.dumps(
             {
                 "target": target.pk,

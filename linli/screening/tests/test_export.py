@@ -11,10 +11,10 @@ from openpyxl import load_workbook
 from linli.audit.models import AuditAction, AuditEvent
 from linli.core import identifiers
 from linli.registry.models import Person
-from linli.screening.questionnaires import question_map
+from linli.screening.questionnaires.schema import question_map
 from linli.screening.tests.test_coverage_pages import answered_campaign, street_campaign
 
-WATERMARK = "仅限疫情防控使用 / for epidemic control only"
+WATERMARK = "仅限疫情防控使用"
 
 
 @pytest.fixture

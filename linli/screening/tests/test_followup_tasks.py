@@ -11,8 +11,10 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from linli.audit.models import AuditEvent
-from linli.screening import selectors, services
 from linli.screening.models import CampaignTarget, FollowUpTask, ScreeningAction, TaskStatus
+from linli.screening.selectors import followups as followup_selectors
+from linli.screening.services import attempts as attempt_services
+from linli.screening.services import followups as followup_services
 from linli.screening.tests.builders import add_person
 
 FEVER_KINDS = {"door_visit", "health_monitoring_proposal"}
@@ -23,7 +25,7 @@ def target_of(campaign, person) -> CampaignTarget:
 
 
 def h5(target, key: str, **answers):
-    return services.record_attempt(
+    return attempt_services.record_attempt(
         target=target, channel="h5", outcome="answered", answers=answers, idempotency_key=key
     )
 
@@ -76,9 +78,9 @@ def test_medium_or_high_risk_without_a_named_follow_up_raises_a_door_visit(world
     goes to the door."""
     target = target_of(running, world.resident_a)
     target.risk_level, target.follow_ups, target.risk_reasons = "medium", [], ["自定义规则"]
-    assert services.raise_follow_up_tasks(target=target) == ["door_visit"]
+    assert followup_services.raise_follow_up_tasks(target=target) == ["door_visit"]
     target.risk_level = "low"
-    assert services.follow_ups_called_for(target) == []
+    assert followup_services.follow_ups_called_for(target) == []
 
 
 def test_a_replayed_or_repeated_answer_does_not_duplicate_tasks(world, running):
@@ -88,7 +90,9 @@ def test_a_replayed_or_repeated_answer_does_not_duplicate_tasks(world, running):
     fever(world, running, key="fever-1")
     fever(world, running, key="fever-2")
     assert FollowUpTask.objects.filter(target=target).count() == len(FEVER_KINDS)
-    assert services.raise_follow_up_tasks(target=target_of(running, world.resident_a)) == []
+    assert (
+        followup_services.raise_follow_up_tasks(target=target_of(running, world.resident_a)) == []
+    )
     assert FollowUpTask.objects.filter(target=target).count() == len(FEVER_KINDS)
 
 
@@ -106,7 +110,9 @@ def test_a_lower_risk_later_keeps_the_tasks_open_with_the_new_level(world, runni
 def test_a_closed_task_is_not_raised_again_nor_changed(world, running):
     target = fever(world, running)
     door = tasks_of(target)["door_visit"]
-    services.close_follow_up_task(task=door, status="done", note="已上门测温", by=world.grid_a)
+    followup_services.close_follow_up_task(
+        task=door, status="done", note="已上门测温", by=world.grid_a
+    )
     h5(target, "fever-again", temperature="36.6")
     door.refresh_from_db()
     assert door.status == TaskStatus.DONE
@@ -140,7 +146,7 @@ def test_concurrent_raises_for_one_target_store_one_task_per_kind(world, running
             fresh = CampaignTarget.objects.select_related("person").get(pk=target.pk)
             with transaction.atomic():
                 barrier.wait()
-                services.raise_follow_up_tasks(target=fresh)
+                followup_services.raise_follow_up_tasks(target=fresh)
         except Exception as error:  # reported below
             errors.append(error)
         finally:
@@ -166,33 +172,39 @@ def test_the_grid_worker_of_the_persons_grid_and_everyone_above_see_the_tasks(
     target = fever(world, running)
     expected = set(FollowUpTask.objects.filter(target=target).values_list("pk", flat=True))
     for user in (world.grid_a, world.lead_a, world.street_officer):
-        assert set(selectors.tasks_for(user).values_list("pk", flat=True)) == expected, user
-    assert not selectors.tasks_for(grid2_worker).exists()
-    assert not selectors.tasks_for(world.grid_b).exists()
+        assert set(followup_selectors.tasks_for(user).values_list("pk", flat=True)) == expected, (
+            user
+        )
+    assert not followup_selectors.tasks_for(grid2_worker).exists()
+    assert not followup_selectors.tasks_for(world.grid_b).exists()
     with pytest.raises(PermissionDenied):
-        selectors.tasks_for(world.volunteer_a)
+        followup_selectors.tasks_for(world.volunteer_a)
 
 
 def test_tasks_come_highest_risk_first_and_filter_by_kind_status_and_campaign(world, running):
     fever(world, running)
     h5(target_of(running, world.resident_a2), "help-1", needs_help=True)
-    rows = selectors.present_tasks(world.grid_a, selectors.tasks_for(world.grid_a))
+    rows = followup_selectors.present_tasks(
+        world.grid_a, followup_selectors.tasks_for(world.grid_a)
+    )
     assert [r.risk_level for r in rows] == ["high", "high", "none"]
     assert [r.kind for r in rows][-1] == "need_help"
-    help_only = selectors.tasks_for(world.grid_a, kind="need_help")
+    help_only = followup_selectors.tasks_for(world.grid_a, kind="need_help")
     assert [t.person_id for t in help_only] == [world.resident_a2.pk]
-    assert selectors.tasks_for(world.grid_a, status="done").count() == 0
-    assert selectors.tasks_for(world.grid_a, status="", campaign=running).count() == 3
+    assert followup_selectors.tasks_for(world.grid_a, status="done").count() == 0
+    assert followup_selectors.tasks_for(world.grid_a, status="", campaign=running).count() == 3
 
 
 def test_officials_see_the_person_masked(world, running):
     fever(world, running)
-    [row, *_] = selectors.present_tasks(
-        world.street_officer, selectors.tasks_for(world.street_officer)
+    [row, *_] = followup_selectors.present_tasks(
+        world.street_officer, followup_selectors.tasks_for(world.street_officer)
     )
     assert row.person.name == "张*丰"
     assert row.reasons  # health data is shown to officials (sensitive: clear)
-    [row, *_] = selectors.present_tasks(world.grid_a, selectors.tasks_for(world.grid_a))
+    [row, *_] = followup_selectors.present_tasks(
+        world.grid_a, followup_selectors.tasks_for(world.grid_a)
+    )
     assert row.person.name == "张三丰"
 
 
@@ -203,7 +215,7 @@ def test_the_grid_worker_marks_a_task_done_and_it_is_audited(world, running):
     target = fever(world, running)
     door = tasks_of(target)["door_visit"]
     before = AuditEvent.objects.count()
-    closed = services.close_follow_up_task(
+    closed = followup_services.close_follow_up_task(
         task=door, status="done", note="  已上门，体温37.0  ", by=world.grid_a
     )
     assert closed.status == TaskStatus.DONE
@@ -212,7 +224,7 @@ def test_the_grid_worker_marks_a_task_done_and_it_is_audited(world, running):
     assert closed.done_at is not None
     event = AuditEvent.objects.order_by("-id").first()
     assert AuditEvent.objects.count() == before + 1
-    assert event.action == ScreeningAction.SCREENING_ANSWER
+    assert event.action == ScreeningAction.FOLLOW_UP_CLOSE
     assert event.actor == world.grid_a
     assert event.object_id == str(world.resident_a.pk)
     assert event.detail["task"] == door.pk
@@ -224,19 +236,19 @@ def test_dismissing_needs_a_note_and_a_closed_task_cannot_be_closed_again(world,
     target = fever(world, running)
     monitoring = tasks_of(target)["health_monitoring_proposal"]
     with pytest.raises(ValidationError) as caught:
-        services.close_follow_up_task(task=monitoring, status="dismissed", by=world.lead_a)
+        followup_services.close_follow_up_task(task=monitoring, status="dismissed", by=world.lead_a)
     assert "note" in caught.value.message_dict
-    services.close_follow_up_task(
+    followup_services.close_follow_up_task(
         task=monitoring, status="dismissed", note="已在医院隔离", by=world.lead_a
     )
     with pytest.raises(ValidationError):
-        services.close_follow_up_task(task=monitoring, status="done", by=world.lead_a)
+        followup_services.close_follow_up_task(task=monitoring, status="done", by=world.lead_a)
     with pytest.raises(ValidationError):
-        services.close_follow_up_task(
+        followup_services.close_follow_up_task(
             task=tasks_of(target)["door_visit"], status="open", by=world.grid_a
         )
     with pytest.raises(ValidationError):
-        services.close_follow_up_task(
+        followup_services.close_follow_up_task(
             task=tasks_of(target)["door_visit"], status="done", note="x" * 501, by=world.grid_a
         )
 
@@ -246,7 +258,7 @@ def test_only_screeners_of_the_area_close_tasks(world, running, persona):
     target = fever(world, running)
     door = tasks_of(target)["door_visit"]
     with pytest.raises(PermissionDenied):
-        services.close_follow_up_task(
+        followup_services.close_follow_up_task(
             task=door, status="done", note="x", by=getattr(world, persona)
         )
     door.refresh_from_db()
@@ -285,7 +297,7 @@ def test_the_task_list_is_empty_for_another_grid_and_masked_for_officials(
 
 def test_the_task_list_filters_and_refuses_a_campaign_it_cannot_see(world, running, client_for):
     target = fever(world, running)
-    services.close_follow_up_task(
+    followup_services.close_follow_up_task(
         task=tasks_of(target)["door_visit"], status="done", note="已上门", by=world.grid_a
     )
     client = client_for(world.grid_a)
@@ -329,7 +341,7 @@ def test_marking_done_on_the_page_redirects_with_a_message(world, running, clien
     assert response["Location"] == reverse("screening:tasks") + "?kind=door_visit"
     door.refresh_from_db()
     assert (door.status, door.note, door.done_by) == (TaskStatus.DONE, "已上门", world.grid_a)
-    assert AuditEvent.objects.filter(action=ScreeningAction.SCREENING_ANSWER, detail__task=door.pk)
+    assert AuditEvent.objects.filter(action=ScreeningAction.FOLLOW_UP_CLOSE, detail__task=door.pk)
     page = client.get(response["Location"]).content.decode()
     assert 'data-testid="task"' not in page  # no longer open
 

@@ -22,8 +22,9 @@ from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext
 
-from linli.screening import channels, h5, services
+from linli.screening import channels, h5
 from linli.screening.models import CampaignTarget
+from linli.screening.services import campaigns as campaign_services
 from linli.screening.tests.builders import arrivals_for, draft
 
 PO_PATH = Path(settings.BASE_DIR) / "locale" / "zh_Hans" / "LC_MESSAGES" / "django.po"
@@ -257,7 +258,7 @@ def assert_reads_in_chinese(response, catalogue) -> str:
 def running(world, town):
     """A running arrivals campaign over community A by H5, phone and door knock, with answers:
     张三丰 high risk by H5, 王小红 not answering the phone."""
-    campaign = services.launch_campaign(
+    campaign = campaign_services.launch_campaign(
         campaign=draft(world, arrivals_for(world), channels=["h5", "phone", "door_knock"]),
         by=world.lead_a,
     )
@@ -307,7 +308,7 @@ def test_the_h5_question_page_reads_in_chinese(town, running, client, catalogue)
 
 
 def test_the_door_knock_page_reads_in_chinese(world, town, client_for, catalogue):
-    campaign = services.launch_campaign(
+    campaign = campaign_services.launch_campaign(
         campaign=draft(world, channels=["door_knock"]), by=world.lead_a
     )
     client = client_for(world.grid_a)

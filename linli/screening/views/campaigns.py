@@ -2,7 +2,7 @@
 detail page with the launch / pause / resume / close steps.
 
 Everyone who browses people sees the campaigns over their areas or above them; only campaign
-managers (services.CAMPAIGN_MANAGERS) set them up and change their state, inside their own
+managers (CAMPAIGN_MANAGERS) set them up and change their state, inside their own
 jurisdiction.
 """
 
@@ -17,12 +17,12 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from linli.core.actors import AuditContext
 from linli.core.errors import add_errors_to_form
 from linli.core.jurisdiction import path_within
 from linli.core.pagination import CappedPaginator
 from linli.core.permissions import require
 from linli.registry.models import Residency, VulnerableTag
-from linli.screening import selectors, services
 from linli.screening.forms import (
     STATUS_FILTER_CHOICES,
     CampaignForm,
@@ -36,7 +36,10 @@ from linli.screening.models import (
     TargetStatus,
     TargetUnit,
 )
-from linli.screening.services import CAMPAIGN_MANAGERS, SCREENERS
+from linli.screening.roles import CAMPAIGN_MANAGERS, SCREENERS
+from linli.screening.selectors import campaigns as campaign_selectors
+from linli.screening.selectors import questionnaires as questionnaire_selectors
+from linli.screening.services import campaigns as campaign_services
 from linli.screening.targeting import TargetFilters
 
 
@@ -55,8 +58,8 @@ def _may_manage(user, campaign: Campaign) -> bool:
 def _campaign_form(request: HttpRequest, data=None, **kwargs) -> CampaignForm:
     return CampaignForm(
         data,
-        areas=selectors.campaign_areas(request.user),
-        questionnaires=selectors.questionnaires_for(request.user),
+        areas=campaign_selectors.campaign_areas(request.user),
+        questionnaires=questionnaire_selectors.questionnaires_for(request.user),
         **kwargs,
     )
 
@@ -70,7 +73,7 @@ def campaign_list(request: HttpRequest) -> HttpResponse:
     status = request.GET.get("status", "")
     if status not in CampaignStatus.values:
         status = ""
-    campaigns = selectors.campaigns_for(request.user, status=status)
+    campaigns = campaign_selectors.campaigns_for(request.user, status=status)
     page = CappedPaginator(campaigns, settings.LINLI_PAGE_SIZE).get_page(request.GET.get("page"))
     context = {
         "page": page,
@@ -93,15 +96,16 @@ def campaign_create(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            campaign = services.create_campaign(
+            campaign = campaign_services.create_campaign(
                 name=data["name"],
-                questionnaire_version=selectors.latest_version(data["questionnaire"]),
+                questionnaire_version=questionnaire_selectors.latest_version(data["questionnaire"]),
                 area=data["area"],
                 by=request.user,
                 channels=data["channels"],
                 filters=form.filters(),
                 deadline=data["deadline"],
                 emergency=data["emergency"],
+                context=AuditContext.from_request(request),
             )
         except ValidationError as error:
             add_errors_to_form(form, error)
@@ -132,7 +136,7 @@ def _form_preview(request: HttpRequest, form: TargetForm) -> dict:
     if area is None:
         return {"reach": None}
     try:
-        reach = selectors.preview_reach(
+        reach = campaign_selectors.preview_reach(
             request.user, area=area, filters=filters, channels=list(channels)
         )
     except (ValidationError, PermissionDenied, LookupError):
@@ -145,14 +149,14 @@ def campaign_preview(request: HttpRequest) -> HttpResponse:
     """How many people and households the form's target reaches, and how many of them only a
     door knock will (htmx partial, refreshed on every change of the form)."""
     require(request.user, roles=CAMPAIGN_MANAGERS)
-    form = TargetForm(request.GET, areas=selectors.campaign_areas(request.user))
+    form = TargetForm(request.GET, areas=campaign_selectors.campaign_areas(request.user))
     # The counts do not need a channel; the door-knock figure does.
     form.fields["channels"].required = False
     template = "screening/partials/campaign_preview.html"
     if not form.is_valid():
         return render(request, template, {"form": form, "reach": None}, status=400)
     try:
-        reach = selectors.preview_reach(
+        reach = campaign_selectors.preview_reach(
             request.user,
             area=form.cleaned_data["area"],
             filters=form.filters(),
@@ -171,14 +175,14 @@ def campaign_preview(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def campaign_detail(request: HttpRequest, campaign_id: int) -> HttpResponse:
-    campaign = selectors.campaign_for(request.user, campaign_id)
+    campaign = campaign_selectors.campaign_for(request.user, campaign_id)
     may_manage = _may_manage(request.user, campaign)
     form = None
     if may_manage and campaign.status != CampaignStatus.CLOSED:
         form = _edit_form(request, campaign)
     if request.method == "POST":
         if form is None:
-            raise PermissionDenied("your role may not do this / 您的角色无此权限")
+            raise PermissionDenied(_("Your role may not do this"))
         if form.is_valid():
             try:
                 _update(request, campaign, form)
@@ -192,7 +196,7 @@ def campaign_detail(request: HttpRequest, campaign_id: int) -> HttpResponse:
     reach = None
     if may_manage and campaign.status == CampaignStatus.DRAFT:
         try:
-            reach = selectors.preview_reach(
+            reach = campaign_selectors.preview_reach(
                 request.user,
                 area=campaign.area,
                 filters=campaign.target_filters,
@@ -201,7 +205,7 @@ def campaign_detail(request: HttpRequest, campaign_id: int) -> HttpResponse:
         except (ValidationError, PermissionDenied, LookupError):
             reach = None
     version = campaign.questionnaire_version
-    latest = selectors.latest_version(version.questionnaire)
+    latest = questionnaire_selectors.latest_version(version.questionnaire)
     context = {
         "campaign": campaign,
         "version": version,
@@ -243,24 +247,27 @@ def _edit_form(request: HttpRequest, campaign: Campaign):
 def _update(request: HttpRequest, campaign: Campaign, form) -> Campaign:
     data = form.cleaned_data
     if isinstance(form, CampaignForm):
-        return services.update_campaign(
+        return campaign_services.update_campaign(
             campaign=campaign,
             by=request.user,
             name=data["name"],
             # A draft follows its questionnaire: the newest version is the one it will freeze.
-            questionnaire_version=selectors.latest_version(data["questionnaire"]),
+            questionnaire_version=questionnaire_selectors.latest_version(data["questionnaire"]),
             area=data["area"],
             channels=data["channels"],
             filters=form.filters(),
             deadline=data["deadline"],
             emergency=data["emergency"],
+            context=AuditContext.from_request(request),
         )
     kwargs = {"name": data["name"]}
     # The form shows minutes: an untouched deadline (perhaps already past) is left alone.
     shown = campaign.deadline.replace(second=0, microsecond=0) if campaign.deadline else None
     if data["deadline"] != shown:
         kwargs["deadline"] = data["deadline"]
-    return services.update_campaign(campaign=campaign, by=request.user, **kwargs)
+    return campaign_services.update_campaign(
+        campaign=campaign, by=request.user, context=AuditContext.from_request(request), **kwargs
+    )
 
 
 def _describe_filters(raw: dict) -> list[str]:
@@ -287,7 +294,7 @@ def _describe_filters(raw: dict) -> list[str]:
 def _door_knock_count(request: HttpRequest, campaign: Campaign) -> int | None:
     if campaign.status == CampaignStatus.DRAFT:
         return None
-    return selectors.targets_for(
+    return campaign_selectors.targets_for(
         request.user, campaign, statuses=(TargetStatus.NEEDS_DOOR_KNOCK,)
     ).count()
 
@@ -305,10 +312,12 @@ def _change_state(
     """Runs a state change for a manager: 404 outside the user's sight, 403 for a role that
     does not run campaigns, and the service's refusal (wrong state, an area above the user's)
     as a message on the detail page."""
-    campaign = selectors.campaign_for(request.user, campaign_id)
+    campaign = campaign_selectors.campaign_for(request.user, campaign_id)
     require(request.user, roles=CAMPAIGN_MANAGERS)
     try:
-        campaign = action(campaign=campaign, by=request.user)
+        campaign = action(
+            campaign=campaign, by=request.user, context=AuditContext.from_request(request)
+        )
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
     except PermissionDenied as error:
@@ -331,7 +340,7 @@ def campaign_launch(request: HttpRequest, campaign_id: int) -> HttpResponse:
             "door": _door_knock_count(request, campaign),
         }
 
-    return _change_state(request, campaign_id, services.launch_campaign, done)
+    return _change_state(request, campaign_id, campaign_services.launch_campaign, done)
 
 
 @require_POST
@@ -340,7 +349,7 @@ def campaign_pause(request: HttpRequest, campaign_id: int) -> HttpResponse:
     return _change_state(
         request,
         campaign_id,
-        services.pause_campaign,
+        campaign_services.pause_campaign,
         lambda _c: _("Paused: nothing new is sent; answers to links already out are still taken."),
     )
 
@@ -348,7 +357,9 @@ def campaign_pause(request: HttpRequest, campaign_id: int) -> HttpResponse:
 @require_POST
 @login_required
 def campaign_resume(request: HttpRequest, campaign_id: int) -> HttpResponse:
-    return _change_state(request, campaign_id, services.resume_campaign, lambda _c: _("Resumed."))
+    return _change_state(
+        request, campaign_id, campaign_services.resume_campaign, lambda _c: _("Resumed.")
+    )
 
 
 @require_POST
@@ -357,6 +368,6 @@ def campaign_close(request: HttpRequest, campaign_id: int) -> HttpResponse:
     return _change_state(
         request,
         campaign_id,
-        services.close_campaign,
+        campaign_services.close_campaign,
         lambda _c: _("Closed: no more answers are taken. The results stay available."),
     )

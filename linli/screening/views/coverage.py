@@ -15,14 +15,16 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from linli.areas.models import LEVEL_ORDER, AreaLevel
-from linli.audit.models import AuditAction
-from linli.audit.services import record_event
+from linli.core.actors import AuditContext
 from linli.core.pagination import CappedPaginator
-from linli.screening import exports, selectors
+from linli.screening import exports
 from linli.screening import tasks as screening_tasks
 from linli.screening.models import Campaign
-from linli.screening.selectors import Coverage, ProgressPoint
-from linli.screening.services import SCREENERS
+from linli.screening.roles import SCREENERS
+from linli.screening.selectors import campaigns as campaign_selectors
+from linli.screening.selectors import coverage as coverage_selectors
+from linli.screening.selectors import results as result_selectors
+from linli.screening.services import exports as export_services
 
 # The page refreshes itself this often while the campaign takes answers.
 LIVE_SECONDS = 10
@@ -44,7 +46,9 @@ def _page(request: HttpRequest, queryset, param: str):
     return CappedPaginator(queryset, settings.LINLI_PAGE_SIZE).get_page(request.GET.get(param))
 
 
-def _chart_data(cover: Coverage, progress: list[ProgressPoint]) -> dict:
+def _chart_data(
+    cover: coverage_selectors.Coverage, progress: list[coverage_selectors.ProgressPoint]
+) -> dict:
     return {
         "progress": {
             "labels": [f"{timezone.localtime(p.at):%m-%d %H:00}" for p in progress],
@@ -62,11 +66,11 @@ def _chart_data(cover: Coverage, progress: list[ProgressPoint]) -> dict:
 def _dashboard(request: HttpRequest, campaign: Campaign) -> dict:
     """Everything the page and its live part show, for the area asked (?area=)."""
     user = request.user
-    area, trail = selectors.coverage_area(user, campaign, _area_id(request))
-    cover = selectors.coverage(user, campaign, area)
-    progress = selectors.progress_over_time(user, campaign, area)
-    unreached = _page(request, selectors.unreached_targets(user, campaign, area), "page")
-    risky = _page(request, selectors.risky_targets(user, campaign, area), "rpage")
+    area, trail = coverage_selectors.coverage_area(user, campaign, _area_id(request))
+    cover = coverage_selectors.coverage(user, campaign, area)
+    progress = coverage_selectors.progress_over_time(user, campaign, area)
+    unreached = _page(request, coverage_selectors.unreached_targets(user, campaign, area), "page")
+    risky = _page(request, coverage_selectors.risky_targets(user, campaign, area), "rpage")
     state = {"area": area.pk, "page": unreached.number, "rpage": risky.number}
     return {
         "campaign": campaign,
@@ -77,9 +81,9 @@ def _dashboard(request: HttpRequest, campaign: Campaign) -> dict:
         "rows": [(row, bool(row.area_id) and row.level in DRILL_LEVELS) for row in cover.rows],
         "chart_data": _chart_data(cover, progress),
         "unreached": unreached,
-        "unreached_rows": selectors.present_targets(user, unreached.object_list),
+        "unreached_rows": result_selectors.present_targets(user, unreached.object_list),
         "risky": risky,
-        "risky_rows": selectors.present_targets(user, risky.object_list),
+        "risky_rows": result_selectors.present_targets(user, risky.object_list),
         "live": campaign.accepts_answers,
         "live_seconds": LIVE_SECONDS,
         # Each list pages on its own parameter, keeping the area and the other list's page.
@@ -95,7 +99,7 @@ def _dashboard(request: HttpRequest, campaign: Campaign) -> dict:
 @require_GET
 def coverage_page(request: HttpRequest, campaign_id: int) -> HttpResponse:
     """The dashboard: figures, charts and lists of the user's part of the campaign."""
-    campaign = selectors.campaign_for(request.user, campaign_id)
+    campaign = campaign_selectors.campaign_for(request.user, campaign_id)
     screening_tasks.escalate_while_watched(campaign)
     context = _dashboard(request, campaign)
     context["chart_titles"] = {
@@ -114,7 +118,7 @@ def coverage_page(request: HttpRequest, campaign_id: int) -> HttpResponse:
 def coverage_live(request: HttpRequest, campaign_id: int) -> HttpResponse:
     """The live part of the dashboard, polled by htmx every LIVE_SECONDS. Watching keeps the
     escalation to the door-knock lists running (tasks.escalate_while_watched)."""
-    campaign = selectors.campaign_for(request.user, campaign_id)
+    campaign = campaign_selectors.campaign_for(request.user, campaign_id)
     screening_tasks.escalate_while_watched(campaign)
     context = _dashboard(request, campaign)
     return render(request, "screening/partials/coverage_live.html", context)
@@ -125,36 +129,22 @@ def coverage_live(request: HttpRequest, campaign_id: int) -> HttpResponse:
 def export_results(request: HttpRequest, campaign_id: int) -> HttpResponse:
     """The results of the user's part of the campaign (below ?area=) as an .xlsx, masked by
     role and watermarked; the export is written to the audit log."""
-    campaign = selectors.campaign_for(request.user, campaign_id)
-    area, _trail = selectors.coverage_area(request.user, campaign, _area_id(request))
-    results = selectors.campaign_results(request.user, campaign, area)
-    if results.count > exports.MAX_ROWS:
+    campaign = campaign_selectors.campaign_for(request.user, campaign_id)
+    area, _trail = coverage_selectors.coverage_area(request.user, campaign, _area_id(request))
+    results = result_selectors.campaign_results(request.user, campaign, area)
+    try:
+        export = export_services.export_results(
+            results=results,
+            area=area,
+            by=request.user,
+            context=AuditContext.from_request(request),
+        )
+    except export_services.TooManyRows:
         messages.error(
             request,
             _("Too many rows for one Excel sheet: choose a smaller area and export it."),
         )
         return redirect(f"{reverse('screening:coverage', args=[campaign.pk])}?area={area.pk}")
-    at = timezone.now()
-    file, written = exports.results_workbook(
-        results,
-        exported_by=request.user.get_username(),
-        exported_by_name=str(request.user),
-        at=at,
-    )
-    record_event(
-        action=AuditAction.EXPORT,
-        actor=request.user,
-        request=request,
-        object_type="screening_campaign",
-        object_id=campaign.pk,
-        object_label=campaign.name,
-        area_path=area.path,
-        detail={
-            "what": "screening results",
-            "rows": written,
-            "area": area.pk,
-            "questionnaire_version": results.version.number,
-        },
-    )
+    file, at = export.file, export.at
     name = f"screening-{campaign.pk}-{area.pk}-{timezone.localtime(at):%Y%m%d-%H%M}.xlsx"
     return FileResponse(file, as_attachment=True, filename=name, content_type=exports.CONTENT_TYPE)

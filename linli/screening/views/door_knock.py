@@ -7,30 +7,29 @@ kept on the phone first and sent as JSON when the network allows, so a visit rec
 stairwell without signal is not lost; the key generated on the phone makes a resend count once.
 """
 
-import json
-from datetime import date, datetime
+from datetime import date
 from urllib.parse import urlencode
 from uuid import uuid4
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render, resolve_url
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from linli.areas.models import Area
+from linli.core.actors import AuditContext
+from linli.core.clock import local_today
 from linli.core.errors import errors_by_field
 from linli.core.permissions import require
 from linli.core.roles import policy_for
 from linli.registry.selectors import present_person
-from linli.screening import selectors, services
+from linli.screening.forms import DoorKnockForm
 from linli.screening.models import (
     AttemptOutcome,
     Campaign,
@@ -38,7 +37,11 @@ from linli.screening.models import (
     DoorKnockReason,
     TargetStatus,
 )
-from linli.screening.questionnaires import QuestionKind, RiskLevel, questions_of
+from linli.screening.questionnaires.schema import QuestionKind, RiskLevel, questions_of
+from linli.screening.roles import SCREENERS, may_record_for
+from linli.screening.selectors import campaigns as campaign_selectors
+from linli.screening.selectors import door_knocks as door_knock_selectors
+from linli.screening.services import door_knocks as door_knock_services
 
 ANSWER_PREFIX = "q_"
 TODO = TargetStatus.NEEDS_DOOR_KNOCK
@@ -46,28 +49,6 @@ TODO = TargetStatus.NEEDS_DOOR_KNOCK
 
 # ---------------------------------------------------------------------------------------------
 # Reading the request
-
-
-def _wants_json(request: HttpRequest) -> bool:
-    accept = request.headers.get("Accept", "")
-    return request.content_type == "application/json" or "application/json" in accept
-
-
-def _json_error(status: int, errors: dict[str, str]) -> JsonResponse:
-    return JsonResponse({"saved": False, "errors": errors}, status=status)
-
-
-def _moment(raw: object, field: str, errors: dict[str, str]) -> datetime | None:
-    """Parses an ISO time sent by the phone; a missing one is None (now)."""
-    if raw in (None, ""):
-        return None
-    try:
-        moment = parse_datetime(str(raw)) if isinstance(raw, str) else None
-    except ValueError:
-        moment = None
-    if moment is None:
-        errors[field] = "时间格式错误 / the time is not an ISO date-time"
-    return moment
 
 
 def _area_choice(request: HttpRequest, areas: list[Area]) -> Area:
@@ -84,7 +65,7 @@ def _target(user, campaign: Campaign, raw: object) -> CampaignTarget:
     """Returns the campaign's target inside the user's areas. Raises Http404 (also for a
     target of another grid: its existence is not the worker's business) or ValueError."""
     target_id = int(str(raw))  # ValueError for anything but an id
-    target = selectors.target_for(user, target_id)
+    target = campaign_selectors.target_for(user, target_id)
     if target.campaign_id != campaign.pk:
         raise Http404("target not found")
     return target
@@ -103,7 +84,7 @@ def _list_url(campaign: Campaign, area: str = "", show_all: bool = False, anchor
 
 
 def _outcome_choices() -> list[tuple[str, str]]:
-    return [(code, AttemptOutcome(code).label) for code in services.DOOR_KNOCK_OUTCOMES]
+    return [(code, AttemptOutcome(code).label) for code in door_knock_services.DOOR_KNOCK_OUTCOMES]
 
 
 def _date_bound(bound: object, today: date) -> str:
@@ -197,7 +178,7 @@ def _member_rows(
     """Adds to each household what the list shows beside the selector's data: whether it is
     done, each member's latest visit and the address of their form without script."""
     target_ids = [m.target_id for h in households for m in h.members]
-    visits = selectors.last_door_knocks(user, target_ids)
+    visits = door_knock_selectors.last_door_knocks(user, target_ids)
     base = reverse("screening:door_knock", args=[campaign.pk])
 
     def record_url(target_id: int) -> str:
@@ -240,7 +221,7 @@ def _script_config(request: HttpRequest, campaign: Campaign, list_url: str) -> d
     return {
         "campaign": campaign.pk,
         "user": request.user.pk,
-        "submitUrl": reverse("screening:door_knock_submit", args=[campaign.pk]),
+        "submitUrl": reverse("api:screening_door_knock", args=[campaign.pk]),
         "listUrl": list_url,
         "loginUrl": resolve_url(settings.LOGIN_URL),
         "csrfCookie": settings.CSRF_COOKIE_NAME,
@@ -277,13 +258,13 @@ def _script_config(request: HttpRequest, campaign: Campaign, list_url: str) -> d
             "noStorage": _(
                 "This browser cannot keep records offline: stay in signal until they are sent."
             ),
-            "error": "提交失败 / the record was refused",
+            "error": _("The record was refused"),
             # Checked on the phone before queueing (the server checks again): a worker must
             # learn at the door, not hours later, that a question was missed.
-            "required": "此题必答 / this question is required",
-            "outcome": "请选择敲门结果 / choose what happened at the door",
-            "number": "请填写数字 / please enter a number",
-            "range": "请填写{min}到{max}之间的数 / please enter a number from {min} to {max}",
+            "required": _("This question is required"),
+            "outcome": _("Choose what happened at the door"),
+            "number": _("Please enter a number"),
+            "range": _("Please enter a number from {min} to {max}"),
         },
     }
 
@@ -297,9 +278,9 @@ def _script_config(request: HttpRequest, campaign: Campaign, list_url: str) -> d
 def door_knock_page(request: HttpRequest, campaign_id: int) -> HttpResponse:
     """The list of one area (?area=, the user's own by default; ?all=1 also shows the households
     already visited); ?target=<id> is one member's form (the page without script)."""
-    require(request.user, roles=services.SCREENERS)
-    campaign = selectors.campaign_for(request.user, campaign_id)
-    areas = selectors.door_knock_areas(request.user, campaign)
+    require(request.user, roles=SCREENERS)
+    campaign = campaign_selectors.campaign_for(request.user, campaign_id)
+    areas = door_knock_selectors.door_knock_areas(request.user, campaign)
     if not areas:
         raise Http404("no area of yours in this campaign")
     area = _area_choice(request, areas)
@@ -310,10 +291,12 @@ def door_knock_page(request: HttpRequest, campaign_id: int) -> HttpResponse:
         except ValueError:
             raise Http404("target not found") from None
         return _member_page(request, campaign, target, area=str(area.pk), show_all=show_all)
-    households = selectors.door_knock_list(request.user, campaign, area, ever_listed=show_all)
+    households = door_knock_selectors.door_knock_list(
+        request.user, campaign, area, ever_listed=show_all
+    )
     rows = _member_rows(request.user, campaign, households, area=str(area.pk), show_all=show_all)
     list_url = _list_url(campaign, str(area.pk), show_all)
-    today = timezone.localdate()
+    today = local_today()
     context = {
         "campaign": campaign,
         "areas": areas,
@@ -341,11 +324,11 @@ def _member_page(
     errors: dict[str, str] | None = None,
     status: int = 200,
 ) -> HttpResponse:
-    if not services.may_record_for(request.user, target):
-        raise PermissionDenied("outside your jurisdiction / 不在管辖范围内")
-    household = selectors.door_knock_household(request.user, campaign, target)
+    if not may_record_for(request.user, target):
+        raise PermissionDenied(_("Outside your jurisdiction"))
+    household = door_knock_selectors.door_knock_household(request.user, campaign, target)
     member = next(m for m in household.members if m.target_id == target.pk)
-    visit = selectors.last_door_knocks(request.user, [target.pk]).get(target.pk)
+    visit = door_knock_selectors.last_door_knocks(request.user, [target.pk]).get(target.pk)
     list_url = _list_url(campaign, area, show_all, anchor=f"member-{target.pk}")
     context = {
         "campaign": campaign,
@@ -356,7 +339,7 @@ def _member_page(
         "list_url": list_url,
         "form": _form(
             campaign,
-            today=timezone.localdate(),
+            today=local_today(),
             target_id=target.pk,
             area=area,
             show_all=show_all,
@@ -372,14 +355,9 @@ def _member_page(
 # Submissions
 
 
-def _payload(request: HttpRequest, campaign: Campaign, as_json: bool) -> dict:
-    """Returns the submission in one shape, from a JSON body or a plain form. Raises
-    ValueError for a body that is not a JSON object."""
-    if as_json:
-        payload = json.loads(request.body or b"{}")
-        if not isinstance(payload, dict):
-            raise ValueError("not an object")
-        return payload
+def _form_data(request: HttpRequest, campaign: Campaign) -> dict:
+    """Returns the plain form's submission in the shape DoorKnockForm reads (the answers
+    gathered from the q_<key> fields)."""
     post = request.POST
     answers: dict[str, object] = {}
     for question in questions_of(campaign.questionnaire_version.definition):
@@ -400,86 +378,41 @@ def _payload(request: HttpRequest, campaign: Campaign, as_json: bool) -> dict:
     }
 
 
+@login_required
 @require_POST
 def door_knock_submit(request: HttpRequest, campaign_id: int) -> HttpResponse:
-    """Records one visit. JSON in, JSON out for the phone's queue (200 saved, 400 errors by
-    field, 401 logged out, 403/404 outside the worker's areas); a plain form redirects back
-    to the list with a message, or shows the form again with its errors."""
-    as_json = _wants_json(request)
+    """Records one visit sent as the page's plain form (without script): redirects back to the
+    list with a message, or shows the form again with its errors. The phone's script sends
+    JSON to the API instead (linli.screening.api.record_door_knock)."""
     user = request.user
-    if not user.is_authenticated:
-        if as_json:
-            return _json_error(401, {"__all__": "请重新登录 / please log in again"})
-        return redirect_to_login(reverse("screening:door_knock", args=[campaign_id]))
-    try:
-        require(user, roles=services.SCREENERS)
-        campaign = selectors.campaign_for(user, campaign_id)
-    except PermissionDenied as error:
-        if as_json:
-            return _json_error(403, {"__all__": str(error)})
-        raise
-    except Http404:
-        if as_json:
-            return _json_error(404, {"__all__": "找不到该排查 / campaign not found"})
-        raise
-    try:
-        payload = _payload(request, campaign, as_json)
-    except ValueError:
-        return _json_error(400, {"__all__": "提交内容格式错误 / the body is not a JSON object"})
+    require(user, roles=SCREENERS)
+    campaign = campaign_selectors.campaign_for(user, campaign_id)
+    payload = _form_data(request, campaign)
+    area, show_all = request.POST.get("area", ""), request.POST.get("all") == "1"
+    form = DoorKnockForm(payload)
+    target = None
     errors: dict[str, str] = {}
-    try:
-        target = _target(user, campaign, payload.get("target"))
-    except ValueError:
-        target = None
-        errors["target"] = "请选择居民 / choose a resident"
-    except Http404:
-        if as_json:
-            return _json_error(404, {"target": "找不到该居民 / no such resident on your list"})
-        raise
-    recorded_at = _moment(payload.get("recorded_at"), "recorded_at", errors)
-    started_at = _moment(payload.get("started_at"), "started_at", errors)
-    answers = payload.get("answers") or {}
-    if not isinstance(answers, dict):
-        errors["answers"] = "回答格式错误 / answers must be an object"
-    result = None
-    if not errors:
+    if form.is_valid():
+        data = form.cleaned_data
+        target = _target(user, campaign, data["target"])
         try:
-            result = services.record_door_knock(
+            result = door_knock_services.record_door_knock(
                 target=target,
                 by=user,
-                outcome=str(payload.get("outcome") or ""),
-                answers=answers,
-                by_proxy=payload.get("by_proxy") is True or payload.get("by_proxy") == "1",
-                idempotency_key=str(payload.get("idempotency_key") or ""),
-                recorded_at=recorded_at,
-                started_at=started_at,
-                device=str(payload.get("device") or ""),
-                offline=payload.get("offline") is True,
-                request=request,
+                outcome=data["outcome"],
+                answers=data["answers"],
+                by_proxy=data["by_proxy"],
+                idempotency_key=data["idempotency_key"],
+                recorded_at=data["recorded_at"],
+                started_at=data["started_at"],
+                context=AuditContext.from_request(request),
             )
-        except PermissionDenied as error:
-            if as_json:
-                return _json_error(403, {"__all__": str(error)})
-            raise
         except ValidationError as error:
             errors = errors_by_field(error)
-    if as_json:
-        if errors:
-            return _json_error(400, errors)
-        return JsonResponse(
-            {
-                "saved": True,
-                "created": result.created,
-                "target": result.target.pk,
-                "attempt": result.attempt.pk,
-                "outcome": result.attempt.outcome,
-                "status": result.target.status,
-                "status_label": TargetStatus(result.target.status).label,
-                "risk_level": result.target.risk_level,
-                "complete": result.complete,
-            }
-        )
-    area, show_all = request.POST.get("area", ""), request.POST.get("all") == "1"
+    else:
+        errors = {field: " ".join(texts) for field, texts in form.errors.items()}
+        if "target" not in errors:
+            target = _target(user, campaign, form.cleaned_data["target"])
     if errors:
         if target is None:
             messages.error(request, " ".join(errors.values()))

@@ -19,21 +19,29 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonRes
 from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from linli.adapters import sms
+from linli.core.actors import AuditContext
 from linli.core.errors import errors_by_field
 from linli.core.links import ExpiredLink, InvalidLink, LinkError
 from linli.core.permissions import require
-from linli.screening import h5, selectors
+from linli.screening import h5
 from linli.screening.channels import get_channel
 from linli.screening.models import AttemptOutcome, CampaignStatus, CampaignTarget, ChannelCode
-from linli.screening.questionnaires import QuestionKind
-from linli.screening.services import CAMPAIGN_MANAGERS, InvalidAnswers
+from linli.screening.questionnaires.answers import InvalidAnswers
+from linli.screening.questionnaires.schema import QuestionKind
+from linli.screening.roles import CAMPAIGN_MANAGERS
+from linli.screening.selectors import campaigns as campaign_selectors
+from linli.screening.selectors import h5 as h5_selectors
+from linli.screening.selectors import links as link_selectors
+from linli.screening.tasks import SendJob, enqueue_send_links, send_progress
 
-_ENDED = ("本次排查已结束，感谢您的关注", "this screening has ended; thank you")
+ENDED = gettext_lazy("This screening has ended; thank you")
 _NONCE = re.compile(r"^[0-9a-f]{32}$")
 _OUTCOMES = {AttemptOutcome.ANSWERED.value, AttemptOutcome.REFUSED.value}
 
@@ -49,11 +57,11 @@ def _see_other(url: str) -> HttpResponseRedirect:
 # Sending the links (community leads and officials)
 
 
-def _job_from(request: HttpRequest) -> h5.SendJob | None:
+def _job_from(request: HttpRequest) -> SendJob | None:
     """Returns the send run named in the query (after the redirect that queued it)."""
     try:
         since = datetime.fromtimestamp(float(request.GET["since"]), tz=UTC)
-        return h5.SendJob(
+        return SendJob(
             result_id=request.GET.get("task", "")[:64],
             since=since,
             planned=max(0, int(request.GET["planned"])),
@@ -67,12 +75,14 @@ def _job_from(request: HttpRequest) -> h5.SendJob | None:
 def send_links(request: HttpRequest, campaign_id: int) -> HttpResponse:
     """Shows where the campaign's links stand and sends them (in the background, with a
     progress bar polled by htmx)."""
-    campaign = selectors.campaign_for(request.user, campaign_id)
+    campaign = campaign_selectors.campaign_for(request.user, campaign_id)
     require(request.user, roles=CAMPAIGN_MANAGERS, paths=[campaign.area_path])
     error = ""
     if request.method == "POST":
         try:
-            job = h5.enqueue_send_links(campaign=campaign, by=request.user)
+            job = enqueue_send_links(
+                campaign=campaign, by=request.user, context=AuditContext.from_request(request)
+            )
         except ValidationError as exc:
             error = " ".join(exc.messages)
         else:
@@ -84,7 +94,7 @@ def send_links(request: HttpRequest, campaign_id: int) -> HttpResponse:
     job = _job_from(request)
     progress = None
     if job is not None:
-        progress = h5.send_progress(
+        progress = send_progress(
             campaign, result_id=job.result_id, since=job.since, planned=job.planned
         )
     context = {
@@ -104,7 +114,7 @@ def send_links(request: HttpRequest, campaign_id: int) -> HttpResponse:
         url=h5.link_for_token(f"{'X' * 6}.{'X' * 6}.{'X' * 22}"),
     )
     context |= {
-        "summary": h5.link_summary(campaign),
+        "summary": link_selectors.link_summary(campaign),
         "sample": sample,
         "segments": sms.count_segments(sample),
         "max_links": h5.MAX_LINKS,
@@ -127,8 +137,18 @@ def _link_error_page(error: LinkError) -> HttpResponse:
     return _page("screening/h5_error.html", {"zh": error.zh, "en": error.en}, status=status)
 
 
+def _in_both(message: str) -> dict[str, str]:
+    """Returns the message in Chinese and in English: a resident opening a link has chosen no
+    language, so the error page says it in both."""
+    with translation.override("zh-hans"):
+        zh = str(message)
+    with translation.override("en"):
+        en = str(message)
+    return {"zh": zh, "en": en}
+
+
 def _ended_page() -> HttpResponse:
-    return _page("screening/h5_error.html", {"zh": _ENDED[0], "en": _ENDED[1]}, status=410)
+    return _page("screening/h5_error.html", _in_both(ENDED), status=410)
 
 
 def _page_url(token: str, by_proxy: bool | None, **extra: str) -> str:
@@ -152,7 +172,7 @@ def _screen_page(
     error: str = "",
     status: int = 200,
 ) -> HttpResponse:
-    screen = h5.resident_screen(target, who=who, asked=asked, stopped=stopped)
+    screen = h5_selectors.resident_screen(target, who=who, asked=asked, stopped=stopped)
     screen_value = value if error else screen.value
     context = {
         "screen": screen,
@@ -249,10 +269,6 @@ def h5_answer(request: HttpRequest, token: str) -> HttpResponse:
     return _answer_form(request, token, target_id)
 
 
-def _bilingual(zh: str, en: str) -> str:
-    return f"{zh} / {en}"
-
-
 def _parse_json(request: HttpRequest) -> tuple[dict, dict[str, str]]:
     """Returns (submission, errors by field) for the JSON contract."""
     try:
@@ -260,24 +276,22 @@ def _parse_json(request: HttpRequest) -> tuple[dict, dict[str, str]]:
     except (ValueError, UnicodeDecodeError):
         body = None
     if not isinstance(body, dict):
-        return {}, {"body": _bilingual("请求格式错误", "the body must be a JSON object")}
+        return {}, {"body": _("The body must be a JSON object")}
     errors = {}
     key = body.get("idempotency_key")
     if not isinstance(key, str) or not key.strip() or len(key) > 100:
-        errors["idempotency_key"] = _bilingual(
-            "提交编号缺失或过长", "idempotency_key must be a text of at most 100 characters"
-        )
+        errors["idempotency_key"] = _("Idempotency_key must be a text of at most 100 characters")
     answers = body.get("answers", {})
     if not isinstance(answers, dict):
-        errors["answers"] = _bilingual("回答格式错误", "answers must be an object")
+        errors["answers"] = _("Answers must be an object")
     by_proxy = body.get("by_proxy", False)
     if not isinstance(by_proxy, bool):
-        errors["by_proxy"] = _bilingual("代答标记须为是或否", "by_proxy must be true or false")
+        errors["by_proxy"] = _("By_proxy must be true or false")
     outcome = body.get("outcome", AttemptOutcome.ANSWERED.value)
     if outcome not in _OUTCOMES:
-        errors["outcome"] = _bilingual("结果只能是作答或拒答", 'outcome is "answered" or "refused"')
+        errors["outcome"] = _('Outcome is "answered" or "refused"')
     if outcome == AttemptOutcome.ANSWERED and isinstance(answers, dict) and not answers:
-        errors["answers"] = _bilingual("请至少回答一题", "answer at least one question")
+        errors["answers"] = _("Answer at least one question")
     return {"key": key, "answers": answers, "by_proxy": by_proxy, "outcome": outcome}, errors
 
 
@@ -320,7 +334,7 @@ def _answer_json(request: HttpRequest, token: str, target_id: int) -> JsonRespon
         if ended is None:
             return JsonResponse({"error": str(InvalidLink())}, status=404)
         if ended:
-            return JsonResponse({"error": _bilingual(*_ENDED)}, status=410)
+            return JsonResponse({"error": str(ENDED)}, status=410)
         return JsonResponse({"errors": errors_by_field(exc, general="body")}, status=400)
     return JsonResponse(
         {

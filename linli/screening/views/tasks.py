@@ -16,11 +16,15 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from linli.core.actors import AuditContext
 from linli.core.pagination import CappedPaginator
 from linli.registry.models import Person
-from linli.screening import selectors, services
 from linli.screening.models import TaskStatus
-from linli.screening.questionnaires import FollowUp
+from linli.screening.questionnaires.schema import FollowUp
+from linli.screening.roles import may_close_tasks
+from linli.screening.selectors import campaigns as campaign_selectors
+from linli.screening.selectors import followups as followup_selectors
+from linli.screening.services import followups as followup_services
 
 ALL = "all"
 # Filters kept when the list links to its own next page or comes back after closing a task.
@@ -47,7 +51,7 @@ class TaskFilterForm(forms.Form):
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["campaign"].queryset = selectors.task_campaigns(user)
+        self.fields["campaign"].queryset = followup_selectors.task_campaigns(user)
 
     def clean_status(self) -> str:
         # No status given (a first visit, a bare ?page=2) means the open ones: the work to do.
@@ -58,15 +62,15 @@ class TaskFilterForm(forms.Form):
 class TaskCloseForm(forms.Form):
     status = forms.ChoiceField(
         choices=[(TaskStatus.DONE, TaskStatus.DONE), (TaskStatus.DISMISSED, TaskStatus.DISMISSED)],
-        error_messages={"invalid_choice": "请选择“已完成”或“无需跟进” / choose done or dismiss"},
+        error_messages={"invalid_choice": _("Choose done or dismiss")},
     )
     note = forms.CharField(
         label=gettext_lazy("Note"),
-        max_length=services.TASK_NOTE_MAX_LENGTH,
+        max_length=followup_services.TASK_NOTE_MAX_LENGTH,
         required=False,
         error_messages={
-            "max_length": f"备注最多{services.TASK_NOTE_MAX_LENGTH}字 / at most "
-            f"{services.TASK_NOTE_MAX_LENGTH} characters"
+            # MaxLengthValidator fills in limit_value when the message is shown.
+            "max_length": gettext_lazy("At most %(limit_value)s characters")
         },
     )
     next = forms.CharField(required=False)
@@ -85,17 +89,17 @@ def task_list(request: HttpRequest) -> HttpResponse:
     if form.is_valid():
         status = 200
         data = form.cleaned_data
-        tasks = selectors.tasks_for(
+        tasks = followup_selectors.tasks_for(
             request.user, status=data["status"], kind=data["kind"], campaign=data["campaign"]
         )
         page = CappedPaginator(tasks, settings.LINLI_PAGE_SIZE).get_page(request.GET.get("page"))
-        rows = selectors.present_tasks(request.user, page.object_list)
+        rows = followup_selectors.present_tasks(request.user, page.object_list)
     context = {
         "form": form,
         "page": page,
         "rows": rows,
         "query": _list_query(request.GET),
-        "may_close": services.may_close_tasks(request.user),
+        "may_close": may_close_tasks(request.user),
         "next": request.get_full_path(),
         "showing_open": form.is_valid() and form.cleaned_data["status"] == TaskStatus.OPEN,
     }
@@ -116,9 +120,9 @@ def _back(request: HttpRequest, wanted: str) -> str:
 @login_required
 def task_done(request: HttpRequest, task_id: int) -> HttpResponse:
     """Marks a task done or dismissed, with the worker's note."""
-    task = selectors.task_for(request.user, task_id)
-    if not services.may_close_tasks(request.user):
-        raise PermissionDenied("your role may not close follow-ups / 您的角色不能处理跟进任务")
+    task = followup_selectors.task_for(request.user, task_id)
+    if not may_close_tasks(request.user):
+        raise PermissionDenied(_("Your role may not close follow-ups"))
     form = TaskCloseForm(request.POST)
     if not form.is_valid():
         for errors in form.errors.values():
@@ -126,12 +130,12 @@ def task_done(request: HttpRequest, task_id: int) -> HttpResponse:
                 messages.error(request, error)
         return redirect(_back(request, request.POST.get("next", "")))
     try:
-        services.close_follow_up_task(
+        followup_services.close_follow_up_task(
             task=task,
             status=form.cleaned_data["status"],
             note=form.cleaned_data["note"],
             by=request.user,
-            request=request,
+            context=AuditContext.from_request(request),
         )
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
@@ -147,14 +151,14 @@ def person_screening_section(user, person: Person) -> tuple[str, dict] | None:
     """The screening section of a person's file (linli.registry.sections): the open risk
     flags with a way to close them, and the person's status in every campaign. None when
     screening never reached this person."""
-    flags = selectors.open_flags_for(user, person)
-    screenings = list(selectors.person_screenings(user, person)[:20])
+    flags = followup_selectors.open_flags_for(user, person)
+    screenings = list(campaign_selectors.person_screenings(user, person)[:20])
     if not flags and not screenings:
         return None
     context = {
         "flags": flags,
         "screenings": screenings,
-        "may_close": services.may_close_tasks(user),
+        "may_close": may_close_tasks(user),
         "next": reverse("registry:person", args=[person.pk]),
     }
     return "screening/partials/person_screening.html", context

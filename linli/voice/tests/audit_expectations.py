@@ -8,8 +8,9 @@ bookkeeping, thousands an hour; what a call produced is recorded as the screenin
 
 from datetime import time
 
-from linli.screening import selectors as screening_selectors
-from linli.screening import services as screening
+from linli.screening.selectors import questionnaires as questionnaire_selectors
+from linli.screening.services import campaigns as campaign_services
+from linli.screening.services import questionnaires as questionnaire_services
 from linli.voice import services
 from linli.voice.models import VoiceAction
 
@@ -18,17 +19,17 @@ NUMBER = "13900001111"
 
 def _phone_campaign(world):
     """A running campaign over community A that uses the phone robot (as test_robot_pages)."""
-    questionnaire = screening.create_questionnaire(
+    questionnaire = questionnaire_services.create_questionnaire(
         name="每日健康监测", area=world.a.community, by=world.lead_a, from_template="daily_symptoms"
     )
-    campaign = screening.create_campaign(
+    campaign = campaign_services.create_campaign(
         name="每日健康监测",
-        questionnaire_version=screening_selectors.latest_version(questionnaire),
+        questionnaire_version=questionnaire_selectors.latest_version(questionnaire),
         area=world.a.community,
         by=world.lead_a,
         channels=["phone", "door_knock"],
     )
-    screening.launch_campaign(campaign=campaign, by=world.lead_a)
+    campaign_services.launch_campaign(campaign=campaign, by=world.lead_a)
     return campaign
 
 

@@ -20,10 +20,13 @@ from linli.adapters.telephony.simulated import (
 )
 from linli.adapters.tts import FakeTTS
 from linli.registry.models import VulnerableTag
-from linli.screening import channels as channel_registry
-from linli.screening import selectors as screening_selectors
-from linli.screening import services as screening
+from linli.screening.channels import get_channel
 from linli.screening.models import CampaignTarget, ContactAttempt, QuestionnaireVersion
+from linli.screening.selectors import door_knocks as door_knock_selectors
+from linli.screening.selectors import questionnaires as questionnaire_selectors
+from linli.screening.services import campaigns as campaign_services
+from linli.screening.services import followups as followup_services
+from linli.screening.services import questionnaires as questionnaire_services
 from linli.screening.tests.builders import add_person
 from linli.voice import services
 from linli.voice.channels import RobotPhoneChannel
@@ -50,17 +53,17 @@ def fake_scripts(version_id: int):
 
 def robot_campaign(world, *, name="每日健康监测", rules=None, hours=(time(8), time(21))):
     """A running daily-symptoms campaign over community A with its robot started."""
-    questionnaire = screening.create_questionnaire(
+    questionnaire = questionnaire_services.create_questionnaire(
         name=name, area=world.a.community, by=world.lead_a, from_template="daily_symptoms"
     )
-    campaign = screening.create_campaign(
+    campaign = campaign_services.create_campaign(
         name=name,
-        questionnaire_version=screening_selectors.latest_version(questionnaire),
+        questionnaire_version=questionnaire_selectors.latest_version(questionnaire),
         area=world.a.community,
         by=world.lead_a,
         channels=["phone", "door_knock"],
     )
-    screening.launch_campaign(campaign=campaign, by=world.lead_a)
+    campaign_services.launch_campaign(campaign=campaign, by=world.lead_a)
     services.robot_of(campaign)
     services.configure_robot(
         campaign=campaign,
@@ -120,7 +123,7 @@ def healthy_carrier():
 
 @pytest.mark.django_db
 def test_robot_channel_is_registered_and_queues_a_call(world):
-    channel = channel_registry.get_channel("phone")
+    channel = get_channel("phone")
     assert isinstance(channel, RobotPhoneChannel)
     campaign = robot_campaign(world)
     target = CampaignTarget.objects.get(campaign=campaign, person=world.resident_a)
@@ -205,7 +208,7 @@ def test_pressing_0_puts_the_resident_on_the_grid_door_knock_list(world):
         assert attempt.detail["wants_person"] is True
     first = CampaignTarget.objects.get(campaign=campaign, person=world.resident_a)
     assert first.answers == {"temperature": 36.5}
-    listed = screening_selectors.door_knock_list(world.grid_a, campaign, world.a.grid)
+    listed = door_knock_selectors.door_knock_list(world.grid_a, campaign, world.a.grid)
     assert {m.target_id for h in listed for m in h.members if m.door_knock_reason} == set(
         CampaignTarget.objects.filter(campaign=campaign).values_list("pk", flat=True)
     )
@@ -221,22 +224,22 @@ def test_request_visit_is_idempotent_and_need_help_outranks_other_reasons(world)
     campaign = robot_campaign(world)
     target = CampaignTarget.objects.get(campaign=campaign, person=world.resident_a)
     now = timezone.now()
-    assert screening.request_visit(target=target, reason="no_phone", now=now)
-    assert not screening.request_visit(target=target, reason="deadline", now=now)
+    assert followup_services.request_visit(target=target, reason="no_phone", now=now)
+    assert not followup_services.request_visit(target=target, reason="deadline", now=now)
     target.refresh_from_db()
     assert (target.status, target.door_knock_reason) == ("needs_door_knock", "no_phone")
     assert not target.tasks.exists()
     later = now + timedelta(hours=1)
-    assert screening.request_visit(target=target, reason="need_help", now=later, note="x")
-    assert not screening.request_visit(target=target, reason="need_help", now=later)
+    assert followup_services.request_visit(target=target, reason="need_help", now=later, note="x")
+    assert not followup_services.request_visit(target=target, reason="need_help", now=later)
     target.refresh_from_db()
     assert target.door_knock_reason == "need_help" and target.escalated_at == now
     assert list(target.tasks.values_list("kind", "reasons")) == [("need_help", ["x"])]
     with pytest.raises(ValidationError):
-        screening.request_visit(target=target, reason="bogus", now=now)
-    screening.close_campaign(campaign=campaign, by=world.lead_a)
+        followup_services.request_visit(target=target, reason="bogus", now=now)
+    campaign_services.close_campaign(campaign=campaign, by=world.lead_a)
     other = CampaignTarget.objects.get(campaign=campaign, person=world.resident_a2)
-    assert not screening.request_visit(target=other, reason="need_help", now=now)
+    assert not followup_services.request_visit(target=other, reason="need_help", now=now)
 
 
 @pytest.mark.django_db
@@ -510,7 +513,7 @@ def test_an_answer_the_questionnaire_refuses_does_not_lose_the_others(world):
 @pytest.mark.django_db
 def test_a_closed_campaign_takes_its_jobs_out_of_the_queue(world, healthy_carrier):
     campaign = robot_campaign(world)
-    screening.close_campaign(campaign=campaign, by=world.lead_a)
+    campaign_services.close_campaign(campaign=campaign, by=world.lead_a)
     clock = VirtualClock(local(0, 9, 0))
     clock.run(make_dialer(clock, make_line(), healthy_carrier).run(once=True))
     assert healthy_carrier.calls == []

@@ -11,9 +11,10 @@ from django.utils import timezone
 
 from linli.accounts.models import User
 from linli.demo import generator
-from linli.screening import selectors as screening_selectors
-from linli.screening import services as screening
 from linli.screening.models import CampaignTarget, ContactAttempt
+from linli.screening.selectors import questionnaires as questionnaire_selectors
+from linli.screening.services import campaigns as campaign_services
+from linli.screening.services import questionnaires as questionnaire_services
 from linli.voice import services
 from linli.voice.models import CallJob, JobState, Line
 
@@ -32,17 +33,17 @@ def phone_campaign(db):
     generator.generate_demo(seed=11, shape=SMALL, screening=False)
     lead = User.objects.get(username="lead1")
     community = lead.areas.get()
-    questionnaire = screening.create_questionnaire(
+    questionnaire = questionnaire_services.create_questionnaire(
         name="每日健康监测", area=community, by=lead, from_template="daily_symptoms"
     )
-    campaign = screening.create_campaign(
+    campaign = campaign_services.create_campaign(
         name="每日健康监测（电话）",
-        questionnaire_version=screening_selectors.latest_version(questionnaire),
+        questionnaire_version=questionnaire_selectors.latest_version(questionnaire),
         area=community,
         by=lead,
         channels=["phone", "door_knock"],
     )
-    screening.launch_campaign(campaign=campaign, by=lead)
+    campaign_services.launch_campaign(campaign=campaign, by=lead)
     services.start_robot(campaign=campaign, by=lead)
     return campaign
 

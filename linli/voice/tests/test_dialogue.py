@@ -8,13 +8,10 @@ import pytest
 
 from linli.adapters.telephony.base import CallSession, HungUp, Prompt
 from linli.adapters.tts import FakeTTS
-from linli.screening.questionnaires import (
-    arrivals_template,
-    daily_symptoms_template,
-    evaluate_risk,
-    is_complete,
-    validate_answers,
-)
+from linli.screening.questionnaires.answers import validate_answers
+from linli.screening.questionnaires.risk import evaluate_risk
+from linli.screening.questionnaires.routing import is_complete
+from linli.screening.questionnaires.templates import arrivals_template, daily_symptoms_template
 from linli.voice import script as scripts
 from linli.voice.dialogue import run_dialogue
 from linli.voice.script import script_for

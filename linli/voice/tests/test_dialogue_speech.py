@@ -7,7 +7,7 @@ import pytest
 
 from linli.adapters import asr
 from linli.adapters.tts import FakeTTS
-from linli.screening.questionnaires import daily_symptoms_template
+from linli.screening.questionnaires.templates import daily_symptoms_template
 from linli.voice import script as scripts
 from linli.voice.dialogue import run_dialogue
 from linli.voice.script import script_for

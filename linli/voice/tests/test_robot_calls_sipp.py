@@ -32,9 +32,10 @@ from django.db import connections
 from linli.adapters.telephony.base import CallRequest, CallSetup, Carrier
 from linli.adapters.telephony.sip import SipCarrier, SipConfig
 from linli.adapters.telephony.tests.test_sip_sipp import SIPP, Sipp
-from linli.screening import selectors as screening_selectors
-from linli.screening import services as screening
 from linli.screening.models import CampaignTarget, ContactAttempt
+from linli.screening.selectors import questionnaires as questionnaire_selectors
+from linli.screening.services import campaigns as campaign_services
+from linli.screening.services import questionnaires as questionnaire_services
 from linli.screening.tests.builders import add_person
 from linli.voice import services
 from linli.voice.dialer import Dialer
@@ -90,17 +91,17 @@ class RoutingCarrier(Carrier):
 def robot_campaign(world, line: Line):
     """A running campaign over community A with the phone robot calling on `line` at any hour
     (the test may run at night) with the default retry rules."""
-    questionnaire = screening.create_questionnaire(
+    questionnaire = questionnaire_services.create_questionnaire(
         name="健康排查", area=world.a.community, by=world.lead_a, definition=DEFINITION
     )
-    campaign = screening.create_campaign(
+    campaign = campaign_services.create_campaign(
         name="健康排查（电话机器人）",
-        questionnaire_version=screening_selectors.latest_version(questionnaire),
+        questionnaire_version=questionnaire_selectors.latest_version(questionnaire),
         area=world.a.community,
         by=world.lead_a,
         channels=["phone", "door_knock"],
     )
-    screening.launch_campaign(campaign=campaign, by=world.lead_a)
+    campaign_services.launch_campaign(campaign=campaign, by=world.lead_a)
     services.robot_of(campaign)
     robot = services.configure_robot(
         campaign=campaign,

@@ -3,23 +3,24 @@
 import pytest
 from django.urls import reverse
 
-from linli.screening import selectors as screening_selectors
-from linli.screening import services as screening
+from linli.screening.selectors import questionnaires as questionnaire_selectors
+from linli.screening.services import campaigns as campaign_services
+from linli.screening.services import questionnaires as questionnaire_services
 from linli.voice.models import CallJob, JobState, Line, Robot, RobotStatus
 
 
 def campaign_over(world, area, lead, *, channels=("phone", "door_knock")):
-    questionnaire = screening.create_questionnaire(
+    questionnaire = questionnaire_services.create_questionnaire(
         name="每日健康监测", area=area, by=lead, from_template="daily_symptoms"
     )
-    campaign = screening.create_campaign(
+    campaign = campaign_services.create_campaign(
         name="每日健康监测",
-        questionnaire_version=screening_selectors.latest_version(questionnaire),
+        questionnaire_version=questionnaire_selectors.latest_version(questionnaire),
         area=area,
         by=lead,
         channels=list(channels),
     )
-    screening.launch_campaign(campaign=campaign, by=lead)
+    campaign_services.launch_campaign(campaign=campaign, by=lead)
     return campaign
 
 

@@ -6,13 +6,13 @@ from dataclasses import dataclass
 import pytest
 
 from linli.adapters.tts import FakeTTS, speakable
-from linli.screening import selectors
-from linli.screening.questionnaires import (
+from linli.screening.questionnaires.schema import validate_definition
+from linli.screening.questionnaires.templates import (
     PIPL_BASIS,
     arrivals_template,
     daily_symptoms_template,
-    validate_definition,
 )
+from linli.screening.selectors import questionnaires as questionnaire_selectors
 from linli.screening.tests.builders import arrivals_for
 from linli.voice import script as scripts
 from linli.voice.script import (
@@ -237,7 +237,7 @@ def test_a_damaged_stored_prompt_is_made_again(prompt_dir):
 @pytest.mark.django_db
 def test_script_for_a_stored_questionnaire_version(world, settings):
     settings.LINLI_VOICE_TTS = "fake"
-    version = selectors.latest_version(arrivals_for(world))
+    version = questionnaire_selectors.latest_version(arrivals_for(world))
     script = script_for(version)
     assert script.version_id == version.pk
     assert script.engine == FakeTTS.name

@@ -11,8 +11,9 @@ import threading
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError, close_old_connections
+from django.utils.translation import gettext as _
 
-from linli.screening.services import escalate_running_campaigns
+from linli.screening.services import campaigns as campaign_services
 
 logger = logging.getLogger(__name__)
 
@@ -49,12 +50,12 @@ class Command(BaseCommand):
             self.wait(every)
 
     def run_once(self) -> dict[int, int]:
-        moved = escalate_running_campaigns()
+        moved = campaign_services.escalate_running_campaigns()
         if self.verbosity >= 1:
             total = sum(moved.values())
             detail = ", ".join(f"#{pk}: {n}" for pk, n in moved.items())
             self.stdout.write(
-                f"{total} target(s) put on door-knock lists / 已转入敲门名单 {total} 人"
+                _("%(total)s target(s) put on door-knock lists") % {"total": total}
                 + (f" ({detail})" if detail else "")
             )
         return moved

@@ -532,8 +532,8 @@
       problem = "login"; // a log-in page instead of an answer
       return "later";
     }
-    if (response.status === 403 && !isJson) {
-      problem = "reload"; // the CSRF check refused a stale token
+    if (response.status === 403 && !(data && data.errors)) {
+      problem = "reload"; // the CSRF check refused a stale token (the API's error, no fields)
       return "later";
     }
     if (!isJson || response.status >= 500 || response.status === 408 || response.status === 429) {
@@ -731,7 +731,7 @@
     const item = {
       // A refused record being fixed keeps its key: nothing was stored under it.
       key: form.dataset.key || uuid(),
-      url: form.action,
+      url: config.submitUrl, // the JSON API; form.action is the page without script
       campaign: config.campaign,
       target: Number(target),
       outcome,
