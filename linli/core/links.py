@@ -24,6 +24,9 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from django.core.signing import BadSignature, Signer, b62_decode, b62_encode
+from django.utils.translation import gettext_lazy as _
+
+from linli.core.errors import BilingualError
 
 SEPARATOR = "."
 SIGNATURE_CHARS = 22
@@ -32,15 +35,14 @@ _UUID_SUBJECT = "-"
 _B62_ALPHABET = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
 
 
-class LinkError(ValueError):
-    """A link that cannot be used; carries a code and a message in Chinese and English."""
+class LinkError(BilingualError):
+    """A link that cannot be used; carries a code and one gettext message."""
 
-    code = "invalid"
-    zh = "链接无效，请打开短信中的完整链接"
-    en = "this link is not valid; open the whole link from the SMS"
+    reason_code = "invalid"
+    reason = _("this link is not valid; open the whole link from the SMS")
 
     def __init__(self) -> None:
-        super().__init__(f"{self.zh} / {self.en}")
+        super().__init__(self.reason_code, self.reason)
 
 
 class InvalidLink(LinkError):
@@ -54,9 +56,8 @@ class ExpiredLink(LinkError):
     not show the person's data on the strength of an expired link. `expired_at` is aware (UTC).
     """
 
-    code = "expired"
-    zh = "链接已过期，请联系社区获取新的链接"
-    en = "this link has expired; ask your community for a new one"
+    reason_code = "expired"
+    reason = _("this link has expired; ask your community for a new one")
 
     def __init__(self, *, subject: str, expired_at: datetime) -> None:
         super().__init__()

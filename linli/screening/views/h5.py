@@ -19,7 +19,6 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonRes
 from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.csrf import csrf_exempt
@@ -134,21 +133,11 @@ def _page(template: str, context: dict, *, status: int = 200) -> HttpResponse:
 
 def _link_error_page(error: LinkError) -> HttpResponse:
     status = 410 if isinstance(error, ExpiredLink) else 404
-    return _page("screening/h5_error.html", {"zh": error.zh, "en": error.en}, status=status)
-
-
-def _in_both(message: str) -> dict[str, str]:
-    """Returns the message in Chinese and in English: a resident opening a link has chosen no
-    language, so the error page says it in both."""
-    with translation.override("zh-hans"):
-        zh = str(message)
-    with translation.override("en"):
-        en = str(message)
-    return {"zh": zh, "en": en}
+    return _page("screening/h5_error.html", {"message": error.text}, status=status)
 
 
 def _ended_page() -> HttpResponse:
-    return _page("screening/h5_error.html", _in_both(ENDED), status=410)
+    return _page("screening/h5_error.html", {"message": ENDED}, status=410)
 
 
 def _page_url(token: str, by_proxy: bool | None, **extra: str) -> str:
