@@ -22,7 +22,8 @@ from linli.areas.services import create_area
 from linli.core.roles import Role
 from linli.demo.factories import make_staff
 from linli.registry.models import Person, Relation, Residency
-from linli.screening import services
+from linli.screening.services import campaigns as campaign_services
+from linli.screening.services import questionnaires as questionnaire_services
 from linli.screening.tests.builders import add_person, draft
 
 
@@ -96,7 +97,7 @@ def running(world):
     """A running daily-symptom campaign over community A (H5, phone robot and door knock),
     deadline in a day: targets 张三丰 and 李秀英. (test_h5 and test_translations define a
     `running` of their own.)"""
-    questionnaire = services.create_questionnaire(
+    questionnaire = questionnaire_services.create_questionnaire(
         name="每日健康监测", area=world.a.community, by=world.lead_a, from_template="daily_symptoms"
     )
     campaign = draft(
@@ -105,7 +106,7 @@ def running(world):
         channels=["h5", "phone", "door_knock"],
         deadline=timezone.now() + timedelta(days=1),
     )
-    return services.launch_campaign(campaign=campaign, by=world.lead_a)
+    return campaign_services.launch_campaign(campaign=campaign, by=world.lead_a)
 
 
 @pytest.fixture
