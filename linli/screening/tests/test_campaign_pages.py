@@ -308,7 +308,7 @@ def test_a_street_campaign_is_followed_but_not_run_by_a_community_lead(world, cl
     assert page.status_code == 200
     assert not page.context["may_manage"]
     response = client.post(action_url("launch", campaign), follow=True)
-    assert "jurisdiction" in messages_of(response)
+    assert "不在管辖范围内" in messages_of(response)
     campaign.refresh_from_db()
     assert campaign.status == CampaignStatus.DRAFT
     street = client_for(world.street_officer)
