@@ -17,6 +17,7 @@ class AccountAction(models.TextChoices):
 
 
 class User(AbstractUser):
+    audit_type = "user"  # how the audit log names a staff account
     role = models.CharField(_("role"), max_length=32, choices=Role.choices, blank=True)
     display_name = models.CharField(_("display name"), max_length=60, blank=True)
     work_phone = models.CharField(_("work phone"), max_length=20, blank=True)

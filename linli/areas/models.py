@@ -39,6 +39,7 @@ ADMINISTRATIVE_LEVELS = {
 
 class Area(models.Model):
     jurisdiction_path = "path"
+    audit_type = "area"  # how the audit log names it (linli.audit.services.record_event)
 
     parent = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children"
@@ -77,6 +78,10 @@ class Area(models.Model):
         ]
 
     def __str__(self) -> str:
+        return self.name
+
+    @property
+    def audit_label(self) -> str:
         return self.name
 
     @property

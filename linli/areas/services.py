@@ -115,9 +115,6 @@ def _record(
         actor=by,
         actor_username="" if by is not None else "system",
         context=context,
-        object_type="area",
-        object_id=area.pk,
-        object_label=area.name,
-        area_path=area.path,
+        subject=area,
         detail=detail,
     )

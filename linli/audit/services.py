@@ -1,5 +1,7 @@
 """Writing the audit log. Events are only ever added."""
 
+from django.db import models
+
 from linli.audit.actions import is_registered
 from linli.audit.models import AuditEvent
 from linli.core.actors import Actor, AuditContext
@@ -11,6 +13,7 @@ def record_event(
     actor: Actor | None = None,
     actor_username: str = "",
     context: AuditContext | None = None,
+    subject: models.Model | None = None,
     object_type: str = "",
     object_id: object = "",
     object_label: str = "",
@@ -21,10 +24,19 @@ def record_event(
 ) -> AuditEvent:
     """Appends one event to the audit log and returns it.
 
-    `action` is a code some app registered (linli.audit.actions). Raises ValueError for an
-    unregistered code."""
+    `action` is a code some app registered (linli.audit.actions). `subject`, the object the
+    event is about, fills what the other arguments leave empty: its model's `audit_type`
+    (else the model name), its id, its `audit_label` if the model has one (never str(): that
+    may be an address), and its area path (the model's `jurisdiction_path` field).
+    Raises ValueError for an unregistered code."""
     if not is_registered(action):
         raise ValueError(f"unregistered audit action {action!r}")
+    if subject is not None:
+        model = type(subject)
+        object_type = object_type or str(getattr(model, "audit_type", model._meta.model_name))
+        object_id = object_id or subject.pk
+        object_label = object_label or str(getattr(subject, "audit_label", ""))
+        area_path = area_path or getattr(subject, getattr(model, "jurisdiction_path", ""), "")
     context = context or AuditContext.none()
     authenticated = actor is not None and actor.is_authenticated
     return AuditEvent.objects.create(

@@ -14,7 +14,7 @@ from linli.areas.models import Area, AreaLevel
 from linli.areas.services import create_area
 from linli.core.idnumbers import make_id_number
 from linli.registry.models import Household, Person, Relation, Residency
-from linli.registry.services import create_household, register_person
+from linli.registry.services.people import create_household, register_person
 
 # Common surnames roughly by frequency, and given-name characters.
 SURNAMES = (

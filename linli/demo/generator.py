@@ -60,7 +60,7 @@ from linli.registry.models import (
     VulnerableTag,
 )
 from linli.registry.selectors import age_on
-from linli.registry.services import Address, build_person
+from linli.registry.services.people import Address, build_person
 from linli.screening.channels import get_channel
 from linli.screening.models import (
     AttemptOutcome,

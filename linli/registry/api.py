@@ -23,8 +23,9 @@ from linli.areas.models import Area
 from linli.core.actors import AuditContext
 from linli.core.errors import both_languages
 from linli.core.pagination import CappedPaginator
-from linli.registry import selectors, services
+from linli.registry import selectors
 from linli.registry.models import Household, Residency, VulnerableTag
+from linli.registry.services import people as people_services
 
 router = Router()
 
@@ -172,7 +173,7 @@ REVEAL_PURPOSES = [key for key, _ in settings.LINLI_REVEAL_PURPOSES]
 
 
 class RevealIn(Schema):
-    field: Literal[services.REVEALABLE_FIELDS]  # type: ignore[valid-type]
+    field: Literal[people_services.REVEALABLE_FIELDS]  # type: ignore[valid-type]
     purpose: str = Field(
         description="why the full value is needed (audited); one of: " + ", ".join(REVEAL_PURPOSES),
         examples=REVEAL_PURPOSES[:1],
@@ -333,7 +334,7 @@ def get_person(request: HttpRequest, person_id: int):
     log."""
     person = selectors.person_for(request.user, person_id)
     file = selectors.person_file(request.user, person)
-    services.record_person_viewed(
+    people_services.record_person_viewed(
         person=person, by=request.user, context=AuditContext.from_request(request)
     )
     return _person_file_out(file)
@@ -351,7 +352,7 @@ def reveal_person_field(request: HttpRequest, person_id: int, body: RevealIn):
     then. Needs the CSRF token (X-CSRFToken header).
     """
     person = selectors.person_for(request.user, person_id)
-    value = services.reveal_person_field(
+    value = people_services.reveal_person_field(
         person=person,
         field=body.field,
         purpose=body.purpose,
@@ -387,7 +388,7 @@ def get_household(request: HttpRequest, household_id: int):
     """A household's file (一户一档) with its members; the view is written to the audit log."""
     household = selectors.household_for(request.user, household_id)
     row = selectors.present_household(request.user, household)
-    services.record_household_viewed(
+    people_services.record_household_viewed(
         household=household, by=request.user, context=AuditContext.from_request(request)
     )
     return asdict(row)

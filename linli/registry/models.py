@@ -1,6 +1,7 @@
 """The unified registry: one file per person (一人一档) and per household (一户一档)."""
 
 from django.db import models
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from linli.areas.models import Area
@@ -70,6 +71,8 @@ class Household(models.Model):
     """A family household (家庭户) living at one dwelling."""
 
     jurisdiction_path = "area_path"
+    audit_type = "household"  # no audit_label: its name is an address
+
     field_sensitivity = {
         "id": PUB,
         "dwelling": P,
@@ -108,11 +111,17 @@ class Household(models.Model):
     def __str__(self) -> str:
         return f"{self.address_building}{self.address_dwelling}"
 
+    @classmethod
+    def audit_url(cls, object_id: int) -> str:
+        return reverse("registry:household", args=[object_id])
+
 
 class Person(models.Model):
     """A resident. Identifiers are stored sealed (see linli.core.identifiers)."""
 
     jurisdiction_path = "area_path"
+    audit_type = "person"
+
     field_sensitivity = {
         "id": PUB,
         "name": P,
@@ -208,6 +217,15 @@ class Person(models.Model):
         return f"person {self.pk}"
 
     @property
+    def audit_label(self) -> str:
+        """The audit log names a person by a masked identifier, never by name."""
+        return self.id_number_masked or self.phone_masked
+
+    @classmethod
+    def audit_url(cls, object_id: int) -> str:
+        return reverse("registry:person", args=[object_id])
+
+    @property
     def address(self) -> str:
         return f"{self.address_building}{self.address_dwelling}"
 
@@ -296,6 +314,7 @@ class ImportBatch(models.Model):
     """One file imported into one area: the provenance unit of every value it brought."""
 
     jurisdiction_path = "area_path"
+    audit_type = "import_batch"
 
     source = models.ForeignKey(ImportSource, on_delete=models.PROTECT, related_name="batches")
     area = models.ForeignKey(Area, on_delete=models.PROTECT, related_name="+")
@@ -334,6 +353,10 @@ class ImportBatch(models.Model):
         ordering = ["-created_at", "-id"]
 
     def __str__(self) -> str:
+        return self.file_name
+
+    @property
+    def audit_label(self) -> str:
         return self.file_name
 
     @property

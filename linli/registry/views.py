@@ -16,7 +16,7 @@ from linli.areas import selectors as area_selectors
 from linli.core.actors import AuditContext
 from linli.core.pagination import CappedPaginator
 from linli.core.roles import HOUSEHOLD_EDITORS, REGISTRY_STEWARDS, policy_for
-from linli.registry import selectors, services
+from linli.registry import selectors
 from linli.registry.forms import (
     FIELD_LABELS,
     ChooseValueForm,
@@ -34,6 +34,7 @@ from linli.registry.models import BatchStatus
 from linli.registry.sections import person_sections
 from linli.registry.services import imports as import_services
 from linli.registry.services import merges
+from linli.registry.services import people as people_services
 
 
 def _page(request: HttpRequest, queryset):
@@ -135,7 +136,7 @@ def person_detail(request: HttpRequest, person_id: int) -> HttpResponse:
     if person.merged_into_id:
         messages.info(request, _("This file was merged into another one."))
         return redirect("registry:person", person_id=person.merged_into_id)
-    services.record_person_viewed(
+    people_services.record_person_viewed(
         person=person, by=request.user, context=AuditContext.from_request(request)
     )
     context = {
@@ -161,7 +162,7 @@ def reveal(request: HttpRequest, person_id: int) -> HttpResponse:
     context: dict = {"person": person, "field": request.POST.get("field", ""), "form": form}
     if form.is_valid():
         try:
-            context["value"] = services.reveal_person_field(
+            context["value"] = people_services.reveal_person_field(
                 person=person,
                 field=form.cleaned_data["field"],
                 purpose=form.cleaned_data["purpose"],
@@ -206,7 +207,7 @@ def households(request: HttpRequest) -> HttpResponse:
 @login_required
 def household_detail(request: HttpRequest, household_id: int) -> HttpResponse:
     household = selectors.household_for(request.user, household_id)
-    services.record_household_viewed(
+    people_services.record_household_viewed(
         household=household, by=request.user, context=AuditContext.from_request(request)
     )
     context = {
@@ -395,14 +396,14 @@ def change_household(request: HttpRequest, household_id: int) -> HttpResponse:
             raise Http404("not a member of this household")
         try:
             if form.cleaned_data["action"] == "make_head":
-                services.set_household_head(
+                people_services.set_household_head(
                     household=household,
                     person=person,
                     by=request.user,
                     context=AuditContext.from_request(request),
                 )
             else:
-                services.move_to_household(
+                people_services.move_to_household(
                     person=person,
                     household=None,
                     relation="",

@@ -115,6 +115,8 @@ class Questionnaire(models.Model):
     """A questionnaire a community (or a level above) owns; its content lives in versions."""
 
     jurisdiction_path = "area_path"
+    audit_type = "screening_questionnaire"
+
     field_sensitivity = {
         "id": PUB,
         "name": PUB,
@@ -144,6 +146,10 @@ class Questionnaire(models.Model):
         ordering = ["-updated_at", "-id"]
 
     def __str__(self) -> str:
+        return self.name
+
+    @property
+    def audit_label(self) -> str:
         return self.name
 
 
@@ -205,6 +211,8 @@ class Campaign(models.Model):
     match the target filters, through some channels, until a deadline."""
 
     jurisdiction_path = "area_path"
+    audit_type = "screening_campaign"
+
     field_sensitivity = {
         "id": PUB,
         "name": PUB,
@@ -267,6 +275,10 @@ class Campaign(models.Model):
         return self.name
 
     @property
+    def audit_label(self) -> str:
+        return self.name
+
+    @property
     def accepts_answers(self) -> bool:
         # A paused campaign sends nothing new but still takes answers to links already out.
         return self.status in (CampaignStatus.RUNNING, CampaignStatus.PAUSED)
@@ -283,6 +295,7 @@ class CampaignTarget(models.Model):
     """
 
     jurisdiction_path = "area_path"
+    audit_type = "screening_target"
     field_sensitivity = {
         "id": PUB,
         "campaign": PUB,

@@ -189,6 +189,8 @@ class DoNotCall(models.Model):
     """A number the robot never dials, kept as the registry keeps phones: its keyed hash
     (linli.core.identifiers.keyed_hash("phone", number)), never the number."""
 
+    audit_type = "do_not_call"
+
     field_sensitivity = {
         "id": PUB,
         "phone_hash": ID,

@@ -31,7 +31,7 @@ from linli.core.masking import mask_name
 from linli.core.permissions import require
 from linli.core.phones import normalise_phone
 from linli.registry.models import PersonTag, VulnerableTag
-from linli.registry.services import PHONE_KIND
+from linli.registry.services.people import PHONE_KIND
 from linli.screening.channels import Channel, get_channel
 from linli.screening.contact import ANSWER_BEARING
 from linli.screening.models import (
@@ -113,10 +113,7 @@ def _audit_robot(
         action=action,
         actor=by,
         context=context,
-        object_type="campaign",
-        object_id=campaign.pk,
-        object_label=campaign.name,
-        area_path=campaign.area_path,
+        subject=campaign,
         detail=detail,
     )
 

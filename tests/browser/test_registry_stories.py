@@ -172,7 +172,7 @@ def test_data_steward_imports_a_department_file_and_sees_where_values_came_from(
 def possible_duplicate(story):
     """张三峰 from a grid census: the same phone as 张三丰, a homophone name, another dwelling
     and no ID number — a pair the matcher leaves to a steward."""
-    from linli.registry.services import create_household, register_person
+    from linli.registry.services.people import create_household, register_person
 
     world = story.world
     dwelling = world.a.dwellings[3]

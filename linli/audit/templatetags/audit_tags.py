@@ -1,16 +1,13 @@
 from django import template
 from django.utils.translation import gettext_lazy as _
 
+from linli.audit.models import AuditEvent
+from linli.audit.subjects import subject_label, subject_url
 from linli.core.roles import Role
 
 register = template.Library()
 
 
-OBJECT_TYPE_LABELS = {
-    "person": _("Resident"),
-    "household": _("Household"),
-    "user": _("Staff account"),
-}
 FIELD_LABELS = {"id_number": _("ID number"), "phone": _("Phone")}
 CHANGE_LABELS = {
     "create": _("account created"),
@@ -22,7 +19,13 @@ CHANGE_LABELS = {
 
 @register.filter
 def object_type_label(code: str) -> str:
-    return str(OBJECT_TYPE_LABELS.get(code, code))
+    return subject_label(code)
+
+
+@register.filter
+def object_url(event: AuditEvent) -> str:
+    """Returns the page of the object the event is about ("" when there is none)."""
+    return subject_url(event.object_type, event.object_id)
 
 
 @register.filter

@@ -3,7 +3,7 @@ from django.db import DatabaseError, connection, transaction
 from django.urls import reverse
 
 from linli.audit.models import AuditAction, AuditEvent
-from linli.registry.services import reveal_person_field
+from linli.registry.services.people import reveal_person_field
 
 
 def test_steward_sees_reveals_in_their_jurisdiction_only(world, client_for):

@@ -15,7 +15,7 @@ from linli.demo import generator
 from linli.demo.factories import PASSWORD
 from linli.registry.models import Household, Person, PersonTag, Relation, VulnerableTag
 from linli.registry.selectors import age_on
-from linli.registry.services import address_of
+from linli.registry.services.people import address_of
 
 TINY = generator.DemoShape(
     communities=2, grids_per_community=2, compounds_per_grid=1, dwellings_per_compound=40

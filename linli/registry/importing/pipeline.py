@@ -326,9 +326,6 @@ def _write(
         action=RegistryAction.IMPORT,
         actor=batch.created_by,
         actor_username=batch.created_by.get_username() if batch.created_by else "system",
-        object_type="import_batch",
-        object_id=batch.pk,
-        object_label=batch.file_name,
-        area_path=batch.area_path,
+        subject=batch,
         detail={"rows": len(staged), "accepted": accepted, "new_people": written.new_people},
     )

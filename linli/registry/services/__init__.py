@@ -6,50 +6,7 @@
 - `imports`: uploading a department's file, confirming its mapping, discarding stale uploads,
   exporting the rejected rows (the run itself is `importing.pipeline.run_batch`).
 
-Other apps import the people services from here (`from linli.registry.services import
-record_person_event`).
+Callers import the topic module (`from linli.registry.services import people as
+people_services`) or its names (`from linli.registry.services.people import …`); nothing is
+re-exported here, so each name has one import path.
 """
-
-from linli.registry.services.people import (
-    ID_KIND,
-    PHONE_KIND,
-    REVEALABLE_FIELDS,
-    Address,
-    address_of,
-    build_person,
-    copy_identifier,
-    create_household,
-    move_to_household,
-    record_household_viewed,
-    record_person_event,
-    record_person_viewed,
-    register_person,
-    reveal_person_field,
-    seal_id_number,
-    seal_phone,
-    set_household_head,
-    store_sealed,
-    sync_tag_paths,
-)
-
-__all__ = [
-    "ID_KIND",
-    "PHONE_KIND",
-    "REVEALABLE_FIELDS",
-    "Address",
-    "address_of",
-    "build_person",
-    "copy_identifier",
-    "create_household",
-    "move_to_household",
-    "record_household_viewed",
-    "record_person_event",
-    "record_person_viewed",
-    "register_person",
-    "reveal_person_field",
-    "seal_id_number",
-    "seal_phone",
-    "set_household_head",
-    "store_sealed",
-    "sync_tag_paths",
-]

@@ -59,10 +59,7 @@ def _record_batch_event(
         actor=by,
         actor_username="" if by is not None else "system",
         context=context,
-        object_type="import_batch",
-        object_id=batch.pk,
-        object_label=batch.file_name,
-        area_path=batch.area_path,
+        subject=batch,
         detail=detail,
     )
 

@@ -237,9 +237,7 @@ def _record_household_event(
         action=action,
         actor=by,
         context=context,
-        object_type="household",
-        object_id=household.pk,
-        area_path=household.area_path,
+        subject=household,
         detail=detail,
     )
 
@@ -267,12 +265,10 @@ def reveal_person_field(
         action=AuditAction.REVEAL,
         actor=by,
         context=context,
-        object_type="person",
-        object_id=person.pk,
+        subject=person,
         object_label=getattr(person, f"{field}_masked"),
         field=field,
         purpose=purpose,
-        area_path=person.area_path,
     )
     return value
 
@@ -292,10 +288,7 @@ def record_person_event(
         action=action,
         actor=by,
         context=context,
-        object_type="person",
-        object_id=person.pk,
-        object_label=person.id_number_masked or person.phone_masked,
-        area_path=person.area_path,
+        subject=person,
         detail=detail,
     )
 

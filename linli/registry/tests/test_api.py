@@ -14,7 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from linli.audit.models import AuditAction, AuditEvent
 from linli.core.idnumbers import make_id_number
 from linli.registry.models import RegistryAction, VulnerableTag
-from linli.registry.services import create_household, register_person
+from linli.registry.services.people import create_household, register_person
 
 # The personas' full identifiers (conftest.world): never in a response unless revealed.
 ID_A = make_id_number("610113", date(1980, 5, 17), 123)

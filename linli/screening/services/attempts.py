@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 
 from linli.core.actors import Actor, AuditContext
 from linli.core.permissions import require
-from linli.screening.auditing import record_person_event
+from linli.registry.services.people import record_person_event
 from linli.screening.contact import ANSWER_BEARING, CHANNEL_OUTCOMES, REMOTE_CHANNELS
 from linli.screening.models import (
     AttemptOutcome,

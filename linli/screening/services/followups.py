@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 
 from linli.core.actors import Actor, AuditContext
 from linli.core.permissions import require
-from linli.screening.auditing import record_person_event
+from linli.registry.services.people import record_person_event
 from linli.screening.models import (
     CampaignTarget,
     DoorKnockReason,
