@@ -30,8 +30,8 @@ def in_language(message: Message, language: str, params: Mapping[str, object] | 
 
 
 def both_languages(message: Message, params: Mapping[str, object] | None = None) -> str:
-    """Returns "中文 / English" for a gettext_lazy message: for text no one's language setting
-    reaches (command output, API error bodies, files, stored records)."""
+    """Returns a gettext_lazy message in Chinese, a slash, then in English: for text no one's
+    language setting reaches (command output, API error bodies, files, stored records)."""
     zh, en = in_language(message, CHINESE, params), in_language(message, ENGLISH, params)
     return zh if zh == en else f"{zh} / {en}"
 
