@@ -62,8 +62,8 @@ from linli.screening.models import (
 from linli.screening.selectors import questionnaires as questionnaire_selectors
 from linli.screening.services import campaigns as campaign_services
 from linli.screening.services import questionnaires as questionnaire_services
-from linli.voice import services as voice
 from linli.voice.models import Line
+from linli.voice.services import calls as voice
 
 FEW, MANY = 1, 20
 

@@ -11,8 +11,8 @@ from datetime import time
 from linli.screening.selectors import questionnaires as questionnaire_selectors
 from linli.screening.services import campaigns as campaign_services
 from linli.screening.services import questionnaires as questionnaire_services
-from linli.voice import services
 from linli.voice.models import VoiceAction
+from linli.voice.services import calls as call_services
 
 NUMBER = "13900001111"
 
@@ -34,22 +34,22 @@ def _phone_campaign(world):
 
 
 def _start(world):
-    services.start_robot(campaign=_phone_campaign(world), by=world.lead_a)
+    call_services.start_robot(campaign=_phone_campaign(world), by=world.lead_a)
 
 
 def _resume(world):
     campaign = _phone_campaign(world)
-    services.start_robot(campaign=campaign, by=world.lead_a)
-    services.pause_robot(campaign=campaign, by=world.lead_a)
-    services.start_robot(campaign=campaign, by=world.lead_a)
+    call_services.start_robot(campaign=campaign, by=world.lead_a)
+    call_services.pause_robot(campaign=campaign, by=world.lead_a)
+    call_services.start_robot(campaign=campaign, by=world.lead_a)
 
 
 def _pause(world):
-    services.pause_robot(campaign=_phone_campaign(world), by=world.lead_a)
+    call_services.pause_robot(campaign=_phone_campaign(world), by=world.lead_a)
 
 
 def _configure(world):
-    services.configure_robot(
+    call_services.configure_robot(
         campaign=_phone_campaign(world),
         by=world.lead_a,
         calling_start=time(9, 0),
@@ -59,12 +59,12 @@ def _configure(world):
 
 
 def _add(world):
-    services.add_do_not_call(number=NUMBER, by=world.lead_a, reason="asked not to be called")
+    call_services.add_do_not_call(number=NUMBER, by=world.lead_a, reason="asked not to be called")
 
 
 def _remove(world):
-    services.add_do_not_call(number=NUMBER, by=world.lead_a)
-    services.remove_do_not_call(number=NUMBER, by=world.lead_a)
+    call_services.add_do_not_call(number=NUMBER, by=world.lead_a)
+    call_services.remove_do_not_call(number=NUMBER, by=world.lead_a)
 
 
 AUDITED = {
