@@ -30,9 +30,11 @@ from linli.screening.services import questionnaires as questionnaire_services
 from linli.screening.tests.builders import add_person
 from linli.voice.channels import RobotPhoneChannel
 from linli.voice.dialer import Dialer, Pacer, VirtualClock, inline_db
-from linli.voice.models import ACTIVE_STATES, CallJob, JobState, Line
+from linli.voice.models import ACTIVE_STATES, CallJob, JobState, Line, default_retry_rules
 from linli.voice.script import script_for
 from linli.voice.services import calls as call_services
+from linli.voice.services import do_not_call as do_not_call_services
+from linli.voice.services import robots as robot_services
 
 TZ = timezone.get_default_timezone()
 
@@ -64,15 +66,15 @@ def robot_campaign(world, *, name="每日健康监测", rules=None, hours=(time(
         channels=["phone", "door_knock"],
     )
     campaign_services.launch_campaign(campaign=campaign, by=world.lead_a)
-    call_services.robot_of(campaign)
-    call_services.configure_robot(
+    robot_services.robot_of(campaign)
+    robot_services.configure_robot(
         campaign=campaign,
         by=world.lead_a,
         calling_start=hours[0],
         calling_end=hours[1],
-        retry_rules=rules or call_services.default_retry_rules(),
+        retry_rules=rules or default_retry_rules(),
     )
-    call_services.start_robot(campaign=campaign, by=world.lead_a)
+    robot_services.start_robot(campaign=campaign, by=world.lead_a)
     return campaign
 
 
@@ -340,7 +342,7 @@ def test_line_concurrency_and_calls_per_second_are_never_exceeded(world, healthy
 @pytest.mark.django_db
 def test_do_not_call_numbers_are_never_dialled(world, healthy_carrier):
     campaign = robot_campaign(world)
-    call_services.add_do_not_call(number="139-0000-1111", by=world.lead_a, reason="asked")
+    do_not_call_services.add_do_not_call(number="139-0000-1111", by=world.lead_a, reason="asked")
     clock = VirtualClock(local(0, 9, 0))
     clock.run(make_dialer(clock, make_line(), healthy_carrier).run(once=True))
     assert {c.number for c in healthy_carrier.calls} == {"13812345678"}
@@ -391,10 +393,10 @@ def test_pause_stops_new_calls_and_resume_restarts_them(world, healthy_carrier):
     clock.run(make_dialer(clock, line, healthy_carrier).run(until=local(0, 9, 1)))
     before = len(healthy_carrier.calls)
     assert 0 < before < 10
-    call_services.pause_robot(campaign=campaign, by=world.lead_a)
+    robot_services.pause_robot(campaign=campaign, by=world.lead_a)
     clock.run(make_dialer(clock, line, healthy_carrier).run(until=local(0, 10, 0)))
     assert len(healthy_carrier.calls) == before
-    call_services.start_robot(campaign=campaign, by=world.lead_a)
+    robot_services.start_robot(campaign=campaign, by=world.lead_a)
     clock.run(make_dialer(clock, line, healthy_carrier).run(once=True))
     assert len(healthy_carrier.calls) == 10
 
@@ -542,7 +544,7 @@ def test_pacer_spaces_starts_by_the_rate():
 
 
 def test_next_step_by_outcome():
-    rules = call_services.default_retry_rules()
+    rules = default_retry_rules()
     now = local(0, 9, 0)
     assert call_services.next_step(rules, {"answered": 1}, "answered", now) == (JobState.DONE, None)
     assert call_services.next_step(rules, {"refused": 1}, "refused", now)[0] == JobState.DONE

@@ -39,8 +39,9 @@ from linli.screening.services import questionnaires as questionnaire_services
 from linli.screening.tests.builders import add_person
 from linli.voice.dialer import Dialer
 from linli.voice.dialogue import MAX_TRIES
-from linli.voice.models import CallJob, JobState, Line
+from linli.voice.models import CallJob, JobState, Line, default_retry_rules
 from linli.voice.services import calls as call_services
+from linli.voice.services import robots as robot_services
 
 if SIPP is None and os.environ.get("LINLI_REQUIRE_SIPP") != "1":
     pytestmark = pytest.mark.skip(reason="sipp (Debian sip-tester) is not installed")
@@ -102,16 +103,16 @@ def robot_campaign(world, line: Line):
         channels=["phone", "door_knock"],
     )
     campaign_services.launch_campaign(campaign=campaign, by=world.lead_a)
-    call_services.robot_of(campaign)
-    robot = call_services.configure_robot(
+    robot_services.robot_of(campaign)
+    robot = robot_services.configure_robot(
         campaign=campaign,
         by=world.lead_a,
         calling_start=time(0, 0),
         calling_end=time(23, 59, 59),
-        retry_rules=call_services.default_retry_rules(),
+        retry_rules=default_retry_rules(),
         line=line,
     )
-    call_services.start_robot(campaign=campaign, by=world.lead_a)
+    robot_services.start_robot(campaign=campaign, by=world.lead_a)
     return campaign, robot
 
 
