@@ -78,20 +78,20 @@ def start_robot(campaign, n: int, line=None) -> None:
     """Starts the campaign's phone robot, calling round the clock with the default retry rules
     (on `line`, or any line when None), and keeps exactly `n` of its calls queued (the demo
     makes a few more people than asked for)."""
-    from linli.voice import services
-    from linli.voice.models import CallJob
+    from linli.voice.models import CallJob, default_retry_rules
+    from linli.voice.services import robots as robot_services
 
     lead = community_lead()
-    services.robot_of(campaign)
-    services.configure_robot(
+    robot_services.robot_of(campaign)
+    robot_services.configure_robot(
         campaign=campaign,
         by=lead,
         calling_start=clock_time(0, 0),
         calling_end=clock_time(23, 59, 59),
-        retry_rules=services.default_retry_rules(),
+        retry_rules=default_retry_rules(),
         line=line,
     )
-    services.start_robot(campaign=campaign, by=lead)
+    robot_services.start_robot(campaign=campaign, by=lead)
     extra = CallJob.objects.filter(campaign=campaign).order_by("-id").values_list("id", flat=True)
     CallJob.objects.filter(pk__in=list(extra[n:])).delete()
 
@@ -357,12 +357,12 @@ def _sip_campaign(n: int, line):
     """A running yes/no campaign over the demo community with its robot on the SIP line and
     exactly `n` calls queued; every other robot paused (they would call on any line)."""
     from linli.screening.models import ChannelCode
-    from linli.voice import services
     from linli.voice.models import CallJob, Robot, RobotStatus
+    from linli.voice.services import robots as robot_services
 
     lead = community_lead()
     for robot in Robot.objects.filter(status=RobotStatus.RUNNING).select_related("campaign"):
-        services.pause_robot(campaign=robot.campaign, by=lead)
+        robot_services.pause_robot(campaign=robot.campaign, by=lead)
     campaign = launch_campaign(
         questionnaire="健康排查（SIP）",
         campaign="健康排查（直连SIP压力测试）",

@@ -62,8 +62,8 @@ from linli.screening.models import (
 from linli.screening.selectors import questionnaires as questionnaire_selectors
 from linli.screening.services import campaigns as campaign_services
 from linli.screening.services import questionnaires as questionnaire_services
-from linli.voice import services as voice
 from linli.voice.models import Line
+from linli.voice.services import robots as robot_services
 
 FEW, MANY = 1, 20
 
@@ -231,7 +231,7 @@ def seed_call_jobs(world, n: int) -> dict:
     Line.objects.create(name="中继一", carrier="simulated", max_concurrent=30, calls_per_second=5)
     residents(world, n)
     campaign = launched(world, ["phone", "door_knock"])
-    voice.start_robot(campaign=campaign, by=world.lead_a)
+    robot_services.start_robot(campaign=campaign, by=world.lead_a)
     return {"campaign_id": campaign.pk}
 
 

@@ -10,7 +10,7 @@ from django.utils import timezone
 from linli.screening.channels import PhoneChannel
 from linli.screening.contact import Dispatch
 from linli.screening.models import CampaignTarget, ChannelCode
-from linli.voice.services import queue_call
+from linli.voice.services.queue import queue_call
 
 
 class RobotPhoneChannel(PhoneChannel):

@@ -1,6 +1,6 @@
 """The dialer: an asyncio process that works through the robot's call jobs.
 
-One loop per process. It claims due jobs (linli.voice.services.claim_jobs: running robots of
+One loop per process. It claims due jobs (linli.voice.services.calls.claim_jobs: running robots of
 running campaigns, inside their calling hours, the vulnerable first, never a person already
 in a call, never a do-not-call number) up to each line's free capacity, paces the calls of
 each line to its calls-per-second, places them through the line's Carrier, runs the
@@ -38,10 +38,10 @@ from django.utils import timezone
 from linli.adapters import telephony
 from linli.adapters.asr import recogniser_from_settings
 from linli.adapters.telephony.base import CallRequest, Carrier, HungUp
-from linli.voice import services
 from linli.voice.dialogue import run_dialogue
 from linli.voice.models import Line
 from linli.voice.script import script_for
+from linli.voice.services import calls as call_services
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -385,7 +385,7 @@ class Dialer:
         self.recogniser = recogniser
         self.stats = Stats()
         self.lines: list[LineRuntime] = []
-        self._tasks: dict[asyncio.Task, services.ClaimedCall] = {}
+        self._tasks: dict[asyncio.Task, call_services.ClaimedCall] = {}
         self._script_cache: dict[int, Any] = {}
         self._wake: asyncio.Event | None = None
         self._asked_every_line = False
@@ -464,28 +464,28 @@ class Dialer:
                     await line.carrier.close()
         return self.stats
 
-    def _write_journal(self, entries: list[services.JournalEntry]) -> list[None]:
-        services.journal_calls(owner=self.owner, entries=entries, now=self.clock.now())
+    def _write_journal(self, entries: list[call_services.JournalEntry]) -> list[None]:
+        call_services.journal_calls(owner=self.owner, entries=entries, now=self.clock.now())
         return [None] * len(entries)
 
-    def _write_finishes(self, finishes: list[services.Finish]) -> list:
-        return services.finish_calls(owner=self.owner, finishes=finishes)
+    def _write_finishes(self, finishes: list[call_services.Finish]) -> list:
+        return call_services.finish_calls(owner=self.owner, finishes=finishes)
 
     async def _housekeeping(self) -> None:
         now = self.clock.now()
-        await self.db(services.sweep_jobs, now=now)
-        recovered = await self.db(services.recover_expired, now=now)
+        await self.db(call_services.sweep_jobs, now=now)
+        recovered = await self.db(call_services.recover_expired, now=now)
         if recovered:
             log.warning("closed %s attempts left by a dialer that stopped", recovered)
             self.stats.recovered += recovered
 
     async def _heartbeat(self) -> None:
         while True:
-            await self.clock.sleep(services.LEASE_SECONDS / 3)
+            await self.clock.sleep(call_services.LEASE_SECONDS / 3)
             ids = [call.job_id for call in self._tasks.values()]
             if ids:
                 await self.db(
-                    services.extend_leases, owner=self.owner, job_ids=ids, now=self.clock.now()
+                    call_services.extend_leases, owner=self.owner, job_ids=ids, now=self.clock.now()
                 )
 
     async def _fill(self) -> int:
@@ -503,7 +503,7 @@ class Dialer:
                 self._asked_every_line = False
                 continue
             claimed = await self.db(
-                services.claim_jobs,
+                call_services.claim_jobs,
                 owner=self.owner,
                 line_id=line.line_id,
                 limit=free,
@@ -534,7 +534,7 @@ class Dialer:
             self._script_cache[version_id] = script
         return script
 
-    async def _call(self, line: LineRuntime, call: services.ClaimedCall) -> None:
+    async def _call(self, line: LineRuntime, call: call_services.ClaimedCall) -> None:
         session = None
         on_line = True
         self.stats.in_progress += 1
@@ -574,7 +574,7 @@ class Dialer:
             line.active -= 1
             self.stats.in_progress -= 1
             result = await self._recorder.submit(
-                services.Finish(
+                call_services.Finish(
                     call=call,
                     outcome=outcome,
                     started_at=started_at,
@@ -607,19 +607,21 @@ class Dialer:
                 self.stats.in_progress -= 1
 
     async def _converse(
-        self, call: services.ClaimedCall, session, answers: dict[str, object]
+        self, call: call_services.ClaimedCall, session, answers: dict[str, object]
     ) -> tuple[str, bool, dict]:
         """Runs the dialogue on an answered call, journalling each answer as it is given (into
         `answers` too, for the attempt recorded at the end)."""
         answered_mono = self.clock.monotonic()
         # Not awaited: until it is written a crash closes the attempt as failed, and no
         # answer can be written before it (the journal keeps its order).
-        self._journal.submit(services.JournalEntry(call, in_call=True)).add_done_callback(_consume)
+        self._journal.submit(call_services.JournalEntry(call, in_call=True)).add_done_callback(
+            _consume
+        )
         script = await self._script(call.version_id)
 
         async def on_answer(key: str, value: object) -> None:
             answers[key] = value
-            await self._journal.submit(services.JournalEntry(call, answers={key: value}))
+            await self._journal.submit(call_services.JournalEntry(call, answers={key: value}))
             self.stats.answers_saved += 1
 
         speech = {"recogniser": self.recogniser} if self.recogniser is not None else {}

@@ -4,7 +4,7 @@ state), refreshed by htmx every few seconds.
 
 For campaign managers (linli.screening.services.CAMPAIGN_MANAGERS): 404 for a campaign the
 user cannot see, 403 for a role that does not run campaigns; changing the robot of a
-campaign over an area above the user's own is refused by the services.
+campaign over an area above the user's own is refused by the call_services.
 """
 
 from django import forms
@@ -23,8 +23,9 @@ from linli.core.jurisdiction import path_within
 from linli.core.permissions import require
 from linli.screening.models import AttemptOutcome, Campaign, ChannelCode
 from linli.screening.roles import CAMPAIGN_MANAGERS
-from linli.voice import selectors, services
+from linli.voice import selectors
 from linli.voice.models import RETRYABLE_OUTCOMES, Robot, RobotStatus
+from linli.voice.services import robots as robot_services
 
 LIVE_SECONDS = 5
 
@@ -60,12 +61,12 @@ class RobotSettingsForm(forms.Form):
             self.fields[f"{outcome}_max"] = forms.IntegerField(
                 label=_("%(outcome)s: attempts") % {"outcome": labels[outcome]},
                 min_value=0,
-                max_value=services.MAX_RETRIES_PER_OUTCOME,
+                max_value=robot_services.MAX_RETRIES_PER_OUTCOME,
             )
             self.fields[f"{outcome}_after"] = forms.IntegerField(
                 label=_("%(outcome)s: retry after (minutes)") % {"outcome": labels[outcome]},
                 min_value=1,
-                max_value=services.MAX_RETRY_MINUTES,
+                max_value=robot_services.MAX_RETRY_MINUTES,
             )
 
     def clean(self):
@@ -142,7 +143,7 @@ def _report(request: HttpRequest, action, done: str, campaign: Campaign) -> None
 def robot_start(request: HttpRequest, campaign_id: int) -> HttpResponse:
     """Starts or resumes the robot (queues the calls not queued yet)."""
     campaign = _campaign(request, campaign_id)
-    _report(request, services.start_robot, _("The robot is calling."), campaign)
+    _report(request, robot_services.start_robot, _("The robot is calling."), campaign)
     return redirect("voice:campaign", campaign_id=campaign.pk)
 
 
@@ -152,7 +153,7 @@ def robot_pause(request: HttpRequest, campaign_id: int) -> HttpResponse:
     campaign = _campaign(request, campaign_id)
     _report(
         request,
-        services.pause_robot,
+        robot_services.pause_robot,
         _("Paused: no new call is placed; calls in progress finish."),
         campaign,
     )
@@ -167,7 +168,7 @@ def robot_settings(request: HttpRequest, campaign_id: int) -> HttpResponse:
     form = RobotSettingsForm(request.POST, robot=robot)
     if form.is_valid():
         try:
-            services.configure_robot(
+            robot_services.configure_robot(
                 campaign=campaign,
                 by=request.user,
                 calling_start=form.cleaned_data["calling_start"],

@@ -11,8 +11,9 @@ from datetime import time
 from linli.screening.selectors import questionnaires as questionnaire_selectors
 from linli.screening.services import campaigns as campaign_services
 from linli.screening.services import questionnaires as questionnaire_services
-from linli.voice import services
 from linli.voice.models import VoiceAction
+from linli.voice.services import do_not_call as do_not_call_services
+from linli.voice.services import robots as robot_services
 
 NUMBER = "13900001111"
 
@@ -34,22 +35,22 @@ def _phone_campaign(world):
 
 
 def _start(world):
-    services.start_robot(campaign=_phone_campaign(world), by=world.lead_a)
+    robot_services.start_robot(campaign=_phone_campaign(world), by=world.lead_a)
 
 
 def _resume(world):
     campaign = _phone_campaign(world)
-    services.start_robot(campaign=campaign, by=world.lead_a)
-    services.pause_robot(campaign=campaign, by=world.lead_a)
-    services.start_robot(campaign=campaign, by=world.lead_a)
+    robot_services.start_robot(campaign=campaign, by=world.lead_a)
+    robot_services.pause_robot(campaign=campaign, by=world.lead_a)
+    robot_services.start_robot(campaign=campaign, by=world.lead_a)
 
 
 def _pause(world):
-    services.pause_robot(campaign=_phone_campaign(world), by=world.lead_a)
+    robot_services.pause_robot(campaign=_phone_campaign(world), by=world.lead_a)
 
 
 def _configure(world):
-    services.configure_robot(
+    robot_services.configure_robot(
         campaign=_phone_campaign(world),
         by=world.lead_a,
         calling_start=time(9, 0),
@@ -59,12 +60,14 @@ def _configure(world):
 
 
 def _add(world):
-    services.add_do_not_call(number=NUMBER, by=world.lead_a, reason="asked not to be called")
+    do_not_call_services.add_do_not_call(
+        number=NUMBER, by=world.lead_a, reason="asked not to be called"
+    )
 
 
 def _remove(world):
-    services.add_do_not_call(number=NUMBER, by=world.lead_a)
-    services.remove_do_not_call(number=NUMBER, by=world.lead_a)
+    do_not_call_services.add_do_not_call(number=NUMBER, by=world.lead_a)
+    do_not_call_services.remove_do_not_call(number=NUMBER, by=world.lead_a)
 
 
 AUDITED = {

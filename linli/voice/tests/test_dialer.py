@@ -28,11 +28,13 @@ from linli.screening.services import campaigns as campaign_services
 from linli.screening.services import followups as followup_services
 from linli.screening.services import questionnaires as questionnaire_services
 from linli.screening.tests.builders import add_person
-from linli.voice import services
 from linli.voice.channels import RobotPhoneChannel
 from linli.voice.dialer import Dialer, Pacer, VirtualClock, inline_db
-from linli.voice.models import ACTIVE_STATES, CallJob, JobState, Line
+from linli.voice.models import ACTIVE_STATES, CallJob, JobState, Line, default_retry_rules
 from linli.voice.script import script_for
+from linli.voice.services import calls as call_services
+from linli.voice.services import do_not_call as do_not_call_services
+from linli.voice.services import robots as robot_services
 
 TZ = timezone.get_default_timezone()
 
@@ -64,15 +66,15 @@ def robot_campaign(world, *, name="每日健康监测", rules=None, hours=(time(
         channels=["phone", "door_knock"],
     )
     campaign_services.launch_campaign(campaign=campaign, by=world.lead_a)
-    services.robot_of(campaign)
-    services.configure_robot(
+    robot_services.robot_of(campaign)
+    robot_services.configure_robot(
         campaign=campaign,
         by=world.lead_a,
         calling_start=hours[0],
         calling_end=hours[1],
-        retry_rules=rules or services.default_retry_rules(),
+        retry_rules=rules or default_retry_rules(),
     )
-    services.start_robot(campaign=campaign, by=world.lead_a)
+    robot_services.start_robot(campaign=campaign, by=world.lead_a)
     return campaign
 
 
@@ -202,7 +204,7 @@ def test_pressing_0_puts_the_resident_on_the_grid_door_knock_list(world):
         assert target.door_knock_reason == "need_help" and target.escalated_at is not None
         task = target.tasks.get()
         assert task.kind == "need_help" and task.status == "open"
-        assert services.WANTS_PERSON_NOTE in task.reasons
+        assert call_services.WANTS_PERSON_NOTE in task.reasons
         assert target.call_job.state == JobState.DONE
         attempt = ContactAttempt.objects.get(target=target)
         assert attempt.detail["wants_person"] is True
@@ -340,7 +342,7 @@ def test_line_concurrency_and_calls_per_second_are_never_exceeded(world, healthy
 @pytest.mark.django_db
 def test_do_not_call_numbers_are_never_dialled(world, healthy_carrier):
     campaign = robot_campaign(world)
-    services.add_do_not_call(number="139-0000-1111", by=world.lead_a, reason="asked")
+    do_not_call_services.add_do_not_call(number="139-0000-1111", by=world.lead_a, reason="asked")
     clock = VirtualClock(local(0, 9, 0))
     clock.run(make_dialer(clock, make_line(), healthy_carrier).run(once=True))
     assert {c.number for c in healthy_carrier.calls} == {"13812345678"}
@@ -391,10 +393,10 @@ def test_pause_stops_new_calls_and_resume_restarts_them(world, healthy_carrier):
     clock.run(make_dialer(clock, line, healthy_carrier).run(until=local(0, 9, 1)))
     before = len(healthy_carrier.calls)
     assert 0 < before < 10
-    services.pause_robot(campaign=campaign, by=world.lead_a)
+    robot_services.pause_robot(campaign=campaign, by=world.lead_a)
     clock.run(make_dialer(clock, line, healthy_carrier).run(until=local(0, 10, 0)))
     assert len(healthy_carrier.calls) == before
-    services.start_robot(campaign=campaign, by=world.lead_a)
+    robot_services.start_robot(campaign=campaign, by=world.lead_a)
     clock.run(make_dialer(clock, line, healthy_carrier).run(once=True))
     assert len(healthy_carrier.calls) == 10
 
@@ -459,19 +461,21 @@ def test_crash_and_resume_records_every_attempt_once_and_loses_no_answer(world):
 def test_a_dialer_thought_dead_cannot_record_its_attempt_twice(world):
     campaign = robot_campaign(world)
     now = local(0, 9, 0)
-    [call, _other] = services.claim_jobs(owner="old", line_id=make_line().pk, limit=2, now=now)
-    assert services.mark_in_call(call=call, owner="old", now=now)
-    assert services.save_answer(call=call, owner="old", key="temperature", value="37.0", at=now)
+    [call, _other] = call_services.claim_jobs(owner="old", line_id=make_line().pk, limit=2, now=now)
+    assert call_services.mark_in_call(call=call, owner="old", now=now)
+    assert call_services.save_answer(
+        call=call, owner="old", key="temperature", value="37.0", at=now
+    )
     # The old dialer stops extending its lease; another one recovers the attempt.
-    later = now + timedelta(seconds=services.LEASE_SECONDS + 1)
-    assert services.recover_expired(now=later) == 2
+    later = now + timedelta(seconds=call_services.LEASE_SECONDS + 1)
+    assert call_services.recover_expired(now=later) == 2
     attempt = ContactAttempt.objects.get(idempotency_key=call.call_id)
     assert attempt.outcome == "hung_up" and attempt.answers == {"temperature": 37.0}
     job = CallJob.objects.get(pk=call.job_id)
     state, counts = job.state, job.outcome_counts
     # The old dialer comes back and finishes its call: nothing changes, nothing is doubled.
-    assert not services.save_answer(call=call, owner="old", key="cough", value=True, at=later)
-    result = services.finish_call(
+    assert not call_services.save_answer(call=call, owner="old", key="cough", value=True, at=later)
+    result = call_services.finish_call(
         call=call,
         owner="old",
         outcome="answered",
@@ -489,18 +493,18 @@ def test_a_dialer_thought_dead_cannot_record_its_attempt_twice(world):
 def test_an_answer_the_questionnaire_refuses_does_not_lose_the_others(world):
     robot_campaign(world)
     now = local(0, 9, 0)
-    [call, _other] = services.claim_jobs(owner="d", line_id=make_line().pk, limit=2, now=now)
-    results = services.finish_calls(
+    [call, _other] = call_services.claim_jobs(owner="d", line_id=make_line().pk, limit=2, now=now)
+    results = call_services.finish_calls(
         owner="d",
         finishes=[
-            services.Finish(
+            call_services.Finish(
                 call=call,
                 outcome="hung_up",
                 started_at=now,
                 finished_at=now + timedelta(minutes=1),
                 answers={"temperature": "36.8", "no_such_question": "1"},
             ),
-            services.Finish(call=_other, outcome="busy", started_at=now, finished_at=now),
+            call_services.Finish(call=_other, outcome="busy", started_at=now, finished_at=now),
         ],
     )
     assert [r.outcome for r in results] == ["hung_up", "busy"]
@@ -540,12 +544,14 @@ def test_pacer_spaces_starts_by_the_rate():
 
 
 def test_next_step_by_outcome():
-    rules = services.default_retry_rules()
+    rules = default_retry_rules()
     now = local(0, 9, 0)
-    assert services.next_step(rules, {"answered": 1}, "answered", now) == (JobState.DONE, None)
-    assert services.next_step(rules, {"refused": 1}, "refused", now)[0] == JobState.DONE
-    assert services.next_step(rules, {"wrong_number": 1}, "wrong_number", now)[0] == "given_up"
-    state, at = services.next_step(rules, {"busy": 1}, "busy", now)
+    assert call_services.next_step(rules, {"answered": 1}, "answered", now) == (JobState.DONE, None)
+    assert call_services.next_step(rules, {"refused": 1}, "refused", now)[0] == JobState.DONE
+    assert call_services.next_step(rules, {"wrong_number": 1}, "wrong_number", now)[0] == "given_up"
+    state, at = call_services.next_step(rules, {"busy": 1}, "busy", now)
     assert state == JobState.WAITING_RETRY and at == now + timedelta(minutes=10)
-    assert services.next_step(rules, {"busy": 3}, "busy", now)[0] == JobState.GIVEN_UP
-    assert services.next_step(rules, {"hung_up": 1}, "hung_up", now, complete=True)[0] == "done"
+    assert call_services.next_step(rules, {"busy": 3}, "busy", now)[0] == JobState.GIVEN_UP
+    assert (
+        call_services.next_step(rules, {"hung_up": 1}, "hung_up", now, complete=True)[0] == "done"
+    )

@@ -15,8 +15,8 @@ from linli.screening.models import CampaignTarget, ContactAttempt
 from linli.screening.selectors import questionnaires as questionnaire_selectors
 from linli.screening.services import campaigns as campaign_services
 from linli.screening.services import questionnaires as questionnaire_services
-from linli.voice import services
 from linli.voice.models import CallJob, JobState, Line
+from linli.voice.services import robots as robot_services
 
 SMALL = generator.DemoShape(
     communities=1, grids_per_community=1, compounds_per_grid=1, dwellings_per_compound=6
@@ -44,7 +44,7 @@ def phone_campaign(db):
         channels=["phone", "door_knock"],
     )
     campaign_services.launch_campaign(campaign=campaign, by=lead)
-    services.start_robot(campaign=campaign, by=lead)
+    robot_services.start_robot(campaign=campaign, by=lead)
     return campaign
 
 

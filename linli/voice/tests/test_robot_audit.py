@@ -5,8 +5,9 @@ import pytest
 
 from linli.audit.models import AuditEvent
 from linli.core.actors import AuditContext
-from linli.voice import services
 from linli.voice.models import VoiceAction
+from linli.voice.services import do_not_call as do_not_call_services
+from linli.voice.services import robots as robot_services
 from linli.voice.tests.audit_expectations import NUMBER, RESUME, _phone_campaign
 
 
@@ -28,7 +29,7 @@ def test_robot_events_name_the_campaign_actor_and_request(world):
     """Each event names the campaign, its area, the actor and the request's address."""
     campaign = _phone_campaign(world)
     context = AuditContext(ip_address="10.1.2.3", user_agent="pytest")
-    services.start_robot(campaign=campaign, by=world.lead_a, context=context)
+    robot_services.start_robot(campaign=campaign, by=world.lead_a, context=context)
     event = AuditEvent.objects.get(action=VoiceAction.ROBOT_START)
     assert (event.object_id, event.area_path) == (str(campaign.pk), campaign.area_path)
     assert event.actor == world.lead_a and event.ip_address == "10.1.2.3"
@@ -38,9 +39,9 @@ def test_robot_events_name_the_campaign_actor_and_request(world):
 @pytest.mark.django_db
 def test_do_not_call_changes_are_audited_without_the_number(world):
     """Adding and removing a number is logged by the entry, never by the number."""
-    services.add_do_not_call(number=NUMBER, by=world.lead_a, reason="asked")
-    assert services.remove_do_not_call(number=NUMBER, by=world.lead_a)
-    assert not services.remove_do_not_call(number=NUMBER, by=world.lead_a)
+    do_not_call_services.add_do_not_call(number=NUMBER, by=world.lead_a, reason="asked")
+    assert do_not_call_services.remove_do_not_call(number=NUMBER, by=world.lead_a)
+    assert not do_not_call_services.remove_do_not_call(number=NUMBER, by=world.lead_a)
     events = AuditEvent.objects.filter(object_type="do_not_call").order_by("id")
     assert [e.action for e in events] == [
         VoiceAction.DO_NOT_CALL_ADD,

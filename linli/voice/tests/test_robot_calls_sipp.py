@@ -37,10 +37,11 @@ from linli.screening.selectors import questionnaires as questionnaire_selectors
 from linli.screening.services import campaigns as campaign_services
 from linli.screening.services import questionnaires as questionnaire_services
 from linli.screening.tests.builders import add_person
-from linli.voice import services
 from linli.voice.dialer import Dialer
 from linli.voice.dialogue import MAX_TRIES
-from linli.voice.models import CallJob, JobState, Line
+from linli.voice.models import CallJob, JobState, Line, default_retry_rules
+from linli.voice.services import calls as call_services
+from linli.voice.services import robots as robot_services
 
 if SIPP is None and os.environ.get("LINLI_REQUIRE_SIPP") != "1":
     pytestmark = pytest.mark.skip(reason="sipp (Debian sip-tester) is not installed")
@@ -102,16 +103,16 @@ def robot_campaign(world, line: Line):
         channels=["phone", "door_knock"],
     )
     campaign_services.launch_campaign(campaign=campaign, by=world.lead_a)
-    services.robot_of(campaign)
-    robot = services.configure_robot(
+    robot_services.robot_of(campaign)
+    robot = robot_services.configure_robot(
         campaign=campaign,
         by=world.lead_a,
         calling_start=time(0, 0),
         calling_end=time(23, 59, 59),
-        retry_rules=services.default_retry_rules(),
+        retry_rules=default_retry_rules(),
         line=line,
     )
-    services.start_robot(campaign=campaign, by=world.lead_a)
+    robot_services.start_robot(campaign=campaign, by=world.lead_a)
     return campaign, robot
 
 
@@ -269,7 +270,7 @@ def test_robot_calls_six_callees_over_sip_and_stores_exactly_what_they_said(worl
     # Once their intervals have passed exactly these three are dialled again, nobody else.
     later = max(jobs[who].next_at for who in retried)
     before = min(jobs[who].next_at for who in retried) - timedelta(seconds=1)
-    assert services.claim_jobs(owner="probe", line_id=line.pk, limit=10, now=before) == []
-    again = services.claim_jobs(owner="probe", line_id=line.pk, limit=10, now=later)
+    assert call_services.claim_jobs(owner="probe", line_id=line.pk, limit=10, now=before) == []
+    again = call_services.claim_jobs(owner="probe", line_id=line.pk, limit=10, now=later)
     assert {call.person_id for call in again} == {people[who].pk for who in retried}
     assert all(call.attempt == 2 for call in again)

@@ -1,19 +1,20 @@
-"""Writes of the phone robot: the robot's controls, the call queue, and every step a dialer
-takes on a job (claim, answered, an answer, the outcome, recovery of a dead dialer's jobs).
+"""The dialer's steps on a call job: claim, answered, an answer, the outcome, recovery of a
+dead dialer's jobs, the sweep of jobs never to be dialled, and the release of unused claims.
 
 The dialer (linli.voice.dialer) runs these synchronous functions in a thread (or inline in
 the virtual-time simulation); every step is one transaction, so the database alone says
 where each call stands. Answers given during a call are journalled on its job as they are
 given (journal_calls, one cheap statement for many calls); when the call ends its attempt,
 outcome and every answer, is recorded once through the robot PhoneChannel's collect(), i.e.
-linli.screening.services.record_attempt, keyed by the attempt's call id, so an attempt is
-recorded once whoever closes it (the dialer, or the recovery from a dead dialer's journal).
+linli.screening.services.attempts.record_attempt, keyed by the attempt's call id, so an
+attempt is recorded once whoever closes it (the dialer, or the recovery from a dead dialer's
+journal).
 """
 
 import json
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -21,30 +22,20 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
-from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from linli.audit.services import record_event
 from linli.core import identifiers
-from linli.core.actors import Actor, AuditContext
 from linli.core.masking import mask_name
-from linli.core.permissions import require
-from linli.core.phones import normalise_phone
-from linli.registry.models import PersonTag, VulnerableTag
-from linli.registry.services.people import PHONE_KIND
 from linli.screening.channels import Channel, get_channel
 from linli.screening.contact import ANSWER_BEARING
 from linli.screening.models import (
     AttemptOutcome,
-    Campaign,
     CampaignStatus,
     CampaignTarget,
     ChannelCode,
     DoorKnockReason,
-    TargetStatus,
 )
 from linli.screening.questionnaires.answers import InvalidAnswers
-from linli.screening.roles import CAMPAIGN_MANAGERS
 from linli.screening.services import followups as followup_services
 from linli.voice.models import (
     ACTIVE_STATES,
@@ -53,351 +44,23 @@ from linli.voice.models import (
     CallJob,
     DoNotCall,
     JobState,
-    Line,
-    Robot,
     RobotStatus,
-    VoiceAction,
     default_retry_rules,
 )
+from linli.voice.services.queue import dialable
 
 log = logging.getLogger(__name__)
 
 # How long a claimed job stays its dialer's without a heartbeat. A dialer alive extends
 # the leases of its calls every LEASE_SECONDS / 3; one that died leaves them to expire.
 LEASE_SECONDS = 120
-# Targets the robot still calls: nobody reached them and nothing says not to call, or they
-# hung up mid-way (reached, but the questionnaire is not complete).
-DIALABLE = (TargetStatus.PENDING, TargetStatus.NO_ANSWER)
-
-
-def dialable(prefix: str = "") -> Q:
-    return Q(**{f"{prefix}status__in": DIALABLE}) | Q(
-        **{f"{prefix}status": TargetStatus.REACHED, f"{prefix}complete": False}
-    )
-
-
-# Vulnerable-group tags that put a person first in the queue (no smartphone is not one).
-PRIORITY_TAGS = tuple(t for t in VulnerableTag.values if t != VulnerableTag.NO_SMARTPHONE)
 # The reason on the need-help task of a resident who pressed 0 (read by the grid worker).
 WANTS_PERSON_NOTE = gettext_lazy("asked the phone robot for a person")
-MAX_RETRIES_PER_OUTCOME = 10
-MAX_RETRY_MINUTES = 24 * 60
 
 
 def call_id_for(job_id: int, attempt: int) -> str:
     """The attempt's call id: its ContactAttempt key; answers use "<call id>:<question>"."""
     return f"r{job_id}-{attempt}"
-
-
-def phone_hash(number: str) -> str:
-    return identifiers.keyed_hash(PHONE_KIND, number)
-
-
-# ---------------------------------------------------------------------------------------------
-# The robot's controls (campaign managers)
-
-
-def _require_manager(by: Actor, campaign: Campaign) -> None:
-    require(by, roles=CAMPAIGN_MANAGERS, paths=[campaign.area_path])
-
-
-def _audit_robot(
-    action: str,
-    *,
-    campaign: Campaign,
-    by: Actor,
-    context: AuditContext | None,
-    detail: dict[str, Any],
-) -> None:
-    record_event(
-        action=action,
-        actor=by,
-        context=context,
-        subject=campaign,
-        detail=detail,
-    )
-
-
-def robot_of(campaign: Campaign) -> Robot:
-    """Returns the campaign's robot, created paused with the default hours and rules."""
-    robot, _created = Robot.objects.get_or_create(
-        campaign=campaign, defaults={"area_path": campaign.area_path}
-    )
-    return robot
-
-
-def _check_phone_campaign(campaign: Campaign) -> None:
-    if ChannelCode.PHONE not in campaign.channels:
-        raise ValidationError(_("This campaign does not use the phone robot."))
-
-
-@transaction.atomic
-def start_robot(
-    *,
-    campaign: Campaign,
-    by: Actor,
-    now: datetime | None = None,
-    context: AuditContext | None = None,
-) -> Robot:
-    """Starts (or resumes) the robot: queues a call for every target it can reach that has
-    none yet, and lets the dialer call them within the calling hours. Audited as robot_start
-    the first time, robot_resume after that. Returns the robot. Raises PermissionDenied;
-    ValidationError when the campaign is not running or does not use the phone robot."""
-    _require_manager(by, campaign)
-    now = now or timezone.now()
-    campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
-    _check_phone_campaign(campaign)
-    if campaign.status != CampaignStatus.RUNNING:
-        raise ValidationError(_("The campaign is not running."))
-    robot = robot_of(campaign)
-    resumed = robot.started_at is not None
-    queued = enqueue_calls(campaign=campaign, now=now)
-    robot.status = RobotStatus.RUNNING
-    robot.started_at = robot.started_at or now
-    robot.updated_by_id = by.pk
-    robot.save(update_fields=["status", "started_at", "updated_by", "updated_at"])
-    _audit_robot(
-        VoiceAction.ROBOT_RESUME if resumed else VoiceAction.ROBOT_START,
-        campaign=campaign,
-        by=by,
-        context=context,
-        detail={"queued": queued},
-    )
-    return robot
-
-
-@transaction.atomic
-def pause_robot(
-    *,
-    campaign: Campaign,
-    by: Actor,
-    now: datetime | None = None,
-    context: AuditContext | None = None,
-) -> Robot:
-    """Pauses the robot: no new call is placed; calls in progress finish. Audited as
-    robot_pause. Returns the robot. Raises PermissionDenied."""
-    _require_manager(by, campaign)
-    robot = Robot.objects.select_for_update().get(pk=robot_of(campaign).pk)
-    robot.status = RobotStatus.PAUSED
-    robot.paused_at = now or timezone.now()
-    robot.updated_by_id = by.pk
-    robot.save(update_fields=["status", "paused_at", "updated_by", "updated_at"])
-    _audit_robot(VoiceAction.ROBOT_PAUSE, campaign=campaign, by=by, context=context, detail={})
-    return robot
-
-
-def clean_retry_rules(raw: object) -> dict[str, dict[str, float]]:
-    """Returns retry rules in canonical form. Raises ValidationError keyed "retry_rules"."""
-    if not isinstance(raw, dict):
-        raise ValidationError({"retry_rules": _("The retry rules must be an object.")})
-    rules = {}
-    for outcome, rule in raw.items():
-        if outcome not in RETRYABLE_OUTCOMES:
-            raise ValidationError(
-                {"retry_rules": _("Unknown outcome %(outcome)s.") % {"outcome": repr(outcome)}}
-            )
-        if not isinstance(rule, dict):
-            raise ValidationError(
-                {"retry_rules": _("%(outcome)s: must be an object.") % {"outcome": outcome}}
-            )
-        try:
-            limit, after = int(rule.get("max", 0)), float(rule.get("after_minutes", 30))
-        except (TypeError, ValueError):
-            raise ValidationError(
-                {"retry_rules": _("%(outcome)s: must be numbers.") % {"outcome": outcome}}
-            ) from None
-        if not 0 <= limit <= MAX_RETRIES_PER_OUTCOME:
-            raise ValidationError(
-                {
-                    "retry_rules": _("%(outcome)s: at most %(max)d attempts.")
-                    % {"outcome": outcome, "max": MAX_RETRIES_PER_OUTCOME}
-                }
-            )
-        if not 1 <= after <= MAX_RETRY_MINUTES:
-            raise ValidationError(
-                {
-                    "retry_rules": _("%(outcome)s: retry after 1 to %(minutes)d minutes.")
-                    % {"outcome": outcome, "minutes": MAX_RETRY_MINUTES}
-                }
-            )
-        rules[outcome] = {"max": limit, "after_minutes": after}
-    return rules
-
-
-@transaction.atomic
-def configure_robot(
-    *,
-    campaign: Campaign,
-    by: Actor,
-    calling_start: time,
-    calling_end: time,
-    retry_rules: dict[str, Any],
-    line: Line | None = None,
-    context: AuditContext | None = None,
-) -> Robot:
-    """Sets the robot's calling hours (local time, start before end, no night calls across
-    midnight), retry rules and line; audited as robot_settings with the new values. Returns
-    the robot. Raises PermissionDenied or ValidationError by field."""
-    _require_manager(by, campaign)
-    if calling_start >= calling_end:
-        raise ValidationError({"calling_end": _("The end must be after the start.")})
-    rules = clean_retry_rules(retry_rules)
-    if line is not None and not line.enabled:
-        raise ValidationError({"line": _("This line is disabled.")})
-    robot = Robot.objects.select_for_update().get(pk=robot_of(campaign).pk)
-    robot.calling_start, robot.calling_end = calling_start, calling_end
-    robot.retry_rules = rules
-    robot.line = line
-    robot.updated_by_id = by.pk
-    robot.save(
-        update_fields=[
-            "calling_start",
-            "calling_end",
-            "retry_rules",
-            "line",
-            "updated_by",
-            "updated_at",
-        ]
-    )
-    _audit_robot(
-        VoiceAction.ROBOT_SETTINGS,
-        campaign=campaign,
-        by=by,
-        context=context,
-        detail={
-            "calling_start": calling_start.isoformat("minutes"),
-            "calling_end": calling_end.isoformat("minutes"),
-            "retry_rules": rules,
-            "line": line.pk if line is not None else None,
-        },
-    )
-    return robot
-
-
-def _audit_do_not_call(
-    action: str, *, entry_id: object, by: Actor, context: AuditContext | None, detail: dict
-) -> None:
-    # The number is never written to the log: the entry's id and its keyed hash identify it.
-    record_event(
-        action=action,
-        actor=by,
-        context=context,
-        object_type="do_not_call",
-        object_id=entry_id,
-        detail=detail,
-    )
-
-
-@transaction.atomic
-def add_do_not_call(
-    *, number: str, by: Actor, reason: str = "", context: AuditContext | None = None
-) -> DoNotCall:
-    """Puts a number on the do-not-call list (stored as its keyed hash); audited as
-    do_not_call_add. Returns the entry (the existing one when the number is listed already).
-    Raises PermissionDenied; InvalidPhone when `number` is not a phone number."""
-    require(by, roles=CAMPAIGN_MANAGERS)
-    entry, created = DoNotCall.objects.get_or_create(
-        phone_hash=phone_hash(normalise_phone(number)),
-        defaults={"reason": reason[:200], "added_by_id": by.pk},
-    )
-    _audit_do_not_call(
-        VoiceAction.DO_NOT_CALL_ADD,
-        entry_id=entry.pk,
-        by=by,
-        context=context,
-        detail={"created": created, "reason": entry.reason},
-    )
-    return entry
-
-
-@transaction.atomic
-def remove_do_not_call(*, number: str, by: Actor, context: AuditContext | None = None) -> bool:
-    """Takes a number off the do-not-call list; audited as do_not_call_remove when it was
-    listed. Returns whether it was. Raises PermissionDenied; InvalidPhone when `number` is not
-    a phone number."""
-    require(by, roles=CAMPAIGN_MANAGERS)
-    entry = DoNotCall.objects.filter(phone_hash=phone_hash(normalise_phone(number))).first()
-    if entry is None:
-        return False
-    entry_id = entry.pk
-    entry.delete()
-    _audit_do_not_call(
-        VoiceAction.DO_NOT_CALL_REMOVE, entry_id=entry_id, by=by, context=context, detail={}
-    )
-    return True
-
-
-# ---------------------------------------------------------------------------------------------
-# The queue
-
-
-def _dialable_targets(campaign: Campaign) -> QuerySet[CampaignTarget]:
-    return CampaignTarget.objects.filter(
-        campaign=campaign, status__in=DIALABLE, call_job__isnull=True
-    ).exclude(person__phone_hash="")
-
-
-def enqueue_calls(*, campaign: Campaign, now: datetime | None = None) -> int:
-    """Queues one call job for every target the robot can call that has none yet, the
-    vulnerable first. Returns how many were queued (safe to repeat)."""
-    now = now or timezone.now()
-    vulnerable = PersonTag.objects.filter(person_id=OuterRef("person_id"), tag__in=PRIORITY_TAGS)
-    rows = _dialable_targets(campaign).annotate(vulnerable=Exists(vulnerable))
-    queued = 0
-    batch: list[CallJob] = []
-    for target_id, person_id, path, is_vulnerable in rows.values_list(
-        "id", "person_id", "area_path", "vulnerable"
-    ).iterator(chunk_size=2000):
-        batch.append(
-            CallJob(
-                campaign_id=campaign.pk,
-                target_id=target_id,
-                person_id=person_id,
-                area_path=path,
-                next_at=now,
-                priority=0 if is_vulnerable else 1,
-            )
-        )
-        if len(batch) >= 2000:
-            queued += len(CallJob.objects.bulk_create(batch, ignore_conflicts=True))
-            batch = []
-    if batch:
-        queued += len(CallJob.objects.bulk_create(batch, ignore_conflicts=True))
-    return queued
-
-
-def queue_call(*, target: CampaignTarget, now: datetime | None = None) -> CallJob | None:
-    """Queues (or brings forward) the robot's call to one target: None when the robot cannot
-    call them (no phone, reached, refused, wrong number) or a call is under way."""
-    now = now or timezone.now()
-    target = CampaignTarget.objects.select_related("person", "campaign").get(pk=target.pk)
-    if not target.person.phone_hash or not (
-        target.status in DIALABLE or (target.status == TargetStatus.REACHED and not target.complete)
-    ):
-        return None
-    vulnerable = PersonTag.objects.filter(person_id=target.person_id, tag__in=PRIORITY_TAGS)
-    job, created = CallJob.objects.get_or_create(
-        target=target,
-        defaults={
-            "campaign_id": target.campaign_id,
-            "person_id": target.person_id,
-            "area_path": target.area_path,
-            "next_at": now,
-            "priority": 0 if vulnerable.exists() else 1,
-        },
-    )
-    if not created:
-        if job.state in ACTIVE_STATES:
-            return None
-        CallJob.objects.filter(pk=job.pk, state__in=[*DUE_STATES, JobState.GIVEN_UP]).update(
-            state=JobState.QUEUED, next_at=now, updated_at=now
-        )
-        job.refresh_from_db()
-    return job
-
-
-# ---------------------------------------------------------------------------------------------
-# The dialer's steps
 
 
 @dataclass(frozen=True)
