@@ -38,6 +38,7 @@ from django.utils import timezone
 from linli.adapters import telephony
 from linli.adapters.asr import recogniser_from_settings
 from linli.adapters.telephony.base import CallRequest, Carrier, HungUp
+from linli.screening.models import QuestionnaireVersion
 from linli.voice.dialogue import run_dialogue
 from linli.voice.models import Line
 from linli.voice.script import script_for
@@ -313,8 +314,6 @@ def default_owner() -> str:
 
 def default_scripts(version_id: int):
     """The spoken script of a questionnaire version (synthesised once, stored, reloaded)."""
-    from linli.screening.models import QuestionnaireVersion
-
     return script_for(QuestionnaireVersion.objects.get(pk=version_id))
 
 
