@@ -20,7 +20,6 @@ def _audit_permission_change(
     record_event(
         action=AccountAction.PERMISSION_CHANGE,
         actor=by,
-        actor_username=by.get_username() if by else "system",
         context=context,
         subject=user,
         object_label=user.get_username(),

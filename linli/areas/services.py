@@ -113,7 +113,6 @@ def _record(
     record_event(
         action=action,
         actor=by,
-        actor_username="" if by is not None else "system",
         context=context,
         subject=area,
         detail=detail,

@@ -6,6 +6,10 @@ from linli.audit.actions import is_registered
 from linli.audit.models import AuditEvent
 from linli.core.actors import Actor, AuditContext
 
+# The name an event carries when no one signed in acted (a periodic task, the robot, a resident
+# answering by link); the log page shows it translated.
+SYSTEM_ACTOR = "system"
+
 
 def record_event(
     *,
@@ -42,7 +46,8 @@ def record_event(
     return AuditEvent.objects.create(
         # By key: an Actor is any user-like object, the column holds a user's id.
         actor_id=actor.pk if actor is not None and authenticated else None,
-        actor_username=actor_username or (actor.get_username() if actor and authenticated else ""),
+        actor_username=actor_username
+        or (actor.get_username() if actor and authenticated else SYSTEM_ACTOR),
         action=action,
         object_type=object_type,
         object_id=str(object_id),

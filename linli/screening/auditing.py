@@ -20,7 +20,6 @@ def record_campaign_event(
     record_event(
         action=action,
         actor=by,
-        actor_username="" if by is not None else "system",
         context=context,
         subject=campaign,
         area_path=area_path,

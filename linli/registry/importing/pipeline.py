@@ -325,7 +325,6 @@ def _write(
     record_event(
         action=RegistryAction.IMPORT,
         actor=batch.created_by,
-        actor_username=batch.created_by.get_username() if batch.created_by else "system",
         subject=batch,
         detail={"rows": len(staged), "accepted": accepted, "new_people": written.new_people},
     )

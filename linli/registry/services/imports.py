@@ -57,7 +57,6 @@ def _record_batch_event(
     record_event(
         action=action,
         actor=by,
-        actor_username="" if by is not None else "system",
         context=context,
         subject=batch,
         detail=detail,

@@ -247,7 +247,6 @@ def send_link(target: CampaignTarget, *, now: datetime | None = None) -> Dispatc
         )
     record_event(
         action=ScreeningAction.SEND_LINKS,
-        actor_username="system",
         object_type="screening_target",
         object_id=target.pk,
         area_path=claims[0].area_path,
