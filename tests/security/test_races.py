@@ -1,8 +1,9 @@
 """Two people deciding the same thing at the same moment: one decision wins, the other is
 refused, and the audit log holds both (the loser with detail `refused: already decided`).
 
-Every decision a user can race is here: a match review, a merge, an unmerge, a follow-up
-task's closing, a household's head and a move between households. Each test starts two
+Every decision a user can race is here: a match review, a merge, an unmerge, a campaign's
+launch and closing, a follow-up task's closing, a household's head and a move between
+households. Each test starts two
 threads with their own database connections behind a barrier, so both read the state before
 either writes (as two requests do). PostgreSQL only: SQLite serialises writers, so the race
 cannot happen there; run them with DATABASE_URL=postgres://….
@@ -30,7 +31,14 @@ from linli.registry.models import (
     ReviewStatus,
 )
 from linli.registry.services import merges, people
-from linli.screening.models import FollowUpTask, ScreeningAction, TaskStatus
+from linli.screening.models import (
+    Campaign,
+    CampaignStatus,
+    CampaignTarget,
+    FollowUpTask,
+    ScreeningAction,
+    TaskStatus,
+)
 from linli.screening.services import campaigns as campaign_services
 from linli.screening.services import followups
 from linli.screening.services import questionnaires as questionnaire_services
@@ -172,15 +180,46 @@ def test_a_pair_merged_both_ways_at_once_neither_deadlocks(world):
     assert PersonMerge.objects.count() == 1
 
 
-@pytest.fixture
-def open_task(world) -> FollowUpTask:
+def campaign_draft(world) -> Campaign:
     questionnaire = questionnaire_services.create_questionnaire(
         name="每日健康监测", area=world.a.community, by=world.lead_a, from_template="daily_symptoms"
     )
-    campaign = campaign_services.launch_campaign(
-        campaign=draft(world, questionnaire, deadline=timezone.now() + timedelta(days=1)),
-        by=world.lead_a,
+    return draft(world, questionnaire, deadline=timezone.now() + timedelta(days=1))
+
+
+def test_a_campaign_launched_twice_at_once_gets_its_targets_once(world):
+    campaign = campaign_draft(world)
+    copies = [Campaign.objects.get(pk=campaign.pk) for _ in range(2)]
+    one_won(
+        race(
+            *[
+                lambda c=c: campaign_services.launch_campaign(campaign=c, by=world.lead_a)
+                for c in copies
+            ]
+        )
     )
+    assert CampaignTarget.objects.filter(campaign=campaign).count() == 2
+    assert len(events(ScreeningAction.CAMPAIGN_LAUNCH)) == 1
+
+
+def test_a_campaign_closed_twice_at_once_is_closed_once(world):
+    campaign = campaign_services.launch_campaign(campaign=campaign_draft(world), by=world.lead_a)
+    copies = [Campaign.objects.get(pk=campaign.pk) for _ in range(2)]
+    one_won(
+        race(
+            lambda: campaign_services.close_campaign(campaign=copies[0], by=world.lead_a),
+            lambda: campaign_services.close_campaign(campaign=copies[1], by=world.street_officer),
+        )
+    )
+    assert Campaign.objects.get(pk=campaign.pk).status == CampaignStatus.CLOSED
+    closes = events(ScreeningAction.CAMPAIGN_CLOSE)
+    assert len([d for d in closes if "refused" not in d]) == 1
+    assert len(refusals(ScreeningAction.CAMPAIGN_CLOSE)) == 1
+
+
+@pytest.fixture
+def open_task(world) -> FollowUpTask:
+    campaign = campaign_services.launch_campaign(campaign=campaign_draft(world), by=world.lead_a)
     target = campaign.targets.get(person=world.resident_a)
     return FollowUpTask.objects.create(
         campaign=campaign,
