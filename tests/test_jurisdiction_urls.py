@@ -155,10 +155,11 @@ FORGED_TOKEN = "1.ZZZZZZ.AAAAAAAAAAAAAAAAAAAAAA"
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("persona", ["grid_a", "lead_a", "steward_a"])
+@pytest.mark.parametrize("persona", ["grid_a", "lead_a", "steward_a", "volunteer_a"])
 def test_every_url_refuses_or_hides_community_b(world_b, client, persona):
-    """For every URL pattern, staff of A (a grid worker, the lead, the steward) get 403/404 (or
-    a redirect to log in) for B's objects, and lists and their area filter never show B."""
+    """For every URL pattern, staff of A (a grid worker, the lead, the steward, a volunteer)
+    get 403/404 (or a redirect to log in) for B's objects, and lists and their area filter
+    never show B."""
     world = world_b
     client.force_login(getattr(world, persona))
     checked = 0

@@ -14,6 +14,8 @@ class AccountAction(models.TextChoices):
     """What accounts writes to the audit log (registered in AccountsConfig.ready)."""
 
     PERMISSION_CHANGE = "permission_change", _("Changed permissions")
+    PASSWORD_SET = "password_set", _("Set a password")
+    USER_RENAMED = "user_renamed", _("Renamed an account")
 
 
 class User(AbstractUser):

@@ -24,7 +24,7 @@ from linli.core.actors import AuditContext
 from linli.core.errors import both_languages
 from linli.core.pagination import CappedPaginator
 from linli.registry import selectors
-from linli.registry.models import Household, Residency, VulnerableTag
+from linli.registry.models import Residency, VulnerableTag
 from linli.registry.services import people as people_services
 
 router = Router()
@@ -262,16 +262,13 @@ def list_root_areas(request: HttpRequest):
 @router.get("/areas/{area_id}", response={200: AreaDetailOut, **ERRORS}, tags=["areas"])
 def get_area(request: HttpRequest, area_id: int):
     """An area with its ancestors, its children (resident and household counts, staff) and the
-    staff in charge / 区域详情. 404 outside the caller's jurisdiction."""
+    staff in charge / 区域详情. 404 outside the caller's jurisdiction; 403 for a role that
+    does not browse residents (as the area page)."""
     user = request.user
     area = area_selectors.area_for(user, area_id)
     children = list(area_selectors.children_of(user, area))
-    residents = area_selectors.count_by_child(
-        selectors.current_people(user), path_field="area_path", area=area
-    )
-    households = area_selectors.count_by_child(
-        Household.objects.visible_to(user), path_field="area_path", area=area
-    )
+    counts = selectors.counts_by_child(user, area)
+    residents, households = counts.residents, counts.households
     staff = staff_in_charge([area, *children])
     return {
         **_area_out(area),

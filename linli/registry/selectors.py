@@ -10,6 +10,7 @@ from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from linli.areas import selectors as area_selectors
 from linli.areas.models import Area
 from linli.core import identifiers
 from linli.core.actors import Actor
@@ -375,6 +376,32 @@ def present_households(user: Actor, households: Iterable[Household]) -> list[Hou
         .values_list("household_id", "n")
     )
     return [_household_row(h, policy, size=sizes.get(h.pk, 0), members=[]) for h in households]
+
+
+@dataclass(frozen=True)
+class ChildCounts:
+    """Residents and households below each child of an area, keyed by the child's path."""
+
+    residents: dict[str, int]
+    households: dict[str, int]
+
+
+def counts_by_child(user: Actor, area: Area) -> ChildCounts:
+    """Returns how many current residents and households of the user's jurisdiction live below
+    each child of `area` (the area page and GET /api/areas/{id} both read this).
+
+    Raises PermissionDenied for roles that do not browse residents: a count per dwelling
+    points at the people who live alone.
+    """
+    _require_browse(user)
+    return ChildCounts(
+        residents=area_selectors.count_by_child(
+            current_people(user), path_field="area_path", area=area
+        ),
+        households=area_selectors.count_by_child(
+            Household.objects.visible_to(user), path_field="area_path", area=area
+        ),
+    )
 
 
 def tag_counts(user: Actor, area: Area | None = None) -> dict[str, int]:

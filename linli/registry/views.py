@@ -57,11 +57,8 @@ def area_roots(request: HttpRequest) -> HttpResponse:
 def area_detail(request: HttpRequest, area_id: int) -> HttpResponse:
     area = area_selectors.area_for(request.user, area_id)
     children = list(area_selectors.children_of(request.user, area))
-    people = selectors.people_for(request.user)
-    resident_counts = area_selectors.count_by_child(people, path_field="area_path", area=area)
-    household_counts = area_selectors.count_by_child(
-        selectors.households_for(request.user), path_field="area_path", area=area
-    )
+    counts = selectors.counts_by_child(request.user, area)
+    resident_counts, household_counts = counts.residents, counts.households
     staff = staff_in_charge([area, *children])
     rows = [
         {

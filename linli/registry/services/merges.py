@@ -5,6 +5,9 @@ to the survivor and remembers the survivor's values before, so unmerge restores 
 exactly.
 """
 
+from collections.abc import Callable
+from typing import TypeVar
+
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -36,13 +39,62 @@ from linli.registry.provenance import (
 from linli.registry.services.people import copy_identifier, record_person_event, sync_tag_paths
 
 NOT_A_SOURCE_VALUE = _("Not a value of this person's sources.")
+ALREADY_DECIDED = _("This pair was already decided.")
+ALREADY_MERGED = _("A merged file cannot be merged again.")
+ALREADY_UNDONE = _("This merge was already undone.")
+# The detail of the event that records a decision refused because another one won the race.
+REFUSED_DETAIL = {"refused": "already decided"}
+
+T = TypeVar("T")
+
+
+class _Lost(Exception):
+    """Raised inside a decision's transaction when another decision on the same thing won (a
+    double click, or two people at once). The transaction rolls back; the caller then records
+    the refusal, outside it, so that the audit log keeps the loser too."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def _decide_once(
+    work: Callable[[], T],
+    *,
+    action: str,
+    person: Person,
+    by: Actor,
+    context: AuditContext | None,
+    detail: dict,
+) -> T:
+    """Runs `work` in a transaction; when it lost a race (`_Lost`), records `action` on
+    `person` with REFUSED_DETAIL and raises ValidationError. Returns what `work` returns."""
+    try:
+        with transaction.atomic():
+            return work()
+    except _Lost as lost:
+        record_person_event(
+            action, by=by, context=context, person=person, detail={**detail, **REFUSED_DETAIL}
+        )
+        raise ValidationError(lost.message) from None
+
+
+def _lock_people(*people: Person) -> list[Person]:
+    """Locks the people's rows, always in id order so two decisions on the same pair (in
+    either order) wait for each other instead of deadlocking. Returns them fresh, in the
+    order given."""
+    pks = [p.pk for p in people]
+    locked = {
+        p.pk: p
+        for p in Person.objects.select_for_update(of=("self",)).filter(pk__in=pks).order_by("pk")
+    }
+    return [locked[pk] for pk in pks]
 
 
 def _require_resolver(user: Actor, *people: Person) -> None:
     require(user, roles=REGISTRY_STEWARDS, paths=[p.area_path for p in people])
 
 
-@transaction.atomic
 def merge_people(
     *,
     survivor: Person,
@@ -51,15 +103,37 @@ def merge_people(
     review: MatchReview | None = None,
     context: AuditContext | None = None,
 ) -> PersonMerge:
-    """Merges `merged` into `survivor`. Raises ValidationError when they cannot be one person
-    (two different valid ID numbers, one already merged) and PermissionDenied."""
+    """Merges `merged` into `survivor`. Returns the merge.
+
+    Raises ValidationError when they cannot be one person (two different valid ID numbers)
+    or one of them is already merged (the refusal is recorded: two merges at once, one wins),
+    and PermissionDenied."""
     _require_resolver(by, survivor, merged)
-    survivor, merged = (
-        Person.objects.select_for_update().get(pk=survivor.pk),
-        Person.objects.select_for_update().get(pk=merged.pk),
+    return _decide_once(
+        lambda: _merge(survivor=survivor, merged=merged, by=by, review=review, context=context),
+        action=RegistryAction.MERGE,
+        person=survivor,
+        by=by,
+        context=context,
+        detail={"merged": merged.pk, "survivor": survivor.pk},
     )
-    if survivor.pk == merged.pk or survivor.merged_into_id or merged.merged_into_id:
-        raise ValidationError(_("A merged file cannot be merged again."))
+
+
+def _merge(
+    *,
+    survivor: Person,
+    merged: Person,
+    by: Actor,
+    review: MatchReview | None,
+    context: AuditContext | None,
+) -> PersonMerge:
+    """The merge itself, in the caller's transaction. Raises _Lost when either file is merged
+    already (read under the rows' locks, so a concurrent merge is seen)."""
+    if survivor.pk == merged.pk:
+        raise ValidationError(ALREADY_MERGED)
+    survivor, merged = _lock_people(survivor, merged)
+    if survivor.merged_into_id or merged.merged_into_id:
+        raise _Lost(str(ALREADY_MERGED))
     ids = {survivor.id_number_hash, merged.id_number_hash} - {""}
     if len(ids) > 1:
         raise ValidationError(_("The two files have different ID numbers: not the same person."))
@@ -168,18 +242,36 @@ def _fill_gaps(survivor: Person, merged: Person) -> None:
             setattr(survivor, name, getattr(merged, name))
 
 
-@transaction.atomic
 def unmerge(*, merge: PersonMerge, by: Actor, context: AuditContext | None = None) -> Person:
     """Undoes a merge: the survivor gets back its values, the merged file its records.
+    Returns the merged file, restored.
 
-    Raises ValidationError if the merge was undone already or a later merge into the same
-    survivor is still in place (undo that one first).
+    Raises ValidationError if the merge was undone already (also by someone else at the same
+    moment: one undo wins, the other is refused and recorded) or a later merge into the same
+    survivor is still in place (undo that one first); PermissionDenied.
     """
-    survivor = Person.objects.select_for_update().get(pk=merge.survivor_id)
-    merged = Person.objects.select_for_update().get(pk=merge.merged_id)
+    return _decide_once(
+        lambda: _unmerge(merge=merge, by=by, context=context),
+        action=RegistryAction.UNMERGE,
+        person=merge.survivor,
+        by=by,
+        context=context,
+        detail={"merged": merge.merged_id, "survivor": merge.survivor_id, "merge": merge.pk},
+    )
+
+
+def _unmerge(*, merge: PersonMerge, by: Actor, context: AuditContext | None) -> Person:
+    survivor, merged = _lock_people(merge.survivor, merge.merged)
     _require_resolver(by, survivor, merged)
-    if merge.undone_at:
-        raise ValidationError(_("This merge was already undone."))
+    # Only one undo wins: the merge is claimed by a conditional update, so a second undo
+    # (a double click, or two stewards) finds it undone even if it read it before.
+    now = timezone.now()
+    claimed = PersonMerge.objects.filter(pk=merge.pk, undone_at__isnull=True).update(
+        undone_at=now, undone_by=user_of(by)
+    )
+    if not claimed:
+        raise _Lost(str(ALREADY_UNDONE))
+    merge.undone_at, merge.undone_by = now, user_of(by)
     if survivor.merged_into_id:
         raise ValidationError(_("This file was merged into another one: undo that merge first."))
     later = PersonMerge.objects.filter(
@@ -221,8 +313,6 @@ def unmerge(*, merge: PersonMerge, by: Actor, context: AuditContext | None = Non
     PersonTag.objects.filter(person=survivor, tag__in=added).delete()
     merged.merged_into = None
     merged.save(update_fields=["merged_into"])
-    merge.undone_at, merge.undone_by = timezone.now(), user_of(by)
-    merge.save(update_fields=["undone_at", "undone_by"])
     if merge.review_id:
         MatchReview.objects.filter(pk=merge.review_id).update(status=ReviewStatus.PENDING)
     record_person_event(
@@ -235,25 +325,48 @@ def unmerge(*, merge: PersonMerge, by: Actor, context: AuditContext | None = Non
     return merged
 
 
-@transaction.atomic
 def decide_review(
     *, review: MatchReview, same_person: bool, by: Actor, context: AuditContext | None = None
 ) -> MatchReview:
-    """Accepting merges the pair (the older file survives); rejecting records the decision."""
-    if review.status != ReviewStatus.PENDING:
-        raise ValidationError(_("This pair was already decided."))
+    """Accepting merges the pair (the older file survives); rejecting records the decision.
+    Returns the review as decided.
+
+    Raises ValidationError when the review was decided already, also by someone else at the
+    same moment: the decision is taken by a conditional update of the pending review, so one
+    of two concurrent decisions wins and the other is refused and recorded; PermissionDenied.
+    """
     _require_resolver(by, review.left, review.right)
+    return _decide_once(
+        lambda: _decide(review=review, same_person=same_person, by=by, context=context),
+        action=RegistryAction.REVIEW,
+        person=review.left,
+        by=by,
+        context=context,
+        detail={"review": review.pk, "same_person": same_person, "other": review.right_id},
+    )
+
+
+def _decide(
+    *, review: MatchReview, same_person: bool, by: Actor, context: AuditContext | None
+) -> MatchReview:
+    now = timezone.now()
+    claimed = MatchReview.objects.filter(pk=review.pk, status=ReviewStatus.PENDING).update(
+        status=ReviewStatus.ACCEPTED if same_person else ReviewStatus.REJECTED,
+        decided_by=user_of(by),
+        decided_at=now,
+    )
+    if not claimed:
+        raise _Lost(str(ALREADY_DECIDED))
     if same_person:
         survivor, merged = sorted([review.left, review.right], key=lambda p: p.pk)
-        merge_people(survivor=survivor, merged=merged, by=by, review=review, context=context)
+        _merge(survivor=survivor, merged=merged, by=by, review=review, context=context)
         review.refresh_from_db()
         return review
     review.status, review.decided_by, review.decided_at = (
         ReviewStatus.REJECTED,
         user_of(by),
-        timezone.now(),
+        now,
     )
-    review.save(update_fields=["status", "decided_by", "decided_at"])
     record_person_event(
         RegistryAction.REVIEW,
         by=by,

@@ -315,6 +315,15 @@ def _require_household_editor(by: Actor, *paths: str) -> None:
     require(by, roles=HOUSEHOLD_EDITORS, paths=paths)
 
 
+def _lock_dwelling(dwelling_id: int | None) -> None:
+    """Serialises the corrections of one dwelling's households: two editors moving people or
+    naming heads in the same dwelling at once wait for each other, and each then reads the
+    households as the other left them (two heads, or a head outside their household, were
+    possible otherwise). Every household of a correction lies in one dwelling."""
+    if dwelling_id is not None:
+        list(Area.objects.select_for_update().filter(pk=dwelling_id).values_list("pk"))
+
+
 @transaction.atomic
 def move_to_household(
     *,
@@ -330,8 +339,13 @@ def move_to_household(
     A household left without members is kept (its history stays); one left without its head
     gets the eldest remaining member as head.
     """
-    previous = person.household
     _require_household_editor(by, person.area_path, *([household.area_path] if household else []))
+    _lock_dwelling(person.dwelling_id)
+    # Read again under the lock: what another correction changed meanwhile counts.
+    person.refresh_from_db()
+    if household is not None:
+        household.refresh_from_db()
+    previous = person.household
     if household is not None and household.dwelling_id != person.dwelling_id:
         raise ValidationError(_("Only a household of the same dwelling can be joined."))
     if person.dwelling is None:
@@ -372,6 +386,11 @@ def set_household_head(
     """Makes a member the head of their household (the former head becomes other_relative
     until someone says better)."""
     _require_household_editor(by, household.area_path)
+    _lock_dwelling(household.dwelling_id)
+    # Read again under the lock: the head another correction named meanwhile is the one
+    # that steps down.
+    household.refresh_from_db()
+    person.refresh_from_db()
     if person.household_id != household.pk:
         raise ValidationError(_("The head must be a member of the household."))
     if household.head_id and household.head_id != person.pk:

@@ -280,25 +280,49 @@ def _set_status(
     require_manager(by, campaign.area_path)
     with transaction.atomic():
         campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
-        if campaign.status not in allowed_from:
-            raise ValidationError(
-                _("A %(status)s campaign cannot become %(to)s")
-                % {
-                    "status": CampaignStatus(campaign.status).label,
-                    "to": CampaignStatus(to).label,
-                }
-            )
-        campaign.status = to
-        fields = ["status", "updated_at"]
-        if to == CampaignStatus.PAUSED:
-            campaign.paused_at = now
-            fields.append("paused_at")
-        if to == CampaignStatus.CLOSED:
-            campaign.closed_at = now
-            fields.append("closed_at")
-        campaign.save(update_fields=fields)
-        record_campaign_event(action, campaign=campaign, by=by, context=context)
+        refused = campaign.status not in allowed_from
+        if not refused:
+            _change_status(campaign, to, now, action=action, by=by, context=context)
+    if refused:
+        # Recorded outside the transaction so that it stays: e.g. a pause that lost to a
+        # close made at the same moment (the row's lock let the close decide first).
+        record_campaign_event(
+            action,
+            campaign=campaign,
+            by=by,
+            context=context,
+            detail={"refused": "already decided", "status": campaign.status},
+        )
+        raise ValidationError(
+            _("A %(status)s campaign cannot become %(to)s")
+            % {
+                "status": CampaignStatus(campaign.status).label,
+                "to": CampaignStatus(to).label,
+            }
+        )
     return campaign
+
+
+def _change_status(
+    campaign: Campaign,
+    to: str,
+    now: datetime,
+    *,
+    action: str,
+    by: Actor,
+    context: AuditContext | None,
+) -> None:
+    """Moves the locked campaign to `to` and records `action`, in the caller's transaction."""
+    campaign.status = to
+    fields = ["status", "updated_at"]
+    if to == CampaignStatus.PAUSED:
+        campaign.paused_at = now
+        fields.append("paused_at")
+    if to == CampaignStatus.CLOSED:
+        campaign.closed_at = now
+        fields.append("closed_at")
+    campaign.save(update_fields=fields)
+    record_campaign_event(action, campaign=campaign, by=by, context=context)
 
 
 def pause_campaign(

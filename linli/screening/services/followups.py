@@ -175,7 +175,6 @@ def raise_follow_up_tasks(*, target: CampaignTarget) -> list[str]:
     return raised
 
 
-@transaction.atomic
 def close_follow_up_task(
     *,
     task: FollowUpTask,
@@ -190,7 +189,8 @@ def close_follow_up_task(
 
     Raises PermissionDenied unless `by` is a grid worker or community lead whose areas hold
     the task; ValidationError for another status, a note over 500 characters, a dismissal
-    without a note, or a task already closed (a second click of the same button).
+    without a note, or a task already closed (a second click of the same button, or two
+    workers at once: one wins, the other's refusal is recorded too).
     """
     require(by, roles=TASK_CLOSERS, paths=[task.area_path])
     if status not in (TaskStatus.DONE, TaskStatus.DISMISSED):
@@ -205,18 +205,40 @@ def close_follow_up_task(
         )
     if status == TaskStatus.DISMISSED and not note:
         raise ValidationError({"note": _("Say why no follow-up is needed")})
-    task = (
-        FollowUpTask.objects.select_for_update(of=("self",))
-        .select_related("person")
-        .get(pk=task.pk)
-    )
-    if task.status != TaskStatus.OPEN:
+    with transaction.atomic():
+        closed = _close(task=task, status=status, note=note, by=by, context=context)
+    if closed is None:
+        # Recorded after the transaction so the refusal stays in the log.
+        record_person_event(
+            ScreeningAction.FOLLOW_UP_CLOSE,
+            person=task.person,
+            by=by,
+            context=context,
+            detail={
+                "campaign": task.campaign_id,
+                "task": task.pk,
+                "follow_up": task.kind,
+                "status": status,
+                "refused": "already decided",
+            },
+        )
         raise ValidationError(_("This follow-up is already closed"))
-    task.status = status
-    task.note = note
-    task.done_at = timezone.now()
-    task.done_by_id = by.pk
-    task.save(update_fields=["status", "note", "done_at", "done_by", "updated_at"])
+    return closed
+
+
+def _close(
+    *, task: FollowUpTask, status: str, note: str, by: Actor, context: AuditContext | None
+) -> FollowUpTask | None:
+    """Closes the task if it is still open, in the caller's transaction. Returns it, or None
+    when it was closed already (the decision is a conditional update: of two at once, one
+    changes the row and the other finds it closed)."""
+    now = timezone.now()
+    claimed = FollowUpTask.objects.filter(pk=task.pk, status=TaskStatus.OPEN).update(
+        status=status, note=note, done_at=now, done_by_id=by.pk, updated_at=now
+    )
+    if not claimed:
+        return None
+    task = FollowUpTask.objects.select_related("person").get(pk=task.pk)
     record_person_event(
         ScreeningAction.FOLLOW_UP_CLOSE,
         person=task.person,
