@@ -475,6 +475,25 @@ def test_openapi_document_lists_the_endpoints(db, client):
     assert "post" in paths["/api/people/{person_id}/reveal"]
 
 
+def test_openapi_documents_the_422_for_a_non_integer_id_and_the_400_for_a_bad_body(
+    world, client_for
+):
+    """Every answer the API gives is in its document: a non-integer id is a documented 422,
+    an unparsable body a documented 400 whose message is in both languages."""
+    client = client_for(world.grid_a)
+    paths = client.get("/api/openapi.json").json()["paths"]
+    for path, item in paths.items():
+        for method, operation in item.items():
+            if operation.get("parameters") or "requestBody" in operation:
+                assert "422" in operation["responses"], (method, path)
+            if "requestBody" in operation:
+                assert "400" in operation["responses"], (method, path)
+    assert client.get("/api/people/abc").status_code == 422
+    response = client.post("/api/people/search", "{not json", content_type="application/json")
+    assert_bilingual_error(response, 400)
+    assert response.json()["code"] == "unparsable_body"
+
+
 def test_docs_page_loads_only_the_apps_own_assets(db, client):
     """The Swagger page works air-gapped: no external host, bundled assets that exist, and
     no online validator."""
