@@ -5,6 +5,7 @@ import re
 from datetime import date
 
 import pytest
+from django.conf import settings
 from django.contrib.staticfiles import finders
 from django.db import connection
 from django.middleware.csrf import _get_new_csrf_string
@@ -186,11 +187,16 @@ def test_reveal_with_a_listed_purpose_returns_the_value_and_audits(world, client
 
 @pytest.mark.parametrize("purpose", ["", "curiosity"])
 def test_reveal_without_a_listed_purpose_is_refused_and_not_logged(world, client_for, purpose):
-    """A purpose that is not one of LINLI_REVEAL_PURPOSES gives 403 and writes nothing."""
+    """A purpose that is not one of LINLI_REVEAL_PURPOSES is a 422 naming the purpose, and
+    writes nothing; the document lists the purposes as an enum."""
     client = client_for(world.grid_a)  # logging in is itself audited
     before = AuditEvent.objects.count()
     response = reveal(client, world.resident_a, field="id_number", purpose=purpose)
-    assert_bilingual_error(response, 403)
+    assert_bilingual_error(response, 422)
+    assert "body.purpose" in response.json()["detail"]
+    document = client.get("/api/openapi.json").json()
+    listed = document["components"]["schemas"]["RevealIn"]["properties"]["purpose"]["enum"]
+    assert listed == [key for key, _label in settings.LINLI_REVEAL_PURPOSES]
     assert ID_A not in response.content.decode()
     assert AuditEvent.objects.count() == before
 
