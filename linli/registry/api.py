@@ -305,6 +305,13 @@ def _people_page(request: HttpRequest, filters: PeopleQuery) -> dict:
         area=_area_filter(request, filters.area),
     )
     rows, info = _paginate(selectors.people_for(user, person_filters), filters.page)
+    people_services.record_identifier_search(
+        keys=selectors.identifier_search_keys(person_filters),
+        matches=info["count"],
+        by=user,
+        area=person_filters.area,
+        context=AuditContext.from_request(request),
+    )
     return {**info, "results": [asdict(r) for r in selectors.present_people(user, rows)]}
 
 

@@ -121,6 +121,14 @@ def people(request: HttpRequest) -> HttpResponse:
             phone_key=data["phone_key"],
         )
     page = _page(request, selectors.people_for(request.user, filters))
+    # Who looked up whose number: a search by a full ID number or phone is audited.
+    people_services.record_identifier_search(
+        keys=selectors.identifier_search_keys(filters),
+        matches=page.paginator.count,
+        by=request.user,
+        area=area,
+        context=AuditContext.from_request(request),
+    )
     context = {
         "form": form,
         "area": area,
