@@ -7,15 +7,16 @@ copy of residents' records after the download. tests/security/test_downloads.py 
 URL of the project and fails for a file response without these headers.
 """
 
-from typing import IO
+from typing import IO, TypeVar
 
 from django.http import FileResponse, HttpResponse
+from django.http.response import HttpResponseBase
 from django.utils.cache import add_never_cache_headers
 
-NO_STORE = "no-store"
+R = TypeVar("R", bound=HttpResponseBase)
 
 
-def forbid_caching(response: HttpResponse) -> HttpResponse:
+def forbid_caching(response: R) -> R:
     """Returns the response, marked so that no cache stores it (no-store, private, Pragma)."""
     # Django's never_cache headers (no-cache, no-store, must-revalidate, private, Expires)...
     add_never_cache_headers(response)
@@ -26,7 +27,7 @@ def forbid_caching(response: HttpResponse) -> HttpResponse:
 
 def file_download(
     content: bytes | str | IO[bytes], *, filename: str, content_type: str
-) -> HttpResponse:
+) -> HttpResponseBase:
     """Returns an attachment response named `filename` that no cache may store.
 
     `content` is the whole file (bytes or text) or an open binary file, streamed.
@@ -34,8 +35,7 @@ def file_download(
     if isinstance(content, bytes | str):
         response = HttpResponse(content, content_type=content_type)
         response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    else:
-        response = FileResponse(
-            content, as_attachment=True, filename=filename, content_type=content_type
-        )
-    return forbid_caching(response)
+        return forbid_caching(response)
+    return forbid_caching(
+        FileResponse(content, as_attachment=True, filename=filename, content_type=content_type)
+    )
