@@ -31,7 +31,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-MAX_EXAMPLES = int(os.environ.get("LINLI_API_PROBE_EXAMPLES", "8"))
+MAX_EXAMPLES = int(os.environ.get("LINLI_API_PROBE_EXAMPLES", "30"))
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -54,18 +54,20 @@ class Tally:
 
 
 def real_ids(world) -> dict[str, int]:
-    """Returns, per path parameter name, an object of community A (the callers' own area)."""
-    from linli.screening.models import Campaign
+    """Returns, per path parameter name, an object of community A (the callers' own area),
+    with a running door-knock campaign over it, so generated requests also reach real rows."""
+    from linli.screening.services import campaigns as campaign_services
+    from linli.screening.tests.builders import draft
 
-    campaign = Campaign.objects.filter(area_path__startswith=world.a.community.path).first()
-    ids = {
+    campaign = campaign_services.launch_campaign(
+        campaign=draft(world, channels=["h5", "door_knock"]), by=world.lead_a
+    )
+    return {
         "area_id": world.a.community.pk,
         "person_id": world.resident_a.pk,
         "household_id": world.resident_a.household_id,
+        "campaign_id": campaign.pk,
     }
-    if campaign is not None:
-        ids["campaign_id"] = campaign.pk
-    return ids
 
 
 def session_of(client, user) -> tuple[dict[str, str], dict[str, str]]:
