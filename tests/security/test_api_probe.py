@@ -15,11 +15,15 @@ adds well under two minutes to CI; raise LINLI_API_PROBE_EXAMPLES for a deeper r
 """
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import pytest
 import schemathesis
+from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
@@ -111,6 +115,21 @@ def probe_operation(operation, mode: GenerationMode, ids: dict, cookies, headers
     run()
 
 
+@contextmanager
+def connection_kept_open() -> Iterator[None]:
+    """Keeps the test's database connection across requests, as Django's test client does:
+    the WSGI handler closes it at the start and end of each request, which would end the
+    test's transaction (on PostgreSQL every later query would fail). Not around the test
+    client, which reconnects the handlers after each of its own requests."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    try:
+        yield
+    finally:
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)
+
+
 @pytest.mark.django_db
 @pytest.mark.parametrize("persona", PERSONAS)
 def test_api_answers_every_request_as_documented(world, client, persona):
@@ -120,9 +139,10 @@ def test_api_answers_every_request_as_documented(world, client, persona):
     tally = Tally()
     operations = [result.ok() for result in schema.get_all_operations()]
     assert operations, "the OpenAPI document lists no operation"
-    for operation in operations:
-        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
-            probe_operation(operation, mode, ids, cookies, headers, tally)
+    with connection_kept_open():
+        for operation in operations:
+            for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+                probe_operation(operation, mode, ids, cookies, headers, tally)
     print(  # the figures (shown with -s)
         f"\nAPI probe as {persona}: {len(operations)} operations, {tally.requests} requests, "
         f"statuses {dict(sorted(tally.statuses.items()))}, {len(tally.failures)} failures"
