@@ -316,7 +316,7 @@ def record_identifier_search(
     `keys` maps the fields searched in full ("id_number", "phone") to their keyed hashes
     (selectors.identifier_search_keys); the event keeps the fields, a short prefix of each
     hash and the number of matches, never the identifier. It is filed under the area searched
-    (else the searcher's first area), so the leads above see it in their audit log. Returns
+    (else the searcher's first area), so that area's audit log shows it. Returns
     whether an event was written (not for searches by name, masked ID or last four digits)."""
     if not keys:
         return False
@@ -325,7 +325,8 @@ def record_identifier_search(
         action=RegistryAction.SEARCH_IDENTIFIER,
         actor=by,
         context=context,
-        object_type="search",
+        # The log page shows the field searched by its label; both: the action says enough.
+        field=next(iter(keys)) if len(keys) == 1 else "",
         area_path=area_path,
         detail={
             "fields": sorted(keys),

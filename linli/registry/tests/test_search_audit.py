@@ -41,7 +41,7 @@ def test_a_page_search_by_full_id_number_is_audited_without_the_number(world, cl
     assert event.actor == world.grid_a
     assert event.detail["fields"] == ["id_number"]
     assert event.detail["matches"] == 1
-    assert event.area_path == world.a.grid.path  # the grid worker's lead sees it
+    assert event.area_path == world.a.grid.path  # the community sees it in its audit log
     assert_no_identifier(event)
 
 
@@ -71,3 +71,14 @@ def test_other_searches_are_not_audited(world, client_for, params):
     assert client.get("/api/people", params).status_code == 200
     assert client.get(reverse("registry:people"), params).status_code == 200
     assert search_events() == []
+
+
+def test_the_search_shows_on_the_communitys_audit_log(world, client_for):
+    client_for(world.grid_a).post(
+        "/api/people/search", {"phone": PHONE_A}, content_type="application/json"
+    )
+    page = client_for(world.steward_a).get(reverse("audit:events"))
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "按完整身份证号或手机号查询" in text
+    assert PHONE_A not in text
