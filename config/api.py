@@ -5,20 +5,105 @@ English (core.errors.both_languages), because integrators read the body, not Dja
 error pages.
 """
 
+from typing import Any
+
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils.translation import gettext_lazy as _
-from ninja import NinjaAPI, Swagger
+from ninja import Field, NinjaAPI, Schema, Swagger
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as RequestValidationError
+from ninja.openapi.schema import OpenAPISchema
 from ninja.security import django_auth
 
 from linli.core.errors import both_languages, error_in_both_languages
 from linli.registry.api import router as registry_router
 from linli.screening.api import router as screening_router
 
-api = NinjaAPI(
+
+class ApiError(Schema):
+    """The body of every error the handlers below return."""
+
+    code: str = Field(description="machine-readable, e.g. not_found, validation_error")
+    detail: Any = Field(description="Message in Chinese and English / 中英文说明")
+    errors: list[dict[str, Any]] | None = Field(
+        None, description="422 only: pydantic's list of invalid fields (loc, type, msg)"
+    )
+
+
+# The answers any operation may give through the exception handlers below, whatever its own
+# `response=` says: (status, when it applies, description).
+COMMON_ERRORS: tuple[tuple[int, str, str], ...] = (
+    (400, "body", "The body is not valid JSON, or a value was refused"),
+    (401, "auth", "Not logged in"),
+    (403, "auth", "Not allowed for the caller's role, or the CSRF token is missing"),
+    (404, "always", "Not found, or outside the caller's jurisdiction"),
+    (
+        422,
+        "parameters",
+        "A parameter or the body does not match its schema (e.g. a non-integer id)",
+    ),
+)
+ERROR_REF = {"$ref": "#/components/schemas/ApiError"}
+
+
+def _applies(when: str, operation: dict[str, Any]) -> bool:
+    if when == "body":
+        return "requestBody" in operation
+    if when == "auth":
+        return bool(operation.get("security"))
+    if when == "parameters":
+        return bool(operation.get("parameters")) or "requestBody" in operation
+    return True
+
+
+def document_common_errors(schema: dict[str, Any]) -> dict[str, Any]:
+    """Returns the OpenAPI document with the errors every operation can answer listed on each.
+
+    The exception handlers answer for every route (a non-integer id is a 422, an unparsable
+    body a 400), so they are documented here once rather than on each route, and a new
+    route is documented the day it is added. Where a route documents its own body for one of
+    these statuses, the document says it is either.
+    """
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components["ApiError"] = ApiError.model_json_schema(ref_template="#/components/schemas/{model}")
+    for path_item in schema.get("paths", {}).values():
+        for operation in path_item.values():
+            # ninja keys responses by int; JSON has only strings: one key per status.
+            responses = {str(k): v for k, v in operation.get("responses", {}).items()}
+            operation["responses"] = responses
+            for status, when, description in COMMON_ERRORS:
+                if not _applies(when, operation):
+                    continue
+                response = responses.get(str(status))
+                if response is None:
+                    responses[str(status)] = {
+                        "description": description,
+                        "content": {"application/json": {"schema": ERROR_REF}},
+                    }
+                    continue
+                content = response.setdefault("content", {}).setdefault("application/json", {})
+                own = content.get("schema")
+                if own is None:
+                    content["schema"] = ERROR_REF
+                elif own != ERROR_REF and ERROR_REF not in own.get("anyOf", []):
+                    content["schema"] = {"anyOf": [own, ERROR_REF]}
+    return schema
+
+
+class LinliAPI(NinjaAPI):
+    """ninja's API with the common error answers in its OpenAPI document."""
+
+    def get_openapi_schema(
+        self, *, path_prefix: str | None = None, path_params: dict[str, Any] | None = None
+    ) -> OpenAPISchema:
+        return document_common_errors(
+            super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
+        )
+
+
+api = LinliAPI(
     title="Linli API",
     version="1",
     description="Areas and people, scoped to the caller's jurisdiction and masked by role.",
@@ -39,7 +124,9 @@ INVALID_REQUEST = _("The request has invalid parameters")
 NINJA_MESSAGES = {
     "Unauthorized": NOT_AUTHENTICATED,
     "CSRF check Failed": _("CSRF check failed; reload the page"),
+    "Cannot parse request body": _("The request body is not valid JSON"),
 }
+NINJA_CODES = {"Cannot parse request body": "unparsable_body"}
 
 
 def _error(request: HttpRequest, status: int, code: str, detail: object, **extra) -> HttpResponse:
@@ -79,6 +166,7 @@ def invalid_request(request: HttpRequest, exc: RequestValidationError) -> HttpRe
 @api.exception_handler(HttpError)
 def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
     code = "not_authenticated" if isinstance(exc, AuthenticationError) else "http_error"
+    code = NINJA_CODES.get(exc.message, code)
     message = NINJA_MESSAGES.get(exc.message)
     detail = both_languages(message) if message is not None else exc.message
     return _error(request, exc.status_code, code, detail)

@@ -180,6 +180,11 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
+# Behind a reverse proxy every REMOTE_ADDR is the proxy's: list the proxies (addresses or
+# networks, e.g. "127.0.0.1,10.0.0.0/8") whose X-Forwarded-For is believed. Empty: none is.
+# One function gives the client's address to the lock-out and to the audit log.
+LINLI_TRUSTED_PROXIES = env_list("LINLI_TRUSTED_PROXIES", [])
+AXES_CLIENT_IP_CALLABLE = "linli.core.proxies.client_address"
 
 # Sessions end after a working day, and when the browser closes.
 SESSION_COOKIE_AGE = env_int("LINLI_SESSION_SECONDS", 8 * 3600)

@@ -3,14 +3,17 @@
 Services never take an `HttpRequest`. They take an `Actor` (a user with a role and a
 jurisdiction: `accounts.User` is one, and so is any test double with the same attributes) and,
 when the change is audited, an `AuditContext` holding the two facts the audit log keeps about
-the request (its address and browser). Views build the context with `AuditContext.from_request`;
-background tasks and commands pass `AuditContext.none()` or nothing.
+the request (the client's address, seen through trusted proxies, and its browser). Views build
+the context with `AuditContext.from_request`; background tasks and commands pass
+`AuditContext.none()` or nothing.
 """
 
 from dataclasses import dataclass
 from typing import Any, Protocol, Self, runtime_checkable
 
 from django.http import HttpRequest
+
+from linli.core.proxies import client_address
 
 USER_AGENT_MAX_LENGTH = 300
 
@@ -46,7 +49,7 @@ class AuditContext:
         if request is None:
             return cls()
         return cls(
-            ip_address=request.META.get("REMOTE_ADDR") or None,
+            ip_address=client_address(request),
             user_agent=request.META.get("HTTP_USER_AGENT", "")[:USER_AGENT_MAX_LENGTH],
         )
 

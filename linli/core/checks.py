@@ -8,6 +8,8 @@ from django.apps import AppConfig, apps
 from django.conf import settings
 from django.core.checks import Error, Tags, register
 
+from linli.core.proxies import trusted_networks
+
 
 @register(Tags.security, deploy=False)
 def production_settings(app_configs: Sequence[AppConfig] | None, **kwargs: Any) -> list[Error]:
@@ -28,6 +30,17 @@ def production_settings(app_configs: Sequence[AppConfig] | None, **kwargs: Any) 
     if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
         errors.append(Error("Production runs on PostgreSQL (DATABASE_URL).", id="linli.E012"))
     return errors
+
+
+@register(Tags.security)
+def trusted_proxies_readable(app_configs: Sequence[AppConfig] | None, **kwargs: Any) -> list[Error]:
+    """Returns an error when LINLI_TRUSTED_PROXIES holds something that is not an address or
+    network (a typo would otherwise surface as a failed log-in)."""
+    try:
+        trusted_networks()
+    except ValueError as exc:
+        return [Error(f"LINLI_TRUSTED_PROXIES: {exc}", id="linli.E013")]
+    return []
 
 
 @register()

@@ -169,13 +169,15 @@ class HouseholdQuery(PageQuery):
     q: str = Field("", description="part of a compound/building name")
 
 
-REVEAL_PURPOSES = [key for key, _ in settings.LINLI_REVEAL_PURPOSES]
+REVEAL_PURPOSES = tuple(key for key, _ in settings.LINLI_REVEAL_PURPOSES)
 
 
 class RevealIn(Schema):
     field: Literal[people_services.REVEALABLE_FIELDS]  # type: ignore[valid-type]
-    purpose: str = Field(
-        description="why the full value is needed (audited); one of: " + ", ".join(REVEAL_PURPOSES),
+    # An enum in the document, built from the setting: a purpose not listed is a 422 naming
+    # the field, like any other invalid value (the service checks it again for the pages).
+    purpose: Literal[REVEAL_PURPOSES] = Field(  # type: ignore[valid-type]
+        description="why the full value is needed (audited)",
         examples=REVEAL_PURPOSES[:1],
     )
 
@@ -300,6 +302,13 @@ def _people_page(request: HttpRequest, filters: PeopleQuery) -> dict:
         area=_area_filter(request, filters.area),
     )
     rows, info = _paginate(selectors.people_for(user, person_filters), filters.page)
+    people_services.record_identifier_search(
+        keys=selectors.identifier_search_keys(person_filters),
+        matches=info["count"],
+        by=user,
+        area=person_filters.area,
+        context=AuditContext.from_request(request),
+    )
     return {**info, "results": [asdict(r) for r in selectors.present_people(user, rows)]}
 
 
@@ -345,8 +354,8 @@ def get_person(request: HttpRequest, person_id: int):
 def reveal_person_field(request: HttpRequest, person_id: int, body: RevealIn):
     """The full ID number or phone, for a stated purpose; audited / 查看完整信息（留痕）.
 
-    403 when the role may not reveal or the purpose is not a listed one; nothing is logged
-    then. Needs the CSRF token (X-CSRFToken header).
+    403 when the role may not reveal, 422 when the purpose is not a listed one; nothing is
+    logged then. Needs the CSRF token (X-CSRFToken header).
     """
     person = selectors.person_for(request.user, person_id)
     value = people_services.reveal_person_field(

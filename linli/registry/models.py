@@ -33,6 +33,7 @@ class RegistryAction(models.TextChoices):
     UPLOAD_IMPORT = "upload_import", _("Uploaded a file to import")
     CONFIRM_IMPORT = "confirm_import", _("Confirmed an import's column mapping")
     DISCARD_IMPORT = "discard_import", _("Discarded an unconfirmed upload")
+    SEARCH_IDENTIFIER = "search_identifier", _("Searched by a full ID number or phone")
 
 
 class Residency(models.TextChoices):

@@ -217,6 +217,18 @@ def has_full_identifier(*, id_number: str = "", phone: str = "") -> bool:
     return "id_key" in keys or "phone_key" in keys
 
 
+def identifier_search_keys(filters: PersonFilters) -> dict[str, str]:
+    """Returns the keyed hashes of the full identifiers a search filters by, by field
+    ("id_number", "phone"): what services.people.record_identifier_search audits. Masked IDs
+    and last-four searches are not full identifiers and are left out."""
+    typed = search_keys(id_number=filters.id_number, phone=filters.phone)
+    keys = {
+        "id_number": filters.id_key or typed.get("id_key", ""),
+        "phone": filters.phone_key or typed.get("phone_key", ""),
+    }
+    return {field: key for field, key in keys.items() if key}
+
+
 def filter_people(people: QuerySet[Person], filters: PersonFilters) -> QuerySet[Person]:
     """Applies search filters. A malformed full ID or phone matches nobody, never by LIKE."""
     if filters.area is not None:

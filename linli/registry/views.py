@@ -14,6 +14,7 @@ from django.views.decorators.http import require_POST
 from linli.accounts.selectors import staff_in_charge
 from linli.areas import selectors as area_selectors
 from linli.core.actors import AuditContext
+from linli.core.downloads import file_download
 from linli.core.pagination import CappedPaginator
 from linli.core.roles import HOUSEHOLD_EDITORS, REGISTRY_STEWARDS, policy_for
 from linli.registry import selectors
@@ -117,6 +118,14 @@ def people(request: HttpRequest) -> HttpResponse:
             phone_key=data["phone_key"],
         )
     page = _page(request, selectors.people_for(request.user, filters))
+    # Who looked up whose number: a search by a full ID number or phone is audited.
+    people_services.record_identifier_search(
+        keys=selectors.identifier_search_keys(filters),
+        matches=page.paginator.count,
+        by=request.user,
+        area=area,
+        context=AuditContext.from_request(request),
+    )
     context = {
         "form": form,
         "area": area,
@@ -294,10 +303,9 @@ def import_rejected(request: HttpRequest, batch_id: int) -> HttpResponse:
     body = import_services.export_rejected_rows(
         batch=batch, records=records, by=request.user, context=AuditContext.from_request(request)
     )
-    response = HttpResponse(body, content_type="text/csv; charset=utf-8")
-    name = f"rejected-{batch.pk}.csv"
-    response["Content-Disposition"] = f'attachment; filename="{name}"'
-    return response
+    return file_download(
+        body, filename=f"rejected-{batch.pk}.csv", content_type="text/csv; charset=utf-8"
+    )
 
 
 # ---------------------------------------------------------------------------------------------

@@ -73,6 +73,7 @@ class Channel(ABC):
         finished_at: datetime | None = None,
         detail: dict | None = None,
         context: AuditContext | None = None,
+        refuse_changed_retry: bool = False,
     ) -> attempt_services.RecordedAttempt:
         """Records one attempt through this channel (services.attempts.record_attempt)."""
         return attempt_services.record_attempt(
@@ -87,6 +88,7 @@ class Channel(ABC):
             finished_at=finished_at,
             detail=detail,
             context=context,
+            refuse_changed_retry=refuse_changed_retry,
         )
 
 

@@ -298,6 +298,45 @@ def record_person_viewed(*, person: Person, by: Actor, context: AuditContext | N
     record_person_event(RegistryAction.VIEW_PERSON, person=person, by=by, context=context)
 
 
+# How much of a search's keyed hash the audit log keeps: enough to see that two searches
+# were for the same number, never the number (the hash is keyed; a prefix cannot be reversed).
+SEARCH_KEY_PREFIX = 12
+
+
+def record_identifier_search(
+    *,
+    keys: dict[str, str],
+    matches: int,
+    by: Actor,
+    area: Area | None = None,
+    context: AuditContext | None = None,
+) -> bool:
+    """Appends a 'searched by a full ID number or phone' event when the search had one.
+
+    `keys` maps the fields searched in full ("id_number", "phone") to their keyed hashes
+    (selectors.identifier_search_keys); the event keeps the fields, a short prefix of each
+    hash and the number of matches, never the identifier. It is filed under the area searched
+    (else the searcher's first area), so that area's audit log shows it. Returns
+    whether an event was written (not for searches by name, masked ID or last four digits)."""
+    if not keys:
+        return False
+    area_path = area.path if area is not None else next(iter(by.jurisdiction_paths), "")
+    record_event(
+        action=RegistryAction.SEARCH_IDENTIFIER,
+        actor=by,
+        context=context,
+        # The log page shows the field searched by its label; both: the action says enough.
+        field=next(iter(keys)) if len(keys) == 1 else "",
+        area_path=area_path,
+        detail={
+            "fields": sorted(keys),
+            "keys": {field: key[:SEARCH_KEY_PREFIX] for field, key in sorted(keys.items())},
+            "matches": matches,
+        },
+    )
+    return True
+
+
 def record_household_viewed(
     *, household: Household, by: Actor, context: AuditContext | None = None
 ) -> None:

@@ -108,6 +108,10 @@ def _export(world):
 AUDITED = {
     "reveal_person_field": (AuditAction.REVEAL, _reveal),
     "record_person_event": (RegistryAction.VIEW_PERSON, _record_person_event),
+    "record_identifier_search": (
+        RegistryAction.SEARCH_IDENTIFIER,
+        lambda w: people.record_identifier_search(keys={"phone": "0" * 64}, matches=1, by=w.grid_a),
+    ),
     "record_person_viewed": (
         RegistryAction.VIEW_PERSON,
         lambda w: people.record_person_viewed(person=w.resident_a, by=w.grid_a),

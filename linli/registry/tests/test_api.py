@@ -5,6 +5,7 @@ import re
 from datetime import date
 
 import pytest
+from django.conf import settings
 from django.contrib.staticfiles import finders
 from django.db import connection
 from django.middleware.csrf import _get_new_csrf_string
@@ -186,11 +187,16 @@ def test_reveal_with_a_listed_purpose_returns_the_value_and_audits(world, client
 
 @pytest.mark.parametrize("purpose", ["", "curiosity"])
 def test_reveal_without_a_listed_purpose_is_refused_and_not_logged(world, client_for, purpose):
-    """A purpose that is not one of LINLI_REVEAL_PURPOSES gives 403 and writes nothing."""
+    """A purpose that is not one of LINLI_REVEAL_PURPOSES is a 422 naming the purpose, and
+    writes nothing; the document lists the purposes as an enum."""
     client = client_for(world.grid_a)  # logging in is itself audited
     before = AuditEvent.objects.count()
     response = reveal(client, world.resident_a, field="id_number", purpose=purpose)
-    assert_bilingual_error(response, 403)
+    assert_bilingual_error(response, 422)
+    assert "body.purpose" in response.json()["detail"]
+    document = client.get("/api/openapi.json").json()
+    listed = document["components"]["schemas"]["RevealIn"]["properties"]["purpose"]["enum"]
+    assert listed == [key for key, _label in settings.LINLI_REVEAL_PURPOSES]
     assert ID_A not in response.content.decode()
     assert AuditEvent.objects.count() == before
 
@@ -473,6 +479,25 @@ def test_openapi_document_lists_the_endpoints(db, client):
         "/api/households/{household_id}",
     }
     assert "post" in paths["/api/people/{person_id}/reveal"]
+
+
+def test_openapi_documents_the_422_for_a_non_integer_id_and_the_400_for_a_bad_body(
+    world, client_for
+):
+    """Every answer the API gives is in its document: a non-integer id is a documented 422,
+    an unparsable body a documented 400 whose message is in both languages."""
+    client = client_for(world.grid_a)
+    paths = client.get("/api/openapi.json").json()["paths"]
+    for path, item in paths.items():
+        for method, operation in item.items():
+            if operation.get("parameters") or "requestBody" in operation:
+                assert "422" in operation["responses"], (method, path)
+            if "requestBody" in operation:
+                assert "400" in operation["responses"], (method, path)
+    assert client.get("/api/people/abc").status_code == 422
+    response = client.post("/api/people/search", "{not json", content_type="application/json")
+    assert_bilingual_error(response, 400)
+    assert response.json()["code"] == "unparsable_body"
 
 
 def test_docs_page_loads_only_the_apps_own_assets(db, client):

@@ -2,15 +2,18 @@
 collect()): answers merged answer by answer, risk re-evaluated, the target's status moved, and
 the same key stored once."""
 
+import json
 from dataclasses import dataclass
 from datetime import date, datetime
 from uuid import uuid4
 
 from django.core.exceptions import ValidationError
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
 from django.db.models import Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from linli.core.actors import Actor, AuditContext
 from linli.core.permissions import require
@@ -34,6 +37,28 @@ from linli.screening.services import followups as followup_services
 
 # ---------------------------------------------------------------------------------------------
 # Contact attempts
+
+KEY_REUSED = gettext_lazy(
+    "These answers were not saved: this save was already received with other answers. "
+    "Reload the page to see what is saved, then change the answer there."
+)
+
+
+class KeyReusedWithOtherAnswers(ValidationError):
+    """A retry carries a key already stored with other answers, outcome or proxy flag: the
+    stored attempt stands and the new content is refused, not silently dropped."""
+
+    def __init__(self) -> None:
+        super().__init__({"idempotency_key": KEY_REUSED}, code="key_reused")
+
+
+@dataclass(frozen=True)
+class _Sent:
+    """What a call of record_attempt sent, to compare a retry with the stored attempt."""
+
+    outcome: str
+    answers: dict[str, object]
+    by_proxy: bool
 
 
 @dataclass(frozen=True)
@@ -61,6 +86,7 @@ def record_attempt(
     finished_at: datetime | None = None,
     detail: dict | None = None,
     context: AuditContext | None = None,
+    refuse_changed_retry: bool = False,
 ) -> RecordedAttempt:
     """Records one contact attempt and brings the target up to date.
 
@@ -71,16 +97,22 @@ def record_attempt(
     help puts them on the door-knock list at once.
 
     Idempotent on `idempotency_key`: a second call with a key already stored changes nothing
-    and returns the stored attempt with created=False, also when two retries race. Without a
-    key a fresh one is generated (server-side attempts are not retried).
+    and returns the stored attempt with created=False, also when two retries race. With
+    `refuse_changed_retry` (a key a person's client made, e.g. the H5 page) a retry must send
+    the same outcome, answers and proxy flag: with other content it is refused
+    (KeyReusedWithOtherAnswers), since dropping the new answers without a word would tell the
+    sender they were saved. Without it the first attempt simply stands (the robot: a dialer
+    thought dead that finishes its call late loses to the one that took over). Without a key a
+    fresh one is generated (server-side attempts are not retried).
 
     `by` is the worker recording the attempt (role and jurisdiction are checked, and an audit
     event is written); None for a resident's own H5 submission or the robot, whose caller has
     already authenticated the signed link or the call. A door knock always has a worker.
 
-    Raises PermissionDenied; InvalidAnswers (by question key, nothing stored); ValidationError
-    for an unknown channel or outcome, answers with an outcome that cannot carry them, a key
-    already used for another target, or a campaign that is not running or paused.
+    Raises PermissionDenied; InvalidAnswers (by question key, nothing stored);
+    KeyReusedWithOtherAnswers (a ValidationError); ValidationError for an unknown channel or
+    outcome, answers with an outcome that cannot carry them, a key already used for another
+    target, or a campaign that is not running or paused.
     """
     if not isinstance(answers or {}, dict) or not isinstance(detail or {}, dict):
         raise ValidationError({"answers": _("Answers must be an object")})
@@ -100,6 +132,11 @@ def record_attempt(
         raise ValidationError({"by": _("A door knock is recorded by a worker")})
     if by is not None:
         require(by, roles=SCREENERS, paths=[target.area_path])
+    sent = (
+        _Sent(outcome=outcome, answers=answers or {}, by_proxy=by_proxy)
+        if refuse_changed_retry
+        else None
+    )
     try:
         return _record_attempt(
             target_id=target.pk,
@@ -113,22 +150,45 @@ def record_attempt(
             finished_at=finished_at,
             detail=detail or {},
             context=context,
+            sent=sent,
         )
     except IntegrityError:
         # A retry of the same submission committed between our check and our insert.
         existing = ContactAttempt.objects.filter(idempotency_key=key).first()
         if existing is None:
             raise
-        return _replayed(existing, target.pk)
+        return _replayed(existing, target.pk, sent)
 
 
-def _replayed(attempt: ContactAttempt, target_id: int) -> RecordedAttempt:
+def _as_stored(values: dict[str, object]) -> object:
+    # Answers come back from the JSON column as JSON: compare like with like (dates as text).
+    return json.loads(json.dumps(values, cls=DjangoJSONEncoder))
+
+
+def _same_content(attempt: ContactAttempt, sent: _Sent, definition: dict) -> bool:
+    """Returns whether a retry sends what the stored attempt holds (answers compared once
+    validated, so `"yes"` and `true` are the same answer)."""
+    if sent.outcome != attempt.outcome or sent.by_proxy != attempt.by_proxy:
+        return False
+    values, errors = validate_answers(
+        definition, sent.answers, today=timezone.localdate(attempt.finished_at)
+    )
+    return not errors and _as_stored(values) == _as_stored(attempt.answers)
+
+
+def _replayed(attempt: ContactAttempt, target_id: int, sent: _Sent | None) -> RecordedAttempt:
+    """Returns the stored attempt for a retry of its key.
+
+    Raises ValidationError for a key of another person, KeyReusedWithOtherAnswers for a retry
+    whose content (`sent`, None: not compared) differs from the stored attempt's."""
     if attempt.target_id != target_id:
         raise ValidationError({"idempotency_key": _("Key already used for another person")})
     target = CampaignTarget.objects.select_related("campaign__questionnaire_version").get(
         pk=target_id
     )
     definition = target.campaign.questionnaire_version.definition
+    if sent is not None and not _same_content(attempt, sent, definition):
+        raise KeyReusedWithOtherAnswers()
     return RecordedAttempt(
         attempt=attempt,
         target=target,
@@ -152,6 +212,7 @@ def _record_attempt(
     finished_at: datetime | None,
     detail: dict,
     context: AuditContext | None,
+    sent: _Sent | None,
 ) -> RecordedAttempt:
     # Lock only the target row (`of`): saves for one person queue up so no answer is lost to a
     # concurrent merge, while other people's saves, which share the campaign row, run freely.
@@ -172,7 +233,7 @@ def _record_attempt(
         .get(pk=target_id)
     )
     if target.stored_attempt_id is not None:
-        return _replayed(ContactAttempt.objects.get(pk=target.stored_attempt_id), target_id)
+        return _replayed(ContactAttempt.objects.get(pk=target.stored_attempt_id), target_id, sent)
     campaign = target.campaign
     if not campaign.accepts_answers:
         raise ValidationError(_("The campaign is not running"))

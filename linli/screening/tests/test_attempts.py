@@ -38,19 +38,33 @@ def h5(target, key: str, **answers):
 
 
 def test_the_same_key_twice_stores_one_attempt_and_changes_nothing(world, running):
-    """A client retry (same key, even with a different body) finds the first attempt."""
+    """A retry (same key) finds the first attempt; with other answers the first one stands,
+    and a caller that asks for it (the H5 page) hears of the difference
+    (KeyReusedWithOtherAnswers)."""
     target = target_of(running, world.resident_a)
     first = h5(target, "k-1", temperature="36.6")
     assert first.created
-    again = h5(target, "k-1", temperature="39.0")
+    again = h5(target, "k-1", temperature="36.6")
     assert not again.created
     assert again.attempt.pk == first.attempt.pk
+    assert again.target.answers == {"temperature": 36.6}
+    kept = h5(target, "k-1", temperature="39.0")  # the robot's case: the first one stands
+    assert not kept.created
+    with pytest.raises(attempt_services.KeyReusedWithOtherAnswers) as caught:
+        attempt_services.record_attempt(
+            target=target,
+            channel="h5",
+            outcome="answered",
+            answers={"temperature": "39.0"},
+            idempotency_key="k-1",
+            refuse_changed_retry=True,
+        )
+    assert "idempotency_key" in caught.value.message_dict
     target.refresh_from_db()
     assert ContactAttempt.objects.filter(target=target).count() == 1
     assert target.attempt_count == 1
     assert target.answers == {"temperature": 36.6}
     assert target.risk_level == "none"
-    assert again.target.answers == {"temperature": 36.6}
 
 
 def test_a_key_used_for_another_person_is_refused(world, running):

@@ -4,9 +4,11 @@ import json
 import re
 import threading
 from datetime import timedelta
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from django.conf import settings
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -325,7 +327,7 @@ def test_a_replayed_key_stores_nothing_twice(client, world, running):
     path = answer_path(target)
     body = {"idempotency_key": "k-replay", "answers": {"temperature": "36.6"}}
     assert post_json(client, path, body).json()["created"] is True
-    body["answers"] = {"temperature": "39.5"}  # a retry never changes what was stored
+    body["answers"] = {"temperature": 36.6}  # the same answer, as a number this time
     again = post_json(client, path, body)
     assert again.status_code == 200
     assert again.json() == {
@@ -338,6 +340,40 @@ def test_a_replayed_key_stores_nothing_twice(client, world, running):
     assert target.attempt_count == 1
     assert target.answers == {"temperature": 36.6}
     assert ContactAttempt.objects.filter(target=target).count() == 1
+
+
+@pytest.mark.parametrize(
+    ("language", "said"), [("zh-hans", "这次保存已收到过不同的回答"), ("en", "already received")]
+)
+def test_a_replayed_key_with_other_answers_is_refused_in_the_pages_language(
+    client, world, running, language, said
+):
+    """A retry with a stored key but other answers (another tab or phone) is a 409 saying so
+    in the page's language; the stored answers stand and nothing new is stored."""
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = language  # the page's language switch
+    target = target_of(running, world.resident_a)
+    path = answer_path(target)
+    first = {"idempotency_key": "k-changed", "answers": {"temperature": "36.6"}}
+    assert post_json(client, path, first).json()["created"] is True
+    for changed in (
+        {"answers": {"temperature": "39.5"}},
+        {"answers": {"temperature": "36.6"}, "by_proxy": True},
+        {"answers": {}, "outcome": "refused"},
+    ):
+        response = post_json(client, path, {**first, **changed})
+        assert response.status_code == 409, response.content
+        assert response.json()["code"] == "key_reused"
+        assert said in response.json()["error"]
+    target.refresh_from_db()
+    assert target.answers == {"temperature": 36.6}
+    assert ContactAttempt.objects.filter(target=target).count() == 1
+
+
+def test_the_page_shows_a_refused_retry():
+    """h5.js shows a 409's message at the question instead of retrying or saying "saved"."""
+    script = (Path(__file__).resolve().parents[1] / "static" / "screening" / "h5.js").read_text()
+    handler = script[script.index("status === 409") :]
+    assert "showError(this.form, data.error)" in handler[: handler.index("return;")]
 
 
 def test_a_bad_answer_is_refused_at_its_question_and_nothing_is_stored(client, world, running):

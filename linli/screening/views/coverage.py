@@ -6,7 +6,7 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -16,6 +16,7 @@ from django.views.decorators.http import require_GET
 
 from linli.areas.models import LEVEL_ORDER, AreaLevel
 from linli.core.actors import AuditContext
+from linli.core.downloads import file_download
 from linli.core.pagination import CappedPaginator
 from linli.screening import exports
 from linli.screening import tasks as screening_tasks
@@ -147,4 +148,4 @@ def export_results(request: HttpRequest, campaign_id: int) -> HttpResponse:
         return redirect(f"{reverse('screening:coverage', args=[campaign.pk])}?area={area.pk}")
     file, at = export.file, export.at
     name = f"screening-{campaign.pk}-{area.pk}-{timezone.localtime(at):%Y%m%d-%H%M}.xlsx"
-    return FileResponse(file, as_attachment=True, filename=name, content_type=exports.CONTENT_TYPE)
+    return file_download(file, filename=name, content_type=exports.CONTENT_TYPE)

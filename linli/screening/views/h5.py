@@ -38,6 +38,7 @@ from linli.screening.roles import CAMPAIGN_MANAGERS
 from linli.screening.selectors import campaigns as campaign_selectors
 from linli.screening.selectors import h5 as h5_selectors
 from linli.screening.selectors import links as link_selectors
+from linli.screening.services.attempts import KEY_REUSED, KeyReusedWithOtherAnswers
 from linli.screening.tasks import SendJob, enqueue_send_links, send_progress
 
 ENDED = gettext_lazy("This screening has ended; thank you")
@@ -295,6 +296,8 @@ def _save(target_id: int, submission: dict):
         by=None,
         idempotency_key=submission["key"],
         by_proxy=submission["by_proxy"],
+        # The page made the key: the same key with other answers is a mistake to report.
+        refuse_changed_retry=True,
     )
 
 
@@ -314,6 +317,9 @@ def _answer_json(request: HttpRequest, token: str, target_id: int) -> JsonRespon
         recorded = _save(target_id, submission)
     except CampaignTarget.DoesNotExist:
         return JsonResponse({"error": str(InvalidLink())}, status=404)
+    except KeyReusedWithOtherAnswers:
+        # The key's first save stands; the page shows this and keeps the answer on screen.
+        return JsonResponse({"error": str(KEY_REUSED), "code": "key_reused"}, status=409)
     except InvalidAnswers as exc:
         return JsonResponse(
             {"errors": {k: str(e) for k, e in exc.answer_errors.items()}}, status=400

@@ -185,6 +185,16 @@
       showError(this.form, message || this.status.element.getAttribute("data-failed"));
       return;
     }
+    if (status === 409 && data && data.error) {
+      // This key was already saved with another answer (a second phone or tab): nothing new
+      // was stored, and retrying would not change that. Say so; the answer stays on screen.
+      this.pending = null;
+      writePending(this.url, null);
+      this.lock(false);
+      this.status.hide();
+      showError(this.form, data.error);
+      return;
+    }
     if (status === 404 || status === 410) {
       // A bad, expired or ended link: the page itself says so.
       this.pending = null;
