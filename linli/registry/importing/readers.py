@@ -302,6 +302,8 @@ def _empty() -> UnreadableFile:
 def _decode(data: bytes) -> tuple[str, str]:
     if data.startswith(codecs.BOM_UTF8):
         return data[len(codecs.BOM_UTF8) :].decode("utf-8", errors="replace"), "utf-8-sig"
+    if data.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):  # before UTF-16's, its prefix
+        return data.decode("utf-32", errors="replace"), "utf-32"
     # Excel's "Unicode text" export is UTF-16 with a BOM (and tab-separated).
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return data.decode("utf-16", errors="replace"), "utf-16"
@@ -474,6 +476,12 @@ def _find_header(rows: list[list[str]]) -> int:
     """
     first_with_one = None
     for index, row in enumerate(rows[:HEADER_SEARCH_ROWS]):
+        if any(_looks_like_data(cell) for cell in row):
+            # No header holds an ID or a phone number ("翠华小区…" may read as an address
+            # header): a row that does is data, and the file has no header above it.
+            if first_with_one is None:
+                break
+            continue
         known = count_known_headers(row)
         if known >= 2:
             return index
