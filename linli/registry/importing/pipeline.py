@@ -38,6 +38,7 @@ from linli.registry.models import (
     ImportBatch,
     Person,
     RegistryAction,
+    SourceKind,
 )
 
 log = logging.getLogger(__name__)
@@ -357,7 +358,12 @@ def _write(
     result: LinkResult,
 ) -> None:
     written = write_batch(
-        batch, staged, records, index, result, priority=SOURCE_PRIORITY.get(batch.source.kind, 0)
+        batch,
+        staged,
+        records,
+        index,
+        result,
+        priority=SOURCE_PRIORITY.get(SourceKind(batch.source.kind), 0),
     )
     accepted = sum(1 for s in staged if s.clean is not None)
     ImportBatch.objects.filter(pk=batch.pk).update(
