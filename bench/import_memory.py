@@ -26,7 +26,6 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 os.environ.setdefault("LINLI_ENV", "test")
 
 BOUND_MB = 300
-MAX_SHARED_STRINGS = 1_000_000  # importing.readers.MAX_SHARED_STRINGS
 HEADERS = ["姓名", "公民身份号码", "联系电话", "现住址", "与户主关系", "户号"]
 
 
@@ -67,6 +66,16 @@ def build(kind: str, rows: int, columns: int) -> bytes:
             start = len(strings)
             strings.extend(f"张{row}-{col}" for col in range(columns))
             table.append(list(range(start, start + columns)))
+        return shared_strings_workbook(strings, table)
+    if kind == "mixed":  # a third distinct shared strings, two thirds numbers
+        strings = [*header]
+        table = [list(range(columns))]
+        texts = columns // 3
+        for row in range(rows):
+            start = len(strings)
+            strings.extend(f"张{row}-{col}" for col in range(texts))
+            numbers_part = [13800000000.0 + row * columns + col for col in range(columns - texts)]
+            table.append([*range(start, start + texts), *numbers_part])
         return shared_strings_workbook(strings, table)
     # numbers: every cell a number, so every cell a new text when read
     numbers: list[list[int | float]] = [list(range(columns))]
@@ -120,7 +129,7 @@ def main() -> int:
     parser.add_argument("--columns", type=int, default=24)
     parser.add_argument(
         "--kinds",
-        default="probe,unique,numbers",
+        default="probe,unique,numbers,mixed",
         help="probe (the finding's file), unique and numbers (worst accepted)",
     )
     args = parser.parse_args()
@@ -131,15 +140,22 @@ def main() -> int:
     import django
 
     django.setup()
-    from linli.registry.importing.readers import max_cells
+    from linli.registry.importing import readers
 
-    limit = max_cells()
+    limit = readers.max_cells()
     print(f"cell limit {limit:,} (LINLI_IMPORT_MAX_CELLS); bound {BOUND_MB} MB above idle")
     failed = False
     for kind in args.kinds.split(","):
         rows = args.rows if kind == "probe" else limit // args.columns - 1
         if kind == "unique":
-            rows = MAX_SHARED_STRINGS // args.columns - 1
+            rows = readers.MAX_SHARED_STRINGS // args.columns - 1
+        if kind == "mixed":  # as many rows as the workbook's memory estimate lets through
+            texts = args.columns // 3
+            per_row = (
+                texts * (readers.SHARED_STRING_BYTES + readers.REFERENCE_BYTES)
+                + (args.columns - texts) * readers.CELL_BYTES
+            )
+            rows = limit * readers.CELL_BYTES // per_row - 2
         data = build(kind, rows, args.columns)
         with tempfile.NamedTemporaryFile(suffix=".xlsx", delete=False) as handle:
             handle.write(data)

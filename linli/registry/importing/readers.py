@@ -509,6 +509,12 @@ MAX_UNPACKED_BYTES = 512 * 1024 * 1024
 # A shared string costs a Python object (about 50 bytes) plus its text, in any XLSX reader:
 # their count and size are refused before the table is expanded.
 MAX_SHARED_STRINGS = 1_000_000
+# Bytes a reader holds per shared string, per cell read as its own text, per cell that points
+# at a shared string (measured by bench/import_memory.py). A workbook may cost what the cell
+# limit of plain cells costs.
+SHARED_STRING_BYTES = 190
+CELL_BYTES = 80
+REFERENCE_BYTES = 8
 MAX_SHARED_STRINGS_BYTES = 64 * 1024 * 1024
 _CHUNK = 1024 * 1024
 _OVERLAP = 16  # longer than any element start counted
@@ -536,26 +542,35 @@ def _refuse_zip_bomb(data: bytes, cell_limit: int) -> dict[str, PartCount]:
             infos = archive.infolist()
             if sum(info.file_size for info in infos) > MAX_UNPACKED_BYTES:
                 raise _too_large()
-            cells = 0
+            cells = strings = string_cells = 0
             for info in infos:
                 name = info.filename.lower()
                 if name.endswith("sharedstrings.xml"):
-                    strings = _count_tags(
+                    counted = _count_tags(
                         archive, info, _SHARED_STRING, max_count=MAX_SHARED_STRINGS
                     )
-                    if (
-                        strings.found > MAX_SHARED_STRINGS
-                        or strings.size > MAX_SHARED_STRINGS_BYTES
-                    ):
+                    strings = counted.found
+                    if strings > MAX_SHARED_STRINGS or counted.size > MAX_SHARED_STRINGS_BYTES:
                         raise _too_large()
                 elif name.startswith("xl/worksheets/") and name.endswith(".xml"):
                     counts = _count_tags(
                         archive, info, _CELL, max_count=cell_limit - cells, rows=True
                     )
                     cells += counts.found
+                    string_cells += counts.shared
                     if cells > cell_limit:
                         raise _too_many_cells(cell_limit)
                     parts[name] = PartCount(cells=counts.found, rows=counts.rows)
+            # What reading it will hold: every shared string, a text per other cell, a
+            # reference per shared-string cell. Many strings and many numbers together would
+            # pass each limit alone.
+            cost = (
+                strings * SHARED_STRING_BYTES
+                + max(cells - string_cells, 0) * CELL_BYTES
+                + string_cells * REFERENCE_BYTES
+            )
+            if cost > cell_limit * CELL_BYTES:
+                raise _too_large()
     except UnreadableFile:
         raise
     except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, ValueError, OSError):
@@ -569,6 +584,7 @@ def _refuse_zip_bomb(data: bytes, cell_limit: int) -> dict[str, PartCount]:
 _SHARED_STRING = (b"<si>", b"<si ", b":si>", b":si ")
 _CELL = (b"<c ", b"<c>", b"<c/", b":c ", b":c>", b":c/")
 _ROW = (b"<row ", b"<row>", b":row ", b":row>")
+_SHARED_TYPE = b' t="s"'
 # An empty row (<row r="9" s="3" customFormat="1"/>) is the element just before the next row,
 # or before the end of sheetData, closing itself.
 _EMPTY_ROW = (b"/><row", b"/><x:row", b"/></sheetData>", b"/></x:sheetData>")
@@ -578,6 +594,7 @@ _EMPTY_ROW = (b"/><row", b"/><x:row", b"/></sheetData>", b"/></x:sheetData>")
 class TagCount:
     found: int = 0  # elements counted
     rows: int = 0  # rows holding cells (sheets only)
+    shared: int = 0  # cells holding a shared string (sheets only)
     size: int = 0  # bytes unpacked
 
 
@@ -607,6 +624,7 @@ def _count_tags(
             tail = window[-_OVERLAP:]
             counts.found += _occurrences(window, starts) - _occurrences(tail, starts)
             if rows:
+                counts.shared += window.count(_SHARED_TYPE) - tail.count(_SHARED_TYPE)
                 counts.rows += _occurrences(window, _ROW) - _occurrences(tail, _ROW)
                 counts.rows -= _occurrences(window, _EMPTY_ROW) - _occurrences(tail, _EMPTY_ROW)
     return counts
