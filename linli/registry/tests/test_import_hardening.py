@@ -92,6 +92,20 @@ def test_a_shared_strings_bomb_is_refused_before_it_is_expanded(monkeypatch):
     assert refused.value.code == "too_large"
 
 
+def test_many_strings_and_many_numbers_together_are_refused(monkeypatch):
+    """300 distinct strings and 400 numbers pass a limit of 1,000 cells each on its own,
+    but together would cost more than 1,000 plain cells: refused before reading."""
+    monkeypatch.setattr(readers.openpyxl, "load_workbook", pytest.fail)
+    strings = ["姓名", "电话", *[f"张{n}" for n in range(300)]]
+    rows = [[0, 1], *[[n + 2, 13800000000.0 + n] for n in range(300)], *[[0.5, 1.5]] * 50]
+    data = shared_strings_workbook(strings, rows)
+    with pytest.raises(UnreadableFile) as refused:
+        read_table(data, "mixed.xlsx", cell_limit=1_000)
+    assert refused.value.code == "too_large"
+    monkeypatch.undo()
+    assert read_table(data, "mixed.xlsx", cell_limit=2_000).total_rows == 350
+
+
 def test_an_absurd_dimension_is_not_trusted():
     """<dimension ref="A1:XFD1048576"> on a two-cell sheet: two cells are read, not 17 billion."""
     data = shared_strings_workbook(["姓名", "张三"], [[0], [1]], dimension="A1:XFD1048576")
