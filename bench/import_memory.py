@@ -146,7 +146,7 @@ def main() -> int:
     print(f"cell limit {limit:,} (LINLI_IMPORT_MAX_CELLS); bound {BOUND_MB} MB above idle")
     failed = False
     for kind in args.kinds.split(","):
-        rows = args.rows if kind == "probe" else limit // args.columns - 1
+        rows = args.rows if kind == "probe" else limit // args.columns - 2
         if kind == "unique":
             rows = readers.MAX_SHARED_STRINGS // args.columns - 1
         if kind == "mixed":  # as many rows as the workbook's memory estimate lets through
