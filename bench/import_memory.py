@@ -146,7 +146,8 @@ def main() -> int:
     print(f"cell limit {limit:,} (LINLI_IMPORT_MAX_CELLS); bound {BOUND_MB} MB above idle")
     failed = False
     for kind in args.kinds.split(","):
-        rows = args.rows if kind == "probe" else limit // args.columns - 2
+        # Data rows under the header row, just inside the limits (the header is 24 strings).
+        rows = args.rows if kind == "probe" else limit // args.columns - 3
         if kind == "unique":
             rows = readers.MAX_SHARED_STRINGS // args.columns - 1
         if kind == "mixed":  # as many rows as the workbook's memory estimate lets through
