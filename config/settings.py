@@ -282,6 +282,10 @@ LINLI_REVEAL_PURPOSES = [
 
 LINLI_PAGE_SIZE = env_int("LINLI_PAGE_SIZE", 50)
 
+# The most data cells (rows × columns) an imported file may have: reading one costs memory in
+# proportion, about 80 bytes a cell (docs/registry-import.md, bench/import_memory.py).
+LINLI_IMPORT_MAX_CELLS = env_int("LINLI_IMPORT_MAX_CELLS", 3_000_000)
+
 # Phone robot speech (linli.adapters.tts): a dotted path to a TTS adapter, or "espeak" / "fake".
 # espeak-ng by default; tests use the deterministic fake unless they ask for espeak.
 LINLI_VOICE_TTS = env_str(

@@ -34,7 +34,8 @@ def rejected_rows_csv(
     out.write("\ufeff")
     writer = csv.writer(out)
     writer.writerow([watermark(exported_by, at)])
-    writer.writerow(reason_headers() + list(batch.headers))
+    # The file's own column names are a department's text like its cells: defused the same way.
+    writer.writerow(reason_headers() + [safe_cell(header) for header in batch.headers])
     for record in records:
         raw = json.loads(identifiers.decrypt(record.raw_encrypted)) if record.raw_encrypted else {}
         writer.writerow(

@@ -2,6 +2,7 @@ from django import forms
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
+from linli.core.errors import both_languages
 from linli.registry.models import Residency, SourceKind, VulnerableTag
 from linli.registry.services.people import REVEALABLE_FIELDS
 
@@ -58,6 +59,9 @@ FIELD_LABELS = {
 }
 
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
+EMPTY_FILE = _("the file is empty")
+FILE_TOO_LARGE = _("The file is larger than 50 MB.")
+WRONG_FILE_TYPE = _("Only CSV and XLSX files can be imported.")
 
 
 class UploadForm(forms.Form):
@@ -66,7 +70,9 @@ class UploadForm(forms.Form):
         label=_("Source"), max_length=80, help_text=_("e.g. 物业 翠华小区 业主名单")
     )
     source_kind = forms.ChoiceField(label=_("Kind of source"), choices=SourceKind.choices)
-    file = forms.FileField(label=_("File (CSV or XLSX)"))
+    # Empty files are refused in clean_file, in both languages like every other refusal of a
+    # file (Django's own message would be in one).
+    file = forms.FileField(label=_("File (CSV or XLSX)"), allow_empty_file=True)
 
     def __init__(self, *args, areas=None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -75,10 +81,14 @@ class UploadForm(forms.Form):
 
     def clean_file(self):
         upload = self.cleaned_data["file"]
+        # A refused file is shown in both languages: the steward often forwards the reason to
+        # the department that made the file.
+        if not upload.size:
+            raise forms.ValidationError(both_languages(EMPTY_FILE))
         if upload.size > MAX_UPLOAD_BYTES:
-            raise forms.ValidationError(_("The file is larger than 50 MB."))
+            raise forms.ValidationError(both_languages(FILE_TOO_LARGE))
         if not upload.name.lower().endswith((".csv", ".txt", ".xlsx")):
-            raise forms.ValidationError(_("Only CSV and XLSX files can be imported."))
+            raise forms.ValidationError(both_languages(WRONG_FILE_TYPE))
         return upload
 
 

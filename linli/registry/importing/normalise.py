@@ -42,6 +42,9 @@ _DOTS = str.maketrans(dict.fromkeys("•・･‧∙⋅.。", "·"))
 _NOTE = re.compile(r"[(\[【<（《].*?(?:[)\]】>）》]|$)")  # 张三(租户), 张三（户主, 张三【已迁出】
 _NOT_NAME = re.compile(r"[^\w·]|[\d_]")  # keeps letters and CJK; drops digits ("张三2"), marks
 _MANY_DOTS = re.compile(r"·{2,}")
+# Markup or formula characters: "<script>alert(1)</script>" or "=HYPERLINK(…)" is not a name,
+# and stripping it down to its letters ("alert") would store a made-up person.
+_MARKUP = re.compile(r"[<>&\"`{}\\=]")
 # Nothing but Chinese characters (unified ideographs, extension A, extensions B and later).
 _HAN = re.compile(r"[\u3400-\u9fff\U00020000-\U0002ffff]+")
 
@@ -56,11 +59,19 @@ def normalise_name(raw: str) -> str:
     """
     if _HAN.fullmatch(raw):
         return simplified(raw)  # the common case: nothing but Chinese characters
+    if has_markup(raw):
+        return ""
     text = unicodedata.normalize("NFKC", raw)
     text = _NOTE.sub("", text).translate(_DOTS)
     text = _NOT_NAME.sub("", text)
     text = _MANY_DOTS.sub("·", text).strip("·")
     return simplified(text) if text else ""
+
+
+def has_markup(raw: str) -> bool:
+    """Returns whether a cell holds markup or formula characters (< > & " ` { } \\ =), which
+    no real name has (a name may have letters, · and spaces)."""
+    return _MARKUP.search(unicodedata.normalize("NFKC", raw)) is not None
 
 
 # Surnames whose everyday reading differs from the surname reading; pypinyin (0.55) has no
@@ -423,6 +434,11 @@ _NAME_INVALID = _problem(
     # The cell is not echoed: a shifted column puts ID numbers where names belong.
     _("name has no usable characters (is a column shifted?)"),
 )
+_NAME_MARKUP = _problem(
+    "name",
+    "name_markup",
+    _('name contains markup or formula characters (< > & " =): not a name'),
+)
 _NAME_TOO_LONG = _problem(
     "name",
     "name_too_long",
@@ -566,7 +582,9 @@ def _rejection(raw_name: str, name: str, warnings: list[RowError], cells: Iterab
         return [_NAME_TOO_LONG, *warnings]
     if not warnings and not any(cell.strip() for cell in cells):
         return [_BLANK_ROW]
-    return [_NAME_MISSING if not raw_name.strip() else _NAME_INVALID, *warnings]
+    if not raw_name.strip():
+        return [_NAME_MISSING, *warnings]
+    return [_NAME_MARKUP if has_markup(raw_name) else _NAME_INVALID, *warnings]
 
 
 def normalise_row(row_number: int, values: Mapping[str, str]) -> CleanRow | list[RowError]:

@@ -8,6 +8,7 @@ failed import leaves the registry exactly as it was.
 """
 
 import gc
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -37,12 +38,16 @@ from linli.registry.models import (
     ImportBatch,
     Person,
     RegistryAction,
+    SourceKind,
 )
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[str, int, int], None]  # phase, done, total
 PROGRESS_EVERY = 2000
+# Rows an upload keeps for its preview: the preview never reads the file again (a file of a
+# million rows would cost its full parse at every change of the mapping).
+SAMPLE_ROWS = 1000
 
 
 class ImportRefused(ValidationError):
@@ -53,15 +58,49 @@ def stored_path(batch: ImportBatch) -> Path:
     return Path(settings.MEDIA_ROOT) / batch.stored_file
 
 
+def sample_path(stored_file: str) -> Path:
+    """Returns where the preview sample of an upload stored at `stored_file` is kept."""
+    path = Path(settings.MEDIA_ROOT) / stored_file
+    return path.with_name(f"{path.stem}.sample{path.suffix}")
+
+
 def read_batch_file(batch: ImportBatch) -> Table:
+    """Returns every row of the batch's file (the background worker's read)."""
     data = identifiers.decrypt_bytes(stored_path(batch).read_bytes())
     return read_table(data, batch.file_name)
 
 
+def store_sample(stored_file: str, table: Table) -> None:
+    """Keeps the first SAMPLE_ROWS rows of an upload beside its file, encrypted like it (they
+    hold full ID numbers)."""
+    sample = {"headers": table.headers, "rows": table.rows[:SAMPLE_ROWS]}
+    sealed = identifiers.encrypt_bytes(json.dumps(sample, ensure_ascii=False).encode())
+    sample_path(stored_file).write_bytes(sealed)
+
+
+def read_sample(batch: ImportBatch) -> Table:
+    """Returns the batch's preview sample: its first rows as the upload read them.
+
+    An upload stored without one (before samples were kept) is read again for its first
+    rows only, streaming."""
+    path = sample_path(batch.stored_file)
+    if not path.exists():
+        data = identifiers.decrypt_bytes(stored_path(batch).read_bytes())
+        return read_table(data, batch.file_name, sample=SAMPLE_ROWS)
+    sample = json.loads(identifiers.decrypt_bytes(path.read_bytes()))
+    return Table(
+        headers=sample["headers"],
+        rows=sample["rows"],
+        encoding=batch.encoding,
+        total_rows=batch.total_rows,
+    )
+
+
 def discard_file(batch: ImportBatch) -> None:
-    """Deletes the stored upload of a batch (kept encrypted until its run)."""
+    """Deletes the stored upload of a batch (kept encrypted until its run) and its sample."""
     # Once its rows are in the registry (sealed), the department's file has no further use.
     stored_path(batch).unlink(missing_ok=True)
+    sample_path(batch.stored_file).unlink(missing_ok=True)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -83,6 +122,12 @@ class Preview:
     warned: int
     total: int
     mapping_problems: list[str]
+    checked: int = 0  # rows of the sample counted in rejected and warned
+
+    @property
+    def sampled(self) -> bool:
+        """Returns whether the counts are of the first rows only."""
+        return self.checked < self.total
 
 
 def _row_values(table_row: list[str], headers: list[str], mapping: dict[str, str]) -> dict:
@@ -108,9 +153,10 @@ def _masked_preview(values: dict[str, str], clean: CleanRow | None) -> dict[str,
 
 
 def preview_batch(batch: ImportBatch, *, mapping: dict[str, str] | None = None) -> Preview:
-    """Returns the first rows as they would be imported, and the count of rejected rows."""
+    """Returns the first rows as they would be imported, and how many of the upload's sample
+    (its first SAMPLE_ROWS rows) would be rejected. Reads the sample, never the file."""
     mapping = mapping if mapping is not None else batch.mapping
-    table = read_batch_file(batch)
+    table = read_sample(batch)
     rows: list[PreviewRow] = []
     rejected = warned = 0
     for index, cells in enumerate(table.rows, start=1):
@@ -134,8 +180,9 @@ def preview_batch(batch: ImportBatch, *, mapping: dict[str, str] | None = None) 
         rows=rows,
         rejected=rejected,
         warned=warned,
-        total=len(table.rows),
+        total=max(batch.total_rows, len(table.rows)),
         mapping_problems=problems,
+        checked=len(table.rows),
     )
 
 
@@ -153,6 +200,10 @@ def stage_rows(batch: ImportBatch, table: Table, progress: Progress | None = Non
     """Returns every data row normalised or with its errors (no database writes)."""
     staged = []
     headers = table.headers
+    # The upload counted a workbook's rows in its XML; this is the exact count.
+    if batch.total_rows != len(table.rows):
+        batch.total_rows = len(table.rows)
+        ImportBatch.objects.filter(pk=batch.pk).update(total_rows=batch.total_rows)
     # Column by column within chunks: each distinct cell is read once, and the progress bar
     # moves between chunks.
     for start in range(0, len(table.rows), PROGRESS_EVERY):
@@ -307,7 +358,12 @@ def _write(
     result: LinkResult,
 ) -> None:
     written = write_batch(
-        batch, staged, records, index, result, priority=SOURCE_PRIORITY.get(batch.source.kind, 0)
+        batch,
+        staged,
+        records,
+        index,
+        result,
+        priority=SOURCE_PRIORITY.get(SourceKind(batch.source.kind), 0),
     )
     accepted = sum(1 for s in staged if s.clean is not None)
     ImportBatch.objects.filter(pk=batch.pk).update(

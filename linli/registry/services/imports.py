@@ -27,8 +27,13 @@ from linli.core.permissions import require
 from linli.core.roles import REGISTRY_STEWARDS
 from linli.registry import exports
 from linli.registry.importing.mapping import suggest_mapping, validate_mapping
-from linli.registry.importing.pipeline import ImportRefused, discard_file
-from linli.registry.importing.readers import Table, UnreadableFile, read_table
+from linli.registry.importing.pipeline import (
+    SAMPLE_ROWS,
+    ImportRefused,
+    discard_file,
+    store_sample,
+)
+from linli.registry.importing.readers import Table, UnreadableFile, read_table, remove_controls
 from linli.registry.models import (
     BatchStatus,
     ImportBatch,
@@ -77,19 +82,21 @@ def stage_upload(
 ) -> ImportBatch:
     """Stores an uploaded file and proposes a column mapping. Nothing enters the registry.
 
-    `table` is `data` already read, when the caller has it. Returns the batch. Raises
-    PermissionDenied, or ImportRefused when the file cannot be read.
+    The file is read once, streaming, to count its rows and keep its first SAMPLE_ROWS rows
+    for the preview; only the background run reads it whole. `table` is `data` already read,
+    when the caller has it. Returns the batch. Raises PermissionDenied, or ImportRefused
+    (in both languages) when the file cannot be read or is past a limit.
     """
     _require_importer(by, area)
     if area.level not in (AreaLevel.COMMUNITY, AreaLevel.GRID):
         raise ImportRefused(_("Import into a community or a grid."))
     try:
-        table = table or read_table(data, file_name)
+        table = table or read_table(data, file_name, sample=SAMPLE_ROWS)
     except UnreadableFile as error:
-        raise ImportRefused(error.text) from error
+        raise ImportRefused(str(error)) from error
     source, _created = ImportSource.objects.get_or_create(
         area=area,
-        name=source_name.strip()[:80] or file_name[:80],
+        name=remove_controls(source_name).strip()[:80] or remove_controls(file_name)[:80],
         defaults={"kind": source_kind, "area_path": area.path},
     )
     digest = hashlib.sha256(data).hexdigest()
@@ -99,17 +106,18 @@ def stage_upload(
     path = Path(settings.MEDIA_ROOT) / stored
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(identifiers.encrypt_bytes(data))
+    store_sample(stored, table)
     batch = ImportBatch.objects.create(
         source=source,
         area=area,
         area_path=area.path,
-        file_name=Path(file_name).name[:255],
+        file_name=remove_controls(Path(file_name).name)[:255],
         file_sha256=digest,
         stored_file=stored,
         encoding=table.encoding,
         headers=table.headers,
         mapping=suggest_mapping(table.headers, source.column_mapping or None),
-        total_rows=len(table.rows),
+        total_rows=table.total_rows,
         created_by=user_of(by),
     )
     _record_batch_event(
