@@ -240,12 +240,9 @@ LINLI_SMS_GATEWAY_TIMEOUT = env_int("LINLI_SMS_GATEWAY_TIMEOUT", 10)
 LINLI_SMS_GATEWAY_RETRIES = env_int("LINLI_SMS_GATEWAY_RETRIES", 2)
 
 # Where residents' phones open the H5 links sent by SMS (an absolute URL, no trailing slash).
-# The embedded mode serves `make run` on the first allowed host, port 8000; a deployment sets
-# the address its residents can reach.
-LINLI_PUBLIC_URL = env_str(
-    "LINLI_PUBLIC_URL",
-    f"https://{ALLOWED_HOSTS[0]}" if HTTPS else f"http://{ALLOWED_HOSTS[0]}:8000",
-).rstrip("/")
+# Empty (the embedded default): links follow the address the send was started on, so
+# `make run PORT=8011` texts links to port 8011. Production must set it (check linli.E014).
+LINLI_PUBLIC_URL = env_str("LINLI_PUBLIC_URL", "").rstrip("/")
 
 # The phone robot's speech answers to yes/no questions (linli.adapters.asr): the folder of an
 # offline Vosk model (needs `pip install vosk`). Empty: residents answer on the keypad only.

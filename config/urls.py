@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from config.api import api
+from linli.screening.views.h5 import h5_page
 
 urlpatterns = [
     path("", include("linli.reports.urls")),
@@ -9,6 +10,8 @@ urlpatterns = [
     path("registry/", include("linli.registry.urls")),
     path("audit/", include("linli.audit.urls")),
     path("screening/", include("linli.screening.urls")),
+    # The short form of a resident's H5 link, so the SMS carrying it fits one segment.
+    path("h/<str:token>", h5_page, name="h5_short"),
     path("voice/", include("linli.voice.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),

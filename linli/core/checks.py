@@ -29,6 +29,16 @@ def production_settings(app_configs: Sequence[AppConfig] | None, **kwargs: Any) 
         errors.append(Error("LINLI_DEBUG must be off in production.", id="linli.E011"))
     if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
         errors.append(Error("Production runs on PostgreSQL (DATABASE_URL).", id="linli.E012"))
+    if not getattr(settings, "LINLI_PUBLIC_URL", ""):
+        # Elsewhere links follow the request that starts a send; behind a proxy that address
+        # may be an internal one a resident's phone cannot open.
+        errors.append(
+            Error(
+                "LINLI_PUBLIC_URL must be set in production (the address residents' phones "
+                "open the H5 links on).",
+                id="linli.E014",
+            )
+        )
     return errors
 
 

@@ -9,6 +9,7 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
+from linli.adapters.sms import count_segments
 from linli.areas.models import PATH_SEGMENT_WIDTH, Area, AreaLevel
 from linli.core.links import InvalidLink, make_token, read_token
 from linli.screening.models import (
@@ -20,8 +21,13 @@ from linli.screening.models import (
 PURPOSE = "screening-h5"
 # A link without a campaign deadline works this long (settings.LINLI_H5_LINK_DAYS overrides).
 DEFAULT_LINK_DAYS = 7
-# Keeps the SMS to two parts with the longest names.
+# Names longer than this are cut in any case; shorter ones are cut further when the whole SMS
+# would not fit one segment (see sms_text).
 MAX_NAME_IN_SMS = 16
+# A Chinese SMS is sent as UCS-2: 70 characters make one segment (linli.adapters.sms).
+ONE_SEGMENT = 70
+# Who signs the SMS when the campaign lies above any community.
+DEFAULT_SENDER = "社区居委会"
 
 
 # A person is texted again at most this often, and at most MAX_LINKS times per campaign: a
@@ -56,26 +62,33 @@ def _token(target_id: int, *, expires: datetime, now: datetime) -> str:
     return make_token(purpose=PURPOSE, subject=str(target_id), max_age=expires - now, now=now)
 
 
-def link_for(target: CampaignTarget, *, now: datetime | None = None) -> str:
-    """Returns the target's link: absolute under settings.LINLI_PUBLIC_URL, or relative to
-    the site when that setting is empty."""
-    return link_for_token(token_for(target, now=now))
+def link_for(target: CampaignTarget, *, now: datetime | None = None, base: str = "") -> str:
+    """Returns the target's link: absolute under public_base(base), or relative to the site
+    when both are empty."""
+    return link_for_token(token_for(target, now=now), base=base)
 
 
-def link_for_token(token: str) -> str:
+def link_for_token(token: str, *, base: str = "") -> str:
     """Returns the link of a token (see link_for)."""
-    prefix, suffix = _link_parts()
+    prefix, suffix = _link_parts(base)
     return f"{prefix}{token}{suffix}"
 
 
-def _link_parts() -> tuple[str, str]:
-    """Returns what goes before and after the token in a link. Resolved once per call
-    rather than per token: reverse() costs more than signing the token."""
+def public_base(fallback: str = "") -> str:
+    """Returns the address residents' phones open links on: settings.LINLI_PUBLIC_URL when it
+    is set, else `fallback` (the scheme and host of the request that started the send, so a
+    `make run PORT=8011` texts links to port 8011). No trailing slash."""
+    return (getattr(settings, "LINLI_PUBLIC_URL", "") or fallback).rstrip("/")
+
+
+def _link_parts(base: str = "") -> tuple[str, str]:
+    """Returns what goes before and after the token in a link: the short path /h/<token>,
+    which keeps the whole SMS to one segment (the long /screening/h5/<token>/ still works).
+    Resolved once per call rather than per token: reverse() costs more than signing."""
     marker = "0"
-    path = reverse("screening:h5", args=[marker])
+    path = reverse("h5_short", args=[marker])
     at = path.rindex(marker)
-    base = getattr(settings, "LINLI_PUBLIC_URL", "").rstrip("/")
-    return base + path[:at], path[at + len(marker) :]
+    return public_base(base) + path[:at], path[at + len(marker) :]
 
 
 def target_id_from_token(token: str, *, now: datetime | None = None) -> int:
@@ -135,9 +148,28 @@ def _sender_for(area_path: str, communities: dict[str, str]) -> str:
     return ""
 
 
+def _compose(sender: str, name: str, url: str, *, terse: bool = False) -> str:
+    if name:
+        return f"{sender}请填“{name}”：{url}"
+    if terse:
+        return f"{sender}问卷：{url}"
+    return f"{sender}请填问卷：{url}"
+
+
 def sms_text(*, sender: str, campaign_name: str, url: str) -> str:
-    """Returns the text of a link SMS: who sends it, why, and the link (last, so nothing
-    after it is taken for part of it)."""
-    sender = (sender or "社区居委会")[:MAX_NAME_IN_SMS]
+    """Returns the text of a link SMS: who sends it, what to fill in, and the link (last, so
+    nothing after it is taken for part of it).
+
+    The whole text is kept to one SMS segment (ONE_SEGMENT characters) by giving up, in
+    turn: the end of the campaign's name ("问卷" takes its place once fewer than two
+    characters would be left), the word "请填", and the end of the sender's name (never
+    below two characters). Only a public address too long for any text makes two segments.
+    """
+    sender = (sender.strip() or DEFAULT_SENDER)[:MAX_NAME_IN_SMS]
     name = campaign_name.strip()[:MAX_NAME_IN_SMS]
-    return f"{sender}：为做好疫情防控，请您填写“{name}”（家人可代填），约需两分钟：{url}"
+    while name and count_segments(_compose(sender, name, url)) > 1:
+        name = name[:-1] if len(name) > 2 else ""
+    terse = count_segments(_compose(sender, name, url)) > 1
+    while len(sender) > 2 and count_segments(_compose(sender, name, url, terse=terse)) > 1:
+        sender = sender[:-1]
+    return _compose(sender, name, url, terse=terse)

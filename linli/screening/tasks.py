@@ -14,11 +14,13 @@ Escalation is idempotent, so the two may overlap.
 """
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
+from django.core.exceptions import ValidationError
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django_tasks import task
 from django_tasks.base import TaskResultStatus
 
@@ -68,17 +70,33 @@ def escalate_while_watched(campaign: Campaign, *, now: datetime | None = None) -
 # Sending in the background, with progress
 
 
+# A run in progress is remembered under this key (one per campaign) from the moment it is
+# queued until the task ends, so the send page disables its button and a second send is
+# refused. The timeout frees a campaign whose worker died mid-run.
+_RUN_KEY = "screening:send-links-run:{}"
+RUN_TIMEOUT = timedelta(hours=2)
+
+
 @task()
 def send_links_task(
-    campaign_id: int, by_id: int, ip_address: str | None = None, user_agent: str = ""
+    campaign_id: int,
+    by_id: int,
+    ip_address: str | None = None,
+    user_agent: str = "",
+    public_url: str = "",
 ) -> dict[str, int]:
     """Runs link_services.send_links for a campaign on behalf of a user (the request's address
-    and browser travel with the job for the audit log); returns {"sent", "failed"}."""
-    run = link_services.send_links(
-        campaign=Campaign.objects.get(pk=campaign_id),
-        by=get_user_model().objects.get(pk=by_id),
-        context=AuditContext(ip_address=ip_address, user_agent=user_agent),
-    )
+    and browser travel with the job for the audit log, and the address the send was started
+    on for the links when LINLI_PUBLIC_URL is not set); returns {"sent", "failed"}."""
+    try:
+        run = link_services.send_links(
+            campaign=Campaign.objects.get(pk=campaign_id),
+            by=get_user_model().objects.get(pk=by_id),
+            public_url=public_url,
+            context=AuditContext(ip_address=ip_address, user_agent=user_agent),
+        )
+    finally:
+        cache.delete(_RUN_KEY.format(campaign_id))
     return {"sent": run.sent, "failed": run.failed}
 
 
@@ -92,17 +110,49 @@ class SendJob:
     planned: int
 
 
+def running_send(campaign: Campaign) -> SendJob | None:
+    """Returns the campaign's send run queued or in progress, or None."""
+    value = cache.get(_RUN_KEY.format(campaign.pk))
+    if not isinstance(value, dict):
+        return None
+    since = datetime.fromtimestamp(value["since"], tz=UTC)
+    return SendJob(result_id=value.get("result_id", ""), since=since, planned=value["planned"])
+
+
 def enqueue_send_links(
-    *, campaign: Campaign, by: Actor, context: AuditContext | None = None
+    *,
+    campaign: Campaign,
+    by: Actor,
+    public_url: str = "",
+    context: AuditContext | None = None,
 ) -> SendJob:
     """Checks that the campaign can send (link_services.check_sendable raises at once, not in
-    the worker) and queues send_links_task. Also the hook for sending as soon as a campaign launches
-    (call it in transaction.on_commit, once the targets exist)."""
+    the worker), that no run is queued or in progress and that someone is left to text, and
+    queues send_links_task. `public_url` is the address the send was started on (used when
+    LINLI_PUBLIC_URL is not set). Also the hook for sending as soon as a campaign launches
+    (call it in transaction.on_commit, once the targets exist).
+
+    Raises PermissionDenied or ValidationError (see check_sendable; a run already going;
+    nobody left to text)."""
     now = timezone.now()
     link_services.check_sendable(campaign, by, now=now)
     planned = link_selectors.sendable_targets(campaign, now=now).count()
+    if not planned:
+        raise ValidationError(_("Nobody is left to text: every link has gone out"))
+    key = _RUN_KEY.format(campaign.pk)
+    # add() is atomic: of two sends started together, one queues and the other is refused.
+    if not cache.add(
+        key, {"since": now.timestamp(), "planned": planned}, RUN_TIMEOUT.total_seconds()
+    ):
+        raise ValidationError(_("Links are being sent already; wait until that run ends"))
     context = context or AuditContext.none()
-    result = send_links_task.enqueue(campaign.pk, by.pk, context.ip_address, context.user_agent)
+    try:
+        result = send_links_task.enqueue(
+            campaign.pk, by.pk, context.ip_address, context.user_agent, public_url
+        )
+    except Exception:
+        cache.delete(key)
+        raise
     return SendJob(result_id=result.id, since=now, planned=planned)
 
 
@@ -115,6 +165,11 @@ class SendProgress:
     failed: int
     finished: bool
     error: bool  # the task stopped on an error
+    queued: bool = False  # waiting for the task worker: nothing done yet
+
+    @property
+    def running(self) -> bool:
+        return not self.finished
 
     @property
     def percent(self) -> int:
@@ -150,7 +205,14 @@ def send_progress(
         )
     else:
         finished = status in (TaskResultStatus.SUCCESSFUL, TaskResultStatus.FAILED)
-    return SendProgress(planned=planned, sent=sent, failed=failed, finished=finished, error=error)
+    # A run the worker has not picked up is queued, not at 0 %: its task says so, or, where
+    # the backend keeps no state, nothing has been counted yet.
+    queued = not finished and (
+        status == TaskResultStatus.READY or (status is None and sent + failed == 0)
+    )
+    return SendProgress(
+        planned=planned, sent=sent, failed=failed, finished=finished, error=error, queued=queued
+    )
 
 
 def _task_status(result_id: str) -> str | None:

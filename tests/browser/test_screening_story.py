@@ -32,7 +32,7 @@ LIVE_REFRESH_MS = 25_000  # the dashboard refreshes every 10 s; allow two rounds
 def link_path(text: str) -> str:
     """Returns the path of the H5 link inside an SMS (the link points at the public URL,
     the test serves on its own live server)."""
-    match = re.search(r"https?://[^/\s]+(/screening/h5/[0-9A-Za-z._-]+/)", text)
+    match = re.search(r"https?://[^/\s]+(/h/[0-9A-Za-z._-]+)", text)
     assert match, text
     return match.group(1)
 
@@ -97,6 +97,7 @@ def test_lead_launches_a_campaign_residents_answer_and_the_dashboard_follows(sto
 
     # 2. The lead texts the links; everyone with a smartphone gets exactly one.
     lead.locator("[data-testid=send-links] button[type=submit]").click()
+    lead.click("[data-testid=h5-confirm-send]")  # the text, count and segments are checked first
     expect(lead.locator("[data-testid=h5-send-progress]")).to_have_attribute(
         "data-finished", "true"
     )

@@ -117,6 +117,7 @@ def _deliver(
     backend: sms.BaseSmsBackend,
     communities: dict[str, str],
     now: datetime,
+    public_url: str = "",
 ) -> list[_Delivery]:
     """Texts each claimed target its link; gives back the claims of refused messages and
     records them as failed attempts. Returns one delivery per claim."""
@@ -128,7 +129,7 @@ def _deliver(
     deliveries: list[_Delivery] = []
     messages: list[tuple[_Claim, sms.SmsMessage]] = []
     expires = link_expiry(campaign, now=now)
-    prefix, suffix = _link_parts()
+    prefix, suffix = _link_parts(public_url)
     for claim in claims:
         reference = f"h5-target:{claim.target_id}"
         token = _token(claim.target_id, expires=expires, now=now)
@@ -183,12 +184,14 @@ def send_links(
     by: Actor,
     now: datetime | None = None,
     resend_after: timedelta = RESEND_AFTER,
+    public_url: str = "",
     context: AuditContext | None = None,
 ) -> LinkRun:
     """Texts every sendable target of the campaign its link, once (see
     link_selectors.sendable_targets): one SMS per person not reached yet with a phone H5 can
-    reach, never twice within `resend_after`, at most MAX_LINKS per person. Records one audit
-    event for the run.
+    reach, never twice within `resend_after`, at most MAX_LINKS per person. Links go to
+    settings.LINLI_PUBLIC_URL, or to `public_url` (the address the send was started on) when
+    that setting is empty. Records one audit event for the run.
 
     Raises PermissionDenied unless `by` manages the campaign's area; ValidationError when the
     campaign cannot send (check_sendable).
@@ -210,7 +213,7 @@ def send_links(
             if not claims:
                 break
             after = claims[-1].target_id
-            for delivery in _deliver(campaign, claims, backend, communities, now):
+            for delivery in _deliver(campaign, claims, backend, communities, now, public_url):
                 if delivery.accepted:
                     sent += 1
                 else:

@@ -32,7 +32,7 @@ from linli.screening.services import questionnaires as questionnaire_services
 from linli.screening.tests.builders import draft
 
 PUBLIC = "https://linli.example.cn"
-LINK = re.compile(r"https?://\S+/screening/h5/[0-9A-Za-z._-]+/")
+LINK = re.compile(r"https?://\S+/h/[0-9A-Za-z._-]+")
 
 
 @pytest.fixture(autouse=True)
@@ -112,6 +112,56 @@ def test_the_message_names_the_community_and_carries_a_working_link(client, worl
     assert response.status_code == 200
     body = response.content.decode()
     assert "张*丰" in body and "张三丰" not in body
+
+
+# A realistic message: the community of the demo, a shipped template's name, a production
+# address and a token of the real length (36 characters).
+TOKEN_36 = f"{'a' * 6}.{'b' * 6}.{'c' * 22}"
+
+
+def test_the_sms_fits_one_segment_with_a_realistic_name_and_token(settings):
+    settings.LINLI_PUBLIC_URL = ""  # the base passed in stands for it
+    url = h5.link_for_token(TOKEN_36, base="https://linli.gov.cn")
+    assert url == f"https://linli.gov.cn/h/{TOKEN_36}" and len(TOKEN_36) == 36
+    text = h5.sms_text(sender="长延堡社区", campaign_name="来返人员排查", url=url)
+    assert text.startswith("长延堡社区") and text.endswith(url)
+    assert len(text) <= 70 and sms.count_segments(text) == 1
+    # A shorter address keeps the campaign's name too.
+    short = h5.link_for_token(TOKEN_36, base="https://ll.cn")
+    text = h5.sms_text(sender="长延堡社区", campaign_name="来返人员排查", url=short)
+    assert "“来返人员排查”" in text and sms.count_segments(text) == 1
+    # A longer address keeps one segment by giving up words, then the sender's last ones.
+    for base, expected in (
+        ("http://localhost:8011", "长延堡社区请填问卷："),
+        ("http://localhost:49977", "长延堡社区问卷："),
+        ("http://192.168.1.20:8011", "长延堡社问卷："),
+        ("https://linli.example.cn", "长延堡社问卷："),
+    ):
+        local = h5.link_for_token(TOKEN_36, base=base)
+        text = h5.sms_text(sender="长延堡社区", campaign_name="来返人员排查", url=local)
+        assert text == expected + local and sms.count_segments(text) == 1
+
+
+def test_links_follow_the_host_the_send_was_started_on(client, world, running, settings):
+    settings.LINLI_PUBLIC_URL = ""
+    settings.ALLOWED_HOSTS = ["linli.test"]
+    client.force_login(world.lead_a)
+    url = reverse("screening:send_links", args=[running.pk])
+    page = client.get(url, HTTP_HOST="linli.test:8011").content.decode()
+    assert "http://linli.test:8011/h/" in page  # the sample
+    client.post(url, {"confirm": "1"}, HTTP_HOST="linli.test:8011")
+    assert len(sms.outbox) == 3
+    for message in sms.outbox:
+        [link] = LINK.findall(message.text)
+        assert link.startswith("http://linli.test:8011/h/")
+
+
+def test_the_long_form_of_a_link_keeps_working(client, world, running):
+    target = target_of(running, world.resident_a)
+    short = client.get(page_path(target))
+    long = client.get(reverse("screening:h5", args=[h5.token_for(target)]))
+    assert short.status_code == long.status_code == 200
+    assert urlsplit(h5.link_for(target)).path.startswith("/h/")
 
 
 def test_a_reached_target_is_not_texted(client, world, running):
@@ -227,8 +277,16 @@ def test_the_lead_sends_from_the_page_and_sees_the_progress(client, world, runni
     url = reverse("screening:send_links", args=[running.pk])
     page = client.get(url)
     assert page.status_code == 200
-    assert "长延堡社区" in page.content.decode()
-    response = client.post(url)
+    # The sample names the community (cut to keep one segment under the test's long address).
+    assert "长延堡社" in page.content.decode()
+    # The first POST only asks to confirm: the text, the recipients, the segments.
+    confirm = client.post(url)
+    assert confirm.status_code == 200 and sms.outbox == []
+    body = confirm.content.decode()
+    assert 'data-testid="h5-confirm"' in body and 'name="confirm" value="1"' in body
+    assert 'data-testid="h5-recipients">3<' in body
+    assert 'data-testid="h5-segments">1<' in body and 'data-testid="h5-total-segments">3<' in body
+    response = client.post(url, {"confirm": "1"})
     assert response.status_code == 303
     assert len(sms.outbox) == 3
     progress = client.get(response["Location"], HTTP_HX_REQUEST="true")
@@ -250,21 +308,34 @@ def test_the_progress_bar_polls_until_the_worker_has_sent(
     monkeypatch.setattr(db_worker, "close_old_connections", lambda: None)
     settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
     client.force_login(world.lead_a)
-    queued = client.post(reverse("screening:send_links", args=[running.pk]))
+    url = reverse("screening:send_links", args=[running.pk])
+    queued = client.post(url, {"confirm": "1"})
     assert queued.status_code == 303
     assert sms.outbox == []
     waiting = client.get(queued["Location"], HTTP_HX_REQUEST="true").content.decode()
     assert 'data-finished="false"' in waiting and "hx-trigger" in waiting
+    # Queued, not "0 %": the worker has not started.
+    assert 'data-queued="true"' in waiting and "排队中" in waiting and "0%" not in waiting
+    # While the run is queued the page (even without the run in its address) disables the
+    # button, and a second confirmation is refused.
+    page = client.get(url).content.decode()
+    assert re.search(r'data-testid="h5-send"[^>]*disabled', page)
+    again = client.post(url, {"confirm": "1"})
+    assert again.status_code == 400 and "正在发送" in again.content.decode()
     call_command("db_worker", batch=True, startup_delay=False, verbosity=0)
     assert len(sms.outbox) == 3
     done = client.get(queued["Location"], HTTP_HX_REQUEST="true").content.decode()
     assert 'data-finished="true"' in done and "hx-trigger" not in done
+    # Nobody is left: the button stays disabled and another send is refused.
+    assert re.search(r'data-testid="h5-send"[^>]*disabled', client.get(url).content.decode())
+    assert client.post(url, {"confirm": "1"}).status_code == 400
+    assert len(sms.outbox) == 3
 
 
 def test_a_paused_campaign_says_why_it_sends_nothing(client, world, running):
     campaign_services.pause_campaign(campaign=running, by=world.lead_a)
     client.force_login(world.lead_a)
-    response = client.post(reverse("screening:send_links", args=[running.pk]))
+    response = client.post(reverse("screening:send_links", args=[running.pk]), {"confirm": "1"})
     assert response.status_code == 400
     assert "排查未在进行中" in response.content.decode()
     assert sms.outbox == []

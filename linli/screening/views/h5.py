@@ -39,7 +39,7 @@ from linli.screening.selectors import campaigns as campaign_selectors
 from linli.screening.selectors import h5 as h5_selectors
 from linli.screening.selectors import links as link_selectors
 from linli.screening.services.attempts import KEY_REUSED, KeyReusedWithOtherAnswers
-from linli.screening.tasks import SendJob, enqueue_send_links, send_progress
+from linli.screening.tasks import SendJob, enqueue_send_links, running_send, send_progress
 
 ENDED = gettext_lazy("This screening has ended; thank you")
 _NONCE = re.compile(r"^[0-9a-f]{32}$")
@@ -70,18 +70,34 @@ def _job_from(request: HttpRequest) -> SendJob | None:
         return None
 
 
+# The shape and length of a real token (never a real one: it would open someone's page), so
+# the sample shows the real size of the message.
+SAMPLE_TOKEN = f"{'X' * 6}.{'X' * 6}.{'X' * 22}"
+
+
+def _request_base(request: HttpRequest) -> str:
+    """Returns the scheme and host the page was asked on: where links point when
+    LINLI_PUBLIC_URL is not set."""
+    return f"{request.scheme}://{request.get_host()}"
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def send_links(request: HttpRequest, campaign_id: int) -> HttpResponse:
-    """Shows where the campaign's links stand and sends them (in the background, with a
-    progress bar polled by htmx)."""
+    """Shows where the campaign's links stand and the SMS as it will go out; a first POST asks
+    to confirm (text, recipients, segments), a POST with `confirm` queues the run, and the
+    page then follows it (a progress card polled by htmx)."""
     campaign = campaign_selectors.campaign_for(request.user, campaign_id)
     require(request.user, roles=CAMPAIGN_MANAGERS, paths=[campaign.area_path])
     error = ""
-    if request.method == "POST":
+    confirming = False
+    if request.method == "POST" and request.POST.get("confirm") == "1":
         try:
             job = enqueue_send_links(
-                campaign=campaign, by=request.user, context=AuditContext.from_request(request)
+                campaign=campaign,
+                by=request.user,
+                public_url=_request_base(request),
+                context=AuditContext.from_request(request),
             )
         except ValidationError as exc:
             error = " ".join(exc.messages)
@@ -91,7 +107,9 @@ def send_links(request: HttpRequest, campaign_id: int) -> HttpResponse:
             )
             url = reverse("screening:send_links", args=[campaign.pk])
             return _see_other(f"{url}?{query}")
-    job = _job_from(request)
+    elif request.method == "POST":
+        confirming = True
+    job = _job_from(request) or running_send(campaign)
     progress = None
     if job is not None:
         progress = send_progress(
@@ -101,7 +119,11 @@ def send_links(request: HttpRequest, campaign_id: int) -> HttpResponse:
         "campaign": campaign,
         "job": job,
         "progress": progress,
-        "progress_query": request.GET.urlencode(),
+        "progress_query": urlencode(
+            {"task": job.result_id, "since": job.since.timestamp(), "planned": job.planned}
+        )
+        if job
+        else "",
         "error": error,
     }
     if request.htmx and progress is not None:
@@ -109,16 +131,22 @@ def send_links(request: HttpRequest, campaign_id: int) -> HttpResponse:
     sample = h5.sms_text(
         sender=h5.community_name(campaign.area_path) or campaign.area.name,
         campaign_name=campaign.name,
-        # The shape and length of a real token (never a real one: it would open someone's
-        # page), so the sample shows the real size of the message.
-        url=h5.link_for_token(f"{'X' * 6}.{'X' * 6}.{'X' * 22}"),
+        url=h5.link_for_token(SAMPLE_TOKEN, base=_request_base(request)),
     )
+    summary = link_selectors.link_summary(campaign)
+    segments = sms.count_segments(sample)
+    in_progress = progress is not None and progress.running
     context |= {
-        "summary": link_selectors.link_summary(campaign),
+        "summary": summary,
         "sample": sample,
-        "segments": sms.count_segments(sample),
+        "sample_length": len(sample),
+        "segments": segments,
+        "total_segments": segments * summary.sendable,
         "max_links": h5.MAX_LINKS,
         "resend_hours": int(h5.RESEND_AFTER.total_seconds() // 3600),
+        "confirming": confirming and not in_progress and summary.sendable > 0,
+        "can_send": not in_progress and summary.sendable > 0,
+        "in_progress": in_progress,
     }
     return render(request, "screening/h5_send.html", context, status=400 if error else 200)
 
