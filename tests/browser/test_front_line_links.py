@@ -6,7 +6,9 @@ The progress card then gives the real count, the button stays disabled, and a se
 refused. The links follow the address the product is served on (LINLI_PUBLIC_URL unset).
 """
 
+import os
 import re
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
@@ -19,8 +21,18 @@ from linli.screening.tests.builders import draft
 
 pytestmark = pytest.mark.browser
 
+PICTURE = Path(__file__).resolve().parents[2] / "docs" / "screenshots" / "front-line-links.png"
 
-def test_a_lead_checks_confirms_and_cannot_send_twice(story, screenshot, settings):
+
+def picture(page) -> None:
+    """Saves the page at 390 CSS pixels (not the phone's 2x) when LINLI_SCREENSHOTS=1: a
+    small PNG for the docs."""
+    if os.environ.get("LINLI_SCREENSHOTS") == "1":
+        page.evaluate("document.fonts.ready.then(() => true)")
+        page.screenshot(path=PICTURE, full_page=True, scale="css", animations="disabled")
+
+
+def test_a_lead_checks_confirms_and_cannot_send_twice(story, settings):
     settings.LINLI_PUBLIC_URL = ""
     world = story.world
     questionnaire = questionnaire_services.create_questionnaire(
@@ -44,7 +56,7 @@ def test_a_lead_checks_confirms_and_cannot_send_twice(story, screenshot, setting
     expect(lead.locator("[data-testid=h5-segments]")).to_have_text("1")
     expect(lead.locator("[data-testid=h5-total-segments]")).to_have_text(str(recipients))
     assert sms.outbox == []  # nothing goes out before the lead confirms
-    screenshot(lead, "front-line-links.png")
+    picture(lead)
 
     # 2. Confirmed: an honest progress card, and no button inviting a second send.
     lead.click("[data-testid=h5-confirm-send]")
