@@ -130,6 +130,9 @@ def _deliver(
     messages: list[tuple[_Claim, sms.SmsMessage]] = []
     expires = link_expiry(campaign, now=now)
     prefix, suffix = _link_parts(public_url)
+    if not prefix.startswith(("http://", "https://")):
+        # Neither LINLI_PUBLIC_URL nor the address of a request: the phone gets a bare path.
+        logger.warning("H5 links of campaign %s have no public address", campaign.pk)
     for claim in claims:
         reference = f"h5-target:{claim.target_id}"
         token = _token(claim.target_id, expires=expires, now=now)
@@ -229,10 +232,13 @@ def send_links(
     return LinkRun(sent=sent, failed=failed)
 
 
-def send_link(target: CampaignTarget, *, now: datetime | None = None) -> Dispatch | None:
+def send_link(
+    target: CampaignTarget, *, now: datetime | None = None, public_url: str = ""
+) -> Dispatch | None:
     """Texts one target its link if it is sendable now (the H5 channel's send()); returns
     the Dispatch, or None when there is nothing to send (reached, refused, capped, texted
-    recently, no phone or smartphone, a campaign not running) or the gateway refused."""
+    recently, no phone or smartphone, a campaign not running) or the gateway refused.
+    The link is under settings.LINLI_PUBLIC_URL, else `public_url` (see send_links)."""
     now = now or timezone.now()
     campaign = Campaign.objects.get(pk=target.campaign_id)
     if campaign.status != CampaignStatus.RUNNING or ChannelCode.H5 not in campaign.channels:
@@ -246,7 +252,7 @@ def send_link(target: CampaignTarget, *, now: datetime | None = None) -> Dispatc
         return None
     with sms.get_backend() as backend:
         [delivery] = _deliver(
-            campaign, claims, backend, _community_names([claims[0].area_path]), now
+            campaign, claims, backend, _community_names([claims[0].area_path]), now, public_url
         )
     record_event(
         action=ScreeningAction.SEND_LINKS,
