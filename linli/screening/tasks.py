@@ -111,12 +111,27 @@ class SendJob:
 
 
 def running_send(campaign: Campaign) -> SendJob | None:
-    """Returns the campaign's send run queued or in progress, or None."""
-    value = cache.get(_RUN_KEY.format(campaign.pk))
+    """Returns the campaign's send run queued or in progress, or None.
+
+    The key is dropped by the task when it ends, but a worker in another process (and a
+    cache per process) may leave it behind: a run whose task or counts say it is over is
+    forgotten here."""
+    key = _RUN_KEY.format(campaign.pk)
+    value = cache.get(key)
     if not isinstance(value, dict):
         return None
-    since = datetime.fromtimestamp(value["since"], tz=UTC)
-    return SendJob(result_id=value.get("result_id", ""), since=since, planned=value["planned"])
+    job = SendJob(
+        result_id=value.get("result_id", ""),
+        since=datetime.fromtimestamp(value["since"], tz=UTC),
+        planned=value["planned"],
+    )
+    progress = send_progress(
+        campaign, result_id=job.result_id, since=job.since, planned=job.planned
+    )
+    if progress.finished:
+        cache.delete(key)
+        return None
+    return job
 
 
 def enqueue_send_links(
@@ -140,6 +155,7 @@ def enqueue_send_links(
     if not planned:
         raise ValidationError(_("Nobody is left to text: every link has gone out"))
     key = _RUN_KEY.format(campaign.pk)
+    running_send(campaign)  # forgets a run that is over
     # add() is atomic: of two sends started together, one queues and the other is refused.
     if not cache.add(
         key, {"since": now.timestamp(), "planned": planned}, RUN_TIMEOUT.total_seconds()
@@ -153,6 +169,12 @@ def enqueue_send_links(
     except Exception:
         cache.delete(key)
         raise
+    if cache.get(key) is not None:  # still going (an inline backend has already finished)
+        cache.set(
+            key,
+            {"since": now.timestamp(), "planned": planned, "result_id": result.id},
+            RUN_TIMEOUT.total_seconds(),
+        )
     return SendJob(result_id=result.id, since=now, planned=planned)
 
 

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from django.conf import settings
+from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -18,7 +19,7 @@ from linli.adapters import sms
 from linli.adapters.sms.locmem import LocmemBackend
 from linli.audit.models import AuditEvent
 from linli.core.links import make_token
-from linli.screening import channels, h5
+from linli.screening import channels, h5, tasks
 from linli.screening.models import (
     AttemptOutcome,
     CampaignTarget,
@@ -637,3 +638,16 @@ def test_the_answer_endpoint_never_loads_a_session_or_a_user(client, world, runn
     assert "django_session" not in sql
     assert "accounts_user" not in sql
     assert "set-cookie" not in {h.lower() for h in response.headers}
+
+
+def test_a_run_left_behind_by_another_process_does_not_block_sending(client, world, running):
+    """The worker (another process) ends a run but cannot clear this process's cache: a run
+    that its task or its counts say is over is forgotten, and the button comes back."""
+    cache.set(
+        tasks._RUN_KEY.format(running.pk),
+        {"since": timezone.now().timestamp(), "planned": 3, "result_id": "gone"},
+    )
+    client.force_login(world.lead_a)
+    page = client.get(reverse("screening:send_links", args=[running.pk])).content.decode()
+    assert not re.search(r'data-testid="h5-send"[^>]*disabled', page)
+    assert tasks.running_send(running) is None
