@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 
 from linli.adapters.telephony.simulated import SimulatedCarrier
 from linli.voice.dialer import Clock, Dialer, VirtualClock, default_carrier, inline_db, thread_db
-from linli.voice.models import CarrierKind, Line
+from linli.voice.models import SIMULATED_LINE_NAME, CarrierKind, Line
 
 
 class Command(BaseCommand):
@@ -88,7 +88,7 @@ class Command(BaseCommand):
         if not lines and simulated:
             lines = [
                 Line.objects.get_or_create(
-                    name="simulated",
+                    name=SIMULATED_LINE_NAME,
                     defaults={"carrier": CarrierKind.SIMULATED, "max_concurrent": 30},
                 )[0]
             ]
