@@ -73,6 +73,9 @@ def test_robot_says_it_never_started_and_why_it_does_not_call(story, screenshot)
     expect(status).not_to_have_text("外呼中")
     expect(status).to_have_text("等待外呼时段")
     expect(page.get_by_test_id("robot-reason")).to_have_text(reason + "。")
+    # The lead is not told "the robot is calling" when it cannot call yet.
+    expect(page.locator(".messages").first).to_contain_text("机器人已启动。" + reason)
+    expect(page.locator(".messages").first).not_to_contain_text("机器人已开始外呼")
     screenshot(page, "front-line-robot.png")
 
     page.get_by_test_id("robot-pause").click()
