@@ -499,10 +499,11 @@ class Dialer:
         await asyncio.gather(*unplaced, return_exceptions=True)
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=self.stop_grace)
-        interrupted = [task for task in flights if not task.done()]
+        # A call whose attempt is with the recorder is over: its write is let through.
+        interrupted = [task for task in flights if not task.done() and not flights[task].submitted]
         for task in interrupted:
             task.cancel()
-        await asyncio.gather(*interrupted, return_exceptions=True)
+        await asyncio.gather(*flights, return_exceptions=True)
         released = [flights[task].call.job_id for task in unplaced if not flights[task].placed]
         if released:
             await self.db(call_services.release_jobs, owner=self.owner, job_ids=released)
@@ -517,7 +518,7 @@ class Dialer:
                 detail={"attempt": flight.call.attempt, "line": flight.line_name, "stopped": True},
             )
             for flight in (flights[task] for task in interrupted)
-            if flight.placed and not flight.submitted
+            if flight.placed
         ]
         if finishes:
             results = await self.db(self._write_finishes, finishes)

@@ -154,7 +154,7 @@ def robot_start(request: HttpRequest, campaign_id: int) -> HttpResponse:
 
 def _started_message(campaign: Campaign) -> str:
     """What the lead is told once the robot started: calling, or when it will."""
-    robot = selectors.robot_view(campaign).robot
+    robot = Robot.objects.get(campaign=campaign)
     state, _label, reason = selectors.robot_state(robot, timezone.now())
     if state == selectors.RobotState.WAITING:
         return _("The robot is started. %(reason)s") % {"reason": reason}
