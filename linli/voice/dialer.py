@@ -199,6 +199,21 @@ class Pacer:
 
 
 @dataclass
+class InFlight:
+    """A call a dialer task is working on, as far as a stop needs to know: whether it was
+    placed (a number rang), answered, the answers given so far, and whether its attempt was
+    handed to the recorder."""
+
+    call: call_services.ClaimedCall
+    line_name: str
+    placed: bool = False
+    placed_at: datetime | None = None
+    answered: bool = False
+    answers: dict[str, object] = field(default_factory=dict)
+    submitted: bool = False
+
+
+@dataclass
 class LineRuntime:
     line_id: int
     name: str
@@ -344,7 +359,11 @@ class Dialer:
     together every `record_window` seconds.
 
     `recogniser` (linli.adapters.asr) lets residents answer yes/no questions aloud; by default
-    the one LINLI_VOICE_ASR_MODEL configures, if any (None: the keypad only)."""
+    the one LINLI_VOICE_ASR_MODEL configures, if any (None: the keypad only).
+
+    On stop, calls claimed but not placed yet are given back at once and calls in progress
+    get `stop_grace` seconds to finish; those still on are then hung up and recorded with the
+    answers given so far, so a stop takes seconds, not the length of the longest call."""
 
     def __init__(
         self,
@@ -364,6 +383,7 @@ class Dialer:
         journal_window: float = 0.05,
         record_window: float = 0.25,
         recogniser: Any = FROM_SETTINGS,
+        stop_grace: float = 10.0,
     ):
         if not lines:
             raise ValueError("no line to call on")
@@ -382,9 +402,11 @@ class Dialer:
         self.journal_window = journal_window
         self.record_window = record_window
         self.recogniser = recogniser
+        self.stop_grace = stop_grace
         self.stats = Stats()
         self.lines: list[LineRuntime] = []
         self._tasks: dict[asyncio.Task, call_services.ClaimedCall] = {}
+        self._flights: dict[asyncio.Task, InFlight] = {}
         self._script_cache: dict[int, Any] = {}
         self._wake: asyncio.Event | None = None
         self._asked_every_line = False
@@ -444,7 +466,7 @@ class Dialer:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), wait)
             if self._tasks:
-                await asyncio.gather(*self._tasks, return_exceptions=True)
+                await self._drain(stopping=stop is not None and stop.is_set())
         except asyncio.CancelledError:
             crashed = True
             raise
@@ -462,6 +484,54 @@ class Dialer:
                 for line in self.lines:
                     await line.carrier.close()
         return self.stats
+
+    async def _drain(self, *, stopping: bool) -> None:
+        """Waits for the calls in progress. When stopping: gives back the calls not placed
+        yet, waits `stop_grace` seconds for the others, then hangs them up and records each
+        (hung up with its answers when answered, failed when it was still ringing)."""
+        if not stopping:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+            return
+        flights = dict(self._flights)
+        unplaced = [task for task, flight in flights.items() if not flight.placed]
+        for task in unplaced:
+            task.cancel()
+        await asyncio.gather(*unplaced, return_exceptions=True)
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=self.stop_grace)
+        # A call whose attempt is with the recorder is over: its write is let through.
+        interrupted = [task for task in flights if not task.done() and not flights[task].submitted]
+        for task in interrupted:
+            task.cancel()
+        await asyncio.gather(*flights, return_exceptions=True)
+        released = [flights[task].call.job_id for task in unplaced if not flights[task].placed]
+        if released:
+            await self.db(call_services.release_jobs, owner=self.owner, job_ids=released)
+        now = self.clock.now()
+        finishes = [
+            call_services.Finish(
+                call=flight.call,
+                outcome="hung_up" if flight.answered else "failed",
+                started_at=flight.placed_at or now,
+                finished_at=now,
+                answers=dict(flight.answers),
+                detail={"attempt": flight.call.attempt, "line": flight.line_name, "stopped": True},
+            )
+            for flight in (flights[task] for task in interrupted)
+            if flight.placed
+        ]
+        if finishes:
+            results = await self.db(self._write_finishes, finishes)
+            recorded = [result for result in results if result is not None]
+            self.stats.finished += len(recorded)
+            self.stats.answers_recorded += sum(result.answers for result in recorded)
+            for result in recorded:
+                self.stats.outcomes[result.outcome] = self.stats.outcomes.get(result.outcome, 0) + 1
+        log.info(
+            "stopped: %s calls given back, %s calls hung up and recorded",
+            len(released),
+            len(finishes),
+        )
 
     def _write_journal(self, entries: list[call_services.JournalEntry]) -> list[None]:
         call_services.journal_calls(owner=self.owner, entries=entries, now=self.clock.now())
@@ -510,8 +580,10 @@ class Dialer:
             )
             for call in claimed:
                 line.active += 1
-                task = asyncio.create_task(self._call(line, call))
+                flight = InFlight(call=call, line_name=line.name)
+                task = asyncio.create_task(self._call(line, call, flight))
                 self._tasks[task] = call
+                self._flights[task] = flight
                 task.add_done_callback(self._done)
             launched += len(claimed)
             # Fewer due than free slots: nothing more is due until new jobs or retries fall
@@ -523,6 +595,7 @@ class Dialer:
 
     def _done(self, task: asyncio.Task) -> None:
         self._tasks.pop(task, None)
+        self._flights.pop(task, None)
         if self._wake is not None:
             self._wake.set()
 
@@ -533,14 +606,18 @@ class Dialer:
             self._script_cache[version_id] = script
         return script
 
-    async def _call(self, line: LineRuntime, call: call_services.ClaimedCall) -> None:
+    async def _call(
+        self, line: LineRuntime, call: call_services.ClaimedCall, flight: InFlight | None = None
+    ) -> None:
         session = None
         on_line = True
         self.stats.in_progress += 1
-        answers: dict[str, object] = {}
+        flight = flight or InFlight(call=call, line_name=line.name)
+        answers = flight.answers
         try:
             await line.pacer.wait(self.clock)
             placed_at, placed_mono = self.clock.now(), self.clock.monotonic()
+            flight.placed, flight.placed_at = True, placed_at
             self.stats.placed += 1
             setup = await line.carrier.place_call(
                 CallRequest(
@@ -560,6 +637,7 @@ class Dialer:
             outcome, by_proxy, started_at = setup.outcome, False, placed_at
             if setup.outcome == "answered" and setup.session is not None:
                 session = setup.session
+                flight.answered = True
                 self.stats.answered += 1
                 outcome, by_proxy, extra = await self._converse(call, session, answers)
                 detail.update(extra)
@@ -572,6 +650,7 @@ class Dialer:
             on_line = False
             line.active -= 1
             self.stats.in_progress -= 1
+            flight.submitted = True
             result = await self._recorder.submit(
                 call_services.Finish(
                     call=call,

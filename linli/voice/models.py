@@ -41,6 +41,10 @@ class VoiceAction(models.TextChoices):
     DO_NOT_CALL_REMOVE = "do_not_call_remove", _("Removed a number from the do-not-call list")
 
 
+# The line `manage.py dialer --simulated` makes when none exists (shown translated).
+SIMULATED_LINE_NAME = "simulated"
+
+
 class CarrierKind(models.TextChoices):
     SIP = "sip", _("Direct SIP")
     FREESWITCH = "freeswitch", _("FreeSWITCH")

@@ -31,11 +31,13 @@ per masked name (张*伟 is said 张某伟) and cached, on disk by a hash that d
 
 import hashlib
 import json
+import math
 import os
 import re
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +45,13 @@ from django.conf import settings
 
 from linli.adapters.telephony.base import Prompt
 from linli.adapters.tts import TTS, get_tts
-from linli.screening.questionnaires.schema import QuestionKind, question_map, questions_of
+from linli.core.clock import local_today
+from linli.screening.questionnaires.schema import (
+    QuestionKind,
+    parse_iso_date,
+    question_map,
+    questions_of,
+)
 
 # Prompt names (the transcript records these).
 INTRO = "intro"
@@ -270,6 +278,65 @@ def build(defn: dict[str, Any]) -> tuple[dict[str, str], dict[str, Step], tuple[
     return texts, steps, tuple(skipped)
 
 
+YES_NO_KEYS = ("1", "2")
+
+
+def _number_answers(step: Step) -> tuple[str, ...]:
+    """Entries inside the step's bounds (a keypad has no minus sign: none below 0)."""
+    low = max(0.0, float(step.low)) if step.low is not None else 0.0
+    high = float(step.high) if step.high is not None else low + 10
+    if high < low:
+        return ()
+    values = [low, (low + high) / 2, high]
+    if step.decimals:
+        scale = 10**step.decimals
+        # 36.5 is typed 365#: the dialogue puts the point before the last digit of an entry
+        # of three digits or more (a shorter one reads as a whole number).
+        entries = [str(round(v * scale)) for v in values]
+        return tuple(
+            dict.fromkeys(f"{e}#" for e in entries if len(e) > 2 and low <= int(e) / scale <= high)
+        )
+    entries = [str(math.ceil(values[0])), str(int(values[1])), str(math.floor(high))]
+    return tuple(dict.fromkeys(f"{e}#" for e in entries if low <= int(e) <= high))
+
+
+def _date_answers(question: dict[str, Any], today: date) -> tuple[str, ...]:
+    bounds = {}
+    for name in ("min", "max"):
+        bound = question.get(name)
+        bounds[name] = today if bound == "today" else parse_iso_date(bound)
+    low, high = bounds["min"], bounds["max"]
+    day = high or (today if low is None or low <= today else low)
+    if low is not None and day < low:
+        return ()
+    return (day.strftime("%Y%m%d") + "#",)
+
+
+def answer_keys(
+    steps: dict[str, Step], definition: dict[str, Any], *, today: date | None = None
+) -> dict[str, tuple[str, ...]]:
+    """Returns, by prompt name, key sequences that answer the prompt validly (Prompt.answers):
+    what a simulated resident presses, for any questionnaire."""
+    today = today or local_today()
+    questions = question_map(definition)
+    out: dict[str, tuple[str, ...]] = {PROXY: YES_NO_KEYS}
+    for step in steps.values():
+        if step.kind == QuestionKind.YES_NO:
+            out[step.prompt] = YES_NO_KEYS
+        elif step.kind == QuestionKind.SINGLE_CHOICE:
+            out[step.prompt] = tuple(str(i) for i in range(1, len(step.choices) + 1))
+        elif step.kind == QuestionKind.MULTIPLE_CHOICE:
+            if step.exclusive:
+                out[step.prompt] = YES_NO_KEYS
+            for _code, item_name in step.items:
+                out[item_name] = YES_NO_KEYS
+        elif step.kind == QuestionKind.NUMBER:
+            out[step.prompt] = _number_answers(step)
+        elif step.kind == QuestionKind.DATE:
+            out[step.prompt] = _date_answers(questions.get(step.key) or {}, today)
+    return out
+
+
 # ---------------------------------------------------------------------------------------------
 # Synthesis and storage
 
@@ -330,6 +397,7 @@ def script_for(version, *, tts: TTS | None = None) -> Script:
     tts = tts or get_tts()
     definition = version.definition
     texts, steps, skipped = build(definition)
+    answers = answer_keys(steps, definition)
     digest = hashlib.sha256(json.dumps(texts, sort_keys=True).encode()).hexdigest()
     cache_key = (version.pk, tts.name, digest)
     with _CACHE_LOCK:
@@ -355,7 +423,7 @@ def script_for(version, *, tts: TTS | None = None) -> Script:
             "file": _file_name(name),
             "audio_sha256": hashlib.sha256(audio).hexdigest(),
         }
-        prompts[name] = Prompt(name=name, text=text, audio=audio)
+        prompts[name] = Prompt(name=name, text=text, audio=audio, answers=answers.get(name, ()))
     if changed or set(stored) != set(entries):
         body = {"version_id": version.pk, "engine": tts.name, "prompts": entries}
         _write_atomic(
@@ -402,7 +470,7 @@ def identity_prompt(script: Script, masked_name: str) -> Prompt:
     if not audio:
         audio = script.tts.synthesise(text)
         _write_atomic(path, audio)
-    prompt = Prompt(name=IDENTITY, text=text, audio=audio)
+    prompt = Prompt(name=IDENTITY, text=text, audio=audio, answers=YES_NO_KEYS)
     with script._lock:
         script._identities[text] = prompt
         while len(script._identities) > IDENTITY_CACHE_SIZE:

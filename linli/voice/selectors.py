@@ -5,16 +5,26 @@ otherwise); the figures are counts over the campaign's jobs and attempts, no per
 """
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 
 from django.db.models import Count, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext, pgettext
 from django.utils.translation import gettext_lazy as _
 
 from linli.core.actors import Actor
 from linli.screening.models import AttemptOutcome, Campaign, ChannelCode, ContactAttempt
 from linli.screening.selectors import campaigns as campaign_selectors
-from linli.voice.models import ACTIVE_STATES, CallJob, JobState, Line, Robot
+from linli.voice.models import (
+    ACTIVE_STATES,
+    SIMULATED_LINE_NAME,
+    CallJob,
+    CarrierKind,
+    JobState,
+    Line,
+    Robot,
+    RobotStatus,
+)
 
 # Why a job stopped without a call: set by the dialer and services.sweep_jobs, never an
 # attempt's outcome.
@@ -42,10 +52,22 @@ class RecentCall:
     attempt: int | None
 
 
+class RobotState:
+    """What the robot is doing, as its page says it (RobotView.state)."""
+
+    NOT_STARTED = "not_started"  # never started: nothing was ever queued
+    PAUSED = "paused"
+    WAITING = "waiting"  # started, but outside its calling hours: no call until they begin
+    CALLING = "running"
+
+
 @dataclass(frozen=True)
 class RobotView:
     campaign: Campaign
     robot: Robot
+    state: str  # a RobotState value
+    state_label: str
+    reason: str  # why a started robot places no call now ("" when it calls)
     by_state: list[tuple[str, str, int]]  # (state, label, count), every state
     total: int
     in_call: int
@@ -65,6 +87,37 @@ class RobotView:
 def campaign_for(user: Actor, campaign_id: int) -> Campaign:
     """Returns the campaign if visible to the user. Raises Http404 or PermissionDenied."""
     return campaign_selectors.campaign_for(user, campaign_id)
+
+
+def line_label(line: Line) -> str:
+    """Returns the name a line is shown under: the line the dialer makes for a demo gets a
+    translated name, every other line the name an administrator gave it."""
+    if line.name == SIMULATED_LINE_NAME and line.carrier == CarrierKind.SIMULATED:
+        return gettext("Simulated line")
+    return line.name
+
+
+def robot_state(robot: Robot, now: datetime) -> tuple[str, str, str]:
+    """Returns the robot's state (a RobotState value), its label, and why it places no call
+    now when it was started but waits for its calling hours (local time) — "" otherwise."""
+    if robot.status != RobotStatus.RUNNING:
+        if robot.started_at is None:
+            return RobotState.NOT_STARTED, pgettext("robot status", "Not started"), ""
+        return RobotState.PAUSED, str(RobotStatus.PAUSED.label), ""
+    local = timezone.localtime(now)
+    start, end = robot.calling_start, robot.calling_end
+    if start <= local.time() < end:
+        return RobotState.CALLING, str(RobotStatus.RUNNING.label), ""
+    at = _hhmm(start)
+    if local.time() < start:
+        reason = gettext("Outside calling hours: calls start at %(time)s.") % {"time": at}
+    else:
+        reason = gettext("Outside calling hours: calls start tomorrow at %(time)s.") % {"time": at}
+    return RobotState.WAITING, pgettext("robot status", "Waiting for calling hours"), reason
+
+
+def _hhmm(moment: time) -> str:
+    return moment.strftime("%H:%M")
 
 
 def robot_view(campaign: Campaign, *, now: datetime | None = None) -> RobotView:
@@ -96,7 +149,7 @@ def robot_view(campaign: Campaign, *, now: datetime | None = None) -> RobotView:
         line_rows = line_rows.filter(pk=robot.line_id)
     lines = [
         LineUse(
-            name=line.name,
+            name=line_label(line),
             carrier=line.get_carrier_display(),
             in_use=in_use.get(line.pk, 0),
             capacity=line.max_concurrent,
@@ -118,9 +171,13 @@ def robot_view(campaign: Campaign, *, now: datetime | None = None) -> RobotView:
             :10
         ]
     ]
+    state, state_label, reason = robot_state(robot, now)
     return RobotView(
         campaign=campaign,
         robot=robot,
+        state=state,
+        state_label=state_label,
+        reason=reason,
         by_state=by_state,
         total=sum(counts.values()),
         in_call=counts.get(JobState.IN_CALL, 0) + counts.get(JobState.DIALLING, 0),

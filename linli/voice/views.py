@@ -7,12 +7,15 @@ user cannot see, 403 for a role that does not run campaigns; changing the robot 
 campaign over an area above the user's own is refused by the call_services.
 """
 
+from collections.abc import Callable
+
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
@@ -127,7 +130,9 @@ def robot_live(request: HttpRequest, campaign_id: int) -> HttpResponse:
     return render(request, "voice/partials/robot_live.html", _context(request, campaign))
 
 
-def _report(request: HttpRequest, action, done: str, campaign: Campaign) -> None:
+def _report(
+    request: HttpRequest, action, done: str | Callable[[Campaign], str], campaign: Campaign
+) -> None:
     try:
         action(campaign=campaign, by=request.user, context=AuditContext.from_request(request))
     except ValidationError as error:
@@ -135,7 +140,7 @@ def _report(request: HttpRequest, action, done: str, campaign: Campaign) -> None
     except PermissionDenied as error:
         messages.error(request, str(error))
     else:
-        messages.success(request, done)
+        messages.success(request, done if isinstance(done, str) else done(campaign))
 
 
 @login_required
@@ -143,8 +148,17 @@ def _report(request: HttpRequest, action, done: str, campaign: Campaign) -> None
 def robot_start(request: HttpRequest, campaign_id: int) -> HttpResponse:
     """Starts or resumes the robot (queues the calls not queued yet)."""
     campaign = _campaign(request, campaign_id)
-    _report(request, robot_services.start_robot, _("The robot is calling."), campaign)
+    _report(request, robot_services.start_robot, _started_message, campaign)
     return redirect("voice:campaign", campaign_id=campaign.pk)
+
+
+def _started_message(campaign: Campaign) -> str:
+    """What the lead is told once the robot started: calling, or when it will."""
+    robot = Robot.objects.get(campaign=campaign)
+    state, _label, reason = selectors.robot_state(robot, timezone.now())
+    if state == selectors.RobotState.WAITING:
+        return _("The robot is started. %(reason)s") % {"reason": reason}
+    return _("The robot is calling.")
 
 
 @login_required

@@ -27,11 +27,14 @@ class HungUp(Exception):
 class Prompt:
     """One spoken prompt: `name` says its place in the script (intro, identity, q:<key>,
     closing, invalid, no_input, transfer, goodbye), `text` is what it says (kept in the
-    transcript), `audio` the 8 kHz μ-law samples."""
+    transcript), `audio` the 8 kHz μ-law samples. `answers` are key sequences that answer the
+    prompt validly ("1", "2", "365#"; empty for a prompt that only speaks): plain data a
+    simulated callee presses from, whatever the questionnaire; a real carrier ignores them."""
 
     name: str
     text: str
     audio: bytes
+    answers: tuple[str, ...] = ()
 
     @property
     def seconds(self) -> float:

@@ -39,7 +39,9 @@ class Persona:
     """How a simulated resident behaves once they pick up.
 
     `keys`: digits pressed after a prompt, by prompt name ("identity", "q:temperature");
-    `default_keys` for any other question prompt (None: nothing). `delay`: seconds into the
+    for any other prompt, `default_keys` when the prompt accepts them (Prompt.answers), else
+    one of the prompt's own answers drawn at random, so a resident answers any questionnaire
+    (None: nothing, for a prompt that lists no answers). `delay`: seconds into the
     prompt (or after it) when they press. `silent`: never presses anything. `hang_up_after`:
     hangs up while the prompt after that many prompts plays (None: never)."""
 
@@ -51,10 +53,17 @@ class Persona:
     hang_up_after: int | None = None
     barge_in: bool = False  # presses while the prompt still plays
 
-    def response(self, prompt_name: str) -> str | None:
-        if self.silent or prompt_name in SPOKEN_ONLY:
+    def response(self, prompt: Prompt, rng: random.Random | None = None) -> str | None:
+        """Returns the keys pressed after the prompt (None: nothing)."""
+        if self.silent or prompt.name in SPOKEN_ONLY:
             return None
-        return self.keys.get(prompt_name, self.default_keys)
+        if prompt.name in self.keys:
+            return self.keys[prompt.name]
+        if not prompt.answers:
+            return self.default_keys
+        if self.default_keys is not None and self.default_keys in prompt.answers:
+            return self.default_keys
+        return (rng or random.Random(prompt.name)).choice(prompt.answers)
 
 
 # A healthy resident of the daily-symptoms questionnaire: it is them, 36.5 degrees, none of
@@ -63,7 +72,7 @@ HEALTHY_KEYS = {"identity": "1", "q:temperature": "365#", "q:tested_today": "1"}
 
 PERSONAS = {
     "healthy": Persona("healthy", default_keys="2", keys=HEALTHY_KEYS),
-    # Presses 1 at every question: yes to everything (a typed entry of "1" is refused).
+    # Presses 1 wherever 1 answers: yes to everything, the first option of a choice.
     "presses_1": Persona("presses_1"),
     # Has a fever (38.5) and says so when asked about it.
     "fever": Persona(
@@ -120,10 +129,17 @@ class CallRecord:
 class SimulatedSession(CallSession):
     """An answered simulated call: plays prompts at their length, presses the persona's keys."""
 
-    def __init__(self, carrier: "SimulatedCarrier", record: CallRecord, persona: Persona):
+    def __init__(
+        self,
+        carrier: "SimulatedCarrier",
+        record: CallRecord,
+        persona: Persona,
+        rng: random.Random | None = None,
+    ):
         self._carrier = carrier
         self._record = record
         self._persona = persona
+        self._rng = rng or random.Random(record.call_id)
         self._buffer = ""
         self._pending: tuple[float, str] | None = None  # (loop time, digits) still to press
         self._hung_up = False
@@ -153,7 +169,7 @@ class SimulatedSession(CallSession):
             await asyncio.sleep(min(prompt.seconds, 1.0))
             self._end()
             raise HungUp()
-        keys = self._persona.response(prompt.name)
+        keys = self._persona.response(prompt, self._rng)
         length = prompt.seconds
         if keys and barge_in and self._persona.barge_in and self._persona.delay < length:
             await asyncio.sleep(self._persona.delay)
@@ -298,7 +314,8 @@ class SimulatedCarrier(Carrier):
             if outcome == "answered":
                 await asyncio.sleep(rng.uniform(*self.ring_seconds))
                 record.answered_at = loop.time()
-                session = SimulatedSession(self, record, self._persona_for(request.number, rng))
+                persona = self._persona_for(request.number, rng)
+                session = SimulatedSession(self, record, persona, rng)
                 return CallSetup("answered", session, 200, {"carrier": self.name})
             if outcome == "no_answer":
                 await asyncio.sleep(request.ring_timeout)

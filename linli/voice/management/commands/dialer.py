@@ -1,6 +1,6 @@
 """`linli dialer`: the phone robot's dialer process (linli.voice.dialer).
 
-Runs until SIGTERM or SIGINT (calls in progress finish first), printing a progress line every
+Runs until SIGTERM or SIGINT, printing a progress line every
 --progress seconds: calls in progress, calls finished in the last minute, answered. --once
 drains the jobs due now and exits. --line picks lines by name (default: every enabled line);
 --simulated places every call through the simulated carrier whatever the lines' kind, and
@@ -8,6 +8,11 @@ creates a simulated line when none exists (a demo without a telephone network).
 --virtual-time (with --simulated) runs the simulation on a virtual clock from now, or from
 the local time given: time jumps to the next event instead of passing, so a day of calls
 takes seconds (database work then runs on the command's own thread).
+
+On the first SIGTERM or SIGINT it stops claiming calls, gives back the calls not placed yet,
+lets the calls in progress finish for --stop-grace seconds, then hangs up and records the rest
+with the answers given so far, and exits. Signals after the first are ignored: `make serve`
+stops its whole process group, which can signal it many times.
 """
 
 import asyncio
@@ -20,7 +25,7 @@ from django.utils.translation import gettext as _
 
 from linli.adapters.telephony.simulated import SimulatedCarrier
 from linli.voice.dialer import Clock, Dialer, VirtualClock, default_carrier, inline_db, thread_db
-from linli.voice.models import CarrierKind, Line
+from linli.voice.models import SIMULATED_LINE_NAME, CarrierKind, Line
 
 
 class Command(BaseCommand):
@@ -33,6 +38,13 @@ class Command(BaseCommand):
             "--simulated", action="store_true", help="Call through the simulated carrier."
         )
         parser.add_argument("--progress", type=float, default=5.0, metavar="SECONDS")
+        parser.add_argument(
+            "--stop-grace",
+            type=float,
+            default=10.0,
+            metavar="SECONDS",
+            help="On SIGTERM/SIGINT, how long calls in progress may go on before they are hung up.",
+        )
         parser.add_argument(
             "--virtual-time",
             nargs="?",
@@ -51,7 +63,13 @@ class Command(BaseCommand):
                 return SimulatedCarrier.from_settings(row.settings or {})
             return default_carrier(row)
 
-        dialer = Dialer(lines=lines, carrier_for_line=carrier_for, clock=clock, db=db)
+        dialer = Dialer(
+            lines=lines,
+            carrier_for_line=carrier_for,
+            clock=clock,
+            db=db,
+            stop_grace=options["stop_grace"],
+        )
         names = ", ".join(f"{row.name} ({row.carrier})" for row in lines)
         self.stdout.write(f"dialer {dialer.owner} on {names}")
         try:
@@ -88,7 +106,7 @@ class Command(BaseCommand):
         if not lines and simulated:
             lines = [
                 Line.objects.get_or_create(
-                    name="simulated",
+                    name=SIMULATED_LINE_NAME,
                     defaults={"carrier": CarrierKind.SIMULATED, "max_concurrent": 30},
                 )[0]
             ]
@@ -99,8 +117,20 @@ class Command(BaseCommand):
     async def _run(self, dialer: Dialer, once: bool, every: float) -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
+        signals = (signal.SIGINT, signal.SIGTERM)
+
+        def on_signal() -> None:
+            # Once is enough: a storm of further signals would only fill the loop's wakeup
+            # pipe (each one a BlockingIOError traceback) while the calls are closed.
+            for sig in signals:
+                loop.remove_signal_handler(sig)
+                signal.signal(sig, signal.SIG_IGN)
+            if not stop.is_set():
+                self.stdout.write("stopping: calls in progress are finished or hung up")
+                stop.set()
+
+        for sig in signals:
+            loop.add_signal_handler(sig, on_signal)
         run = asyncio.create_task(dialer.run(stop=stop, once=once))
         while not run.done():
             await asyncio.wait({run}, timeout=every)
