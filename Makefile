@@ -38,7 +38,7 @@ run: install ## install, migrate SQLite, load the demo community and serve it
 # when DIALER_ARGS is given (`make run` dials through the simulated carrier: a demo never
 # places a real call).
 serve: install ## serve the product and its background worker (no demo reload)
-	@trap 'kill 0' INT TERM EXIT; \
+	@trap 'trap - INT TERM EXIT; kill 0' INT TERM EXIT; \
 	$(PY) manage.py db_worker --no-startup-delay --verbosity 0 & \
 	$(PY) manage.py escalate_screening --every 60 --verbosity 0 & \
 	[ -z "$(DIALER_ARGS)" ] || $(PY) manage.py dialer $(DIALER_ARGS) --progress 600 & \
