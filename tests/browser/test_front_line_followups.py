@@ -60,9 +60,10 @@ def test_one_card_per_person_and_an_error_kept_in_place(story):
 
     page = story.log_in(world.grid_a, mobile=True)
     page.goto("/screening/tasks/")
-    # One card per person, both actions on it, ticked.
-    cards = page.locator("[data-testid=task-card]")
-    expect(cards).to_have_count(len(people))
+    # One card per person (each card links its person once), both actions on it, ticked.
+    expect(page.locator("[data-testid=task]")).to_have_count(2 * len(people))
+    expect(page.locator("[data-testid=task-person]")).to_have_count(len(people))
+    cards = page.locator("article", has=page.locator("[data-testid=task-person]"))
     for i in range(len(people)):
         expect(cards.nth(i).locator("[data-testid=task]")).to_have_count(2)
         expect(cards.nth(i).locator("input[name=task]:checked")).to_have_count(2)
@@ -72,10 +73,11 @@ def test_one_card_per_person_and_an_error_kept_in_place(story):
     person = card.locator("[data-testid=task-person]").inner_text()
     card.scroll_into_view_if_needed()
     card.locator("[data-testid=task-dismiss]").click()
-    card = page.locator("[data-testid=task-card]", has_text=person)
-    expect(card.locator("[data-testid=task-error]")).to_contain_text("请说明为何无需跟进")
+    card = page.locator("article", has=page.get_by_role("link", name=person, exact=True))
+    # Shown once, in the card, and the page did not reload to the top.
     expect(page.get_by_text("请说明为何无需跟进")).to_have_count(1)
-    assert page.evaluate("window.scrollY") > 0  # no reload to the top of the page
+    expect(card.get_by_text("请说明为何无需跟进")).to_be_visible()
+    assert page.evaluate("window.scrollY") > 0
     expect(card).to_be_in_viewport()
     expect(page.locator(".messages li")).to_have_count(0)
     if os.environ.get("LINLI_SCREENSHOTS") == "1":
@@ -108,8 +110,9 @@ def test_without_javascript_the_card_comes_back_at_its_anchor(story, browser):
     nojs.fill("#id_password", PASSWORD)
     nojs.locator("form[action='/accounts/login/'] button[type=submit]").click()
     nojs.goto("/screening/tasks/")
-    card = nojs.locator("[data-testid=task-card]").nth(1)
+    card = nojs.locator("article", has=nojs.locator("[data-testid=task-person]")).nth(1)
     anchor = card.get_attribute("id")
+    assert anchor
     card.locator("[data-testid=task-dismiss]").click()
     assert nojs.url.endswith(f"#{anchor}")
     expect(nojs.get_by_text("请说明为何无需跟进")).to_have_count(1)
