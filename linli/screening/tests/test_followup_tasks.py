@@ -548,3 +548,26 @@ def test_a_card_cannot_close_another_persons_task(world, running, client_for):
     door.refresh_from_db()
     other.refresh_from_db()
     assert door.status == other.status == TaskStatus.OPEN
+
+
+def test_a_full_page_of_cards_stays_under_100_kb(world, running, client_for, settings):
+    """The worst case for weight: a page of cards of one action each, every card with its
+    close form, on a grid worker's phone."""
+    for n in range(settings.LINLI_PAGE_SIZE):
+        person = add_person(world.a.dwellings[n % len(world.a.dwellings)], f"居民{n}", 500 + n)
+        running.targets.get_or_create(
+            person=person, defaults={"area_path": person.area_path, "household": person.household}
+        )
+    for target in running.targets.all():
+        FollowUpTask.objects.create(
+            campaign=running,
+            target=target,
+            person=target.person,
+            area_path=target.area_path,
+            kind="door_visit",
+            risk_level="high",
+            reasons=["发热（体温≥37.3℃）"],
+        )
+    body = client_for(world.grid_a).get(reverse("screening:tasks")).content
+    assert body.decode().count('data-testid="task-card"') == settings.LINLI_PAGE_SIZE
+    assert len(body) < 100_000, len(body)
