@@ -118,8 +118,9 @@ def _back(request: HttpRequest, wanted: str) -> str:
 
 def _card_task_ids(request: HttpRequest, task_id: int) -> list[int] | None:
     """Returns the ids of the tasks a close form asks to close: the ticked actions of a
-    person's card (the URL's task first), or just the URL's task for a one-task form (the
-    person's file). None when a card was sent with no action ticked."""
+    person's card (the URL's task is only the card's anchor and may be unticked), or just
+    the URL's task for a one-task form (the person's file). None when a card was sent with
+    no action ticked."""
     if not request.POST.get("card"):
         return [task_id]
     ticked = [int(value) for value in request.POST.getlist("task") if value.isdigit()]
