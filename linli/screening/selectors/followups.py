@@ -69,6 +69,52 @@ class TaskRow:
         return self.status == TaskStatus.OPEN
 
 
+@dataclass(frozen=True)
+class TaskCard:
+    """One person's follow-ups on the worker's list: one card per person however many
+    actions a risky answer raised (a door visit and a health monitoring proposal are one
+    stairwell trip). The card is anchored on its first task's id (`#task-<id>`)."""
+
+    anchor_id: int
+    person: PersonRow
+    person_id: int
+    tasks: list[TaskRow]
+
+    @property
+    def first(self) -> TaskRow:
+        return self.tasks[0]
+
+    @property
+    def open_tasks(self) -> list[TaskRow]:
+        return [task for task in self.tasks if task.is_open]
+
+    @property
+    def reasons(self) -> list[str]:
+        """Every task's reasons once each, in the order they were given."""
+        return list(dict.fromkeys(reason for task in self.tasks for reason in task.reasons))
+
+    @property
+    def campaigns(self) -> list[tuple[int, str]]:
+        """The campaigns that raised the card's tasks, once each."""
+        return list(dict.fromkeys((task.campaign_id, task.campaign_name) for task in self.tasks))
+
+    @property
+    def created_at(self) -> datetime:
+        return min(task.created_at for task in self.tasks)
+
+
+def cards_by_person(rows: Iterable[TaskRow]) -> list[TaskCard]:
+    """Returns the rows grouped into one card per person, in the order of each person's first
+    (riskiest) task, the tasks of a card in the rows' order."""
+    grouped: dict[int, list[TaskRow]] = {}
+    for row in rows:
+        grouped.setdefault(row.person_id, []).append(row)
+    return [
+        TaskCard(anchor_id=tasks[0].id, person=tasks[0].person, person_id=person_id, tasks=tasks)
+        for person_id, tasks in grouped.items()
+    ]
+
+
 def tasks_for(
     user: Actor,
     *,
@@ -97,7 +143,7 @@ def tasks_for(
         tasks.select_related("person", "campaign", "done_by")
         .prefetch_related(Prefetch("person__tags", queryset=PersonTag.objects.order_by("tag")))
         .annotate(risk_rank=RISK_RANK)
-        .order_by("-risk_rank", "-created_at", "-id")
+        .order_by("-risk_rank", "-created_at", "person_id", "-id")
     )
 
 
@@ -163,6 +209,16 @@ def present_tasks(user: Actor, tasks: Iterable[FollowUpTask]) -> list[TaskRow]:
             )
         )
     return rows
+
+
+def card_for(user: Actor, task: FollowUpTask, closing: Iterable[int]) -> TaskCard:
+    """Returns the card of the task's person, still anchored on that task, after a close
+    from it: the person's open tasks and the tasks just closed (shown closed), highest risk
+    first. Raises PermissionDenied for roles that do not see residents."""
+    tasks = tasks_for(user, status="").filter(person_id=task.person_id)
+    tasks = tasks.filter(Q(status=TaskStatus.OPEN) | Q(pk__in=[task.pk, *closing]))
+    rows = present_tasks(user, tasks)
+    return TaskCard(anchor_id=task.pk, person=rows[0].person, person_id=task.person_id, tasks=rows)
 
 
 def open_flags_for(user: Actor, person: Person) -> list[TaskRow]:

@@ -1,6 +1,7 @@
 """Follow-up tasks: risky answers raise a task for the person's grid worker and a flag on the
 person's file; workers close them with a note, and only the screeners may."""
 
+import re
 import threading
 from datetime import date
 
@@ -439,3 +440,134 @@ def test_the_home_page_counts_the_grid_workers_open_tasks(world, running, client
     assert reverse("screening:tasks") in body
     body = client_for(world.grid_b).get(reverse("reports:home")).content.decode()
     assert 'data-testid="open-tasks"' not in body
+
+
+# --- One card per person, closed in place (issue 12, item 7) ----------------------------------
+
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+def test_a_risky_answer_makes_one_card_with_both_actions(world, running, client_for):
+    """The fever rule raises a door visit and a health monitoring proposal: one card for the
+    person, both actions ticked on it, one note and one pair of buttons."""
+    target = fever(world, running)
+    body = client_for(world.grid_a).get(reverse("screening:tasks")).content.decode()
+    assert body.count('data-testid="task-card"') == 1
+    assert body.count('data-testid="task"') == len(FEVER_KINDS)
+    assert body.count('data-testid="task-done"') == 1
+    for task in tasks_of(target).values():
+        assert f'name="task" value="{task.pk}" checked' in body
+    anchor = re.search(r'id="task-(\d+)" data-testid="task-card"', body).group(1)
+    assert f'hx-post="{reverse("screening:task_done", args=[anchor])}"' in body
+
+
+def test_closing_a_card_closes_every_ticked_action_with_one_note(world, running, client_for):
+    target = fever(world, running)
+    tasks = tasks_of(target)
+    door, proposal = tasks["door_visit"], tasks["health_monitoring_proposal"]
+    response = client_for(world.grid_a).post(
+        reverse("screening:task_done", args=[door.pk]),
+        {"card": "1", "task": [door.pk, proposal.pk], "status": "done", "note": "已上门，已建议"},
+        **HTMX,
+    )
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert body.count('data-testid="task-card"') == 1 and "<html" not in body
+    assert body.count('data-testid="task-confirmation"') == 1
+    for task in (door, proposal):
+        task.refresh_from_db()
+        assert (task.status, task.note) == (TaskStatus.DONE, "已上门，已建议")
+    assert 'data-testid="task-done"' not in body  # nothing left to close on this card
+
+
+def test_an_unticked_action_stays_open(world, running, client_for):
+    target = fever(world, running)
+    tasks = tasks_of(target)
+    door, proposal = tasks["door_visit"], tasks["health_monitoring_proposal"]
+    body = (
+        client_for(world.grid_a)
+        .post(
+            reverse("screening:task_done", args=[door.pk]),
+            {"card": "1", "task": [door.pk], "status": "done", "note": ""},
+            **HTMX,
+        )
+        .content.decode()
+    )
+    door.refresh_from_db()
+    proposal.refresh_from_db()
+    assert (door.status, proposal.status) == (TaskStatus.DONE, TaskStatus.OPEN)
+    assert f'name="task" value="{proposal.pk}" checked' in body  # still closable on the card
+
+
+def test_an_error_comes_back_inside_the_card_once(world, running, client_for):
+    """Dismissing without a note: the card alone comes back (htmx swaps it in place, the
+    phone keeps its place), the reason shown once, nothing closed."""
+    target = fever(world, running)
+    door = tasks_of(target)["door_visit"]
+    client = client_for(world.grid_a)
+    url = reverse("screening:task_done", args=[door.pk])
+    ids = [task.pk for task in tasks_of(target).values()]
+    response = client.post(url, {"card": "1", "task": ids, "status": "dismissed"}, **HTMX)
+    body = response.content.decode()
+    assert response.status_code == 200  # htmx swaps 2xx answers only
+    assert body.count("请说明为何无需跟进") == 1
+    assert f'id="task-{door.pk}"' in body
+    assert all(task.status == TaskStatus.OPEN for task in tasks_of(target).values())
+    # Nothing was left in the session to show a second time on the next page.
+    page = client.get(reverse("screening:tasks")).content.decode()
+    assert "请说明为何无需跟进" not in page
+    body = client.post(url, {"card": "1", "status": "done"}, **HTMX).content.decode()
+    assert body.count("请至少勾选一项跟进") == 1
+
+
+def test_without_javascript_the_card_comes_back_at_its_anchor(world, running, client_for):
+    target = fever(world, running)
+    door = tasks_of(target)["door_visit"]
+    client = client_for(world.grid_a)
+    page = client.get(reverse("screening:tasks") + "?kind=door_visit").content.decode()
+    back = reverse("screening:tasks") + f"?kind=door_visit#task-{door.pk}"
+    assert f'name="next" value="{back}"' in page
+    response = client.post(
+        reverse("screening:task_done", args=[door.pk]),
+        {"card": "1", "task": [door.pk], "status": "dismissed", "next": back},
+    )
+    assert response["Location"] == back
+    assert "请说明为何无需跟进" in client.get(back).content.decode()
+
+
+def test_a_card_cannot_close_another_persons_task(world, running, client_for):
+    """The ticked ids must be the card's person's tasks, even another one of the same grid."""
+    door = tasks_of(fever(world, running))["door_visit"]
+    h5(target_of(running, world.resident_a2), "other-1", temperature="39")
+    other = FollowUpTask.objects.exclude(person=world.resident_a).first()
+    response = client_for(world.grid_a).post(
+        reverse("screening:task_done", args=[door.pk]),
+        {"card": "1", "task": [door.pk, other.pk], "status": "done", "note": "x"},
+    )
+    assert response.status_code == 404
+    door.refresh_from_db()
+    other.refresh_from_db()
+    assert door.status == other.status == TaskStatus.OPEN
+
+
+def test_a_full_page_of_cards_stays_under_100_kb(world, running, client_for, settings):
+    """The worst case for weight: a page of cards of one action each, every card with its
+    close form, on a grid worker's phone."""
+    for n in range(settings.LINLI_PAGE_SIZE):
+        person = add_person(world.a.dwellings[n % len(world.a.dwellings)], f"居民{n}", 500 + n)
+        running.targets.get_or_create(
+            person=person, defaults={"area_path": person.area_path, "household": person.household}
+        )
+    for target in running.targets.all():
+        FollowUpTask.objects.create(
+            campaign=running,
+            target=target,
+            person=target.person,
+            area_path=target.area_path,
+            kind="door_visit",
+            risk_level="high",
+            reasons=["发热（体温≥37.3℃）"],
+        )
+    body = client_for(world.grid_a).get(reverse("screening:tasks")).content
+    assert body.decode().count('data-testid="task-card"') == settings.LINLI_PAGE_SIZE
+    assert len(body) < 100_000, len(body)

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -97,7 +97,7 @@ def task_list(request: HttpRequest) -> HttpResponse:
     context = {
         "form": form,
         "page": page,
-        "rows": rows,
+        "cards": followup_selectors.cards_by_person(rows),
         "query": _list_query(request.GET),
         "may_close": may_close_tasks(request.user),
         "next": request.get_full_path(),
@@ -116,35 +116,75 @@ def _back(request: HttpRequest, wanted: str) -> str:
     return reverse("screening:tasks")
 
 
+def _card_task_ids(request: HttpRequest, task_id: int) -> list[int] | None:
+    """Returns the ids of the tasks a close form asks to close: the ticked actions of a
+    person's card (the URL's task is only the card's anchor and may be unticked), or just
+    the URL's task for a one-task form (the person's file). None when a card was sent with
+    no action ticked."""
+    if not request.POST.get("card"):
+        return [task_id]
+    ticked = [int(value) for value in request.POST.getlist("task") if value.isdigit()]
+    return list(dict.fromkeys(ticked)) or None
+
+
 @require_POST
 @login_required
 def task_done(request: HttpRequest, task_id: int) -> HttpResponse:
-    """Marks a task done or dismissed, with the worker's note."""
+    """Marks the ticked follow-ups of a person's card (or one follow-up) done or dismissed,
+    with the worker's note. With htmx, returns the card alone, its error or confirmation
+    inside it, so a phone keeps its place in the list; without, goes back to the page the
+    form came from, at the card's anchor."""
     task = followup_selectors.task_for(request.user, task_id)
     if not may_close_tasks(request.user):
         raise PermissionDenied(_("Your role may not close follow-ups"))
-    form = TaskCloseForm(request.POST)
-    if not form.is_valid():
-        for errors in form.errors.values():
-            for error in errors:
-                messages.error(request, error)
-        return redirect(_back(request, request.POST.get("next", "")))
-    try:
-        followup_services.close_follow_up_task(
-            task=task,
-            status=form.cleaned_data["status"],
-            note=form.cleaned_data["note"],
-            by=request.user,
-            context=AuditContext.from_request(request),
+    ids = _card_task_ids(request, task_id)
+    # Only the card's own person's tasks, inside the user's areas: anything else is not found.
+    tasks = list(
+        followup_selectors.tasks_for(request.user, status="").filter(
+            person_id=task.person_id, pk__in=ids or []
         )
-    except ValidationError as error:
-        messages.error(request, " ".join(error.messages))
+    )
+    if ids is not None and len(tasks) != len(ids):
+        raise Http404("task not found")
+    errors: list[str] = []
+    confirmation = ""
+    form = TaskCloseForm(request.POST)
+    if ids is None:
+        errors.append(_("Tick at least one follow-up"))
+    elif not form.is_valid():
+        errors = [error for field_errors in form.errors.values() for error in field_errors]
     else:
-        if form.cleaned_data["status"] == TaskStatus.DONE:
-            messages.success(request, _("The follow-up was marked done."))
+        try:
+            for each in tasks:
+                followup_services.close_follow_up_task(
+                    task=each,
+                    status=form.cleaned_data["status"],
+                    note=form.cleaned_data["note"],
+                    by=request.user,
+                    context=AuditContext.from_request(request),
+                )
+        except ValidationError as error:
+            errors = list(error.messages)
         else:
-            messages.success(request, _("The follow-up was dismissed."))
-    return redirect(_back(request, form.cleaned_data["next"]))
+            if form.cleaned_data["status"] == TaskStatus.DONE:
+                confirmation = _("The follow-up was marked done.")
+            else:
+                confirmation = _("The follow-up was dismissed.")
+    if request.htmx:
+        context = {
+            "c": followup_selectors.card_for(request.user, task, ids or []),
+            "may_close": True,
+            # The card adds its own anchor to the page it came from.
+            "next": request.POST.get("next", "").split("#", 1)[0],
+            "card_errors": errors,
+            "card_confirmation": confirmation,
+        }
+        return render(request, "screening/partials/task_card.html", context)
+    for error in errors:
+        messages.error(request, error)
+    if confirmation:
+        messages.success(request, confirmation)
+    return redirect(_back(request, request.POST.get("next", "")))
 
 
 def person_screening_section(user, person: Person) -> tuple[str, dict] | None:
