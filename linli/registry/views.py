@@ -84,18 +84,28 @@ def area_detail(request: HttpRequest, area_id: int) -> HttpResponse:
 
 @login_required
 def people(request: HttpRequest) -> HttpResponse:
-    """The resident list. Searches arrive by POST and are redirected to a GET whose URL holds
-    keyed hashes instead of full ID numbers or phones (URLs end up in logs and histories)."""
+    """The resident list, with one search box that reads what is typed (a name, an address or
+    its tail, the last four digits of a phone, a full ID number or phone).
+
+    The box is posted and redirected to a GET whose URL holds keyed hashes instead of full ID
+    numbers or phones (URLs end up in access logs and browser histories). A full identifier
+    that still arrives in a URL (an old link) is redirected the same way."""
     source = request.POST if request.method == "POST" else request.GET
     id_number, phone = source.get("id_number", ""), source.get("phone", "")
-    if request.method == "POST" or selectors.has_full_identifier(id_number=id_number, phone=phone):
+    q = source.get("q", "")
+    if (
+        request.method == "POST"
+        or selectors.has_full_identifier(id_number=id_number, phone=phone)
+        or selectors.is_identifier_text(q)
+    ):
         params = {
             k: v
             for k, v in source.items()
-            if k in ("q", "tag", "residency", "area", "id_key", "phone_key") and v
+            if k in ("tag", "residency", "area", "id_key", "phone_key") and v
         }
+        params.update(selectors.box_search_keys(q))
         params.update(selectors.search_keys(id_number=id_number, phone=phone))
-        return redirect(f"{request.path}?{urlencode(params)}")
+        return redirect(f"{request.path}?{urlencode(params)}" if params else request.path)
     form = PersonSearchForm(request.GET or None)
     filters = selectors.PersonFilters()
     area = None
