@@ -192,6 +192,7 @@ def test_the_page_has_one_box_and_an_honest_hint(world, client_for):
     body = body.decode()
     assert 'name="id_number"' not in body and 'name="phone"' not in body
     assert 'name="residency"' in body  # the other filters stay under 更多筛选
+    assert "{#" not in body and "comment" not in body
     assert "其他片段不会被搜索" not in body  # the old hint invited typing an ID into the box
     assert "地址或其末尾" in body and "身份证号后四位" in body
 
