@@ -8,6 +8,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -200,6 +201,20 @@ def reveal(request: HttpRequest, person_id: int) -> HttpResponse:
 
 @login_required
 def households(request: HttpRequest) -> HttpResponse:
+    """The household list. Its box is posted like the residents' one: an address or a head's
+    name goes back into the URL, a full ID number or phone typed here is taken to the
+    residents' list as its keyed hash (a household has no number of its own)."""
+    if request.method == "POST":
+        q = request.POST.get("q", "")
+        area_param = {"area": request.POST["area"]} if request.POST.get("area") else {}
+        if selectors.is_identifier_text(q):
+            params = {**area_param, **selectors.box_search_keys(q)}
+            return redirect(f"{reverse('registry:people')}?{urlencode(params)}")
+        params = {**area_param, **({"q": q.strip()} if q.strip() else {})}
+        return redirect(f"{request.path}?{urlencode(params)}" if params else request.path)
+    if selectors.is_identifier_text(request.GET.get("q", "")):  # an old link
+        params = selectors.box_search_keys(request.GET["q"])
+        return redirect(f"{reverse('registry:people')}?{urlencode(params)}")
     form = HouseholdSearchForm(request.GET or None)
     area, q = None, ""
     if form.is_bound and not form.is_valid():

@@ -209,3 +209,15 @@ def test_households_are_found_by_address_tail_and_head(world, client_for, chunxi
     assert households("钱十") == {"钱十一"}
     body = client_for(world.grid_a).get(reverse("registry:households"), {"q": "1-1-101"})
     assert Household.objects.count() >= 5 and "春晓公寓1号楼" in body.content.decode()
+
+
+def test_the_household_box_is_posted_and_sends_a_full_identifier_to_the_residents(
+    world, client_for, chunxiao
+):
+    client = client_for(world.grid_a)
+    response = client.post(reverse("registry:households"), {"q": "1-1-101"})
+    assert response.status_code == 302 and "q=1-1-101" in response["Location"]
+    response = client.post(reverse("registry:households"), {"q": ID_ZHANG})
+    location = response["Location"]
+    assert location.startswith(reverse("registry:people")) and ID_ZHANG not in location
+    assert "张三丰" in client.get(location).content.decode()
