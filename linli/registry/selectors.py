@@ -467,7 +467,7 @@ def households_for(user: Actor, *, area: Area | None = None, q: str = "") -> Que
     folded = fold_search_text(q)
     if folded:
         condition = Q(address_building__contains=folded) | Q(head__name__contains=folded)
-        address = address_q(folded)
+        address = address_q(q)
         if address is not None:
             condition |= address
         households = households.filter(condition)

@@ -99,11 +99,14 @@ def people(request: HttpRequest) -> HttpResponse:
         or selectors.has_full_identifier(id_number=id_number, phone=phone)
         or selectors.is_identifier_text(q)
     ):
-        params = {
-            k: v
-            for k, v in source.items()
-            if k in ("tag", "residency", "area", "id_key", "phone_key") and v
-        }
+        # A number searched before stays (as its hash) while only the filters change; typing
+        # something new in the box replaces it.
+        kept = (
+            ("tag", "residency", "area")
+            if q.strip()
+            else ("tag", "residency", "area", "id_key", "phone_key")
+        )
+        params = {k: v for k, v in source.items() if k in kept and v}
         params.update(selectors.box_search_keys(q))
         params.update(selectors.search_keys(id_number=id_number, phone=phone))
         return redirect(f"{request.path}?{urlencode(params)}" if params else request.path)

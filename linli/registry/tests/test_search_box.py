@@ -221,3 +221,20 @@ def test_the_household_box_is_posted_and_sends_a_full_identifier_to_the_resident
     location = response["Location"]
     assert location.startswith(reverse("registry:people")) and ID_ZHANG not in location
     assert "张三丰" in client.get(location).content.decode()
+
+
+def test_changing_a_filter_keeps_the_hashed_number_and_typing_anew_replaces_it(
+    world, client_for, chunxiao
+):
+    client = client_for(world.grid_a)
+    location = client.post(reverse("registry:people"), {"q": ID_ZHANG})["Location"]
+    body = client.get(location).content.decode()
+    assert 'name="id_key"' in body and ID_ZHANG not in body
+    id_key = location.split("id_key=")[1]
+    # Only the filter changes: the hidden hash goes with it.
+    kept = client.post(reverse("registry:people"), {"q": "", "id_key": id_key, "tag": "dialysis"})
+    assert f"id_key={id_key}" in kept["Location"] and "tag=dialysis" in kept["Location"]
+    # Something new in the box replaces the number searched before.
+    fresh = client.post(reverse("registry:people"), {"q": "1-1-101", "id_key": id_key})
+    assert "id_key" not in fresh["Location"]
+    assert "赵春晓" in client.get(fresh["Location"]).content.decode()
