@@ -8,7 +8,9 @@ from linli.registry.services.people import REVEALABLE_FIELDS
 
 
 class PersonSearchForm(forms.Form):
-    q = forms.CharField(label=_("Name or address"), max_length=50, required=False)
+    q = forms.CharField(label=_("Name, address, phone or ID number"), max_length=50, required=False)
+    # id_number and phone are no longer on the page (the box reads both); they stay accepted
+    # for links made before the box did.
     id_number = forms.CharField(
         label=_("ID number (full, masked or last 4)"), max_length=24, required=False
     )
@@ -27,7 +29,7 @@ class PersonSearchForm(forms.Form):
 
 
 class HouseholdSearchForm(forms.Form):
-    q = forms.CharField(label=_("Address"), max_length=50, required=False)
+    q = forms.CharField(label=_("Address or head of household"), max_length=50, required=False)
     area = forms.IntegerField(required=False, widget=forms.HiddenInput)
 
 

@@ -1,11 +1,13 @@
 """Reads of the registry. Every function takes the acting user and returns masked views."""
 
+import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Prefetch, QuerySet
+from django.db.models import Count, Prefetch, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -21,6 +23,7 @@ from linli.core.permissions import require
 from linli.core.phones import InvalidPhone, normalise_phone
 from linli.core.roles import REGISTRY_STEWARDS, RolePolicy, policy_for
 from linli.core.sensitivity import Sensitivity
+from linli.registry.importing.addresses import parse_address
 from linli.registry.models import (
     Household,
     ImportBatch,
@@ -222,6 +225,8 @@ def identifier_search_keys(filters: PersonFilters) -> dict[str, str]:
     ("id_number", "phone"): what services.people.record_identifier_search audits. Masked IDs
     and last-four searches are not full identifiers and are left out."""
     typed = search_keys(id_number=filters.id_number, phone=filters.phone)
+    if filters.q:  # a full identifier typed into the box (the API's q, an old link)
+        typed = box_search_keys(filters.q) | typed
     keys = {
         "id_number": filters.id_key or typed.get("id_key", ""),
         "phone": filters.phone_key or typed.get("phone_key", ""),
@@ -229,13 +234,138 @@ def identifier_search_keys(filters: PersonFilters) -> dict[str, str]:
     return {field: key for field, key in keys.items() if key}
 
 
+# ---------------------------------------------------------------------------------------------
+# The one search box: a name, an address or its tail, the last four digits of a phone or an ID
+# number, a masked ID, or a full ID number or phone. The full identifiers never travel in a URL:
+# the page posts the box and redirects to a URL holding their keyed hash instead.
+
+# Digits (and X) with the separators people type inside numbers. Ten or more of them, or seven
+# or more with no separator, are taken for an identifier even when not a valid one (a mistyped
+# ID number is still somebody's number and must not land in a URL or a log); fewer, with
+# dashes, are an address ("12-3-1203").
+_NUMBER_SEPARATORS = re.compile(r"[\s\-()+]")
+_DIGITS = re.compile(r"[0-9]+X?")
+_TAIL = re.compile(r"[0-9]{3}[0-9X]")
+_SPACES = re.compile(r"\s+")
+
+
+def fold_search_text(text: str) -> str:
+    """Returns typed search text folded: full-width to half-width, spaces removed, trimmed."""
+    return _SPACES.sub("", unicodedata.normalize("NFKC", text or ""))
+
+
+def box_search_keys(text: str) -> dict[str, str]:
+    """Returns the URL parameters for what was typed in the search box.
+
+    A full ID number (any case of X, spaces, full-width digits) becomes {"id_key": hash}, a
+    full phone {"phone_key": hash}; any other long number is hashed as an ID number too, so
+    that it never reaches a URL (it matches nobody). Everything else is {"q": text}.
+    """
+    folded = fold_search_text(text).upper()
+    if not folded:
+        return {}
+    core = _NUMBER_SEPARATORS.sub("", folded)
+    number_like = bool(_DIGITS.fullmatch(core)) and (
+        len(core) >= 10 or (core == folded and len(core) >= 7)
+    )
+    if not number_like:
+        return {"q": text.strip()}
+    try:
+        return {"id_key": identifiers.keyed_hash(ID_KIND, parse_id_number(folded).value)}
+    except InvalidIdNumber:
+        pass
+    try:
+        return {"phone_key": identifiers.keyed_hash(PHONE_KIND, normalise_phone(folded))}
+    except InvalidPhone:
+        return {"id_key": identifiers.keyed_hash(ID_KIND, core)}
+
+
+def is_identifier_text(text: str) -> bool:
+    """Returns whether typed text is a full (or full-looking) ID number or phone."""
+    return "q" not in box_search_keys(text) and bool(fold_search_text(text))
+
+
+_BUILDING_SUFFIXES = "(号楼|号栋|号幢|栋|幢|座|号|#楼|#|楼)"
+_UNIT_SUFFIXES = "(单元|单|门)"
+_ROOM_SUFFIXES = "(室|号|户)?"
+
+
+def _number_of(name: str) -> str:
+    """Returns the number or letters of a canonical part name: "3号楼" → "3", "A座" → "A"."""
+    match = re.match(r"[0-9]*[A-Z]?", name)
+    return match[0] if match and match[0] else ""
+
+
+def address_q(text: str, *, prefix: str = "") -> Q | None:
+    """Returns a filter for the dwellings an address or its tail names, or None when the text
+    names no building or room.
+
+    Stored addresses are two halves, "春晓公寓1号楼" (address_building) and "1单元101室"
+    (address_dwelling), shown as one. The text is read like an imported address
+    (importing.addresses.parse_address), so "春晓公寓1号楼1单元101室", "1号楼1单元101室",
+    "1-1-101", "1栋1门101号" and "１幢 １单元 １０１" name the same dwelling; building and
+    room numbers match whole ("1号楼" is not "11号楼", "101室" not "1101室"). `prefix`
+    reaches the halves through a relation.
+    """
+    parts = parse_address(text)
+    if not (parts.building or parts.room):
+        return None
+    condition = Q()
+    if parts.building:
+        number = _number_of(parts.building)
+        if not number:
+            return None
+        compound = re.escape(parts.compound) + "[^0-9A-Z]*" if parts.compound else "(^|[^0-9A-Z])"
+        condition &= Q(
+            **{f"{prefix}address_building__regex": f"{compound}{number}{_BUILDING_SUFFIXES}$"}
+        )
+    elif parts.compound:
+        condition &= Q(**{f"{prefix}address_building__contains": parts.compound})
+    unit = _number_of(parts.unit) if parts.unit else ""
+    room = _number_of(parts.room) if parts.room else ""
+    if unit and room:
+        dwelling = f"^{unit}{_UNIT_SUFFIXES}-?{room}{_ROOM_SUFFIXES}$"
+    elif room:
+        dwelling = f"(^|[^0-9]){room}{_ROOM_SUFFIXES}$"
+    elif unit:
+        dwelling = f"^{unit}{_UNIT_SUFFIXES}"
+    else:
+        dwelling = ""
+    if dwelling:
+        condition &= Q(**{f"{prefix}address_dwelling__regex": dwelling})
+    return condition
+
+
+def _box_q(text: str) -> Q:
+    """Returns what the search box's text (not a full identifier) matches among people."""
+    folded = fold_search_text(text)
+    upper = folded.upper()
+    if "*" in folded:  # a masked ID or phone, as shown on screens
+        return Q(id_number_masked=upper) | Q(phone_masked=folded)
+    condition = Q(name__contains=folded) | Q(address_building__contains=folded)
+    if _TAIL.fullmatch(upper):  # last four of a phone or an ID number (or a room number)
+        condition |= Q(id_number_masked__endswith=upper)
+        if upper.isdigit():
+            condition |= Q(phone_tail=upper)
+    address = address_q(text)  # parse_address folds spaces between numbers to dashes itself
+    if address is not None:
+        condition |= address
+    return condition
+
+
 def filter_people(people: QuerySet[Person], filters: PersonFilters) -> QuerySet[Person]:
     """Applies search filters. A malformed full ID or phone matches nobody, never by LIKE."""
     if filters.area is not None:
         people = people.filter(area_path__startswith=filters.area.path)
-    if filters.q:
-        q = filters.q.strip()
-        people = people.filter(name__contains=q) | people.filter(address_building__contains=q)
+    if filters.q and fold_search_text(filters.q):
+        keys = box_search_keys(filters.q)
+        if "q" in keys:
+            people = people.filter(_box_q(filters.q))
+        else:  # a full identifier typed into the box of the API or an old link
+            people = filter_people(
+                people,
+                PersonFilters(id_key=keys.get("id_key", ""), phone_key=keys.get("phone_key", "")),
+            )
     if filters.id_number:
         people = _filter_by_id_number(people, filters.id_number)
     if filters.phone:
@@ -334,8 +464,13 @@ def households_for(user: Actor, *, area: Area | None = None, q: str = "") -> Que
     households = Household.objects.visible_to(user)
     if area is not None:
         households = households.filter(area_path__startswith=area.path)
-    if q:
-        households = households.filter(address_building__contains=q.strip())
+    folded = fold_search_text(q)
+    if folded:
+        condition = Q(address_building__contains=folded) | Q(head__name__contains=folded)
+        address = address_q(q)
+        if address is not None:
+            condition |= address
+        households = households.filter(condition)
     return households.select_related("head").order_by("id")
 
 

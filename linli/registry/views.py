@@ -8,6 +8,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -84,18 +85,31 @@ def area_detail(request: HttpRequest, area_id: int) -> HttpResponse:
 
 @login_required
 def people(request: HttpRequest) -> HttpResponse:
-    """The resident list. Searches arrive by POST and are redirected to a GET whose URL holds
-    keyed hashes instead of full ID numbers or phones (URLs end up in logs and histories)."""
+    """The resident list, with one search box that reads what is typed (a name, an address or
+    its tail, the last four digits of a phone, a full ID number or phone).
+
+    The box is posted and redirected to a GET whose URL holds keyed hashes instead of full ID
+    numbers or phones (URLs end up in access logs and browser histories). A full identifier
+    that still arrives in a URL (an old link) is redirected the same way."""
     source = request.POST if request.method == "POST" else request.GET
     id_number, phone = source.get("id_number", ""), source.get("phone", "")
-    if request.method == "POST" or selectors.has_full_identifier(id_number=id_number, phone=phone):
-        params = {
-            k: v
-            for k, v in source.items()
-            if k in ("q", "tag", "residency", "area", "id_key", "phone_key") and v
-        }
+    q = source.get("q", "")
+    if (
+        request.method == "POST"
+        or selectors.has_full_identifier(id_number=id_number, phone=phone)
+        or selectors.is_identifier_text(q)
+    ):
+        # A number searched before stays (as its hash) while only the filters change; typing
+        # something new in the box replaces it.
+        kept = (
+            ("tag", "residency", "area")
+            if q.strip()
+            else ("tag", "residency", "area", "id_key", "phone_key")
+        )
+        params = {k: v for k, v in source.items() if k in kept and v}
+        params.update(selectors.box_search_keys(q))
         params.update(selectors.search_keys(id_number=id_number, phone=phone))
-        return redirect(f"{request.path}?{urlencode(params)}")
+        return redirect(f"{request.path}?{urlencode(params)}" if params else request.path)
     form = PersonSearchForm(request.GET or None)
     filters = selectors.PersonFilters()
     area = None
@@ -190,6 +204,20 @@ def reveal(request: HttpRequest, person_id: int) -> HttpResponse:
 
 @login_required
 def households(request: HttpRequest) -> HttpResponse:
+    """The household list. Its box is posted like the residents' one: an address or a head's
+    name goes back into the URL, a full ID number or phone typed here is taken to the
+    residents' list as its keyed hash (a household has no number of its own)."""
+    if request.method == "POST":
+        q = request.POST.get("q", "")
+        area_param = {"area": request.POST["area"]} if request.POST.get("area") else {}
+        if selectors.is_identifier_text(q):
+            params = {**area_param, **selectors.box_search_keys(q)}
+            return redirect(f"{reverse('registry:people')}?{urlencode(params)}")
+        params = {**area_param, **({"q": q.strip()} if q.strip() else {})}
+        return redirect(f"{request.path}?{urlencode(params)}" if params else request.path)
+    if selectors.is_identifier_text(request.GET.get("q", "")):  # an old link
+        params = selectors.box_search_keys(request.GET["q"])
+        return redirect(f"{reverse('registry:people')}?{urlencode(params)}")
     form = HouseholdSearchForm(request.GET or None)
     area, q = None, ""
     if form.is_bound and not form.is_valid():
