@@ -345,6 +345,7 @@ def review_detail(request: HttpRequest, review_id: int) -> HttpResponse:
         return redirect("registry:reviews")
     context = {
         "review": review,
+        "explanation": selectors.explain_review(review),
         "left": selectors.person_file(request.user, review.left),
         "right": selectors.person_file(request.user, review.right),
         "left_sources": selectors.person_provenance(request.user, review.left),
