@@ -127,3 +127,16 @@ def test_a_duplicate_scored_100_percent_says_why_it_was_not_merged(story, screen
     expect(page.locator("main")).not_to_contain_text("1.000")
     screenshot(page, "front-line-review-why.png")
     story.assert_no_problems()
+
+
+def test_an_invalid_link_speaks_one_language(story, screenshot):
+    """Verification (already right before this work): a mistyped or forged H5 link says why
+    it cannot be used in Chinese alone."""
+    page = story.new_page(mobile=True)
+    page.goto("/screening/h5/not-a-real-link/")
+    error = page.get_by_test_id("h5-link-error")
+    expect(error).to_be_visible()
+    text = error.inner_text()
+    assert re.search(r"[\u4e00-\u9fff]", text) and not re.search(r"[A-Za-z]{3,}", text), text
+    assert not PAIR.search(page.locator("body").inner_text())
+    screenshot(page, "front-line-invalid-link.png")
