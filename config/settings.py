@@ -77,9 +77,9 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django_htmx",
     "django_tasks",
-    "django_tasks_db",
+    "linli.core.vendored_apps.BackgroundTasksConfig",  # django_tasks_db, named in Chinese
     "ninja",  # swagger-ui served from its own static files, not a CDN (air-gapped)
-    "axes",
+    "linli.core.vendored_apps.LoginLockoutsConfig",  # axes, named in Chinese
     "linli.core",
     "linli.adapters",
     "linli.areas",

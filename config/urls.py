@@ -2,9 +2,11 @@ from django.contrib import admin
 from django.urls import include, path
 
 from config.api import api
+from linli.core.views import favicon
 from linli.screening.views.h5 import h5_page
 
 urlpatterns = [
+    path("favicon.ico", favicon, name="favicon"),
     path("", include("linli.reports.urls")),
     path("accounts/", include("linli.accounts.urls")),
     path("registry/", include("linli.registry.urls")),

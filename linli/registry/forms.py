@@ -2,7 +2,6 @@ from django import forms
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
-from linli.core.errors import both_languages
 from linli.registry.models import Residency, SourceKind, VulnerableTag
 from linli.registry.services.people import REVEALABLE_FIELDS
 
@@ -83,14 +82,13 @@ class UploadForm(forms.Form):
 
     def clean_file(self):
         upload = self.cleaned_data["file"]
-        # A refused file is shown in both languages: the steward often forwards the reason to
-        # the department that made the file.
+        # The page speaks the reader's language; the CLI (link) says it in both.
         if not upload.size:
-            raise forms.ValidationError(both_languages(EMPTY_FILE))
+            raise forms.ValidationError(EMPTY_FILE)
         if upload.size > MAX_UPLOAD_BYTES:
-            raise forms.ValidationError(both_languages(FILE_TOO_LARGE))
+            raise forms.ValidationError(FILE_TOO_LARGE)
         if not upload.name.lower().endswith((".csv", ".txt", ".xlsx")):
-            raise forms.ValidationError(both_languages(WRONG_FILE_TYPE))
+            raise forms.ValidationError(WRONG_FILE_TYPE)
         return upload
 
 

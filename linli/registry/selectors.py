@@ -24,6 +24,7 @@ from linli.core.phones import InvalidPhone, normalise_phone
 from linli.core.roles import REGISTRY_STEWARDS, RolePolicy, policy_for
 from linli.core.sensitivity import Sensitivity
 from linli.registry.importing.addresses import parse_address
+from linli.registry.matching.engine import MatchSettings
 from linli.registry.models import (
     Household,
     ImportBatch,
@@ -609,7 +610,7 @@ def review_for(user: Actor, review_id: int) -> MatchReview:
     review = (
         MatchReview.objects.visible_to(user)
         .filter(pk=review_id)
-        .select_related("left", "right")
+        .select_related("left", "right", "batch")
         .first()
     )
     if review is None:
@@ -692,3 +693,78 @@ def person_provenance(user: Actor, person: Person) -> list[FieldProvenance]:
             shown = next((v.value for v in values if v.chosen), values[0].value)
             rows.append(FieldProvenance(field=name, shown=shown, values=values))
     return rows
+
+
+# ---- why a pair waits for review -------------------------------------------------------------
+
+# The matcher's own rules (registry/matching/engine.py), said in words on the review page.
+_NAME_ALIKE_LEVELS = frozenset({"exact", "same_pinyin"})
+_HELD_BY_PROBABILITY = _(
+    "the probability is below the %(threshold)s%% Linli needs to merge by itself"
+)
+_HELD_NO_ID = _("no ID number on one side, so the ID number cannot prove it")
+_HELD_DIFFERENT_IDS = _("their ID numbers differ: two ID numbers are always two people")
+_HELD_NAMES = _("the names are neither the same nor sound the same")
+_HELD_BIRTH = _("the birth dates are in different years")
+_HELD_SEX = _("the sexes differ")
+_HELD_BOTH_REGISTERED = _(
+    "both were already in the register: Linli never merges two of them by itself"
+)
+_HELD_RIVAL = _(
+    "another person is almost as likely a match, or one file lists both at one dwelling "
+    "(a father and son of one name): Linli does not guess"
+)
+
+
+@dataclass(frozen=True)
+class ReviewExplanation:
+    """What a review pair's score means and why it waits for a person.
+
+    `percent` is the match probability in whole per cent; `held_back` the rules that kept the
+    pair from merging automatically, in the reader's language; `evidence` the matcher's
+    comparison per field as (field code, level code), for the page to label.
+    """
+
+    percent: int
+    held_back: list[str]
+    evidence: list[tuple[str, str]]
+
+
+def explain_review(review: MatchReview) -> ReviewExplanation:
+    """Returns why `review`'s pair was put in the queue rather than merged.
+
+    Re-derives the auto-merge rule of registry.matching.engine from what the review stores
+    (probability, the comparison levels) and the two people (ID numbers, when each was
+    registered), since the matcher keeps no verdict of its own.
+    """
+    settings = MatchSettings()
+    levels: dict[str, str] = dict(review.reasons or {})
+    left, right = review.left, review.right
+    # Only a matching ID number proves a pair; say first whether the ID numbers could.
+    if left.id_number_hash and right.id_number_hash and left.id_number_hash != right.id_number_hash:
+        id_note = str(_HELD_DIFFERENT_IDS)
+    else:
+        id_note = str(_HELD_NO_ID)
+    blocking: list[str] = []
+    if review.probability < settings.auto_merge:
+        threshold = round(settings.auto_merge * 100)
+        blocking.append(str(_HELD_BY_PROBABILITY) % {"threshold": threshold})
+    if levels.get("name", "missing") not in _NAME_ALIKE_LEVELS:
+        blocking.append(str(_HELD_NAMES))
+    if levels.get("birth_date") == "different":
+        blocking.append(str(_HELD_BIRTH))
+    if levels.get("sex") == "different":
+        blocking.append(str(_HELD_SEX))
+    if not blocking:
+        # Probable enough and nothing against it: the clustering guards held it back.
+        batch = review.batch if review.batch_id else None
+        both_registered = batch is None or (
+            left.created_at < batch.created_at and right.created_at < batch.created_at
+        )
+        blocking.append(str(_HELD_BOTH_REGISTERED if both_registered else _HELD_RIVAL))
+    held = [id_note, *blocking]
+    return ReviewExplanation(
+        percent=round(review.probability * 100),
+        held_back=held,
+        evidence=list(levels.items()),
+    )

@@ -16,6 +16,7 @@ from linli.accounts.selectors import staff_in_charge
 from linli.areas import selectors as area_selectors
 from linli.core.actors import AuditContext
 from linli.core.downloads import file_download
+from linli.core.errors import both_languages
 from linli.core.pagination import CappedPaginator
 from linli.core.roles import HOUSEHOLD_EDITORS, REGISTRY_STEWARDS, policy_for
 from linli.registry import selectors
@@ -32,7 +33,7 @@ from linli.registry.forms import (
     mapping_from,
 )
 from linli.registry.importing import pipeline
-from linli.registry.models import BatchStatus
+from linli.registry.models import BatchStatus, ImportBatch
 from linli.registry.sections import person_sections
 from linli.registry.services import imports as import_services
 from linli.registry.services import merges
@@ -284,11 +285,23 @@ def imports(request: HttpRequest) -> HttpResponse:
     return render(request, "registry/imports.html", context, status=400 if form.errors else 200)
 
 
+def _progress_context(batch: ImportBatch) -> dict[str, object]:
+    """Returns the progress card's context: the batch and, for a failed import, the reason in
+    the reader's language where Linli wrote it (the stored text is in both languages, for
+    the file and the CLI); any other stored error is a technical detail, folded away."""
+    failure = None
+    if batch.status == BatchStatus.FAILED and batch.error == both_languages(
+        import_services.NEVER_CONFIRMED
+    ):
+        failure = str(import_services.NEVER_CONFIRMED)
+    return {"batch": batch, "failure": failure}
+
+
 @login_required
 def import_detail(request: HttpRequest, batch_id: int) -> HttpResponse:
     batch = selectors.batch_for(request.user, batch_id)
     if batch.status != BatchStatus.UPLOADED:
-        return render(request, "registry/import_detail.html", {"batch": batch})
+        return render(request, "registry/import_detail.html", _progress_context(batch))
     form = mapping_form(batch.headers, batch.mapping, request.POST or None)
     mapping = mapping_from(form, batch.headers) if form.is_valid() else batch.mapping
     if request.method == "POST" and form.is_valid() and "confirm" in request.POST:
@@ -320,7 +333,7 @@ def import_detail(request: HttpRequest, batch_id: int) -> HttpResponse:
 def import_progress(request: HttpRequest, batch_id: int) -> HttpResponse:
     """The progress bar, polled by htmx until the import finishes."""
     batch = selectors.batch_for(request.user, batch_id)
-    return render(request, "registry/partials/import_progress.html", {"batch": batch})
+    return render(request, "registry/partials/import_progress.html", _progress_context(batch))
 
 
 @login_required
@@ -373,6 +386,7 @@ def review_detail(request: HttpRequest, review_id: int) -> HttpResponse:
         return redirect("registry:reviews")
     context = {
         "review": review,
+        "explanation": selectors.explain_review(review),
         "left": selectors.person_file(request.user, review.left),
         "right": selectors.person_file(request.user, review.right),
         "left_sources": selectors.person_provenance(request.user, review.left),

@@ -93,7 +93,8 @@ def stage_upload(
     try:
         table = table or read_table(data, file_name, sample=SAMPLE_ROWS)
     except UnreadableFile as error:
-        raise ImportRefused(str(error)) from error
+        # The message stays lazy: the page shows it in the reader's language, the CLI in both.
+        raise ImportRefused(error.message, code=error.code, params=error.params) from error
     source, _created = ImportSource.objects.get_or_create(
         area=area,
         name=remove_controls(source_name).strip()[:80] or remove_controls(file_name)[:80],

@@ -44,6 +44,7 @@ REASON_LABELS = {  # lazy: translated when shown
     "same": gettext_lazy("same"),
     "same_pinyin": gettext_lazy("same pronunciation"),
     "similar": gettext_lazy("similar"),
+    "one_character_differs": gettext_lazy("one character differs"),
     "same_year": gettext_lazy("same year"),
     "same_building": gettext_lazy("same building"),
     "different": gettext_lazy("different"),
