@@ -94,7 +94,11 @@ def stage_upload(
         table = table or read_table(data, file_name, sample=SAMPLE_ROWS)
     except UnreadableFile as error:
         # The message stays lazy: the page shows it in the reader's language, the CLI in both.
-        raise ImportRefused(error.message, code=error.code, params=error.params) from error
+        raise ImportRefused(
+            error.message,  # type: ignore[arg-type]  # a gettext_lazy Promise, as Django takes
+            code=error.code,
+            params=error.params,
+        ) from error
     source, _created = ImportSource.objects.get_or_create(
         area=area,
         name=remove_controls(source_name).strip()[:80] or remove_controls(file_name)[:80],
