@@ -267,16 +267,26 @@ def launch_campaign(
     return campaign
 
 
+# Where a campaign may go, from which statuses, and the action that records it.
+_TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
+    CampaignStatus.PAUSED: (frozenset({CampaignStatus.RUNNING}), ScreeningAction.CAMPAIGN_PAUSE),
+    CampaignStatus.RUNNING: (frozenset({CampaignStatus.PAUSED}), ScreeningAction.CAMPAIGN_RESUME),
+    CampaignStatus.CLOSED: (
+        frozenset({CampaignStatus.RUNNING, CampaignStatus.PAUSED}),
+        ScreeningAction.CAMPAIGN_CLOSE,
+    ),
+}
+
+
 def _set_status(
     campaign: Campaign,
     by: Actor,
-    allowed_from: set[str],
     to: str,
-    now: datetime,
-    *,
-    action: str,
+    now: datetime | None,
     context: AuditContext | None,
 ) -> Campaign:
+    allowed_from, action = _TRANSITIONS[to]
+    now = now or timezone.now()
     require_manager(by, campaign.area_path)
     with transaction.atomic():
         campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
@@ -334,15 +344,7 @@ def pause_campaign(
 ) -> Campaign:
     """Pauses a running campaign: channels stop sending, answers to links already out are
     still taken. Raises PermissionDenied or ValidationError."""
-    return _set_status(
-        campaign,
-        by,
-        {CampaignStatus.RUNNING},
-        CampaignStatus.PAUSED,
-        now or timezone.now(),
-        action=ScreeningAction.CAMPAIGN_PAUSE,
-        context=context,
-    )
+    return _set_status(campaign, by, CampaignStatus.PAUSED, now, context)
 
 
 def resume_campaign(
@@ -352,15 +354,7 @@ def resume_campaign(
     now: datetime | None = None,
     context: AuditContext | None = None,
 ) -> Campaign:
-    return _set_status(
-        campaign,
-        by,
-        {CampaignStatus.PAUSED},
-        CampaignStatus.RUNNING,
-        now or timezone.now(),
-        action=ScreeningAction.CAMPAIGN_RESUME,
-        context=context,
-    )
+    return _set_status(campaign, by, CampaignStatus.RUNNING, now, context)
 
 
 def close_campaign(
@@ -371,15 +365,7 @@ def close_campaign(
     context: AuditContext | None = None,
 ) -> Campaign:
     """Closes a running or paused campaign for good: no more attempts are taken."""
-    return _set_status(
-        campaign,
-        by,
-        {CampaignStatus.RUNNING, CampaignStatus.PAUSED},
-        CampaignStatus.CLOSED,
-        now or timezone.now(),
-        action=ScreeningAction.CAMPAIGN_CLOSE,
-        context=context,
-    )
+    return _set_status(campaign, by, CampaignStatus.CLOSED, now, context)
 
 
 # ---------------------------------------------------------------------------------------------

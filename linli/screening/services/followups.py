@@ -209,19 +209,7 @@ def close_follow_up_task(
         closed = _close(task=task, status=status, note=note, by=by, context=context)
     if closed is None:
         # Recorded after the transaction so the refusal stays in the log.
-        record_person_event(
-            ScreeningAction.FOLLOW_UP_CLOSE,
-            person=task.person,
-            by=by,
-            context=context,
-            detail={
-                "campaign": task.campaign_id,
-                "task": task.pk,
-                "follow_up": task.kind,
-                "status": status,
-                "refused": "already decided",
-            },
-        )
+        _record_close(task, status, by=by, context=context, refused=True)
         raise ValidationError(_("This follow-up is already closed"))
     return closed
 
@@ -239,16 +227,26 @@ def _close(
     if not claimed:
         return None
     task = FollowUpTask.objects.select_related("person").get(pk=task.pk)
-    record_person_event(
-        ScreeningAction.FOLLOW_UP_CLOSE,
-        person=task.person,
-        by=by,
-        context=context,
-        detail={
-            "campaign": task.campaign_id,
-            "task": task.pk,
-            "follow_up": task.kind,
-            "status": status,
-        },
-    )
+    _record_close(task, status, by=by, context=context)
     return task
+
+
+def _record_close(
+    task: FollowUpTask,
+    status: str,
+    *,
+    by: Actor,
+    context: AuditContext | None,
+    refused: bool = False,
+) -> None:
+    detail = {
+        "campaign": task.campaign_id,
+        "task": task.pk,
+        "follow_up": task.kind,
+        "status": status,
+    }
+    if refused:
+        detail["refused"] = "already decided"
+    record_person_event(
+        ScreeningAction.FOLLOW_UP_CLOSE, person=task.person, by=by, context=context, detail=detail
+    )
