@@ -116,7 +116,7 @@ async function page(request) {
     return response;
   } catch (error) {
     const cache = await caches.open(PAGES);
-    return (await cache.match(pageKey(request.url))) || offlinePage();
+    return (await cache.match(pageKey(request.url), { ignoreVary: true })) || offlinePage();
   }
 }
 
@@ -156,7 +156,7 @@ async function keep(data) {
   if (!isPage(new URL(href))) return false;
   await claimPages(data.user);
   await cacheAssets(Array.isArray(data.assets) ? data.assets : []);
-  if (!data.refresh && (await (await caches.open(PAGES)).match(href))) return true;
+  if (!data.refresh && (await (await caches.open(PAGES)).match(href, { ignoreVary: true }))) return true;
   try {
     const response = await fetch(href, { credentials: "same-origin", redirect: "follow" });
     if (!keepable(response)) return false;
@@ -164,7 +164,7 @@ async function keep(data) {
     return true;
   } catch (error) {
     // offline: the copy kept before (if any) stays
-    return Boolean(await (await caches.open(PAGES)).match(href));
+    return Boolean(await (await caches.open(PAGES)).match(href, { ignoreVary: true }));
   }
 }
 
