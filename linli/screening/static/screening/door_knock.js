@@ -22,7 +22,21 @@
  * - A banner counts the records on the phone: "Records waiting to be sent: N" / "All records
  *   sent".
  *
+ * - Each member carries data-status (the server's status when the page was made) and
+ *   data-state (where they stand now, moved by a visit recorded here as the server moves it:
+ *   answered → reached, refused → refused, not at home → still needs a door knock); the badge's
+ *   colour, the button's words and the household's "nobody left to visit" follow data-state,
+ *   and so does the counter of households and people left (todo-summary).
+ * - Offline: the page registers the service worker (config.offline.worker) and asks it to
+ *   keep this page and the files it loaded; once kept, offline-ready says so. After visits are
+ *   sent the kept copy is refreshed.
+ *
  * Stable hooks for tests (data-testid):
+ *   todo-summary         households and people left (data-households, data-people: the
+ *                        server's figures, which the text moves from)
+ *   offline-ready        shown once the page is kept for working without a network
+ *   places, building-<id>, unit-<id>   the buildings page; filter, unit-select, floor-select,
+ *                        pager, page-previous, page-next, page-of   a building's page
  *   outbox               the banner; data-state = "empty" | "pending" | "sending" | "error"
  *   outbox-count         number of records kept on this phone (waiting or refused); "0" = all sent
  *   outbox-text          the banner's sentence
