@@ -169,6 +169,10 @@ def test_a_large_area_opens_on_its_buildings_and_a_building_is_paged_by_unit_and
     # Back to the list from a member's form returns to the same building and floor.
     assert f"building={town.building2.pk}&amp;floor=5" in floor5
 
+    # Everybody of grid 2 lives in a building: nobody is listed outside one.
+    outside = client.get(page_url(campaign, building="none"))
+    assert outside.status_code == 200 and member_positions(outside.content.decode()) == []
+
     monkeypatch.setattr(door_knock_views, "PAGE_SIZE", 1)
     second = client.get(page_url(campaign, building=town.building2.pk, page=2)).content.decode()
     assert 'data-testid="pager"' in second
