@@ -164,10 +164,11 @@ def test_problems_come_back_at_the_question_and_field_and_nothing_is_saved(world
     assert response.status_code == 400
     assert questionnaire_selectors.latest_version(questionnaire).definition == before
     assert QuestionnaireVersion.objects.filter(questionnaire=questionnaire).count() == 1
-    # Located for the reader (question number, key, option) and for the script (key, field).
+    # Located for the reader (question number, option: never a key) and for the script (key,
+    # field).
     rows = response.context["errors"]
     wheres = " | ".join(row["where"] for row in rows)
-    assert "transport" in wheres
+    assert "第 4 题 › 选项 2" in wheres and "transport" not in wheres
     located = {(e["key"], e["field"]) for e in response.context["builder_errors"]}
     assert ("transport", "options[1].code") in located
     assert ("", "risk_rules[0].reason") in located
