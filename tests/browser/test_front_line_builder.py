@@ -156,9 +156,7 @@ def test_a_lead_edits_the_arrivals_risk_rule_without_meeting_a_key(story):
     # 6. The stored rules judge answers as she meant, and the questions kept their keys (so
     #    answers already stored under them keep their meaning).
     definition = questionnaire.versions.order_by("-number").first().definition
-    assert [q["key"] for q in definition["questions"]] == [
-        q["key"] for q in TEMPLATE["questions"]
-    ]
+    assert [q["key"] for q in definition["questions"]] == [q["key"] for q in TEMPLATE["questions"]]
     assert definition["risk_rules"][0]["when"]["all"][1]["any"][2] == {
         "all": [
             {"q": "health_code", "op": "eq", "value": "yellow"},
@@ -221,7 +219,10 @@ def test_a_lead_edits_the_arrivals_risk_rule_without_meeting_a_key(story):
     expect(desk.locator(".messages .success")).to_be_visible()
     saved = questionnaire.versions.order_by("-number").first().definition
     added = saved["questions"][-2:]
-    assert [q["text"] for q in added] == ["您家里有没有60岁以上的老人？", "老人平时的慢性病用药够用吗？"]
+    assert [q["text"] for q in added] == [
+        "您家里有没有60岁以上的老人？",
+        "老人平时的慢性病用药够用吗？",
+    ]
     keys = [q["key"] for q in saved["questions"]]
     assert len(set(keys)) == len(keys) and first_key not in keys
     codes = option_codes(added[1])

@@ -462,10 +462,7 @@ def _check_condition(
             at,
             f"{field}.q",
             "later_question",
-            _(
-                "A jump can only look at this question and earlier ones: question %(n)s "
-                "comes later"
-            )
+            _("A jump can only look at this question and earlier ones: question %(n)s comes later")
             % {"n": list(questions).index(key) + 1},
         )
         return
