@@ -170,7 +170,7 @@ def outline(definition: dict) -> dict:
             continue
         rules.append(
             {
-                "condition": describe_condition(rule.get("when"), by_key, labels=list_labels),
+                "condition": condition_tree(rule.get("when"), by_key, labels=list_labels),
                 "level": levels.get(rule.get("level"), rule.get("level")),
                 "level_code": rule.get("level", ""),
                 "follow_ups": [follow_ups.get(f, f) for f in rule.get("follow_ups") or []],
@@ -254,6 +254,31 @@ def describe_condition(
         return _("%(q)s within the last %(days)s days") % {"q": name, "days": value}
     shown = describe_value(value, question, labels=labels)
     return f"{name} {OPERATOR_LABELS.get(op, '?')} {shown}"
+
+
+def condition_tree(
+    condition: object, by_key: dict, *, labels: dict[str, str] | None = None
+) -> dict:
+    """Returns a condition shaped as the builder's editor shows it, for the page without
+    script: a group is {"mode": "all of these hold", "rows": [...]}, one condition on one
+    question is {"text": "question 7 “…” ≥ 37.3"}."""
+    if isinstance(condition, dict):
+        parts: object = None
+        mode = ""
+        if isinstance(condition.get("all"), list):
+            parts, mode = condition["all"], _("all of these hold")
+        elif isinstance(condition.get("any"), list):
+            parts, mode = condition["any"], _("any of these holds")
+        elif "not" in condition:
+            inner = condition["not"]
+            single = not (isinstance(inner, dict) and isinstance(inner.get("any"), list))
+            parts, mode = ([inner] if single else inner["any"]), _("none of these holds")
+        if isinstance(parts, list) and len(parts) > 0 and (len(parts) > 1 or "not" in condition):
+            rows = [condition_tree(part, by_key, labels=labels) for part in parts]
+            return {"mode": mode, "rows": rows}
+        if isinstance(parts, list) and len(parts) == 1:
+            return condition_tree(parts[0], by_key, labels=labels)
+    return {"text": describe_condition(condition, by_key, labels=labels)}
 
 
 def describe_value(

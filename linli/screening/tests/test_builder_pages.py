@@ -141,6 +141,10 @@ def test_the_page_names_questions_options_and_lists_without_their_keys(world, cl
     assert {key for key in keys if re.search(rf"\b{key}\b", text)} == set()
     assert "中高风险地区" in text
     assert "第 3 题“您是哪一天到达本地的？”" in text
+    # The nested rule reads as the editor shows it: a group with a group inside.
+    first_rule = outline.split("<tbody>", 1)[1].split("</tr>", 1)[0]
+    assert first_rule.count('class="cgroup-static"') == 2
+    assert "全部满足" in first_rule and "任一满足" in first_rule
 
 
 def test_saving_from_the_builder_round_trips_and_edits_the_unused_version(world, client_for):
