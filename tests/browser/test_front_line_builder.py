@@ -48,6 +48,11 @@ def shows_no_code(page) -> None:
     assert shown == set()
 
 
+def fits_the_phone(page) -> None:
+    """Nothing (a long question text in a picker, a nested group) widens the page past 390 px."""
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+
+
 def question_label(key: str) -> str:
     """How the condition editor names a question: its number and the start of its text."""
     number, question = next(
@@ -112,6 +117,7 @@ def test_a_lead_edits_the_arrivals_risk_rule_without_meeting_a_key(story):
     second.locator("select").nth(0).select_option(label=question_label("vaccination"))
     second.locator(".leaf-value select").select_option(label="未接种")
     shows_no_code(phone)
+    fits_the_phone(phone)
 
     # 4. The fever rule: 37.3 ℃ becomes 37.5 ℃.
     fever = builder.locator(".brule").nth(2)
@@ -142,6 +148,7 @@ def test_a_lead_edits_the_arrivals_risk_rule_without_meeting_a_key(story):
         "37.5"
     )
     shows_no_code(phone)
+    fits_the_phone(phone)
     if os.environ.get("LINLI_SCREENSHOTS") == "1":
         # What the phone shows (CSS pixels): a question, then the edited rule after reload.
         for name, part in (("questions", builder.locator(".bquestion").nth(5)), ("", rule)):

@@ -63,7 +63,8 @@ def _where(error: DefinitionError, definition: object) -> str:
     questions = questions_of(definition) if isinstance(definition, dict) else []
     if error.key.startswith("questions["):  # a question whose key itself is unusable
         parts.append(_("Question %(n)s") % {"n": _index_in(error.key) or "?"})
-    elif error.key:
+    elif error.key and not error.field.startswith("risk_rules"):
+        # A risk rule's problem is told at the rule, even when it is about one question.
         number = next((i for i, q in enumerate(questions, 1) if q.get("key") == error.key), "?")
         parts.append(_("Question %(n)s") % {"n": number})
     for step in error.field.split("."):

@@ -669,6 +669,8 @@
         el.addEventListener("input", () => set(parse(el.value)));
         return el;
       };
+      // A question deleted since: nothing to choose from until another question is picked.
+      if (!q) return h("span", { class: "muted" }, "—");
       if (op === "answered") return yesNo();
       if (op === "within_days") {
         return h("span", {}, text((v) => (v === "" ? null : Math.round(Number(v))), leaf.value ?? "", "number"), " ", this.w.days);
