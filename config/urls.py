@@ -9,6 +9,7 @@ urlpatterns = [
     path("favicon.ico", favicon, name="favicon"),
     path("", include("linli.reports.urls")),
     path("accounts/", include("linli.accounts.urls")),
+    path("areas/", include("linli.areas.urls")),
     path("registry/", include("linli.registry.urls")),
     path("audit/", include("linli.audit.urls")),
     path("screening/", include("linli.screening.urls")),

@@ -290,7 +290,11 @@ class _Planner:
             raise BilingualError(
                 "level",
                 _("Code %(code)s is a %(level)s but the tree has it as a %(existing)s."),
-                {"code": code, "level": AreaLevel(level).label, "existing": node.level},
+                {
+                    "code": code,
+                    "level": AreaLevel(level).label,
+                    "existing": AreaLevel(node.level).label,
+                },
             )
         if node is None:
             if not self._inside(parent):
