@@ -16,12 +16,12 @@ from django.views.decorators.http import require_POST
 
 from linli.areas import services
 from linli.areas.importing.plan import Plan, plan_import
-from linli.areas.importing.sheets import read_sheets
 from linli.areas.importing.template import area_template
 from linli.core import stash
 from linli.core.actors import AuditContext
 from linli.core.downloads import file_download
 from linli.core.errors import BilingualError, both_languages
+from linli.core.sheets import read_sheets
 from linli.core.spreadsheets import safe_cell
 
 STASH = "area_import"

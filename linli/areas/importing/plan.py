@@ -28,11 +28,11 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from linli.areas.importing import divisions
-from linli.areas.importing.sheets import Sheet
 from linli.areas.models import ADMINISTRATIVE_LEVELS, LEVEL_ORDER, Area, AreaLevel
 from linli.core.actors import Actor
 from linli.core.errors import BilingualError, both_languages
 from linli.core.jurisdiction import path_within
+from linli.core.sheets import Sheet
 
 ADMIN_SHEET = "行政区划"
 LOWER_SHEET = "网格小区楼栋"

@@ -2,7 +2,7 @@
 sheet of instructions (the reader ignores it: it has neither sheet's columns)."""
 
 from linli.areas.importing.plan import ADMIN_COLUMNS, ADMIN_SHEET, LOWER_COLUMNS, LOWER_SHEET
-from linli.areas.importing.sheets import workbook
+from linli.core.sheets import workbook
 
 ADMIN_EXAMPLES = [
     ["610100000000", "西安市", ""],

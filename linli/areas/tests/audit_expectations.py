@@ -18,7 +18,7 @@ def _move(world):
 
 def _import(world):
     from linli.areas.importing.plan import LOWER_COLUMNS, plan_import
-    from linli.areas.importing.sheets import Sheet
+    from linli.core.sheets import Sheet
 
     row = dict(zip(LOWER_COLUMNS, ["610113001001", "第三网格"], strict=False))
     plan = plan_import([Sheet("网格小区楼栋", LOWER_COLUMNS, [(2, row)])], by=world.street_officer)

@@ -9,10 +9,10 @@ from django.core.management import call_command
 from linli.areas import services
 from linli.areas.importing import divisions
 from linli.areas.importing.plan import ADMIN_COLUMNS, LOWER_COLUMNS, plan_import
-from linli.areas.importing.sheets import Sheet, read_sheets, workbook
 from linli.areas.importing.template import area_template
 from linli.areas.models import Area, AreaAction, AreaLevel
 from linli.audit.models import AuditEvent
+from linli.core.sheets import Sheet, read_sheets, workbook
 
 
 def admin_sheet(rows):

@@ -15,9 +15,9 @@ from django.utils.translation import gettext_lazy as _
 
 from linli.areas import services
 from linli.areas.importing.plan import Plan, plan_import
-from linli.areas.importing.sheets import read_sheets
 from linli.areas.importing.template import area_template
 from linli.core.errors import BilingualError, both_languages
+from linli.core.sheets import read_sheets
 
 
 class Command(BaseCommand):

@@ -1,9 +1,9 @@
 """Reading the go-live sheets (areas, staff) and writing their templates.
 
-The registry's reader (linli.registry.importing.readers) sits above this app in the layers, so
-this one is small on purpose: XLSX through openpyxl's streaming reader, CSV in UTF-8 (with or
-without BOM) or GB18030 (which covers GBK), every cell as the text a person sees. A number
-cell holding a 12-digit code comes back without ".0".
+The registry's reader (linli.registry.importing.readers) sits above the areas and accounts
+apps in the layers, so this one is small on purpose: XLSX through openpyxl's streaming
+reader, CSV in UTF-8 (with or without BOM) or GB18030 (which covers GBK), every cell as the
+text a person sees. A number cell holding a 12-digit code comes back without ".0".
 """
 
 import csv
