@@ -238,10 +238,10 @@ def import_area_tree(
     for node in plan.existing:
         if node.pk not in updated or node.original is None:
             continue
-        Area.objects.filter(pk=node.pk).update(
+        Area.objects.filter(pk=_pk(node)).update(
             name=node.name, code=node.code, aliases=list(node.aliases)
         )
-        area = Area.objects.get(pk=node.pk)
+        area = Area.objects.get(pk=_pk(node))
         before = {"name": node.original[0], "code": node.original[1]}
         _record(
             AreaAction.UPDATE_AREA, area=area, by=by, context=context, detail={"before": before}
@@ -251,8 +251,8 @@ def import_area_tree(
         for node in plan.existing:
             if node.pk in moves and node.level == level and node.parent is not None:
                 move_area(
-                    area=Area.objects.get(pk=node.pk),
-                    parent=Area.objects.get(pk=node.parent.pk),
+                    area=Area.objects.get(pk=_pk(node)),
+                    parent=Area.objects.get(pk=_pk(node.parent)),
                     by=by,
                     context=context,
                 )
@@ -271,6 +271,13 @@ def import_area_tree(
         detail={**counts, "file": file_name, "levels": plan.created_counts},
     )
     return counts
+
+
+def _pk(node: Node) -> int:
+    """The id of a node that exists by now (existing, or created at a higher level)."""
+    if node.pk is None:
+        raise ValueError(f"{node.names} was not created")
+    return node.pk
 
 
 def _create_level(nodes: list[Node]) -> None:
