@@ -23,7 +23,7 @@ STAFF = "/accounts/staff/"
 
 def fill_template(path) -> bytes:
     """The downloaded template, its example rows replaced by the street's own."""
-    book = openpyxl.load_workbook(path)
+    book = openpyxl.load_workbook(io.BytesIO(open(path, "rb").read()))
     admin = book["行政区划"]
     admin.delete_rows(2, admin.max_row)
     for row in [
