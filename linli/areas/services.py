@@ -217,7 +217,7 @@ def import_area_tree(
     with nothing to change writes nothing. Raises ValidationError for a plan with errors and
     PermissionDenied for an importer whose role may not change the tree."""
     if by is not None:
-        require(by, roles=TREE_IMPORTERS)
+        require(by, roles=TREE_IMPORTERS, paths=_touched_paths(plan))
     if plan.errors:
         raise ValidationError(_("Correct the refused rows first."))
     counts = {
@@ -271,6 +271,22 @@ def import_area_tree(
         detail={**counts, "file": file_name, "levels": plan.created_counts},
     )
     return counts
+
+
+def _touched_paths(plan: Plan) -> set[str]:
+    """The existing areas a plan writes into: each new area's nearest existing ancestor, each
+    changed area and each move's destination (the plan checked them row by row; the write
+    checks them again, so no plan made for someone else can be written)."""
+
+    def existing(node: Node | None) -> str:
+        while node is not None and node.pk is None:
+            node = node.parent
+        return node.path if node is not None else ""
+
+    paths = {existing(n.parent) for n in plan.creates}
+    paths |= {n.path for n, _old in [*plan.renames, *plan.recodes, *plan.alias_additions]}
+    paths |= {n.path for n, _old in plan.moves} | {existing(n.parent) for n, _old in plan.moves}
+    return paths
 
 
 def _pk(node: Node) -> int:

@@ -336,3 +336,38 @@ def test_a_grid_worker_may_not_load_areas(world, client):
     client.force_login(world.grid_a)
     assert client.get("/areas/import/").status_code == 403
     assert client.get("/areas/import/template.xlsx").status_code == 403
+
+
+@pytest.mark.django_db
+def test_a_plan_made_for_someone_else_cannot_be_written(world):
+    from django.core.exceptions import PermissionDenied
+
+    plan = plan_import([lower_sheet([["610113001002", "第九网格"]])], by=None)  # community B
+    with pytest.raises(PermissionDenied):
+        services.import_area_tree(plan=plan, file_name="x.xlsx", by=world.steward_a)
+    assert not Area.objects.filter(name="第九网格").exists()
+
+
+@pytest.mark.django_db
+def test_refused_rows_download_in_both_languages_and_a_stale_preview_is_shown_again(world, client):
+    client.force_login(world.street_officer)
+    bad = workbook([("行政区划", ADMIN_COLUMNS, [["61011300100", "少一位"]])])
+    upload = io.BytesIO(bad)
+    upload.name = "区划.xlsx"
+    body = client.post("/areas/import/", {"file": upload}).content.decode()
+    assert "refused-rows" in body and "confirm-import" not in body
+    download = client.get("/areas/import/refused.csv")
+    text = b"".join(
+        download.streaming_content if download.streaming else [download.content]
+    ).decode("utf-8-sig")
+    assert "12 位" in text or "12位" in text
+    assert "A division code has 12 digits." in text
+
+    good = workbook([("网格小区楼栋", LOWER_COLUMNS, [["610113001001", "第四网格"]])])
+    upload = io.BytesIO(good)
+    upload.name = "网格.xlsx"
+    client.post("/areas/import/", {"file": upload})
+    services.create_area(parent=world.a.community, level=AreaLevel.GRID, name="第四网格")
+    response = client.post("/areas/import/confirm/")
+    assert response.status_code == 409  # the tree changed: the new preview, nothing written
+    assert Area.objects.filter(name="第四网格").count() == 1
