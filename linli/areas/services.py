@@ -1,5 +1,6 @@
 """Writes to the area tree; each creation or change is audited."""
 
+import json
 import re
 
 from django.apps import apps as django_apps
@@ -20,6 +21,7 @@ from linli.areas.models import (
 )
 from linli.audit.services import record_event
 from linli.core.actors import Actor, AuditContext
+from linli.core.bulkload import allocate_ids, insert_tuples
 from linli.core.permissions import require
 from linli.core.roles import Role
 
@@ -296,6 +298,9 @@ def _pk(node: Node) -> int:
     return node.pk
 
 
+_AREA_COLUMNS = ["id", "parent_id", "level", "name", "code", "aliases", "floor", "path"]
+
+
 def _create_level(nodes: list[Node]) -> None:
     """Creates one level's new areas in bulk, each at the next free segment of its parent."""
     if not nodes:
@@ -314,22 +319,15 @@ def _create_level(nodes: list[Node]) -> None:
     taken: dict[int | None, int] = {
         key: int(path[-(PATH_SEGMENT_WIDTH + 1) : -1]) for key, path in last.items() if path
     }
-    areas = []
-    for node in nodes:
+    # Tuples straight to COPY (PostgreSQL) or executemany: a district has half a million
+    # dwellings, and building a model instance for each costs more than writing it.
+    ids = allocate_ids(Area, len(nodes))
+    rows = []
+    for node, pk in zip(nodes, ids, strict=True):
         key = node.parent.pk if node.parent is not None else None
         taken[key] = taken.get(key, 0) + 1
-        prefix = paths[key] if key is not None else ""
-        areas.append(
-            Area(
-                parent_id=key,
-                level=node.level,
-                name=node.name,
-                code=node.code,
-                aliases=list(node.aliases),
-                floor=node.floor,
-                path=prefix + segment(taken[key]),
-            )
-        )
-    Area.objects.bulk_create(areas, batch_size=2000)
-    for node, area in zip(nodes, areas, strict=True):
-        node.pk, node.path = area.pk, area.path
+        node.pk = pk
+        node.path = (paths[key] if key is not None else "") + segment(taken[key])
+        aliases = json.dumps(list(node.aliases), ensure_ascii=False)
+        rows.append((pk, key, node.level, node.name, node.code, aliases, node.floor, node.path))
+    insert_tuples(Area, _AREA_COLUMNS, rows)

@@ -72,7 +72,7 @@ _RANGE = re.compile(r"^\s*(\d+)\s*(?:层|室)?\s*(?:[-–—~～至到])\s*(\d+)
 _LIST_SPLIT = re.compile(r"[、,，;；/\s]+")
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Node:
     """An area as the plan sees it: an existing one (pk set) or one to create."""
 
