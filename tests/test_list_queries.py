@@ -235,6 +235,19 @@ def seed_call_jobs(world, n: int) -> dict:
     return {"campaign_id": campaign.pk}
 
 
+def seed_staff_imports(world, n: int) -> dict:
+    """n staff imports of community A (the staff page lists the latest 30, unpaginated)."""
+    from linli.accounts.models import StaffImportBatch
+
+    StaffImportBatch.objects.bulk_create(
+        StaffImportBatch(
+            file_name=f"人员{i}.xlsx", area_path=world.a.community.path, created_count=i
+        )
+        for i in range(n)
+    )
+    return {}
+
+
 @dataclass(frozen=True)
 class ListPage:
     persona: str  # an attribute of conftest.World (or one the seed sets)
@@ -247,6 +260,7 @@ LIST_PAGES: dict[str, ListPage] = {
     "registry:areas": ListPage("many_grids", seed_root_areas),
     "registry:area": ListPage("lead_a", seed_child_areas),
     "registry:imports": ListPage("steward_a", seed_import_batches),
+    "accounts:staff": ListPage("steward_a", seed_staff_imports),
     "registry:reviews": ListPage("steward_a", seed_reviews),
     "api:list_people": ListPage("lead_a", seed_residents),
     "api:list_households": ListPage("lead_a", seed_residents),
