@@ -183,8 +183,12 @@ class Plan:
     def digest(self) -> str:
         """Identifies what the plan would do: a confirmation applies the plan it previewed."""
         lines = [f"+{n.level}:{n.names}:{n.code}:{n.floor}" for n in self.creates]
+        changed = {id(n) for n, _x in [*self.renames, *self.recodes, *self.alias_additions]}
+        changed |= {id(n) for n, _x in self.moves}
         lines += [
-            f"~{n.pk}:{n.name}:{n.code}:{','.join(n.aliases)}:{n.names}" for n in self.existing
+            f"~{n.pk}:{n.name}:{n.code}:{','.join(n.aliases)}:{n.names}"
+            for n in self.existing
+            if id(n) in changed
         ]
         return hashlib.sha256("\n".join(lines).encode()).hexdigest()
 
