@@ -5,6 +5,7 @@ imports a staff sheet, and the new grid worker signs in for the first time with 
 
 import io
 import re
+from pathlib import Path
 
 import openpyxl
 import pytest
@@ -23,7 +24,7 @@ STAFF = "/accounts/staff/"
 
 def fill_template(path) -> bytes:
     """The downloaded template, its example rows replaced by the street's own."""
-    book = openpyxl.load_workbook(io.BytesIO(open(path, "rb").read()))
+    book = openpyxl.load_workbook(io.BytesIO(Path(path).read_bytes()))
     admin = book["行政区划"]
     admin.delete_rows(2, admin.max_row)
     for row in [

@@ -6,48 +6,86 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0001_staff_accounts'),
+        ("accounts", "0001_staff_accounts"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='SignInCode',
+            name="SignInCode",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code_hash', models.CharField(max_length=128)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('expires_at', models.DateTimeField()),
-                ('used_at', models.DateTimeField(blank=True, null=True)),
-                ('attempts', models.PositiveSmallIntegerField(default=0)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='sign_in_codes', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("code_hash", models.CharField(max_length=128)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("expires_at", models.DateTimeField()),
+                ("used_at", models.DateTimeField(blank=True, null=True)),
+                ("attempts", models.PositiveSmallIntegerField(default=0)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="sign_in_codes",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'sign-in code',
-                'verbose_name_plural': 'sign-in codes',
+                "verbose_name": "sign-in code",
+                "verbose_name_plural": "sign-in codes",
             },
         ),
         migrations.CreateModel(
-            name='StaffImportBatch',
+            name="StaffImportBatch",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('file_name', models.CharField(max_length=255, verbose_name='file')),
-                ('area_path', models.CharField(db_index=True, editable=False, max_length=64)),
-                ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='imported at')),
-                ('created_count', models.PositiveIntegerField(default=0, verbose_name='accounts created')),
-                ('deactivated_at', models.DateTimeField(blank=True, null=True, verbose_name='deactivated at')),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("file_name", models.CharField(max_length=255, verbose_name="file")),
+                ("area_path", models.CharField(db_index=True, editable=False, max_length=64)),
+                ("created_at", models.DateTimeField(auto_now_add=True, verbose_name="imported at")),
+                (
+                    "created_count",
+                    models.PositiveIntegerField(default=0, verbose_name="accounts created"),
+                ),
+                (
+                    "deactivated_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="deactivated at"),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'staff import',
-                'verbose_name_plural': 'staff imports',
-                'ordering': ['-created_at', '-id'],
+                "verbose_name": "staff import",
+                "verbose_name_plural": "staff imports",
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.AddField(
-            model_name='user',
-            name='import_batch',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='accounts', to='accounts.staffimportbatch', verbose_name='staff import'),
+            model_name="user",
+            name="import_batch",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="accounts",
+                to="accounts.staffimportbatch",
+                verbose_name="staff import",
+            ),
         ),
     ]
