@@ -86,6 +86,7 @@ INSTALLED_APPS = [
     "linli.audit",
     "linli.accounts",
     "linli.registry",
+    "linli.workorders",
     "linli.screening",
     "linli.voice",
     "linli.reports",
