@@ -47,7 +47,6 @@ class WorkOrderAction(models.TextChoices):
     ACKNOWLEDGE = "work_order_acknowledge", _("Acknowledged a work order's escalation")
     ESCALATE = "work_order_escalate", _("Escalated overdue work orders")
     SERVICE_LEVEL = "work_order_service_level", _("Changed a work-order service level")
-    READ_NOTIFICATIONS = "work_order_notifications_read", _("Read work-order notifications")
 
 
 class WorkOrderState(models.TextChoices):

@@ -146,10 +146,11 @@ def _staff_by_path(orders: list[WorkOrder]) -> dict[str, list[tuple[str, int, st
 
 def _recipients(order: WorkOrder, rung: str, staff: dict) -> list[Recipient]:
     if rung == LadderRung.ASSIGNEE:
-        if order.assignee_id is not None:
-            user = order.assignee
+        user = order.assignee
+        if user is not None:
             return [Recipient(user.pk, user.get_username(), user.work_phone)]
-        queue_path = order.queue_area.path if order.queue_area_id else order.area_path
+        queue = order.queue_area
+        queue_path = queue.path if queue is not None else order.area_path
         # The nearest area at or above the queue that has grid workers.
         for path in reversed(ancestor_paths(queue_path)):
             found = [
@@ -162,12 +163,12 @@ def _recipients(order: WorkOrder, rung: str, staff: dict) -> list[Recipient]:
         return []
     role, level = RUNG_ROLES[LadderRung(rung)]
     wanted = f"{role}@{level}"
-    found = {}
+    reached: dict[int, Recipient] = {}
     for path in ancestor_paths(order.area_path):
         for key, uid, name, phone in staff.get(path, []):
             if key == wanted:
-                found[uid] = Recipient(uid, name, phone)
-    return list(found.values())
+                reached[uid] = Recipient(uid, name, phone)
+    return list(reached.values())
 
 
 def _common_path(paths: list[str]) -> str:

@@ -316,7 +316,7 @@ def raise_work_order(
             household=household,
             area=area,
             area_path=area.path,
-            raised_by_id=by.pk if _viewer(by) else None,
+            raised_by_id=by.pk if by is not None and by.is_authenticated else None,
             raised_via=via,
             contact_name=_clean_text(contact_name, 60, "contact_name"),
             text=text,
@@ -429,7 +429,7 @@ def _require_taker(by: Actor, order: WorkOrder) -> None:
         if order.state in AWAITING_ACCEPT or not is_manager_of(by, order.area_path):
             raise PermissionDenied(_("This work order is assigned to someone else."))
         return
-    queue_path = order.queue_area.path if order.queue_area_id else order.area_path
+    queue_path = order.queue_area.path if order.queue_area is not None else order.area_path
     if not may_work_in(by, queue_path):
         raise PermissionDenied(_("Your role may not do this."))
 
