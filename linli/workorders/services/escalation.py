@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection, models, transaction
 from django.urls import reverse
 from django.utils.translation import gettext_lazy
 
@@ -41,6 +41,7 @@ from linli.accounts.models import AreaAssignment
 from linli.areas.models import AreaLevel
 from linli.audit.services import record_event
 from linli.core import clock
+from linli.core.bulkload import insert_tuples, stamp_value, update_tuples
 from linli.core.errors import CHINESE, in_language
 from linli.core.roles import Role
 from linli.workorders.kinds import kind_label
@@ -179,6 +180,30 @@ def _common_path(paths: list[str]) -> str:
     return common
 
 
+def _as_stored(model: type[models.Model], attname: str, value: object) -> object:
+    # Raw rows go to the driver as they are: a datetime as the column stores it (SQLite
+    # keeps text in UTC).
+    return None if value is None else stamp_value(model, attname, value)
+
+
+# What the sweep reads of a due order (its JSON text and the rest stay in the database).
+DUE_FIELDS = (
+    "id",
+    "area_path",
+    "cycle",
+    "escalation_plan",
+    "escalation_started_at",
+    "next_escalation_at",
+    "assignee_id",
+    "queue_area_id",
+    "assignee__username",
+    "assignee__work_phone",
+    "queue_area__path",
+)
+# Rows per INSERT of notices: under PostgreSQL's 65,535 parameters per statement.
+NOTICE_INSERT_BATCH = 4000
+
+
 def _sweep_batch(now: datetime, batch: int) -> SweepResult:
     sweep = uuid.uuid4().hex
     result = SweepResult()
@@ -190,6 +215,7 @@ def _sweep_batch(now: datetime, batch: int) -> SweepResult:
                 acknowledged_at__isnull=True,
             )
             .select_related("assignee", "queue_area")
+            .only(*DUE_FIELDS)
             .select_for_update(
                 skip_locked=connection.features.has_select_for_update_skip_locked, of=("self",)
             )
@@ -201,15 +227,16 @@ def _sweep_batch(now: datetime, batch: int) -> SweepResult:
         staff = _staff_by_path(due_orders)
         notices: list[EscalationNotice] = []
         recipients: dict[tuple[int, int, int, int], list[Recipient]] = {}
+        next_at: list[tuple[int, datetime | None]] = []
         for order in due_orders:
             steps, upcoming = due_steps(order.escalation_plan, order.escalation_started_at, now)
-            order.next_escalation_at = upcoming
+            next_at.append((order.pk, _as_stored(WorkOrder, "next_escalation_at", upcoming)))
             for due in steps:
                 people = _recipients(order, due.rung, staff)
                 recipients[(order.pk, order.cycle, due.step, due.repeat)] = people
                 notices.append(
                     EscalationNotice(
-                        order=order,
+                        order_id=order.pk,
                         area_path=order.area_path,
                         cycle=order.cycle,
                         step=due.step,
@@ -221,42 +248,49 @@ def _sweep_batch(now: datetime, batch: int) -> SweepResult:
                         recipients=[person.user_id for person in people],
                     )
                 )
-        EscalationNotice.objects.bulk_create(notices, ignore_conflicts=True, batch_size=batch)
-        new = list(EscalationNotice.objects.filter(sweep=sweep).order_by("id"))
-        by_pk = {order.pk: order for order in due_orders}
-        bell: list[Notification] = []
-        deliveries: list[NoticeDelivery] = []
+        # ON CONFLICT DO NOTHING: a notice some sweep already wrote is not written (nor sent)
+        # again; reading back by this sweep's id gives exactly the ones written now.
+        EscalationNotice.objects.bulk_create(
+            notices, ignore_conflicts=True, batch_size=NOTICE_INSERT_BATCH
+        )
+        new = list(
+            EscalationNotice.objects.filter(sweep=sweep)
+            .order_by("id")
+            .values_list("id", "order_id", "cycle", "step", "repeat", "due_at")
+        )
+        paths = {order.pk: order.area_path for order in due_orders}
+        bell: list[tuple[object, ...]] = []
+        deliveries: list[tuple[object, ...]] = []
         channels = registered_channels()
-        for notice in new:
-            people = recipients[(notice.order_id, notice.cycle, notice.step, notice.repeat)]
-            result.late_seconds.append((notice.sent_at - notice.due_at).total_seconds())
-            for person in people:
-                bell.append(
-                    Notification(
-                        user_id=person.user_id,
-                        order_id=notice.order_id,
-                        notice=notice,
-                        created_at=now,
-                    )
-                )
+        pending = DeliveryStatus.PENDING.value
+        created_at = _as_stored(Notification, "created_at", now)
+        for notice_id, order_id, cycle, step, repeat, due_at in new:
+            people = recipients[(order_id, cycle, step, repeat)]
+            result.late_seconds.append((now - due_at).total_seconds())
+            bell += [(person.user_id, order_id, notice_id, created_at) for person in people]
             for channel in channels:
                 if channel.per_recipient:
                     deliveries += [
-                        NoticeDelivery(notice=notice, channel=channel.code, user_id=person.user_id)
+                        (notice_id, channel.code, person.user_id, pending, 0, "")
                         for person in people
                         if channel.reaches(person)
                     ]
                 else:
-                    deliveries.append(NoticeDelivery(notice=notice, channel=channel.code))
-        Notification.objects.bulk_create(bell, batch_size=batch)
-        NoticeDelivery.objects.bulk_create(deliveries, batch_size=batch)
-        WorkOrder.objects.bulk_update(due_orders, ["next_escalation_at"], batch_size=batch)
+                    deliveries.append((notice_id, channel.code, None, pending, 0, ""))
+        # COPY on PostgreSQL, one statement whatever the number of rows (linli.core.bulkload).
+        insert_tuples(Notification, ["user_id", "order_id", "notice_id", "created_at"], bell)
+        insert_tuples(
+            NoticeDelivery,
+            ["notice_id", "channel", "user_id", "status", "attempts", "error"],
+            deliveries,
+        )
+        update_tuples(WorkOrder, ["next_escalation_at"], next_at)
         result.notices, result.bell = len(new), len(bell)
         if new:
-            orders = sorted({notice.order_id for notice in new})
+            orders = sorted({order_id for _n, order_id, *_rest in new})
             record_event(
                 action=WorkOrderAction.ESCALATE,
-                area_path=_common_path([by_pk[pk].area_path for pk in orders]),
+                area_path=_common_path([paths[pk] for pk in orders]),
                 object_type="work_order",
                 detail={"sweep": sweep, "orders": orders[:200], "notices": len(new)},
             )
