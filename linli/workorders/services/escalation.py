@@ -227,7 +227,7 @@ def _sweep_batch(now: datetime, batch: int) -> SweepResult:
         staff = _staff_by_path(due_orders)
         notices: list[EscalationNotice] = []
         recipients: dict[tuple[int, int, int, int], list[Recipient]] = {}
-        next_at: list[tuple[int, datetime | None]] = []
+        next_at: list[tuple[object, ...]] = []
         for order in due_orders:
             steps, upcoming = due_steps(order.escalation_plan, order.escalation_started_at, now)
             next_at.append((order.pk, _as_stored(WorkOrder, "next_escalation_at", upcoming)))
