@@ -354,8 +354,41 @@ def raise_work_order(
                 now=now,
             )
             _audit(WorkOrderAction.MERGE, order, None, context, {"into": first.pk})
+            if URGENCY[priority] > URGENCY[first.priority]:
+                _raise_priority(first, order, now)
             return first
     return order
+
+
+# Higher is more urgent (the codes do not sort by urgency as text everywhere).
+URGENCY = {Priority.P2: 0, Priority.P1: 1, Priority.P0: 2}
+
+
+def _raise_priority(first: WorkOrder, duplicate: WorkOrder, now: datetime) -> None:
+    """A duplicate more urgent than the order it merged into raises that order's class: its
+    deadlines shorten to the new class's (never lengthen), with the duplicate's reason, and
+    an order still waiting to be accepted climbs the new class's ladder from now."""
+    first = WorkOrder.objects.select_for_update().get(pk=first.pk)
+    from_state = first.state
+    level = level_for(first.area_path, duplicate.priority)
+    first.priority = duplicate.priority
+    first.priority_reason = duplicate.priority_reason or first.priority_reason
+    first.accept_by = min(first.accept_by, now + level.accept_within)
+    first.done_by = min(first.done_by, now + level.done_within)
+    fields = ["priority", "priority_reason", "accept_by", "done_by", "updated_at"]
+    if first.state in AWAITING_ACCEPT:
+        fields += _start_cycle(first, now)
+    first.updated_at = now
+    first.save(update_fields=fields)
+    _log(
+        first,
+        action=WorkOrderAction.MERGE,
+        from_state=from_state,
+        by=None,
+        via=RaisedVia.SYSTEM,
+        now=now,
+        note=f"#{duplicate.pk} {duplicate.priority.upper()}",
+    )
 
 
 # ---------------------------------------------------------------------------------------------

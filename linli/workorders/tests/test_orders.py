@@ -266,3 +266,24 @@ def test_deadlines_follow_the_nearest_area_setting(world):
             done_minutes=30,
             by=world.lead_a,
         )
+
+
+def test_a_more_urgent_duplicate_raises_the_first_orders_class(world):
+    """A P0 report merged into an open P2 order makes it P0: shorter deadlines, the reason
+    shown, and its ladder restarted on the P0 plan."""
+    t0 = timezone.now()
+    first = raised(world, priority=Priority.P2, category="medicine", now=t0)
+    later = t0 + timedelta(minutes=30)
+    merged = raised(
+        world,
+        person=world.resident_a2,
+        priority=Priority.P0,
+        priority_reason="透析患者",
+        category="medicine",
+        now=later,
+    )
+    assert merged.pk == first.pk
+    first.refresh_from_db()
+    assert (first.priority, first.priority_reason) == (Priority.P0, "透析患者")
+    assert first.accept_by == later + timedelta(minutes=10)
+    assert first.escalation_plan["repeat"] == 5 and first.escalation_started_at == later
