@@ -93,7 +93,7 @@ class RaisedVia(models.TextChoices):
 class LadderRung(models.TextChoices):
     """Who a step of an escalation ladder notifies."""
 
-    ASSIGNEE = "assignee", _("The assignee (or the area's grid workers)")
+    ASSIGNEE = "assignee", _("The assignee")
     COMMUNITY_LEAD = "community_lead", _("The community lead")
     STREET_OFFICER = "street_officer", _("The street duty officer")
     DISTRICT_OFFICER = "district_officer", _("The district officer")

@@ -13,6 +13,7 @@ from datetime import datetime
 
 from django.db.models import Case, DateTimeField, Exists, F, OuterRef, Q, QuerySet, When
 from django.http import Http404
+from django.utils.translation import gettext as _
 
 from linli.accounts.models import User
 from linli.core import clock
@@ -222,9 +223,10 @@ def timeline(user: Actor, order: WorkOrder) -> list[TimelineEntry]:
     for row in WorkOrderTransition.objects.filter(order=order).select_related(
         "by", "assignee", "queue_area"
     ):
-        moved = f"{states.get(row.from_state, '')} → {states.get(row.to_state, '')}"
-        if row.action == WorkOrderAction.RAISE:
-            moved = str(states.get(row.to_state, ""))
+        if row.action == WorkOrderAction.RAISE or row.from_state == row.to_state:
+            moved = str(states.get(row.to_state, "")) if row.action == WorkOrderAction.RAISE else ""
+        else:
+            moved = f"{states.get(row.from_state, '')} → {states.get(row.to_state, '')}"
         if row.action == WorkOrderAction.DISPATCH:
             moved += f" · {row.assignee or (row.queue_area.name if row.queue_area else '')}"
         entries.append(
@@ -242,10 +244,11 @@ def timeline(user: Actor, order: WorkOrder) -> list[TimelineEntry]:
     names = {user.pk: str(user) for user in User.objects.filter(pk__in=ids)}
     for notice in notices:
         people = "、".join(names.get(uid, "") for uid in notice.recipients)
+        what = _("Notified") if not notice.repeat else _("Reminded again")
         entries.append(
             TimelineEntry(
                 at=notice.sent_at,
-                what=action_label(WorkOrderAction.ESCALATE),
+                what=str(what),
                 by="",
                 via="",
                 note="",

@@ -361,7 +361,7 @@ def raise_work_order(
 
 
 # Higher is more urgent (the codes do not sort by urgency as text everywhere).
-URGENCY = {Priority.P2: 0, Priority.P1: 1, Priority.P0: 2}
+URGENCY: dict[str, int] = {Priority.P2: 0, Priority.P1: 1, Priority.P0: 2}
 
 
 def _raise_priority(first: WorkOrder, duplicate: WorkOrder, now: datetime) -> None:
