@@ -69,11 +69,13 @@ def build_world(n_orders: int, rng: random.Random) -> None:
         level = DEFAULT_LEVELS[priority]
         created = now - timedelta(minutes=rng.uniform(0, 120))
         waiting = rng.random() < 0.4
-        started = created
         plan = level.plan()
         # When a waiting order next has something to send: its next ladder step or repeat,
         # somewhere in the coming hour (none is due at the start of a run).
-        upcoming = now + timedelta(seconds=rng.uniform(60, 3600)) if waiting else None
+        # An accepted order's ladder waits for its done deadline.
+        done_by = created + level.done_within
+        upcoming = now + timedelta(seconds=rng.uniform(60, 3600)) if waiting else done_by
+        started = created if waiting else done_by
         batch.append(
             WorkOrder(
                 kind="general",
@@ -84,7 +86,7 @@ def build_world(n_orders: int, rng: random.Random) -> None:
                 priority=priority,
                 state=WorkOrderState.DISPATCHED if waiting else WorkOrderState.IN_PROGRESS,
                 accept_by=created + level.accept_within,
-                done_by=created + level.done_within,
+                done_by=done_by,
                 cycle=1,
                 escalation_plan=plan,
                 escalation_started_at=started,

@@ -94,7 +94,7 @@ def escalated_to(user: Actor) -> QuerySet[WorkOrder]:
     )
     return _listed(
         WorkOrder.objects.visible_to(user).filter(
-            Exists(mine), state__in=AWAITING_ACCEPT, acknowledged_at__isnull=True
+            Exists(mine), state__in=OPEN_STATES, acknowledged_at__isnull=True
         )
     )
 
@@ -279,8 +279,11 @@ def actions_for(user: Actor, order: WorkOrder) -> Actions:
         accept=order.state in AWAITING_ACCEPT and takeable,
         start=order.state == WorkOrderState.ACCEPTED and mine,
         done=order.state in (WorkOrderState.ACCEPTED, WorkOrderState.IN_PROGRESS) and mine,
-        acknowledge=order.state in AWAITING_ACCEPT
+        acknowledge=order.state in OPEN_STATES
         and order.acknowledged_at is None
+        and order.next_escalation_at is not None
+        and order.escalation_started_at is not None
+        and order.escalation_started_at <= clock.now()
         and (notified or is_manager_of(user, order.area_path))
         and not mine,
     )

@@ -47,6 +47,7 @@ from linli.core.roles import Role
 from linli.workorders.kinds import kind_label
 from linli.workorders.models import (
     AWAITING_ACCEPT,
+    OPEN_STATES,
     DeliveryStatus,
     EscalationNotice,
     LadderRung,
@@ -76,6 +77,10 @@ QUEUE_ROLES = (Role.GRID_WORKER,)
 NOTICE_TEXT = gettext_lazy(
     "Linli: work order #%(id)s (%(priority)s, %(kind)s, %(area)s) has not been accepted. "
     "Please take it or acknowledge: %(link)s"
+)
+OVERDUE_TEXT = gettext_lazy(
+    "Linli: work order #%(id)s (%(priority)s, %(kind)s, %(area)s) is past its deadline and "
+    "not done. Please see to it or acknowledge: %(link)s"
 )
 
 
@@ -211,7 +216,7 @@ def _sweep_batch(now: datetime, batch: int) -> SweepResult:
         due_orders = list(
             WorkOrder.objects.filter(
                 next_escalation_at__lte=now,
-                state__in=AWAITING_ACCEPT,
+                state__in=OPEN_STATES,
                 acknowledged_at__isnull=True,
             )
             .select_related("assignee", "queue_area")
@@ -321,7 +326,7 @@ def _text(notice: EscalationNotice) -> str:
     order = notice.order
     link = getattr(settings, "LINLI_PUBLIC_URL", "") + reverse("workorders:detail", args=[order.pk])
     return in_language(
-        NOTICE_TEXT,
+        NOTICE_TEXT if order.state in AWAITING_ACCEPT else OVERDUE_TEXT,
         CHINESE,
         {
             "id": order.pk,

@@ -77,6 +77,7 @@ TRANSITIONS: dict[str, Transition] = {
 }
 
 ALREADY_TAKEN = gettext_lazy("Someone else has already taken this work order.")
+NOT_ESCALATED = gettext_lazy("Nothing is being escalated on this work order now.")
 WRONG_STATE = gettext_lazy("This work order is %(state)s: it cannot be changed that way now.")
 
 
@@ -126,7 +127,9 @@ def _log(
 
 
 def _start_cycle(order: WorkOrder, now: datetime) -> list[str]:
-    """Starts a new cycle of the escalation ladder from `now` (a dispatch, a reopening)."""
+    """Starts a new cycle of the escalation ladder from `now` (a raise, a dispatch, a
+    reopening); an accepted order's cycle starts at its done deadline instead, so the ladder
+    climbs again (督办) only if it is not done by then."""
     order.cycle += 1
     order.escalation_plan = level_for(order.area_path, order.priority).plan()
     order.escalation_started_at = now
@@ -176,7 +179,7 @@ def _apply(
             fields = change(locked, now)
             locked.state = transition.to
             locked.updated_at = now
-            if transition.to not in AWAITING_ACCEPT:
+            if transition.to not in OPEN_STATES:
                 fields += _stop_ladder(locked)
             if transition.to not in OPEN_STATES and transition.to != S.DONE:
                 locked.closed_at = now
@@ -378,6 +381,8 @@ def _raise_priority(first: WorkOrder, duplicate: WorkOrder, now: datetime) -> No
     fields = ["priority", "priority_reason", "accept_by", "done_by", "updated_at"]
     if first.state in AWAITING_ACCEPT:
         fields += _start_cycle(first, now)
+    elif first.state in OPEN_STATES:
+        fields += _start_cycle(first, first.done_by)
     first.updated_at = now
     first.save(update_fields=fields)
     _log(
@@ -489,7 +494,8 @@ def accept_work_order(
     def change(locked: WorkOrder, now: datetime) -> list[str]:
         locked.assignee_id = by.pk
         locked.accepted_at = now
-        return ["assignee", "accepted_at"]
+        # The ladder of the wait is over; the next one starts if the done deadline passes.
+        return ["assignee", "accepted_at", *_start_cycle(locked, locked.done_by)]
 
     return _apply(
         "accept",
@@ -782,15 +788,20 @@ def acknowledge_work_order(
     acknowledgement changes nothing.
 
     Raises PermissionDenied unless `by` was notified in this cycle or manages the area;
-    BilingualError "wrong_state" when the order is not waiting to be accepted."""
+    BilingualError "wrong_state" for a closed order, "not_escalated" for an accepted one
+    still within its done deadline."""
     now = now or clock.now()
     with transaction.atomic():
         locked = WorkOrder.objects.select_for_update().get(pk=order.pk)
         notified = _notified(locked, by)
         if not notified and not is_manager_of(by, locked.area_path):
             raise PermissionDenied(_("Your role may not do this."))
-        if locked.state not in AWAITING_ACCEPT:
+        if locked.state not in OPEN_STATES:
             raise BilingualError("wrong_state", WRONG_STATE, {"state": _label(locked.state)})
+        started = locked.escalation_started_at
+        if started is None or started > now:
+            # An accepted order within its deadline: nothing climbs yet, nothing to stop.
+            raise BilingualError("not_escalated", NOT_ESCALATED)
         if locked.acknowledged_at is not None:
             return locked
         locked.acknowledged_at = now

@@ -222,3 +222,31 @@ def test_the_escalate_command_runs_one_sweep(ladder):
     call_command("escalate", stdout=out)
     assert sent(order) == [(0, 0, "assignee")]
     assert "1" in out.getvalue()
+
+
+def test_an_accepted_order_not_done_in_time_climbs_the_ladder_again(ladder):
+    """Accepted in time but not done by its done deadline (P0: 2 h): the assignee is
+    reminded at the deadline, the community lead 5 minutes later (督办); the lead's
+    acknowledgement stops it; finishing the order would have stopped it too."""
+    world, t0 = ladder, timezone.now()
+    order = dispatched(world, priority=Priority.P0, now=t0)
+    escalation.sweep_escalations(now=t0)
+    order = orders.accept_work_order(order=order, by=world.grid_a, now=t0 + MIN)
+    from linli.core.errors import BilingualError
+
+    with pytest.raises(BilingualError) as early:
+        orders.acknowledge_work_order(order=order, by=world.lead_a, now=t0 + 2 * MIN)
+    assert early.value.code == "not_escalated"
+    escalation.sweep_escalations(now=t0 + 119 * MIN)
+    assert len(sent(order)) == 1
+    escalation.sweep_escalations(now=t0 + 125 * MIN)
+    overdue = list(
+        EscalationNotice.objects.filter(order=order, cycle=order.cycle)
+        .order_by("step", "repeat")
+        .values_list("step", "repeat", "rung")
+    )
+    assert overdue == [(0, 0, "assignee"), (0, 1, "assignee"), (1, 0, "community_lead")]
+    assert "办结时限" in sms.outbox[-1].text
+    orders.acknowledge_work_order(order=order, by=world.lead_a, now=t0 + 126 * MIN)
+    escalation.sweep_escalations(now=t0 + 200 * MIN)
+    assert EscalationNotice.objects.filter(order=order, cycle=order.cycle).count() == 3

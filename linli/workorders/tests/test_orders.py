@@ -39,9 +39,10 @@ def test_the_whole_life_of_an_order(world):
     assert order.state == S.NEW and order.cycle == 1
     order = orders.dispatch_work_order(order=order, by=world.lead_a, assignee=world.grid_a)
     order = orders.accept_work_order(order=order, by=world.grid_a)
-    assert order.next_escalation_at is None
+    assert order.next_escalation_at == order.done_by  # the ladder waits for the deadline
     order = orders.start_work_order(order=order, by=world.grid_a)
     order = orders.finish_work_order(order=order, by=world.grid_a, note="药已送到")
+    assert order.next_escalation_at is None
     order = orders.confirm_work_order(order=order, satisfied=True, rating=5, by=None)
     order.refresh_from_db()
     assert (order.state, order.rating, order.satisfied) == (S.CONFIRMED, 5, True)
@@ -119,7 +120,7 @@ def test_a_no_from_the_resident_reopens_and_restarts_the_ladder(world):
     order = orders.confirm_work_order(order=order, satisfied=False, rating=1, now=later)
     assert order.state == S.DISPATCHED
     assert order.assignee == world.grid_a
-    assert order.cycle == 3  # raise, dispatch, reopen
+    assert order.cycle == 4  # raise, dispatch, accept (its done deadline's), reopen
     assert order.next_escalation_at == later
     assert order.accept_by == later + timedelta(hours=1)
     assert (order.satisfied, order.rating) == (False, 1)
