@@ -106,3 +106,15 @@ def test_bad_configuration_fails_loudly():
         HttpBackend(url="file:///etc/passwd")
     with pytest.raises(ImproperlyConfigured):
         webhooks.get_backend("linli.adapters.sms.locmem.LocmemBackend")
+
+
+def test_system_check_refuses_a_backend_that_cannot_be_made(settings):
+    from linli.adapters.webhooks.checks import check_webhook_settings
+
+    settings.LINLI_WEBHOOK_BACKEND = "linli.adapters.webhooks.http.HttpBackend"
+    settings.LINLI_WEBHOOK_URL = ""
+    assert [m.id for m in check_webhook_settings()] == ["linli.E070"]
+    settings.LINLI_WEBHOOK_URL = "https://qyapi.example/cgi-bin/webhook/send?key=k"
+    settings.LINLI_ENV = "production"
+    settings.LINLI_WEBHOOK_SECRET = ""
+    assert [m.id for m in check_webhook_settings()] == ["linli.W070"]
