@@ -613,6 +613,7 @@ def confirm_work_order(
             context=context,
             authorise=authorise,
             rating=rating,
+            unsatisfied=True,
         )
 
     def change(locked: WorkOrder, now: datetime) -> list[str]:
@@ -644,13 +645,15 @@ def _reopen(
     context: AuditContext | None,
     authorise: Callable[[WorkOrder], None],
     rating: int | None = None,
+    unsatisfied: bool = False,
 ) -> WorkOrder:
     def change(locked: WorkOrder, now: datetime) -> list[str]:
         # A fresh clock: the resident is still waiting, as if they had just asked.
         level = level_for(locked.area_path, locked.priority)
         locked.accept_by = now + level.accept_within
         locked.done_by = now + level.done_within
-        locked.satisfied = False if rating is not None or via != RaisedVia.WEB else None
+        # The resident's "no" is kept; a reopening by staff says nothing of the resident.
+        locked.satisfied = False if unsatisfied else None
         locked.rating = rating
         locked.done_at = locked.accepted_at = locked.started_at = None
         return [
