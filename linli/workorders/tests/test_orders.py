@@ -288,3 +288,13 @@ def test_a_more_urgent_duplicate_raises_the_first_orders_class(world):
     assert (first.priority, first.priority_reason) == (Priority.P0, "透析患者")
     assert first.accept_by == later + timedelta(minutes=10)
     assert first.escalation_plan["repeat"] == 5 and first.escalation_started_at == later
+
+
+def test_a_staff_reopening_records_no_dissatisfaction(world):
+    order = dispatched(world)
+    order = orders.accept_work_order(order=order, by=world.grid_a)
+    order = orders.finish_work_order(order=order, by=world.grid_a, note="已处理")
+    order = orders.reopen_work_order(
+        order=order, by=world.lead_a, note="回访电话：药送错了", via=RaisedVia.HOTLINE
+    )
+    assert (order.state, order.satisfied) == (S.DISPATCHED, None)
