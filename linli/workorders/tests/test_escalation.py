@@ -250,3 +250,12 @@ def test_an_accepted_order_not_done_in_time_climbs_the_ladder_again(ladder):
     orders.acknowledge_work_order(order=order, by=world.lead_a, now=t0 + 126 * MIN)
     escalation.sweep_escalations(now=t0 + 200 * MIN)
     assert EscalationNotice.objects.filter(order=order, cycle=order.cycle).count() == 3
+
+
+def test_the_sweep_runs_as_a_background_task(ladder):
+    from linli.workorders.tasks import sweep_escalations_task
+
+    order = dispatched(ladder, priority=Priority.P0)
+    result = sweep_escalations_task.enqueue()
+    assert result.return_value == 1
+    assert sent(order) == [(0, 0, "assignee")]
