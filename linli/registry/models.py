@@ -326,6 +326,9 @@ class ImportBatch(models.Model):
     encoding = models.CharField(max_length=16, blank=True)
     headers = models.JSONField(default=list, blank=True)
     mapping = models.JSONField(default=dict, blank=True)
+    # What the steward decided in the preview for compounds the tree lacks below the target
+    # ({compound key: choice}, linli.registry.importing.placement).
+    placements = models.JSONField(default=dict, blank=True)
     status = models.CharField(
         _("status"), max_length=16, choices=BatchStatus.choices, default=BatchStatus.UPLOADED
     )
