@@ -19,6 +19,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from linli.areas.models import Area, AreaAction, AreaLevel
 from linli.audit.services import record_event
@@ -29,7 +30,14 @@ from linli.core.masking import mask_id_number, mask_long_numbers, mask_phone
 from linli.registry.importing.addresses import compound_key
 from linli.registry.importing.mapping import validate_mapping
 from linli.registry.importing.normalise import normalise_row, normalise_rows, pinyin_key
-from linli.registry.importing.placement import CompoundPlan, DwellingIndex
+from linli.registry.importing.placement import (
+    NEW_IN,
+    NEW_UNASSIGNED,
+    SAME_AS,
+    UNASSIGNED_GRID,
+    CompoundPlan,
+    DwellingIndex,
+)
 from linli.registry.importing.readers import Table, read_table
 from linli.registry.importing.records import CleanRow, RowError
 from linli.registry.importing.writing import Staged, seal_rows, stage_records, write_batch
@@ -118,19 +126,32 @@ class PreviewRow:
     warnings: list[RowError] = field(default_factory=list)
 
 
+Options = list[tuple[str, list[tuple[str, str]]]]  # (group label, [(value, label)])
+
+
+@dataclass
+class AreaChoice:
+    """One compound of the preview's area section: the plan, where the compound Linli found
+    is (when it found one), and the choices offered."""
+
+    plan: CompoundPlan
+    found_at: str
+    options: Options
+
+
 @dataclass
 class AreaPreview:
-    """The compounds an import would create or find outside its target, and what the steward
-    may choose instead (grids of the community to create them in, compounds to take them
-    for)."""
+    """The compounds an import would create or find outside its target, each with what the
+    steward may choose instead: create it in a grid of the community, or take it for an
+    existing compound."""
 
-    plans: list[CompoundPlan]
-    grids: list[Area]  # the community's grids (the to-be-assigned one is the default)
-    compounds: list[tuple[Area, str]]  # (compound, where it is) a name may be taken for
+    target: Area
+    choices: list[AreaChoice]
+    unassigned: str = UNASSIGNED_GRID
 
     @property
-    def creating(self) -> list[CompoundPlan]:
-        return [p for p in self.plans if p.creates]
+    def creating(self) -> int:
+        return sum(1 for c in self.choices if c.plan.creates)
 
 
 @dataclass
@@ -228,11 +249,42 @@ def preview_areas(
 ) -> AreaPreview:
     """Returns what the addresses would do to the area tree (see AreaPreview)."""
     index = DwellingIndex(batch.area, choices=placements, importer=viewer)
-    return AreaPreview(
-        plans=index.plan(addresses),
-        grids=index.grids(),
-        compounds=[(a, index.place_label(a)) for a in index.compound_choices()],
-    )
+    plans = index.plan(addresses)
+    if not plans:
+        return AreaPreview(target=batch.area, choices=[])
+    unassigned = _("New, in %(grid)s (to be assigned)") % {"grid": UNASSIGNED_GRID}
+    create = [(NEW_UNASSIGNED, unassigned)] + [
+        (f"{NEW_IN}{grid.pk}", _("New, in %(grid)s") % {"grid": grid.name})
+        for grid in index.grids()
+        if grid.name != UNASSIGNED_GRID
+    ]
+    existing = [
+        (f"{SAME_AS}{a.pk}", _("%(compound)s (%(place)s)") % _where(a, index))
+        for a in index.compound_choices()
+    ]
+    choices = []
+    for plan in plans:
+        found_at = index.place_label(plan.found) if plan.found is not None else ""
+        known = existing
+        if plan.found is not None and not plan.found.path.startswith(index.community.path):
+            # Found in another community of the street: offered besides the community's own.
+            known = [
+                (
+                    f"{SAME_AS}{plan.found.pk}",
+                    _("%(compound)s (%(place)s)") % _where(plan.found, index),
+                ),
+                *existing,
+            ]
+        options = [
+            (str(_("Create a compound")), create),
+            (str(_("It is an existing compound")), known),
+        ]
+        choices.append(AreaChoice(plan=plan, found_at=found_at, options=options))
+    return AreaPreview(target=batch.area, choices=choices)
+
+
+def _where(compound: Area, index: DwellingIndex) -> dict[str, str]:
+    return {"compound": compound.name, "place": index.place_label(compound)}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -475,5 +527,5 @@ def _record_areas(batch: ImportBatch, index: DwellingIndex) -> None:
 
 
 def _compound_id(choice: str) -> int:
-    prefix, _, number = choice.partition(":")
+    prefix, _sep, number = choice.partition(":")
     return int(number) if prefix == "area" and number.isdigit() else 0
