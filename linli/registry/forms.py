@@ -48,7 +48,7 @@ FIELD_LABELS = {
     "name": _("Name"),
     "id_number": _("ID number"),
     "phone": _("Phone"),
-    "address": _("Whole address (compound to room)"),
+    "address": _("Whole address"),
     "compound": _("Compound"),
     "building": _("Building"),
     "unit": _("Unit"),
