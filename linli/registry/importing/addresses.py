@@ -291,14 +291,6 @@ def compound_key(name: str) -> str:
     return simplified(clean_address_text(name)).strip(_SEPARATORS)
 
 
-def compound_stem(name: str) -> str:
-    """Returns the compound's key without a generic suffix (翠华小区, 翠华花园 → 翠华), or the
-    key itself when that would leave less than two characters."""
-    key = compound_key(name)
-    stem = _stem(key)
-    return stem if len(stem) >= 2 else key
-
-
 _COMPOUND_SUFFIXES = ("小区", "花园", "家园", "公寓", "大院", "新村", "苑", "园", "院")
 _PHASE = re.compile(rf"第?(?:\d+|[{_CN}]+)期|[东西南北中][区院苑]")
 

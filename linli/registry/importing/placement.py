@@ -113,10 +113,12 @@ class DwellingIndex:
         scope = community.parent if community.parent_id else community
         nearby = Area.objects.filter(path__startswith=scope.path, level=AreaLevel.COMPOUND)
         if restrict and importer is not None:
-            allowed = Q()
+            # Compounds a steward chose were checked when the import was confirmed.
+            chosen = [_id_of(c) for c in self.choices.values() if c.startswith(SAME_AS)]
+            allowed = Q(pk__in=[pk for pk in chosen if pk])
             for prefix in paths_of(importer):
                 allowed |= Q(path__startswith=prefix)
-            nearby = nearby.filter(allowed) if allowed else nearby.none()
+            nearby = nearby.filter(allowed)
         nearby_compounds = list(
             nearby.exclude(path__startswith=community.path).select_related("parent__parent")
         )
@@ -241,8 +243,8 @@ class DwellingIndex:
         spelling: dict[str, str] = {}
         found_of: dict[str, Area | None] = {}
         for parts in addresses:
-            if not parts.compound:
-                continue
+            if not parts.compound or not parts.is_dwelling:
+                continue  # placed nowhere below the target: its compound is never created
             key = compound_key(parts.compound)
             rows[key] += 1
             if key not in spelling:

@@ -141,8 +141,9 @@ MAX_PLACEMENTS = 2000
 
 
 def _check_placements(batch: ImportBatch, placements: dict[str, str], by: Actor) -> None:
-    """Raises ImportRefused unless every choice names a grid of the target's community or a
-    compound of its street, inside the steward's jurisdiction (placement's constants)."""
+    """Raises ImportRefused unless every choice names a grid or a compound of the target's
+    community, or a compound of its street inside the steward's jurisdiction (placement's
+    constants)."""
     if len(placements) > MAX_PLACEMENTS:
         raise ImportRefused(BAD_PLACEMENT)
     target = batch.area
@@ -161,10 +162,13 @@ def _check_placements(batch: ImportBatch, placements: dict[str, str], by: Actor)
             compound_ids.add(int(number))
         else:
             raise ImportRefused(BAD_PLACEMENT)
-    visible = Area.objects.visible_to(by)
-    grids = visible.filter(pk__in=grid_ids, level=AreaLevel.GRID, parent=community).count()
-    compounds = visible.filter(
-        pk__in=compound_ids, level=AreaLevel.COMPOUND, path__startswith=street.path
+    # The target's community is the import's to place in (a grid's file names its
+    # neighbours' compounds); elsewhere in the street, only what the steward may see.
+    grids = Area.objects.filter(pk__in=grid_ids, level=AreaLevel.GRID, parent=community).count()
+    nearby = Area.objects.filter(pk__in=compound_ids, level=AreaLevel.COMPOUND)
+    compounds = (
+        nearby.filter(path__startswith=community.path)
+        | nearby.visible_to(by).filter(path__startswith=street.path)
     ).count()
     if grids != len(grid_ids) or compounds != len(compound_ids):
         raise ImportRefused(BAD_PLACEMENT)
