@@ -147,7 +147,9 @@ def _check_placements(batch: ImportBatch, placements: dict[str, str], by: Actor)
     if len(placements) > MAX_PLACEMENTS:
         raise ImportRefused(BAD_PLACEMENT)
     target = batch.area
+    # An import's target is a community or a grid (stage_upload): a grid has its community.
     community = target if target.level == AreaLevel.COMMUNITY else target.parent
+    assert community is not None
     street = community.parent or community
     grid_ids, compound_ids = set(), set()
     for key, choice in placements.items():
