@@ -54,7 +54,8 @@ def test_steward_imports_into_a_grid_without_inventing_compounds(
     not an ID), offers no second "住址" beside the whole address, and lists the compounds:
     西电名居 and 春晓公寓 found in 第一网格, 新华苑 (2 rows) to be created in 待分配网格 unless
     the steward says otherwise. After importing, 第二网格 has no compound of its own, there is
-    one 西电名居 and one 春晓公寓, and 新华苑 waits in 待分配网格."""
+    one 西电名居 and one 春晓公寓, and 新华苑 waits in 待分配网格. Choosing in the card
+    updates the count of compounds to create as the steward weighs it."""
     world = story.world
     page = story.log_in(world.steward_a, mobile=True)
     page.goto(IMPORTS)
@@ -93,6 +94,16 @@ def test_steward_imports_into_a_grid_without_inventing_compounds(
     expect(xidian.locator("select option:checked")).to_contain_text("西电名居（第一网格）")
     areas.scroll_into_view_if_needed()
     screenshot(page, "front-line-import-areas.png")
+
+    # Weighing a choice: taking 新华苑 for 春晓公寓 leaves nothing to create; the preview
+    # follows without leaving the page, and going back to the default restores it.
+    summary = page.get_by_test_id("areas-summary")
+    xinhua.locator("select").select_option(label="春晓公寓（第一网格）")
+    expect(summary).to_contain_text("导入将新建 0 个小区")
+    xinhua = page.get_by_test_id("import-areas").locator("[data-compound='新华苑']")
+    expect(xinhua.locator("select option:checked")).to_have_text("春晓公寓（第一网格）")
+    xinhua.locator("select").select_option(label="新建到待分配网格（待分配）")
+    expect(summary).to_contain_text("导入将新建 1 个小区")
 
     page.get_by_test_id("confirm-import").click()
     expect(page.get_by_test_id("import-progress")).to_have_attribute("data-status", "committed")
