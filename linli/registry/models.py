@@ -341,6 +341,7 @@ class ImportBatch(models.Model):
     new_people = models.PositiveIntegerField(default=0)
     linked_rows = models.PositiveIntegerField(default=0)
     review_pairs = models.PositiveIntegerField(default=0)
+    new_compounds = models.PositiveIntegerField(default=0)  # created (audited one by one)
     error = models.TextField(blank=True)
     created_by = models.ForeignKey(
         "accounts.User", null=True, on_delete=models.PROTECT, related_name="+"

@@ -107,6 +107,7 @@ def test_steward_imports_into_a_grid_without_inventing_compounds(
 
     page.get_by_test_id("confirm-import").click()
     expect(page.get_by_test_id("import-progress")).to_have_attribute("data-status", "committed")
+    expect(page.get_by_test_id("new-compounds")).to_have_text("1")
 
     compounds = Area.objects.filter(level=AreaLevel.COMPOUND)
     assert compounds.filter(name="西电名居").count() == 1

@@ -481,6 +481,7 @@ def _write(
         new_people=written.new_people,
         linked_rows=accepted - written.new_people,
         review_pairs=written.review_pairs,
+        new_compounds=sum(1 for c in index.created if c.area.level == AreaLevel.COMPOUND),
         finished_at=timezone.now(),
     )
     _record_areas(batch, index)

@@ -85,6 +85,7 @@ def test_a_grid_import_uses_the_communitys_compounds_and_sends_unknown_ones_to_b
     assert dwelling_of(batch, 1).path.startswith(grids["xidian"].path)
     assert dwelling_of(batch, 2).path.startswith(grids["chunxiao"].path)
     assert dwelling_of(batch, 3).parent == dwelling_of(batch, 1).parent
+    assert batch.new_compounds == 1
     (xinhua,) = compounds_named("新华苑")
     assert xinhua.parent.name == UNASSIGNED_GRID
     assert xinhua.parent.parent == world.a.community
