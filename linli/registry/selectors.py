@@ -583,7 +583,9 @@ def import_areas(user: Actor) -> QuerySet[Area]:
 
 def batches_for(user: Actor) -> QuerySet[ImportBatch]:
     _require_steward(user)
-    return ImportBatch.objects.visible_to(user).select_related("source", "area", "created_by")
+    return ImportBatch.objects.visible_to(user).select_related(
+        "source", "area__parent", "created_by"
+    )
 
 
 def batch_for(user: Actor, batch_id: int) -> ImportBatch:

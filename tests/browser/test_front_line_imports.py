@@ -71,6 +71,7 @@ def test_steward_imports_into_a_grid_without_inventing_compounds(
     form.locator("button[type=submit]").click()
 
     expect(page).to_have_url(re.compile(r"/registry/imports/\d+/$"))
+    expect(page.locator("main p.muted").first).to_contain_text("长延堡社区 · 第二网格")
     mapping = page.get_by_test_id("mapping-form")
     address = mapping.get_by_role("combobox", name="房号", exact=True)
     expect(address).to_have_value("address")
