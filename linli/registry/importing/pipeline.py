@@ -248,7 +248,7 @@ def preview_areas(
     viewer: Viewer = None,
 ) -> AreaPreview:
     """Returns what the addresses would do to the area tree (see AreaPreview)."""
-    index = DwellingIndex(batch.area, choices=placements, importer=viewer)
+    index = DwellingIndex(batch.area, choices=placements, importer=viewer, dwellings=False)
     plans = index.plan(addresses)
     if not plans:
         return AreaPreview(target=batch.area, choices=[])

@@ -79,8 +79,10 @@ class Created:
 class DwellingIndex:
     """The compounds, buildings, units and dwellings where one import places its rows.
 
-    Loads the target's subtree, the grids and compounds of its community, and the compounds
-    of its street that `importer` may see (all of them when no one is named: a command).
+    Loads the target's subtree (without its buildings, units and dwellings when `dwellings`
+    is False: enough for `plan`, not for placing), the grids and compounds of its community,
+    and the compounds of its street that `importer` may see (all of them when no one is
+    named: a command).
     """
 
     def __init__(
@@ -89,7 +91,7 @@ class DwellingIndex:
         *,
         choices: dict[str, str] | None = None,
         importer: Viewer = None,
-        restrict: bool = True,
+        dwellings: bool = True,
     ) -> None:
         if target.level not in (AreaLevel.COMMUNITY, AreaLevel.GRID):
             raise ValueError(both_languages(IMPORT_TARGET))
@@ -98,7 +100,12 @@ class DwellingIndex:
         self.by_id: dict[int, Area] = {}
         self.children: dict[int, dict[str, Area]] = defaultdict(dict)
         self.last_segment: dict[int | None, int] = defaultdict(int)
-        self._add(Area.objects.filter(path__startswith=target.path))
+        below = Area.objects.filter(path__startswith=target.path)
+        if not dwellings:
+            # The preview places nothing: the compounds are enough, and a community's tens of
+            # thousands of dwellings would cost every change of the mapping.
+            below = below.filter(level__in=(target.level, AreaLevel.GRID, AreaLevel.COMPOUND))
+        self._add(below)
         community = target if target.level == AreaLevel.COMMUNITY else target.parent
         self.community = community
         self._add(
@@ -112,7 +119,7 @@ class DwellingIndex:
         )
         scope = community.parent if community.parent_id else community
         nearby = Area.objects.filter(path__startswith=scope.path, level=AreaLevel.COMPOUND)
-        if restrict and importer is not None:
+        if importer is not None:
             # Compounds a steward chose were checked when the import was confirmed.
             chosen = [_id_of(c) for c in self.choices.values() if c.startswith(SAME_AS)]
             allowed = Q(pk__in=[pk for pk in chosen if pk])
