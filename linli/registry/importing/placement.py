@@ -32,6 +32,7 @@ from linli.registry.importing.records import AddressParts
 from linli.registry.services.people import Address
 
 UNASSIGNED_GRID = "待分配网格"
+NAME_LENGTH = Area._meta.get_field("name").max_length or 100
 
 # A steward's choice for a compound, stored on the batch by its compound_key:
 #   "new:"        create it in the community's 待分配网格 (the default for an unknown one)
@@ -369,19 +370,23 @@ class DwellingIndex:
     def _create_compounds(self, spelling: dict[str, str], rows: Counter[str]) -> dict[str, Area]:
         """Creates the compounds nobody has drawn, where the steward chose (else in the
         to-be-assigned grid). Returns {compound key: compound}."""
-        wanted: dict[tuple[int, str], str] = {}
+        wanted: dict[tuple[int, str], list[str]] = defaultdict(list)
         for key, written in sorted(spelling.items()):
             grid = self._grid_for(self.choices.get(key, NEW_UNASSIGNED))
-            wanted[(grid.pk, written)] = key
+            # A name longer than the column holds (an address whose prefix was not understood)
+            # is cut rather than failing the whole import.
+            wanted[(grid.pk, written[:NAME_LENGTH])].append(key)
         created = self._ensure_level(set(wanted), AreaLevel.COMPOUND)
         made = {}
-        for (grid_id, written), key in wanted.items():
+        for (grid_id, written), keys in wanted.items():
             area = created[(grid_id, written)]
-            made[key] = area
+            made.update(dict.fromkeys(keys, area))
             self.compounds[area.pk] = area
             self._loaded_subtrees.add(area.pk)
             if area.pk in self._new_ids:
-                self.created.append(Created(area=area, written=written, rows=rows[key]))
+                self.created.append(
+                    Created(area=area, written=written, rows=sum(rows[k] for k in keys))
+                )
         return made
 
     def _grid_for(self, choice: str) -> Area:

@@ -154,7 +154,7 @@ def _check_placements(batch: ImportBatch, placements: dict[str, str], by: Actor)
     grid_ids, compound_ids = set(), set()
     for key, choice in placements.items():
         kind, _sep, number = choice.partition(":")
-        if not key or len(key) > 100 or (number and not number.isdigit()):
+        if not key or len(key) > 1000 or (number and not number.isdigit()):
             raise ImportRefused(BAD_PLACEMENT)
         if choice == placement.NEW_UNASSIGNED:
             continue

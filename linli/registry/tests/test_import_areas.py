@@ -258,3 +258,12 @@ def test_mapping_targets_read_differently():
 )
 def test_only_identifiers_are_masked_in_free_text(text, shown):
     assert mask_long_numbers(text) == shown
+
+
+def test_a_compound_name_longer_than_the_column_is_cut_not_fatal(world):
+    """An address whose long prefix was not understood still imports: the compound created
+    for it keeps the first 100 characters of its name."""
+    long_name = "东" * 130
+    data = f"姓名,现住址\n孙六,{long_name}3-2-501\n"
+    batch = run(world, upload(world, world.a.community, data))
+    assert dwelling_of(batch, 1).path.startswith(compounds_named("东" * 100)[0].path)
