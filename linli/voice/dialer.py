@@ -40,6 +40,7 @@ from linli.adapters.asr import recogniser_from_settings
 from linli.adapters.telephony.base import CallRequest, Carrier, HungUp
 from linli.screening.models import QuestionnaireVersion
 from linli.voice.dialogue import run_dialogue
+from linli.voice.identities import IdentityPrompts
 from linli.voice.models import Line
 from linli.voice.script import script_for
 from linli.voice.services import calls as call_services
@@ -363,7 +364,10 @@ class Dialer:
 
     On stop, calls claimed but not placed yet are given back at once and calls in progress
     get `stop_grace` seconds to finish; those still on are then hung up and recorded with the
-    answers given so far, so a stop takes seconds, not the length of the longest call."""
+    answers given so far, so a stop takes seconds, not the length of the longest call.
+
+    `identities` makes each claimed call's identity prompt ahead, in worker processes
+    (linli.voice.identities), so no synthesis runs on the event loop."""
 
     def __init__(
         self,
@@ -384,6 +388,7 @@ class Dialer:
         record_window: float = 0.25,
         recogniser: Any = FROM_SETTINGS,
         stop_grace: float = 10.0,
+        identities: IdentityPrompts | None = None,
     ):
         if not lines:
             raise ValueError("no line to call on")
@@ -403,6 +408,7 @@ class Dialer:
         self.record_window = record_window
         self.recogniser = recogniser
         self.stop_grace = stop_grace
+        self.identities = identities or IdentityPrompts()
         self.stats = Stats()
         self.lines: list[LineRuntime] = []
         self._tasks: dict[asyncio.Task, call_services.ClaimedCall] = {}
@@ -480,6 +486,7 @@ class Dialer:
             await asyncio.gather(heartbeat, return_exceptions=True)
             await self._journal.stop()
             await self._recorder.stop()
+            self.identities.close()
             if not crashed:
                 for line in self.lines:
                     await line.carrier.close()
@@ -547,6 +554,7 @@ class Dialer:
         if recovered:
             log.warning("closed %s attempts left by a dialer that stopped", recovered)
             self.stats.recovered += recovered
+        self.identities.prune()
 
     async def _heartbeat(self) -> None:
         while True:
@@ -615,6 +623,7 @@ class Dialer:
         flight = flight or InFlight(call=call, line_name=line.name)
         answers = flight.answers
         try:
+            await self._prefetch_identity(call)
             await line.pacer.wait(self.clock)
             placed_at, placed_mono = self.clock.now(), self.clock.monotonic()
             flight.placed, flight.placed_at = True, placed_at
@@ -684,6 +693,16 @@ class Dialer:
                 line.active -= 1
                 self.stats.in_progress -= 1
 
+    async def _prefetch_identity(self, call: call_services.ClaimedCall) -> None:
+        """Has the call's identity prompt made while it waits its turn and rings."""
+        try:
+            script = await self._script(call.version_id)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            return  # the call meets the same failure when it needs the script, and reports it
+        self.identities.prefetch(script, call.masked_name)
+
     async def _converse(
         self, call: call_services.ClaimedCall, session, answers: dict[str, object]
     ) -> tuple[str, bool, dict]:
@@ -705,7 +724,12 @@ class Dialer:
         speech = {"recogniser": self.recogniser} if self.recogniser is not None else {}
         try:
             result = await self._dialogue(
-                session, script, masked_name=call.masked_name, on_answer=on_answer, **speech
+                session,
+                script,
+                masked_name=call.masked_name,
+                on_answer=on_answer,
+                identity=self.identities.get,
+                **speech,
             )
         except HungUp:
             return "hung_up", False, {"duration": self._since(answered_mono)}
