@@ -654,9 +654,12 @@ def live_tts_calls(args) -> bool:
             await asyncio.sleep(0.02)
             lags.append(loop.time() - before - 0.02)
 
+    dialers = []
+
     async def run():
         watch = asyncio.create_task(ticker())
         dialer = Dialer(lines=[line], carrier_for_line=carrier_for_line, scripts=scripts)
+        dialers.append(dialer)
         try:
             stats = await dialer.run(once=True)
         finally:
@@ -711,6 +714,12 @@ def live_tts_calls(args) -> bool:
         f"max {1000 * max(silences or [0.0]):.0f} ms over {len(silences)} calls (aim p95 < 500 ms)"
         f"; prompt played: " + ", ".join(f"{k} {v}" for k, v in identity_prompts.most_common())
     )
+    ahead = getattr(dialers[0], "identities", None)  # absent before prompts were made ahead
+    if ahead is not None:
+        print(
+            f"  identity prompts made ahead by worker processes {ahead.made_ahead}, not ready "
+            f"in time {ahead.not_ready} (the generic prompt said), failed {ahead.failed}"
+        )
     print(
         f"  event loop stalls (20 ms ticker late by): max {1000 * (stalls[0] if stalls else 0):.0f}"
         f" ms, p99 {1000 * _percentile(lags, 0.99):.0f} ms, "

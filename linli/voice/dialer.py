@@ -33,9 +33,10 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from asgiref.sync import sync_to_async
+from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
 
-from linli.adapters import telephony
+from linli.adapters import telephony, tts
 from linli.adapters.asr import recogniser_from_settings
 from linli.adapters.telephony.base import CallRequest, Carrier, HungUp
 from linli.screening.models import QuestionnaireVersion
@@ -324,6 +325,15 @@ class Stats:
         )
 
 
+def _speech_blocks() -> bool:
+    """Whether the configured speech engine blocks (espeak-ng): its identity prompts are then
+    made by worker processes, started with the dialer."""
+    try:
+        return tts.get_tts().blocking
+    except ImproperlyConfigured:
+        return False
+
+
 def default_owner() -> str:
     return f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
@@ -453,6 +463,8 @@ class Dialer:
         heartbeat = asyncio.create_task(self._heartbeat())
         crashed = False
         try:
+            if _speech_blocks():
+                await self.identities.start()
             await self._housekeeping()
             last_housekeeping = self.clock.monotonic()
             while not (stop is not None and stop.is_set()):

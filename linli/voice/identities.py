@@ -64,6 +64,15 @@ class IdentityPrompts:
         self.failed = 0
         self._used = False  # whether the pool was ever asked (its processes started)
 
+    async def start(self, timeout: float = 15.0) -> bool:
+        """Starts the worker processes before the first call needs them; waits at most
+        `timeout` seconds (the loop free). Returns whether they are ready."""
+        self._used = True
+        ready = await self.pool.start(timeout)
+        if not ready:
+            log.warning("identity prompt workers not ready after %.0f s", timeout)
+        return ready
+
     def prefetch(self, script: Script, masked_name: str) -> None:
         """Starts making the prompt in a worker unless it is in memory or under way."""
         if not script.tts.blocking or not masked_name:

@@ -18,7 +18,7 @@ import multiprocessing
 import os
 import threading
 from collections.abc import Callable
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any, TypeVar
@@ -92,6 +92,7 @@ class SynthesisPool:
         self.workers = max(1, workers)
         self._executor = executor
         self._own = executor is None
+        self._warming: list[Future[None]] = []
 
     def _pool(self) -> Executor:
         if self._executor is None:
@@ -100,9 +101,20 @@ class SynthesisPool:
             )
             # Every worker starts now (one is started per task while none is idle), rather
             # than one by one as the first prompts queue up behind a starting one.
-            for _ in range(self.workers):
-                self._executor.submit(warm_up)
+            self._warming = [self._executor.submit(warm_up) for _ in range(self.workers)]
         return self._executor
+
+    async def start(self, timeout: float) -> bool:
+        """Starts the workers and waits, without blocking the loop, at most `timeout` seconds
+        for them to be ready (a worker process imports for a second or two, much longer on a
+        loaded machine). Returns whether they are."""
+        self._pool()
+        if not self._warming:
+            return True
+        done, _pending = await asyncio.wait(
+            [asyncio.wrap_future(f) for f in self._warming], timeout=timeout
+        )
+        return len(done) == len(self._warming)
 
     def submit(self, fn: Callable[..., T], *args: Any) -> "asyncio.Future[T]":
         """Runs fn(*args) in a worker; the result as a future of the running loop."""
