@@ -146,6 +146,10 @@ class VirtualClock(Clock):
 
 
 DB = Callable[..., Awaitable[Any]]
+# Identity prompts are made for the calls due in the next LOOKAHEAD_SECONDS of a line's pace,
+# looked at every LOOKAHEAD_EVERY seconds (see Dialer._look_ahead).
+LOOKAHEAD_SECONDS = 10.0
+LOOKAHEAD_EVERY = 2.0
 # The dialer's default recogniser: whatever LINLI_VOICE_ASR_MODEL configures.
 FROM_SETTINGS = object()
 
@@ -419,6 +423,7 @@ class Dialer:
         self.recogniser = recogniser
         self.stop_grace = stop_grace
         self.identities = identities or IdentityPrompts()
+        self._next_lookahead: dict[int, float] = {}  # line id → loop time of the next look
         self.stats = Stats()
         self.lines: list[LineRuntime] = []
         self._tasks: dict[asyncio.Task, call_services.ClaimedCall] = {}
@@ -606,6 +611,7 @@ class Dialer:
                 self._flights[task] = flight
                 task.add_done_callback(self._done)
             launched += len(claimed)
+            await self._look_ahead(line)
             # Fewer due than free slots: nothing more is due until new jobs or retries fall
             # due, so look again after a poll instead of at every call's end.
             line.next_claim = (
@@ -704,6 +710,30 @@ class Dialer:
             if on_line:
                 line.active -= 1
                 self.stats.in_progress -= 1
+
+    async def _look_ahead(self, line: LineRuntime) -> None:
+        """Has the identity prompts of the calls due next on a line made before they are
+        claimed (claims run only a couple of seconds ahead of the pace; a callee may answer
+        at once): the next LOOKAHEAD_SECONDS of the line's pace, looked at every
+        LOOKAHEAD_EVERY seconds, when the prompts are made by worker processes."""
+        now = self.clock.monotonic()
+        if not self.identities.started or now < self._next_lookahead.get(line.line_id, 0.0):
+            return
+        self._next_lookahead[line.line_id] = now + LOOKAHEAD_EVERY
+        limit = max(1, math.ceil(LOOKAHEAD_SECONDS / line.pacer.interval))
+        try:
+            upcoming = await self.db(
+                call_services.upcoming_calls,
+                line_id=line.line_id,
+                limit=limit,
+                now=self.clock.now(),
+            )
+            for version_id, masked_name in upcoming:
+                self.identities.prefetch(await self._script(version_id), masked_name)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("looking ahead at the calls due on line %s failed", line.name)
 
     async def _prefetch_identity(self, call: call_services.ClaimedCall) -> None:
         """Has the call's identity prompt made while it waits its turn and rings."""

@@ -64,6 +64,11 @@ class IdentityPrompts:
         self.failed = 0
         self._used = False  # whether the pool was ever asked (its processes started)
 
+    @property
+    def started(self) -> bool:
+        """Whether worker processes make the prompts (the engine blocks)."""
+        return self._used
+
     async def start(self, timeout: float = 15.0) -> bool:
         """Starts the worker processes before the first call needs them; waits at most
         `timeout` seconds (the loop free). Returns whether they are ready."""

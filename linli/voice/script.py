@@ -350,7 +350,7 @@ def answer_keys(
 _MANIFEST = "manifest.json"
 _CACHE: dict[tuple, Script] = {}
 _CACHE_LOCK = threading.Lock()
-IDENTITY_CACHE_SIZE = 5000  # in memory, per script
+IDENTITY_CACHE_SIZE = 2000  # in memory, per script (about 40 KB each)
 IDENTITY_STORE_SIZE = 20000  # on disk (about 40 KB each), least recently used pruned
 
 

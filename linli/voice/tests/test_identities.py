@@ -141,3 +141,19 @@ def test_the_dialer_asks_for_each_identity_prompt_when_it_claims_the_call(world)
     for name in names:
         asked = identities.events.index(("prefetch", name))
         assert asked < identities.events.index(("get", name))
+
+
+@pytest.mark.django_db
+def test_the_calls_due_next_are_read_in_claim_order_without_claiming_them(world):
+    from linli.voice.models import CallJob, JobState
+    from linli.voice.services import calls as call_services
+
+    campaign = robot_campaign(world)
+    line = make_line()
+    now = local(0, 9, 0)
+    upcoming = call_services.upcoming_calls(line_id=line.pk, limit=10, now=now)
+    assert not CallJob.objects.filter(campaign=campaign).exclude(state=JobState.QUEUED).exists()
+    claimed = call_services.claim_jobs(owner="probe", line_id=line.pk, limit=10, now=now)
+    assert upcoming == [(call.version_id, call.masked_name) for call in claimed]
+    assert {name for _version, name in upcoming} == {"张*丰", "李*英"}
+    assert call_services.upcoming_calls(line_id=line.pk, limit=10, now=now) == []
