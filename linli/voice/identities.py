@@ -20,7 +20,6 @@ before. The memory cache (script.IDENTITY_CACHE_SIZE per script) and the store o
 
 import asyncio
 import logging
-import os
 from concurrent.futures.process import BrokenProcessPool
 
 from linli.adapters.telephony.base import Prompt
@@ -42,9 +41,10 @@ log = logging.getLogger(__name__)
 IDENTITY_WAIT = 0.3
 
 
-def default_workers() -> int:
-    """One synthesis process per core, at least one (espeak-ng runs as a child of each)."""
-    return max(1, min(4, os.cpu_count() or 1))
+# Synthesis processes. A worker mostly waits for its espeak-ng child (about 15 ms of CPU for an
+# identity prompt, 4 ms of its own), so there are more workers than cores: on a busy machine
+# the waits, not the CPU, bound how many prompts a second they make.
+WORKERS = 4
 
 
 class IdentityPrompts:
@@ -55,7 +55,7 @@ class IdentityPrompts:
         wait: float = IDENTITY_WAIT,
         store_size: int = IDENTITY_STORE_SIZE,
     ) -> None:
-        self.pool = pool or SynthesisPool(default_workers())
+        self.pool = pool or SynthesisPool(WORKERS)
         self.wait = wait
         self.store_size = store_size
         self._pending: dict[tuple[str, str], asyncio.Future[bytes]] = {}
@@ -93,7 +93,12 @@ class IdentityPrompts:
             if text in script._identities:
                 return None
         path = str(identity_path(script, text))
-        future = self.pool.submit(synthesise_stored, script.tts, text, path)
+        try:
+            future = self.pool.submit(synthesise_stored, script.tts, text, path)
+        except Exception:  # the workers cannot be started: the generic prompt, not a lost call
+            log.exception("identity prompt workers unavailable")
+            self.failed += 1
+            return None
         self._used = True
         self._pending[key] = future
 
@@ -125,7 +130,7 @@ class IdentityPrompts:
             return identity_prompt(script, masked_name)
         text = identity_text(masked_name)
         future = self._start(script, text)
-        if future is None:  # made meanwhile
+        if future is None:  # made meanwhile, or no worker to make it
             return cached_identity(script, masked_name)
         try:
             audio = await asyncio.wait_for(asyncio.shield(future), self.wait)
