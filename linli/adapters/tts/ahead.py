@@ -54,6 +54,16 @@ def synthesise_stored(tts: TTS, text: str, path: str) -> bytes:
     return audio
 
 
+# Workers run at a lower priority than the process that started them: synthesis ahead of need is
+# background work, and the calls in progress (RTP every 20 ms, SIP timers) must come first.
+NICENESS = 10
+
+
+def _lower_priority() -> None:
+    with contextlib.suppress(OSError):
+        os.nice(NICENESS)
+
+
 def warm_up() -> None:
     """A worker's first task: loads what synthesis needs (the engines, pypinyin's dictionary)
     so the first prompt asked for does not wait for it."""
@@ -85,8 +95,9 @@ def prune_store(directory: str, keep: int) -> int:
 
 class SynthesisPool:
     """Runs synthesis in `workers` processes (started on first use, by spawning: the caller
-    has threads and an event loop that a fork would copy half-way). A pool whose worker died is
-    replaced on the next submission. `executor` replaces the processes (tests)."""
+    has threads and an event loop that a fork would copy half-way), at a lower priority. A
+    pool whose worker died is replaced on the next submission. `executor` replaces the
+    processes (tests)."""
 
     def __init__(self, workers: int = 2, *, executor: Executor | None = None) -> None:
         self.workers = max(1, workers)
@@ -97,7 +108,9 @@ class SynthesisPool:
     def _pool(self) -> Executor:
         if self._executor is None:
             self._executor = ProcessPoolExecutor(
-                max_workers=self.workers, mp_context=multiprocessing.get_context("spawn")
+                max_workers=self.workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_lower_priority,
             )
             # Every worker starts now (one is started per task while none is idle), rather
             # than one by one as the first prompts queue up behind a starting one.

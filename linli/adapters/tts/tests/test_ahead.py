@@ -55,3 +55,14 @@ def test_the_store_keeps_the_most_recently_used_prompts(tmp_path):
     ]
     assert prune_store(str(tmp_path), keep=3) == 0
     assert prune_store(str(tmp_path / "missing"), keep=3) == 0
+
+
+def test_workers_run_at_a_lower_priority_than_their_dialer():
+    async def scenario():
+        pool = SynthesisPool(1)
+        try:
+            return await pool.submit(os.nice, 0)
+        finally:
+            pool.close()
+
+    assert asyncio.run(asyncio.wait_for(scenario(), 120)) > os.nice(0)
