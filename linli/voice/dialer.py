@@ -148,7 +148,7 @@ class VirtualClock(Clock):
 DB = Callable[..., Awaitable[Any]]
 # Identity prompts are made for the calls due in the next LOOKAHEAD_SECONDS of a line's pace,
 # looked at every LOOKAHEAD_EVERY seconds (see Dialer._look_ahead).
-LOOKAHEAD_SECONDS = 10.0
+LOOKAHEAD_SECONDS = 20.0
 LOOKAHEAD_EVERY = 2.0
 # The dialer's default recogniser: whatever LINLI_VOICE_ASR_MODEL configures.
 FROM_SETTINGS = object()

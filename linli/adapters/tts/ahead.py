@@ -56,7 +56,7 @@ def synthesise_stored(tts: TTS, text: str, path: str) -> bytes:
 
 # Workers run at a lower priority than the process that started them: synthesis ahead of need is
 # background work, and the calls in progress (RTP every 20 ms, SIP timers) must come first.
-NICENESS = 10
+NICENESS = 5
 
 
 def _lower_priority() -> None:
