@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import multiprocessing
 import os
+import signal
 import threading
 from collections.abc import Callable
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
@@ -59,9 +60,12 @@ def synthesise_stored(tts: TTS, text: str, path: str) -> bytes:
 NICENESS = 5
 
 
-def _lower_priority() -> None:
+def _worker_init() -> None:
     with contextlib.suppress(OSError):
         os.nice(NICENESS)
+    # Ctrl-C reaches the whole process group: the dialer stops its workers itself, and a
+    # worker interrupted mid-prompt would only print a traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def warm_up() -> None:
@@ -110,7 +114,7 @@ class SynthesisPool:
             self._executor = ProcessPoolExecutor(
                 max_workers=self.workers,
                 mp_context=multiprocessing.get_context("spawn"),
-                initializer=_lower_priority,
+                initializer=_worker_init,
             )
             # Every worker starts now (one is started per task while none is idle), rather
             # than one by one as the first prompts queue up behind a starting one.
