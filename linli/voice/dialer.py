@@ -41,7 +41,7 @@ from linli.adapters.asr import recogniser_from_settings
 from linli.adapters.telephony.base import CallRequest, Carrier, HungUp
 from linli.screening.models import QuestionnaireVersion
 from linli.voice.dialogue import run_dialogue
-from linli.voice.identities import IdentityPrompts
+from linli.voice.identities import IDENTITY_WAIT, IdentityPrompts
 from linli.voice.models import Line
 from linli.voice.script import script_for
 from linli.voice.services import calls as call_services
@@ -422,7 +422,10 @@ class Dialer:
         self.record_window = record_window
         self.recogniser = recogniser
         self.stop_grace = stop_grace
-        self.identities = identities or IdentityPrompts()
+        # In virtual time a bounded wait for a prompt would pass at once: wait until it is made.
+        self.identities = identities or IdentityPrompts(
+            wait=None if isinstance(self.clock, VirtualClock) else IDENTITY_WAIT
+        )
         self._next_lookahead: dict[int, float] = {}  # line id → loop time of the next look
         self.stats = Stats()
         self.lines: list[LineRuntime] = []

@@ -52,7 +52,7 @@ class IdentityPrompts:
         self,
         *,
         pool: SynthesisPool | None = None,
-        wait: float = IDENTITY_WAIT,
+        wait: float | None = IDENTITY_WAIT,
         store_size: int = IDENTITY_STORE_SIZE,
     ) -> None:
         self.pool = pool or SynthesisPool(WORKERS)
@@ -133,6 +133,7 @@ class IdentityPrompts:
         if future is None:  # made meanwhile, or no worker to make it
             return cached_identity(script, masked_name)
         try:
+            # None: wait as long as it takes (virtual time, where any bound passes at once).
             audio = await asyncio.wait_for(asyncio.shield(future), self.wait)
         except Exception:  # not ready in time (it goes on, for a retry), or failed
             self.not_ready += 1

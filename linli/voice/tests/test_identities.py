@@ -7,8 +7,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from linli.adapters.tts import FakeTTS
 from linli.adapters.tts.ahead import SynthesisPool
+from linli.adapters.tts.tests.engines import BlockingTTS
 from linli.screening.questionnaires.templates import daily_symptoms_template
 from linli.voice import script as scripts
 from linli.voice.dialer import VirtualClock
@@ -17,13 +17,6 @@ from linli.voice.identities import IdentityPrompts
 from linli.voice.script import GENERIC_IDENTITY, IDENTITY, identity_store, script_for
 from linli.voice.tests.test_dialer import local, make_dialer, make_line, robot_campaign
 from linli.voice.tests.test_dialogue import HEALTHY_DAILY, TODAY, ScriptedCall, Version
-
-
-class BlockingTTS(FakeTTS):
-    """A slow engine as the dialer sees one (espeak-ng): to be kept off the event loop."""
-
-    name = "fake-blocking/1"
-    blocking = True
 
 
 class HeldTTS(BlockingTTS):
@@ -157,3 +150,33 @@ def test_the_calls_due_next_are_read_in_claim_order_without_claiming_them(world)
     assert upcoming == [(call.version_id, call.masked_name) for call in claimed]
     assert {name for _version, name in upcoming} == {"张*丰", "李*英"}
     assert call_services.upcoming_calls(line_id=line.pk, limit=10, now=now) == []
+
+
+@pytest.mark.django_db
+def test_in_virtual_time_the_dialer_waits_for_each_named_prompt(world):
+    # A bounded wait passes at once in virtual time: the simulation waits for the workers.
+    from linli.adapters.telephony.simulated import Rates, SimulatedCarrier
+    from linli.screening.models import ContactAttempt, QuestionnaireVersion
+    from linli.voice.dialer import Dialer, inline_db
+
+    campaign = robot_campaign(world)
+    carrier = SimulatedCarrier(rates=Rates(answer=1.0, no_answer=0, busy=0, wrong_number=0))
+    clock = VirtualClock(local(0, 9, 0))
+    dialer = Dialer(
+        lines=[make_line()],
+        carrier_for_line=lambda _line: carrier,
+        clock=clock,
+        db=inline_db,
+        scripts=lambda pk: script_for(QuestionnaireVersion.objects.get(pk=pk), tts=BlockingTTS()),
+        idle_seconds=60.0,
+        housekeeping_seconds=300.0,
+    )
+    try:
+        stats = clock.run(dialer.run(once=True))
+    finally:
+        clock.close()
+    assert stats.finished == 2
+    assert dialer.identities.made_ahead == 2 and dialer.identities.not_ready == 0
+    for attempt in ContactAttempt.objects.filter(campaign=campaign):
+        said = [e["prompt"] for e in attempt.detail["transcript"] if "prompt" in e]
+        assert said[:2] == ["intro", IDENTITY]
