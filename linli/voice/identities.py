@@ -20,7 +20,6 @@ before. The memory cache (script.IDENTITY_CACHE_SIZE per script) and the store o
 
 import asyncio
 import logging
-from concurrent.futures.process import BrokenProcessPool
 
 from linli.adapters.telephony.base import Prompt
 from linli.adapters.tts.ahead import SynthesisPool, prune_store, synthesise_stored
@@ -111,9 +110,8 @@ class IdentityPrompts:
                 self.made_ahead += 1
                 remember_identity(script, text, future.result())
                 return
+            # A dead worker breaks the pool: the next submission starts a new one.
             self.failed += 1
-            if isinstance(error, BrokenProcessPool):
-                self.pool.broken()
             log.warning("identity prompt not synthesised: %s", error)
 
         future.add_done_callback(done)

@@ -100,7 +100,7 @@ def prune_store(directory: str, keep: int) -> int:
 class SynthesisPool:
     """Runs synthesis in `workers` processes (started on first use, by spawning: the caller
     has threads and an event loop that a fork would copy half-way), at a lower priority. A
-    pool whose worker died is replaced on the next submission. `executor` replaces the
+    pool broken by a worker's death is replaced on the next submission. `executor` replaces the
     processes (tests)."""
 
     def __init__(self, workers: int = 2, *, executor: Executor | None = None) -> None:
@@ -141,10 +141,6 @@ class SynthesisPool:
         except BrokenProcessPool:
             self._discard()
             return loop.run_in_executor(self._pool(), fn, *args)
-
-    def broken(self) -> None:
-        """A worker died under a task: start new ones for the next."""
-        self._discard()
 
     def _discard(self) -> None:
         if self._own and self._executor is not None:

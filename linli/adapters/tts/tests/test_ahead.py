@@ -66,3 +66,21 @@ def test_workers_run_at_a_lower_priority_than_their_dialer():
             pool.close()
 
     assert asyncio.run(asyncio.wait_for(scenario(), 120)) > os.nice(0)
+
+
+def test_a_pool_broken_by_a_dead_worker_is_replaced_on_the_next_submission():
+    from concurrent.futures.process import BrokenProcessPool
+
+    async def scenario():
+        pool = SynthesisPool(1)
+        try:
+            try:
+                await pool.submit(os._exit, 1)  # the worker dies under its task
+            except BrokenProcessPool:
+                died = True
+            return died, await pool.submit(os.getpid)
+        finally:
+            pool.close()
+
+    died, pid = asyncio.run(asyncio.wait_for(scenario(), 120))
+    assert died and pid != os.getpid()
