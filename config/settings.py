@@ -88,6 +88,7 @@ INSTALLED_APPS = [
     "linli.registry",
     "linli.screening",
     "linli.voice",
+    "linli.passes",
     "linli.reports",
     "linli.demo",
 ]
