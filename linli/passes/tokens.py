@@ -175,9 +175,7 @@ def decode(token: str) -> tuple[PassClaims, bytes, bytes]:
     if len(data) < _HEAD.size + 2 + SIGNATURE_BYTES:
         raise TokenFormatError("short")
     signed, signature = data[:-SIGNATURE_BYTES], data[-SIGNATURE_BYTES:]
-    (version, key_id, pass_id, kind, area, start, end, *rules, id_tail) = _HEAD.unpack_from(
-        signed
-    )
+    (version, key_id, pass_id, kind, area, start, end, *rules, id_tail) = _HEAD.unpack_from(signed)
     if version != VERSION or kind not in KINDS_BY_CODE:
         raise TokenFormatError("version or kind")
     offset = _HEAD.size

@@ -42,12 +42,8 @@ def rotate_signing_key(*, by: Actor, context: AuditContext | None = None) -> Sig
     new key. Raises PermissionDenied unless `by` keeps keys."""
     require(by, roles=KEY_KEEPERS)
     with transaction.atomic():
-        previous = list(
-            SigningKey.objects.select_for_update().filter(status=KeyStatus.ACTIVE)
-        )
-        SigningKey.objects.filter(pk__in=[k.pk for k in previous]).update(
-            status=KeyStatus.RETIRING
-        )
+        previous = list(SigningKey.objects.select_for_update().filter(status=KeyStatus.ACTIVE))
+        SigningKey.objects.filter(pk__in=[k.pk for k in previous]).update(status=KeyStatus.RETIRING)
         key = _new_key()
         record_event(
             action=PassAction.ROTATE_KEY,

@@ -55,7 +55,7 @@ def test_base45_matches_rfc_9285_examples():
     for data, text in [(b"AB", "BB8"), (b"Hello!!", "%69 VD92EX0"), (b"base-45", "UJCLQE7W581")]:
         assert b45encode(data) == text
         assert b45decode(text) == data
-    assert b45decode("QED8WEX0") == "ietf!".encode()
+    assert b45decode("QED8WEX0") == b"ietf!"
     for bad in ["GGW", "ZZZ", "a", "BB8A", "€€"]:
         with pytest.raises(Base45Error):
             b45decode(bad)
@@ -167,9 +167,7 @@ def test_long_texts_are_cut_at_a_character(private_key):
 
 
 def _sign(key: SigningKey, **changes) -> str:
-    return tokens.encode(
-        claims(key_id=key.key_id, **changes), key_services.private_key_of(key)
-    )
+    return tokens.encode(claims(key_id=key.key_id, **changes), key_services.private_key_of(key))
 
 
 @pytest.mark.django_db
