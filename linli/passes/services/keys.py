@@ -7,6 +7,7 @@ active one.
 """
 
 import base64
+from dataclasses import dataclass
 from functools import cache
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -99,3 +100,23 @@ def _new_key() -> SigningKey:
         private_key_sealed=encrypt(base64.b64encode(private.private_bytes_raw()).decode()),
         status=KeyStatus.ACTIVE,
     )
+
+
+@dataclass(frozen=True)
+class SignedDocument:
+    """A JSON text and its Ed25519 signature by the active key (for gates)."""
+
+    key_id: int
+    payload: str
+    signature: str  # base64
+
+    def as_dict(self) -> dict[str, object]:
+        return {"key_id": self.key_id, "payload": self.payload, "signature": self.signature}
+
+
+def sign_document(payload: str) -> SignedDocument:
+    """Returns `payload` signed by the active key (the first key is made, and audited, when
+    there is none). Ed25519 is deterministic: the same payload gives the same document."""
+    key = current_signing_key()
+    signature = private_key_of(key).sign(payload.encode())
+    return SignedDocument(key.key_id, payload, base64.b64encode(signature).decode())

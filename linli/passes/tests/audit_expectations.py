@@ -56,4 +56,6 @@ NOT_AUDITED = {
     "private_key_of": "reads a key; writes nothing",
     "validity_of": "computes dates; writes nothing",
     "sign_pass": "computes a token; its caller stores and audits it",
+    "sign_document": "signs a text for gates; the first key it may need is made (and audited)"
+    " by current_signing_key",
 }
