@@ -1,6 +1,6 @@
 from django.urls import path
 
-from linli.passes.views import gate
+from linli.passes.views import gate, h5
 
 app_name = "passes"
 
@@ -9,4 +9,6 @@ urlpatterns = [
     path("keys/", gate.public_keys, name="keys"),
     path("revocations/", gate.revocations, name="revocations"),
     path("verify/", gate.verify, name="verify"),
+    # The resident's pass (signed link, no log-in)
+    path("h5/<str:token>/", h5.pass_page, name="h5"),
 ]
