@@ -235,6 +235,16 @@ def seed_call_jobs(world, n: int) -> dict:
     return {"campaign_id": campaign.pk}
 
 
+def seed_passes(world, n: int) -> dict:
+    """n households of community A, each issued a pass of one household policy."""
+    from linli.passes.services import issuing
+    from linli.passes.tests.builders import household_policy
+
+    residents(world, n)
+    issuing.issue_to_area(policy=household_policy(world), by=world.lead_a)
+    return {}
+
+
 @dataclass(frozen=True)
 class ListPage:
     persona: str  # an attribute of conftest.World (or one the seed sets)
@@ -258,6 +268,7 @@ LIST_PAGES: dict[str, ListPage] = {
     "screening:coverage": ListPage("lead_a", seed_coverage),
     "screening:coverage_live": ListPage("lead_a", seed_coverage),
     "voice:campaign": ListPage("lead_a", seed_call_jobs),
+    "passes:passes": ListPage("lead_a", seed_passes),
 }
 
 # Paginated routes that are not list pages of their own, each with the reason.
@@ -341,6 +352,11 @@ def walk_values(world) -> dict[str, str]:
         kind="door_visit",
         risk_level="high",
     )
+    from linli.passes.services import issuing
+    from linli.passes.tests.builders import household_policy
+
+    pass_policy = household_policy(world)
+    a_pass = issuing.issue_pass(policy=pass_policy, holder=world.resident_a, by=world.lead_a)
     duplicate = residents(world, FEW)[0]
     merge = PersonMerge.objects.create(
         survivor=world.resident_a, merged=duplicate, area_path=duplicate.area_path
@@ -355,6 +371,8 @@ def walk_values(world) -> dict[str, str]:
         "questionnaire_id": str(target.campaign.questionnaire_version.questionnaire_id),
         "campaign_id": str(campaign_id),
         "task_id": str(task.pk),
+        "policy_id": str(pass_policy.pk),
+        "pass_id": str(a_pass.pk),
         "token": "not-a-link",
     }
 
