@@ -137,16 +137,24 @@ def issue_to_area(
     require(by, roles=PASS_ISSUERS, paths=[policy.area_path])
     _check_open(policy)
     with transaction.atomic():
-        households = Household.objects.filter(area_path__startswith=policy.area_path)
-        served = set(
-            Pass.objects.filter(
-                policy=policy, status=PassStatus.ACTIVE, household__isnull=False
-            ).values_list("household_id", flat=True)
+        # Subqueries, not lists of ids: an area of 100,000 households would pass SQLite's
+        # limit on query parameters.
+        served = Pass.objects.filter(
+            policy=policy, status=PassStatus.ACTIVE, household__isnull=False
+        ).values("household_id")
+        members = (
+            Person.objects.filter(
+                household__area_path__startswith=policy.area_path, merged_into__isnull=True
+            )
+            .exclude(household_id__in=served)
+            .select_related("household")
+            .order_by("household_id", "pk")
         )
-        heads = dict(households.values_list("pk", "head_id"))
-        members = Person.objects.filter(
-            household_id__in=[pk for pk in heads if pk not in served], merged_into__isnull=True
-        ).order_by("household_id", "pk")
+        heads = dict(
+            Household.objects.filter(area_path__startswith=policy.area_path).values_list(
+                "pk", "head_id"
+            )
+        )
         holders: dict[int, Person] = {}
         for person in members:
             household_id = person.household_id
@@ -339,12 +347,24 @@ def _issue(
 
 
 def _buildings(holders: list[Person]) -> dict[int, str]:
-    household_ids = {h.household_id for h in holders if h.household_id}
-    of_household = dict(
-        Household.objects.filter(pk__in=household_ids).values_list("pk", "address_building")
-    )
+    """Returns each holder's building: their household's (already joined when the caller
+    selected it), else their own address's."""
+    of_household: dict[int, str] = {}
+    missing = set()
+    for holder in holders:
+        if holder.household_id is None:
+            continue
+        household = holder.household if Person.household.is_cached(holder) else None
+        if household is not None:
+            of_household[holder.household_id] = household.address_building
+        else:
+            missing.add(holder.household_id)
+    if missing:
+        of_household.update(
+            Household.objects.filter(pk__in=missing).values_list("pk", "address_building")
+        )
     return {
-        h.pk: (of_household.get(h.household_id) if h.household_id else None) or h.address_building
+        h.pk: (of_household.get(h.household_id, "") if h.household_id else "") or h.address_building
         for h in holders
     }
 

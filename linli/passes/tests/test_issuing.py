@@ -64,6 +64,10 @@ def test_issue_to_area_gives_each_household_one_pass_held_by_its_head(world):
     holders = {p.holder_id for p in issued}
     assert holders == {world.resident_a.pk, other.pk}
     assert all(verdict(p).valid for p in issued)
+    assert {verdict(p).claims.building for p in issued} == {
+        world.resident_a.household.address_building,
+        other.household.address_building,
+    }
     assert not Pass.objects.filter(holder=world.resident_b).exists()
     assert issuing.issue_to_area(policy=policy, by=world.lead_a) == []
     event = AuditEvent.objects.filter(action=PassAction.ISSUE_AREA).last()
