@@ -89,6 +89,7 @@ INSTALLED_APPS = [
     "linli.workorders",
     "linli.screening",
     "linli.voice",
+    "linli.passes",
     "linli.reports",
     "linli.demo",
 ]

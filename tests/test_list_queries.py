@@ -273,6 +273,15 @@ def seed_notifications(world, n: int) -> dict:
     """n orders in grid A's queue, each notified to grid A's worker by the bell."""
     _work_orders(world, n)
     escalation_services.sweep_escalations(now=timezone.now())
+
+
+def seed_passes(world, n: int) -> dict:
+    """n households of community A, each issued a pass of one household policy."""
+    from linli.passes.services import issuing
+    from linli.passes.tests.builders import household_policy
+
+    residents(world, n)
+    issuing.issue_to_area(policy=household_policy(world), by=world.lead_a)
     return {}
 
 
@@ -303,6 +312,7 @@ LIST_PAGES: dict[str, ListPage] = {
     # The lead's own list is empty; what was escalated to them shows on top of it.
     "workorders:queue": ListPage("lead_a", seed_queue_work_orders),
     "workorders:notifications": ListPage("grid_a", seed_notifications),
+    "passes:passes": ListPage("lead_a", seed_passes),
 }
 
 # Paginated routes that are not list pages of their own, each with the reason.
@@ -386,6 +396,11 @@ def walk_values(world) -> dict[str, str]:
         kind="door_visit",
         risk_level="high",
     )
+    from linli.passes.services import issuing
+    from linli.passes.tests.builders import household_policy
+
+    pass_policy = household_policy(world)
+    a_pass = issuing.issue_pass(policy=pass_policy, holder=world.resident_a, by=world.lead_a)
     duplicate = residents(world, FEW)[0]
     merge = PersonMerge.objects.create(
         survivor=world.resident_a, merged=duplicate, area_path=duplicate.area_path
@@ -402,6 +417,8 @@ def walk_values(world) -> dict[str, str]:
         "task_id": str(task.pk),
         "order_id": str(_work_orders(world, FEW, assignee=world.grid_a)[0].pk),
         "verb": "accept",
+        "policy_id": str(pass_policy.pk),
+        "pass_id": str(a_pass.pk),
         "token": "not-a-link",
     }
 
