@@ -180,7 +180,13 @@ def _assemble(
             first = [row[offset:] for row in first]
             rows = (row[offset:] for row in rows)
     header_index = _find_header(first)
-    header = first[header_index]
+    if header_index is None:
+        # No header row: every row is data, and the columns are named by their position
+        # (列1, 列2 …) for inference to recognise by their values.
+        header = []
+        header_index = -1
+    else:
+        header = _merged_header(first, header_index)
     if len(header) > MAX_COLUMNS:
         header = _trimmed(header)
         if len(header) > MAX_COLUMNS:
@@ -239,7 +245,7 @@ def _assemble(
         rows=kept,
         encoding=encoding,
         sheet=sheet,
-        header_row=leading_blank + header_index + 1,
+        header_row=leading_blank + header_index + 1 if header else 0,
         total_rows=total,
         cells=cells,
     )
@@ -467,34 +473,59 @@ def number_text(value: float | int) -> str:
     return format(value, ".15g")
 
 
-def _find_header(rows: list[list[str]]) -> int:
-    """Returns the index of the header row.
+def _find_header(rows: list[list[str]]) -> int | None:
+    """Returns the index of the header row, or None when the file has none.
 
-    The header is the first of the first HEADER_SEARCH_ROWS rows in which at least two cells
-    are known header spellings; failing that the first with one; failing that the first row,
-    unless it looks like data (an ID or phone number in it), which means there is no header.
+    When a row of the first HEADER_SEARCH_ROWS looks like data (an ID or phone number in
+    it), the header is among the rows above it: of those with two cells or more (a title
+    fills one merged cell), the fullest, then the one with most known header spellings, then
+    the nearest to the data (a group row merged across columns sits above the real header).
+    Its spellings need not be known: the columns are recognised by their values. When the
+    data starts on the first row there is no header. Without a data-like row, the header is
+    the first row with two known spellings, else the first with one, else the first row.
     """
-    first_with_one = None
     for index, row in enumerate(rows[:HEADER_SEARCH_ROWS]):
         if any(_looks_like_data(cell) for cell in row):
-            # No header holds an ID or a phone number ("翠华小区…" may read as an address
-            # header): a row that does is data, and the file has no header above it.
-            if first_with_one is None:
-                break
-            continue
+            above = [i for i in range(index) if rows[i]]
+            if not above:
+                return None
+            wide = [i for i in above if _filled(rows[i]) >= 2] or above[-1:]
+            return max(wide, key=lambda i: (_filled(rows[i]), count_known_headers(rows[i]), i))
+    first_with_one = None
+    for index, row in enumerate(rows[:HEADER_SEARCH_ROWS]):
         known = count_known_headers(row)
         if known >= 2:
             return index
         if known == 1 and first_with_one is None:
             first_with_one = index
-    if first_with_one is not None:
-        return first_with_one
-    if any(_looks_like_data(cell) for cell in rows[0]):
-        raise UnreadableFile(
-            "no_header",
-            _("the first row is data, not a header: add column names (name, ID number, phone)"),
-        )
-    return 0
+    return first_with_one if first_with_one is not None else 0
+
+
+def _filled(row: list[str]) -> int:
+    return sum(1 for cell in row if cell)
+
+
+def _merged_header(rows: list[list[str]], index: int) -> list[str]:
+    """Returns the header row with its blank cells taken from the rows above it that have two
+    cells or more (a header cell merged over two rows keeps its text in the upper row; a
+    one-cell title is not a header)."""
+    header = list(rows[index])
+    groups = [row for row in rows[:index] if _filled(row) >= 2]
+    if not groups:
+        return header
+    width = max(len(header), *(len(row) for row in groups))
+    header.extend([""] * (width - len(header)))
+    for position, cell in enumerate(header):
+        if not cell:
+            header[position] = next(
+                (
+                    row[position]
+                    for row in reversed(groups)
+                    if position < len(row) and row[position]
+                ),
+                "",
+            )
+    return _trimmed(header)
 
 
 def _looks_like_data(cell: str) -> bool:
