@@ -224,7 +224,8 @@ def suggest_mapping(headers: list[str], remembered: dict[str, str] | None = None
 def validate_mapping(mapping: dict[str, str]) -> list[RowError]:
     """Returns the problems that stop an import with this mapping (empty when it can run).
 
-    The name column is required; a field may be mapped only once and must be one of FIELDS.
+    A name or an ID number column is required (a row with a valid ID number and no name
+    links to the person with that ID); a field may be mapped only once and must be one of FIELDS.
     A whole address next to compound/building/unit/room columns is fine (the columns win).
     """
     problems: list[RowError] = []
@@ -252,12 +253,12 @@ def validate_mapping(mapping: dict[str, str]) -> list[RowError]:
             )
         else:
             seen[field_name] = header
-    if "name" not in seen:
+    if "name" not in seen and "id_number" not in seen:
         problems.append(
             RowError(
                 "name",
                 "name_column_missing",
-                _("no column is mapped to the name: the name is required"),
+                _("no column is mapped to the name or the ID number: one of them is required"),
             )
         )
     return problems
