@@ -26,10 +26,12 @@ from linli.core.errors import both_languages
 from linli.core.permissions import require
 from linli.core.roles import REGISTRY_STEWARDS
 from linli.registry import exports
-from linli.registry.importing.mapping import suggest_mapping, validate_mapping
+from linli.registry.importing.inference import infer_columns, mapping_of
+from linli.registry.importing.mapping import validate_mapping
 from linli.registry.importing.pipeline import (
     SAMPLE_ROWS,
     ImportRefused,
+    compound_names,
     discard_file,
     store_sample,
 )
@@ -80,7 +82,8 @@ def stage_upload(
     context: AuditContext | None = None,
     table: Table | None = None,
 ) -> ImportBatch:
-    """Stores an uploaded file and proposes a column mapping. Nothing enters the registry.
+    """Stores an uploaded file and proposes a column mapping (remembered for the source, else
+    inferred from the headers and the sample's values). Nothing enters the registry.
 
     The file is read once, streaming, to count its rows and keep its first SAMPLE_ROWS rows
     for the preview; only the background run reads it whole. `table` is `data` already read,
@@ -121,7 +124,14 @@ def stage_upload(
         stored_file=stored,
         encoding=table.encoding,
         headers=table.headers,
-        mapping=suggest_mapping(table.headers, source.column_mapping or None),
+        mapping=mapping_of(
+            infer_columns(
+                table.headers,
+                table.rows[:SAMPLE_ROWS],
+                source.column_mapping or None,
+                known_compounds=compound_names(area),
+            )
+        ),
         total_rows=table.total_rows,
         created_by=user_of(by),
     )
