@@ -476,8 +476,8 @@ def number_text(value: float | int) -> str:
 def _find_header(rows: list[list[str]]) -> int | None:
     """Returns the index of the header row, or None when the file has none.
 
-    When a row of the first HEADER_SEARCH_ROWS looks like data (an ID or phone number in
-    it), the header is among the rows above it: of those with two cells or more (a title
+    When a row of the first HEADER_SEARCH_ROWS looks like data (an ID or phone number, a
+    date or a dwelling in it: _data_row), the header is among the rows above it: of those with two cells or more (a title
     fills one merged cell), the fullest, then the one with most known header spellings, then
     the nearest to the data (a group row merged across columns sits above the real header).
     Its spellings need not be known: the columns are recognised by their values. When the
@@ -485,7 +485,7 @@ def _find_header(rows: list[list[str]]) -> int | None:
     the first row with two known spellings, else the first with one, else the first row.
     """
     for index, row in enumerate(rows[:HEADER_SEARCH_ROWS]):
-        if any(_looks_like_data(cell) for cell in row):
+        if _data_row(row):
             above = [i for i in range(index) if rows[i]]
             if not above:
                 return None
@@ -528,9 +528,26 @@ def _merged_header(rows: list[list[str]], index: int) -> list[str]:
     return _trimmed(header)
 
 
+# What no header cell holds: a full date, a dwelling (3号楼, 2单元, 501室, 3-2-501).
+_DATA_PATTERN = re.compile(
+    r"\d{4}[-/.年]\d{1,2}[-/.月]\d{1,2}|\d+\s*(?:号楼|栋|幢|单元|室)|^\d+-\d+-\d+$"
+)
+
+
 def _looks_like_data(cell: str) -> bool:
+    """Returns whether a cell holds an ID number or a phone, which no header does."""
     digits = cell.replace(" ", "").replace("-", "")
     return len(digits) >= 7 and digits[:-1].isdigit()
+
+
+def _data_row(row: list[str]) -> bool:
+    """Returns whether a row is data: an ID number or a phone in it, or, in a row of two
+    cells or more (a title, "2022年11月5日检测名单", fills one), a date or a dwelling."""
+    if any(_looks_like_data(cell) for cell in row):
+        return True
+    return _filled(row) >= 2 and any(
+        _DATA_PATTERN.search(cell) for cell in row if any(c.isdigit() for c in cell)
+    )
 
 
 MAX_COLUMNS = 200
