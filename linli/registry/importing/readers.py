@@ -477,9 +477,10 @@ def _find_header(rows: list[list[str]]) -> int | None:
     """Returns the index of the header row, or None when the file has none.
 
     When a row of the first HEADER_SEARCH_ROWS looks like data (an ID or phone number, a
-    date or a dwelling in it: _data_row), the header is among the rows above it: of those with two cells or more (a title
-    fills one merged cell), the fullest, then the one with most known header spellings, then
-    the nearest to the data (a group row merged across columns sits above the real header).
+    date or a dwelling in it: _data_row), the header is among the rows above it: of those
+    with two cells or more (a title fills one merged cell), the fullest, then the one with
+    most known header spellings, then the nearest to the data (a group row merged across
+    columns sits above the real header).
     Its spellings need not be known: the columns are recognised by their values. When the
     data starts on the first row there is no header. Without a data-like row, the header is
     the first row with two known spellings, else the first with one, else the first row.
