@@ -87,7 +87,8 @@ _DIGIT = re.compile(r"\d")
 _TIME = re.compile(r"\d{1,2}:\d{2}")
 _ID_LIKE = re.compile(r"\d{17}[\dXx]|\d{15}|\d(?:\.\d+)?[Ee]\+?17|\d{15}000")
 _HOUSEHOLD = re.compile(r"[A-Za-z0-9\-]{4,24}")
-_DWELLING_WORDS = re.compile(r"\d+\s*[号栋幢座]|[一二三四五六七八九十\d]+单元|\d+\s*室|\d+-\d+-\d+")
+_DWELLING_WORDS = re.compile(r"\d+\s*[号栋幢座]|[一二三四五六七八九十\d]+单元|\d+\s*室|\d{3,4}$")
+_DASHED = re.compile(r"\d+-\d+-\d+")
 _COMPOUND_END = (
     "小区", "花园", "家园", "苑", "园", "庭", "府", "城", "村", "公寓", "大厦", "广场", "里",
     "坊", "公馆", "名邸", "新村", "佳苑", "社区", "院",
@@ -232,7 +233,9 @@ def _address_like(value: str, known: frozenset[str]) -> bool:
     parts = parse_address(value)
     if parts.building and (parts.room or parts.unit):
         return True
-    if _DWELLING_WORDS.search(value) and not value.strip().isdigit():
+    # A dwelling names two parts at least ("3号楼501", "2单元501室"); "3号楼" alone is a
+    # building column.
+    if len(_DWELLING_WORDS.findall(value)) >= 2 or _DASHED.search(value):
         return True
     return any(name and name in value for name in known) and len(value) > 4
 

@@ -490,8 +490,8 @@ def _find_header(rows: list[list[str]]) -> int | None:
             above = [i for i in range(index) if rows[i]]
             if not above:
                 return None
-            wide = [i for i in above if _filled(rows[i]) >= 2] or above[-1:]
-            return max(wide, key=lambda i: (_filled(rows[i]), count_known_headers(rows[i]), i))
+            wide = [i for i in above if _filled(rows[i]) >= 2] or above
+            return wide[-1]
     first_with_one = None
     for index, row in enumerate(rows[:HEADER_SEARCH_ROWS]):
         known = count_known_headers(row)
