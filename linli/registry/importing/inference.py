@@ -16,7 +16,7 @@ Each column comes back with the field chosen and the reason, for the import prev
 
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -246,7 +246,7 @@ def _profile(values: Sequence[str], known: frozenset[str]) -> list[_Evidence]:
     distinct = set(values)
     found: list[_Evidence] = []
 
-    def count(test) -> int:
+    def count(test: Callable[[str], object]) -> int:
         memo = {value: test(value) for value in distinct}
         return sum(1 for value in values if memo[value])
 

@@ -18,12 +18,16 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext_lazy as _
 
 from linli.core.errors import both_languages
+
+if TYPE_CHECKING:
+    from linli.registry.importing.inference import ColumnGuess
 
 FRESH_FLAG = "LINLI_LINK_FRESH_DATABASE"
 KIND_HINTS = [
@@ -154,7 +158,7 @@ def parse_overrides(
     return overrides
 
 
-def unusable_files(guesses_of: dict[str, list]) -> list[str]:
+def unusable_files(guesses_of: "dict[str, list[ColumnGuess]]") -> list[str]:
     """Returns a message for each file with no name and no ID number column: its columns, and
     the flag that maps one."""
     problems = []
