@@ -82,7 +82,8 @@ def naive_rows(files: list[Path]) -> list[dict]:
     }
     rows = []
     for path in files:
-        table = read_table(path.read_bytes(), path.name)
+        # The cell limit given: Django's settings are not configured in this process yet.
+        table = read_table(path.read_bytes(), path.name, cell_limit=10**9)
         columns = {
             field: next(
                 (i for i, h in enumerate(table.headers) if any(w in h for w in words)), None
