@@ -377,7 +377,8 @@ def infer_columns(
         vote = content_vote(_sample(rows, position), known)
         if matched is not None and vote is not None and vote.field == matched[0]:
             candidates.append(
-                ((0, -vote.share, matched[1]), position, vote.field, Reason("both", _BOTH))
+                # The better spelling first: 姓名 over 户主姓名 when both hold names.
+                ((0, matched[1], -vote.share), position, vote.field, Reason("both", _BOTH))
             )
         elif vote is not None and (matched is None or not _header_refines(matched[0], vote.field)):
             hits = dict(vote.extra).get("valid", vote.hits)

@@ -197,3 +197,11 @@ def test_linking_quality_with_messy_headers_matches_clean_headers(tmp_path, monk
     assert clean_precision >= 0.99 and clean_recall >= 0.95, scores
     assert abs(precision - clean_precision) <= 0.002, scores
     assert abs(recall - clean_recall) <= 0.002, scores
+
+
+def test_the_better_spelling_wins_between_two_columns_of_names():
+    """A file listing each resident's head of household beside the resident: both columns
+    hold names, and 姓名 (the resident) wins over 户主姓名 whatever the shares."""
+    headers = ["户主姓名", "姓名"]
+    rows = [["张三", "张三"], ["张三", "李四"], ["王五", "王五"], ["王五", "x1"]]
+    assert [g.field for g in infer_columns(headers, rows)] == ["", "name"]
