@@ -205,3 +205,33 @@ def test_the_better_spelling_wins_between_two_columns_of_names():
     headers = ["户主姓名", "姓名"]
     rows = [["张三", "张三"], ["张三", "李四"], ["王五", "王五"], ["王五", "x1"]]
     assert [g.field for g in infer_columns(headers, rows)] == ["", "name"]
+
+
+def test_compounds_known_in_the_area_tree_are_recognised_without_a_suffix():
+    """Nicknames with no 小区/花园 ending are compound names when the area tree knows them."""
+    headers = ["lp", "xm"]
+    rows = [["翠华", "张三"], ["紫薇", "李四"], ["翠华", "王五"], ["紫薇", "赵六"]]
+    assert [g.field for g in infer_columns(headers, rows)] == ["", "name"]
+    known = ["翠华小区", "翠华", "紫薇花园", "紫薇"]
+    guesses = infer_columns(headers, rows, known_compounds=known)
+    assert [g.field for g in guesses] == ["compound", "name"]
+    assert guesses[0].reason.code == "content"
+
+
+@pytest.mark.django_db
+def test_compound_names_are_the_community_s_compounds_and_their_aliases():
+    """An import into a grid or its community sees the community's compounds, aliases too."""
+    from linli.areas.models import AreaLevel
+    from linli.areas.services import create_area
+    from linli.registry.importing.pipeline import compound_names
+
+    city = create_area(parent=None, level=AreaLevel.CITY, name="西安")
+    district = create_area(parent=city, level=AreaLevel.DISTRICT, name="雁塔区")
+    street = create_area(parent=district, level=AreaLevel.STREET, name="小寨路街道")
+    community = create_area(parent=street, level=AreaLevel.COMMUNITY, name="翠华社区")
+    grid = create_area(parent=community, level=AreaLevel.GRID, name="一网格")
+    create_area(parent=grid, level=AreaLevel.COMPOUND, name="翠华小区", aliases=["翠华"])
+    other = create_area(parent=street, level=AreaLevel.COMMUNITY, name="别的社区")
+    create_area(parent=other, level=AreaLevel.COMPOUND, name="金泰家园")
+    assert sorted(compound_names(community)) == ["翠华", "翠华小区"]
+    assert sorted(compound_names(grid)) == ["翠华", "翠华小区"]
