@@ -196,8 +196,25 @@ def _date_format(value: str) -> str | None:
     return f"YYYY{separator}MM{separator}DD"
 
 
+def _digits(value: str) -> int:
+    return sum(char.isdigit() for char in value)
+
+
+def _id_like(value: str) -> bool:
+    # Cheap test first: parsing a cell that cannot be an ID number costs an exception.
+    if _digits(value) < 14:
+        return False
+    return is_valid_id_number(value) or bool(_ID_LIKE.fullmatch(value.replace(" ", "")))
+
+
+def _valid_id(value: str) -> bool:
+    return _digits(value) >= 15 and is_valid_id_number(value)
+
+
 def _phone_like(value: str) -> bool:
-    return isinstance(_parse_phone(value), str) and not is_valid_id_number(value)
+    if _digits(value) < 7:
+        return False
+    return isinstance(_parse_phone(value), str) and not _valid_id(value)
 
 
 def _relation_like(value: str) -> bool:
@@ -228,6 +245,8 @@ def _compound_like(value: str, known: frozenset[str]) -> bool:
 
 
 def _address_like(value: str, known: frozenset[str]) -> bool:
+    if not _DIGIT.search(value) and not any(char in value for char in "栋幢单元室号楼"):
+        return any(name and name in value for name in known) and len(value) > 4
     if _TIME.search(value) or _date_format(value):
         return False  # "2022-11-10" reads as building 2022, unit 11, room 10
     parts = parse_address(value)
@@ -255,8 +274,8 @@ def _profile(values: Sequence[str], known: frozenset[str]) -> list[_Evidence]:
             message = _CONTENT_MESSAGES[field]
             found.append(_Evidence(field, hits, total, message, tuple(extra.items())))
 
-    valid_ids = count(is_valid_id_number)
-    id_like = count(lambda v: is_valid_id_number(v) or _ID_LIKE.fullmatch(v.replace(" ", "")))
+    valid_ids = count(_valid_id)
+    id_like = count(_id_like)
     # An ID column with Excel damage or typos still holds ID numbers; the reason counts only
     # the valid ones.
     if valid_ids:
@@ -302,7 +321,7 @@ def _profile(values: Sequence[str], known: frozenset[str]) -> list[_Evidence]:
                 lambda v: (
                     bool(_HOUSEHOLD.fullmatch(v))
                     and sum(c.isdigit() for c in v) >= 4
-                    and not is_valid_id_number(v)
+                    and not _valid_id(v)
                     and not _phone_like(v)
                 )
             ),

@@ -81,13 +81,15 @@ def stage_upload(
     by: Actor,
     context: AuditContext | None = None,
     table: Table | None = None,
+    mapping: dict[str, str] | None = None,
 ) -> ImportBatch:
     """Stores an uploaded file and proposes a column mapping (remembered for the source, else
     inferred from the headers and the sample's values). Nothing enters the registry.
 
     The file is read once, streaming, to count its rows and keep its first SAMPLE_ROWS rows
     for the preview; only the background run reads it whole. `table` is `data` already read,
-    when the caller has it. Returns the batch. Raises PermissionDenied, or ImportRefused
+    when the caller has it, and `mapping` the mapping to propose when the caller has worked it
+    out (`linli link`). Returns the batch. Raises PermissionDenied, or ImportRefused
     (in both languages) when the file cannot be read or is past a limit.
     """
     _require_importer(by, area)
@@ -124,7 +126,8 @@ def stage_upload(
         stored_file=stored,
         encoding=table.encoding,
         headers=table.headers,
-        mapping=mapping_of(
+        mapping=mapping
+        or mapping_of(
             infer_columns(
                 table.headers,
                 table.rows[:SAMPLE_ROWS],

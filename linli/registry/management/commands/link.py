@@ -301,9 +301,10 @@ class Command(BaseCommand):
                 data=contents[position],
                 by=user,
                 table=tables[position],
+                mapping=mappings[position],
             )
-            batch.status, batch.mapping = BatchStatus.QUEUED, mappings[position]
-            batch.save(update_fields=["status", "mapping"])
+            batch.status = BatchStatus.QUEUED
+            batch.save(update_fields=["status"])
             batch = run_batch(batch, progress=self._progress(path.name), table=tables[position])
             self.stderr.write("")
             if batch.status == BatchStatus.FAILED:
