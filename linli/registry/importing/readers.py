@@ -55,7 +55,8 @@ _MAX_PRECISE_DIGITS = 15  # Excel keeps (and shows) at most 15 significant digit
 class UnreadableFile(BilingualError):
     """Raised with a code and a gettext message (core.errors.BilingualError).
 
-    Codes: empty, no_header, unknown_format, corrupt_workbook, encoding, too_many_rows.
+    Codes: empty, unknown_format, corrupt_workbook, encoding, too_many_rows, too_many_columns,
+    too_many_cells, too_large.
     """
 
 
@@ -102,10 +103,14 @@ def read_table(
     (which reads GBK and GB2312 too), and their delimiter is sniffed among , ; tab |.
     XLSX/XLSM/XLS/XLSB/ODS are read from their first visible non-empty sheet.
 
+    The header is found above the first data rows (a title above it is skipped, a header
+    merged over two rows read as one: _find_header, _merged_header); a file whose first row
+    is data has no header, and its columns are named 列1, 列2 … for inference to recognise.
+
     Raises UnreadableFile for an empty file, an unknown extension, a corrupt workbook, text in
-    no known encoding, a file whose first row is data rather than a header, more than
-    max_rows data rows, more than MAX_COLUMNS columns, more data cells than `cell_limit`
-    (default: the LINLI_IMPORT_MAX_CELLS setting), or a workbook that unpacks to too much.
+    no known encoding, more than max_rows data rows, more than MAX_COLUMNS columns, more data
+    cells than `cell_limit` (default: the LINLI_IMPORT_MAX_CELLS setting), or a workbook that
+    unpacks to too much.
     """
     cell_limit = max_cells() if cell_limit is None else cell_limit
     extension = PurePath(filename).suffix.lower()
