@@ -3,6 +3,8 @@
 Every department names its columns differently (姓名 / 受检者姓名 / 业主姓名 …). SYNONYMS lists
 the spellings seen in real files, best first; `suggest_mapping` proposes a mapping the data
 steward then corrects, and a mapping remembered for the same source wins next time.
+An upload's mapping comes from inference.py, where these headers are one vote and the
+columns' values the other.
 """
 
 import re
