@@ -16,6 +16,8 @@ urlpatterns = [
     # The short form of a resident's H5 link, so the SMS carrying it fits one segment.
     path("h/<str:token>", h5_page, name="h5_short"),
     path("voice/", include("linli.voice.urls")),
+    path("work-orders/", include("linli.workorders.urls")),
+    path("passes/", include("linli.passes.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("api/", api.urls),
