@@ -371,3 +371,26 @@ def test_refused_rows_download_in_both_languages_and_a_stale_preview_is_shown_ag
     response = client.post("/areas/import/confirm/")
     assert response.status_code == 409  # the tree changed: the new preview, nothing written
     assert Area.objects.filter(name="第四网格").count() == 1
+
+
+@pytest.mark.django_db
+def test_move_area_keeps_work_orders_attached(world):
+    from linli.workorders.models import WorkOrder
+    from linli.workorders.services import orders
+
+    order = orders.raise_work_order(
+        kind="general",
+        area=world.a.grid,
+        by=world.lead_a,
+        person=world.resident_a,
+        priority="p0",
+        text="需要送药",
+    )
+    new_street = services.create_area(
+        parent=world.district, level=AreaLevel.STREET, name="电子城街道", code="610113002000"
+    )
+    services.move_area(area=world.a.community, parent=new_street, by=None)
+    grid = Area.objects.get(pk=world.a.grid.pk)
+    assert WorkOrder.objects.get(pk=order.pk).area_path == grid.path
+    world.lead_a.__dict__.pop("jurisdiction_paths", None)
+    assert WorkOrder.objects.visible_to(world.lead_a).filter(pk=order.pk).exists()
