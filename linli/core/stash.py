@@ -6,18 +6,24 @@ random name) and the session remembers which one is whose. Nothing else can name
 """
 
 import secrets
+from datetime import timedelta
 from pathlib import PurePath
 
 from django.contrib.sessions.backends.base import SessionBase
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
+from django.utils import timezone
 
 _FOLDER = "stash"
+# A preview nobody confirmed leaves its file behind; the next upload sweeps those older than
+# this (a file of residents' homes must not linger on the server).
+KEEP_FOR = timedelta(hours=12)
 
 
 def keep(session: SessionBase, purpose: str, *, data: bytes, file_name: str) -> None:
     """Stores the file for this session and purpose (replacing the previous one)."""
     drop(session, purpose)
+    _sweep()
     suffix = PurePath(file_name).suffix.lower()[:8]
     stored = default_storage.save(f"{_FOLDER}/{secrets.token_hex(16)}{suffix}", ContentFile(data))
     session[f"stash:{purpose}"] = {"stored": stored, "name": file_name}
@@ -37,3 +43,14 @@ def drop(session: SessionBase, purpose: str) -> None:
     entry = session.pop(f"stash:{purpose}", None)
     if entry and default_storage.exists(entry["stored"]):
         default_storage.delete(entry["stored"])
+
+
+def _sweep() -> None:
+    """Deletes kept files older than KEEP_FOR, whoever's they were."""
+    if not default_storage.exists(_FOLDER):
+        return
+    cutoff = timezone.now() - KEEP_FOR
+    for name in default_storage.listdir(_FOLDER)[1]:
+        path = f"{_FOLDER}/{name}"
+        if default_storage.get_modified_time(path) < cutoff:
+            default_storage.delete(path)
