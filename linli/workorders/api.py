@@ -39,7 +39,10 @@ PAGE_OUT_OF_RANGE = _("Page out of range")
 
 class WorkOrderIn(Schema):
     source: str = Field(
-        min_length=1, max_length=40, description="the raising system, e.g. 12345", examples=["12345"]
+        min_length=1,
+        max_length=40,
+        description="the raising system, e.g. 12345",
+        examples=["12345"],
     )
     external_reference: str = Field(
         min_length=1, max_length=100, description="the order's number in the raising system"

@@ -474,9 +474,7 @@ class StateEvent(models.Model):
     that records the transition (a rolled-back change sends nothing), posted after the commit
     and marked sent; a failed post is retried by the next sweep, with the same reference."""
 
-    transition = models.ForeignKey(
-        WorkOrderTransition, on_delete=models.CASCADE, related_name="+"
-    )
+    transition = models.ForeignKey(WorkOrderTransition, on_delete=models.CASCADE, related_name="+")
     subscriber = models.CharField(max_length=40)
     status = models.CharField(
         max_length=8, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING

@@ -11,8 +11,8 @@ and to the assignee, who needs them to do the work.
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Case, DateTimeField, Exists, F, OuterRef, Q, QuerySet, When
 from django.core.exceptions import PermissionDenied
+from django.db.models import Case, DateTimeField, Exists, F, OuterRef, Q, QuerySet, When
 from django.http import Http404
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy

@@ -58,8 +58,8 @@ from linli.workorders.models import (
     WorkOrderAction,
 )
 from linli.workorders.notify import Outgoing, Recipient, get_channel, registered_channels
-from linli.workorders.services.state_events import deliver_state_events
 from linli.workorders.services.service_levels import ancestor_paths
+from linli.workorders.services.state_events import deliver_state_events
 
 BATCH = 1000
 DELIVERY_BATCH = 500

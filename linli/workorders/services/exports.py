@@ -9,8 +9,7 @@ from linli.audit.models import AuditAction
 from linli.audit.services import record_event
 from linli.core import clock
 from linli.core.actors import Actor, AuditContext
-from linli.workorders import exports
-from linli.workorders import selectors
+from linli.workorders import exports, selectors
 
 CHUNK = 2000
 
