@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import EmptyPage
 from django.db import IntegrityError
 from django.http import Http404, HttpRequest
@@ -35,6 +35,7 @@ router = Router(tags=["work orders"])
 AREA_NOT_YOURS = _("No such area in your jurisdiction")
 INVALID_ORDER = _("The work order was not stored")
 PAGE_OUT_OF_RANGE = _("Page out of range")
+NOT_FOR_ROLE = _("Your role may not do this.")
 
 
 class WorkOrderIn(Schema):
@@ -110,6 +111,12 @@ class ErrorOut(Schema):
     detail: Any
 
 
+def _require_access(request: HttpRequest) -> None:
+    # The roles the work-order pages let in (tests/security/test_api_role_policy.py).
+    if not selectors.may_use_work_orders(request.user):
+        raise PermissionDenied(NOT_FOR_ROLE)
+
+
 def _out(row: selectors.OrderRow) -> dict:
     data = asdict(row)
     data.pop("person", None)
@@ -145,6 +152,7 @@ def raise_work_order(request: HttpRequest, payload: WorkOrderIn):
     passed (nothing stored); 403 for a role that may not raise orders, or a reference
     already used outside the caller's jurisdiction."""
     user = request.user
+    _require_access(request)
     require(user, roles=RAISERS)
     source = payload.source.strip()
     reference = payload.external_reference.strip()
@@ -190,7 +198,7 @@ def raise_work_order(request: HttpRequest, payload: WorkOrderIn):
 def list_work_orders(request: HttpRequest, filters: Query[WorkOrderQuery]):
     """The orders the caller may see, nearest deadline first, 50 a page, optionally in one
     state; masked for the caller's role."""
-    require(request.user, roles=RAISERS)
+    _require_access(request)
     orders = selectors.orders_for(request.user, state=filters.state or "")
     size = settings.LINLI_PAGE_SIZE
     paginator = CappedPaginator(orders, size)
@@ -219,5 +227,5 @@ def list_work_orders(request: HttpRequest, filters: Query[WorkOrderQuery]):
 def get_work_order(request: HttpRequest, order_id: int):
     """One order the caller may see, masked for their role; 404 otherwise (also for an
     order of another area: its existence is not revealed)."""
-    require(request.user, roles=RAISERS)
+    _require_access(request)
     return _present(request, selectors.order_for(request.user, order_id))
