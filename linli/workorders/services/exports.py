@@ -1,6 +1,7 @@
 """The Excel export of a work-order list: the workbook is built by linli.workorders.exports
 from the orders the user may see, masked by role; writing it is recorded in the audit log."""
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import IO
@@ -34,7 +35,7 @@ def export_work_orders(
     at = now or clock.now()
     orders = selectors.orders_for(by, state=state)
 
-    def rows():
+    def rows() -> Iterator[selectors.OrderRow]:
         # Masked a chunk at a time, so memory stays flat.
         chunk = []
         for order in orders.iterator(chunk_size=CHUNK):

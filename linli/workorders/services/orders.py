@@ -27,7 +27,7 @@ from linli.areas.models import Area
 from linli.audit.services import record_event
 from linli.core import clock
 from linli.core.actors import Actor, AuditContext
-from linli.core.errors import BilingualError
+from linli.core.errors import BilingualError, Message
 from linli.core.permissions import require
 from linli.registry.models import Household, Person
 from linli.workorders.kinds import get_kind
@@ -236,10 +236,10 @@ def _columns(fields: list[str]) -> list[str]:
     return [f"{name}_id" if name in relations else name for name in fields]
 
 
-def _invalid(field: str, message, params: dict | None = None) -> ValidationError:
+def _invalid(field: str, message: Message, params: dict | None = None) -> ValidationError:
     # The lazy message and its params kept apart, so an API answer can say it in both
     # languages (linli.core.errors.error_in_both_languages) and a page in the reader's.
-    return ValidationError({field: ValidationError(message, params=params)})
+    return ValidationError({field: ValidationError(message, params=params)})  # type: ignore[arg-type]
 
 
 def _clean_text(value: str, limit: int, field: str) -> str:
