@@ -4,12 +4,13 @@ systems that subscribed (settings.LINLI_WORKORDER_WEBHOOKS; the 12345 hotline's 
     LINLI_WORKORDER_WEBHOOKS = {"12345": {"url": "https://…", "secret": "…", "sources": ["12345"]}}
 
 services.orders writes one StateEvent per subscriber in the transaction that records the
-transition (queue_state_events), so a change rolled back sends nothing, and asks for the
-events to be sent after the commit (deliver_state_events). A post refused or unreachable is
-retried by every escalation sweep (every 30 s) up to MAX_ATTEMPTS times, with the same
-reference (`work-order-event:<id>`) for the receiver to drop a repeat. Events go out oldest
-first, through the configured backend (LINLI_WORKORDER_WEBHOOK_BACKEND, the HTTP backend in
-the JSON style: HMAC-SHA256 in X-Linli-Signature).
+transition (queue_state_events), so a change rolled back sends nothing, and after the commit
+enqueues the task that sends them (tasks.deliver_state_events_task → deliver_state_events).
+A post refused or unreachable is retried by every escalation sweep (every 30 s) up to
+MAX_ATTEMPTS times, with the same reference (`work-order-event:<id>`) for the receiver to
+drop a repeat. Events go out oldest first, through the configured backend
+(LINLI_WORKORDER_WEBHOOK_BACKEND, the HTTP backend in the JSON style: HMAC-SHA256 in
+X-Linli-Signature).
 
 What a receiver is told is only what any system of the hotline may know about its own
 orders: ids, states, channel, times, kind and priority, the area's id and code, its own
@@ -63,9 +64,18 @@ def queue_state_events(*, transition: WorkOrderTransition, order: WorkOrder) -> 
     StateEvent.objects.bulk_create(
         StateEvent(transition=transition, subscriber=name) for name in names
     )
-    # robust: a receiver's failure must not fail the change that was already committed.
-    transaction.on_commit(deliver_state_events, robust=True)
+    # Posted by the task worker (a receiver that is slow or down must not slow the click);
+    # robust: a failure to enqueue must not fail a change already committed (the sweep
+    # retries pending events anyway).
+    transaction.on_commit(_enqueue_delivery, robust=True)
     return len(names)
+
+
+def _enqueue_delivery() -> None:
+    # Imported here: the tasks module imports this one.
+    from linli.workorders.tasks import deliver_state_events_task
+
+    deliver_state_events_task.enqueue()
 
 
 def _label(state: str) -> str:
