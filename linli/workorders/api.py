@@ -82,6 +82,9 @@ class WorkOrderOut(Schema):
     acknowledged: bool
     raised_via: str
     created_at: datetime
+    merged_into: int | None = Field(
+        description="a duplicate of an open order of the same household: that order's id"
+    )
 
 
 class WorkOrderPageOut(Schema):
@@ -186,7 +189,11 @@ def raise_work_order(request: HttpRequest, payload: WorkOrderIn):
         if existing is None:
             raise
         return Status(200, _present(request, existing))
-    return Status(201, _present(request, selectors.order_for(user, order.pk)))
+    # The order holding the reference: a duplicate was stored merged into an open order of
+    # the same household (raise_work_order returned that one), and a repeat must answer
+    # with the same order as this first raise.
+    stored = selectors.order_by_reference(user, source=source, reference=reference)
+    return Status(201, _present(request, stored or selectors.order_for(user, order.pk)))
 
 
 @router.get(

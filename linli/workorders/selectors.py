@@ -174,6 +174,7 @@ class OrderRow:
     area_id: int | None = None
     external_source: str = ""
     external_reference: str = ""
+    merged_into: int | None = None
 
     @property
     def urgent(self) -> bool:
@@ -231,6 +232,7 @@ def present_orders(user: Actor, orders: list[WorkOrder] | QuerySet[WorkOrder]) -
                 area_id=order.area_id,
                 external_source=order.external_source,
                 external_reference=order.external_reference,
+                merged_into=order.merged_into_id,
             )
         )
     return rows
