@@ -90,6 +90,7 @@ INSTALLED_APPS = [
     "linli.workorders",
     "linli.screening",
     "linli.voice",
+    "linli.passes",
     "linli.reports",
     "linli.demo",
 ]

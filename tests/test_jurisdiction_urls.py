@@ -60,6 +60,7 @@ def world_b(world):
     )
     _add_screening_b(world)
     _add_work_order_b(world)
+    _add_passes_b(world)
     return world
 
 
@@ -81,6 +82,17 @@ def _add_work_order_b(world) -> None:
         text="大雁塔社区 需要透析",
     )
     escalation_services.sweep_escalations(now=timezone.now() + timedelta(minutes=6))
+
+
+def _add_passes_b(world) -> None:
+    """A household pass policy of community B and 王五's pass."""
+    from linli.passes.services import issuing
+    from linli.passes.tests.builders import household_policy
+
+    world.pass_policy_b = household_policy(world, area=world.b.community, by=world.lead_b)
+    world.pass_b = issuing.issue_pass(
+        policy=world.pass_policy_b, holder=world.resident_b, by=world.lead_b
+    )
 
 
 def _add_screening_b(world) -> None:
@@ -128,6 +140,8 @@ def kwarg_values(world) -> dict[str, str]:
         "task_id": str(world.task_b.pk),
         "order_id": str(world.work_order_b.pk),
         "verb": "accept",
+        "policy_id": str(world.pass_policy_b.pk),
+        "pass_id": str(world.pass_b.pk),
         # An H5 link is its own credential (a resident opens it without logging in), so the
         # walk tries a forged one; tests/test_h5_links.py proves a genuine link of B shows
         # staff of A nothing but what its resident would see.

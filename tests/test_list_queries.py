@@ -237,6 +237,19 @@ def seed_call_jobs(world, n: int) -> dict:
     return {"campaign_id": campaign.pk}
 
 
+def seed_staff_imports(world, n: int) -> dict:
+    """n staff imports of community A (the staff page lists the latest 30, unpaginated)."""
+    from linli.accounts.models import StaffImportBatch
+
+    StaffImportBatch.objects.bulk_create(
+        StaffImportBatch(
+            file_name=f"人员{i}.xlsx", area_path=world.a.community.path, created_count=i
+        )
+        for i in range(n)
+    )
+    return {}
+
+
 def _work_orders(world, n: int, **dispatch) -> list:
     """n work orders about n new residents of grid A, dispatched as given (none: new)."""
     made = []
@@ -273,6 +286,15 @@ def seed_notifications(world, n: int) -> dict:
     """n orders in grid A's queue, each notified to grid A's worker by the bell."""
     _work_orders(world, n)
     escalation_services.sweep_escalations(now=timezone.now())
+
+
+def seed_passes(world, n: int) -> dict:
+    """n households of community A, each issued a pass of one household policy."""
+    from linli.passes.services import issuing
+    from linli.passes.tests.builders import household_policy
+
+    residents(world, n)
+    issuing.issue_to_area(policy=household_policy(world), by=world.lead_a)
     return {}
 
 
@@ -288,6 +310,7 @@ LIST_PAGES: dict[str, ListPage] = {
     "registry:areas": ListPage("many_grids", seed_root_areas),
     "registry:area": ListPage("lead_a", seed_child_areas),
     "registry:imports": ListPage("steward_a", seed_import_batches),
+    "accounts:staff": ListPage("steward_a", seed_staff_imports),
     "registry:reviews": ListPage("steward_a", seed_reviews),
     "api:list_people": ListPage("lead_a", seed_residents),
     "api:list_households": ListPage("lead_a", seed_residents),
@@ -306,6 +329,7 @@ LIST_PAGES: dict[str, ListPage] = {
     # The lead's own list is empty; what was escalated to them shows on top of it.
     "workorders:queue": ListPage("lead_a", seed_queue_work_orders),
     "workorders:notifications": ListPage("grid_a", seed_notifications),
+    "passes:passes": ListPage("lead_a", seed_passes),
 }
 
 # Paginated routes that are not list pages of their own, each with the reason.
@@ -389,6 +413,11 @@ def walk_values(world) -> dict[str, str]:
         kind="door_visit",
         risk_level="high",
     )
+    from linli.passes.services import issuing
+    from linli.passes.tests.builders import household_policy
+
+    pass_policy = household_policy(world)
+    a_pass = issuing.issue_pass(policy=pass_policy, holder=world.resident_a, by=world.lead_a)
     duplicate = residents(world, FEW)[0]
     merge = PersonMerge.objects.create(
         survivor=world.resident_a, merged=duplicate, area_path=duplicate.area_path
@@ -405,6 +434,8 @@ def walk_values(world) -> dict[str, str]:
         "task_id": str(task.pk),
         "order_id": str(_work_orders(world, FEW, assignee=world.grid_a)[0].pk),
         "verb": "accept",
+        "policy_id": str(pass_policy.pk),
+        "pass_id": str(a_pass.pk),
         "token": "not-a-link",
     }
 

@@ -109,7 +109,12 @@ def mapping_form(headers: list[str], mapping: dict[str, str], data=None) -> form
     choices = [(key, label) for key, label in FIELD_LABELS.items() if key in COLUMN_FIELDS]
     fields = {
         f"col{i}": forms.ChoiceField(
-            label=header, choices=choices, required=False, initial=mapping.get(header, "")
+            label=header,
+            choices=choices,
+            required=False,
+            initial=mapping.get(header, ""),
+            # The reason Linli gives for the column is shown under it (import_detail.html).
+            widget=forms.Select(attrs={"aria-describedby": f"reason-col{i}"}),
         )
         for i, header in enumerate(headers)
     }

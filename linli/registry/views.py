@@ -320,12 +320,15 @@ def import_detail(request: HttpRequest, batch_id: int) -> HttpResponse:
         else:
             return redirect("registry:import", batch_id=batch.pk)
     mapped = set(mapping.values())
+    preview = pipeline.preview_batch(
+        batch, mapping=mapping, placements=placements, viewer=request.user
+    )
     context = {
         "batch": batch,
         "form": form,
-        "preview": pipeline.preview_batch(
-            batch, mapping=mapping, placements=placements, viewer=request.user
-        ),
+        "preview": preview,
+        # Each column's select with what Linli read in it and why.
+        "columns": list(zip(form, preview.columns, strict=False)),
         # Only the fields some column is mapped to: the preview must fit a laptop's width.
         "field_labels": {k: v for k, v in FIELD_LABELS.items() if k and k in mapped},
     }

@@ -27,10 +27,12 @@ from linli.core.permissions import require
 from linli.core.roles import REGISTRY_STEWARDS
 from linli.registry import exports
 from linli.registry.importing import placement
-from linli.registry.importing.mapping import suggest_mapping, validate_mapping
+from linli.registry.importing.inference import infer_columns, mapping_of
+from linli.registry.importing.mapping import validate_mapping
 from linli.registry.importing.pipeline import (
     SAMPLE_ROWS,
     ImportRefused,
+    compound_names,
     discard_file,
     store_sample,
 )
@@ -80,12 +82,15 @@ def stage_upload(
     by: Actor,
     context: AuditContext | None = None,
     table: Table | None = None,
+    mapping: dict[str, str] | None = None,
 ) -> ImportBatch:
-    """Stores an uploaded file and proposes a column mapping. Nothing enters the registry.
+    """Stores an uploaded file and proposes a column mapping (remembered for the source, else
+    inferred from the headers and the sample's values). Nothing enters the registry.
 
     The file is read once, streaming, to count its rows and keep its first SAMPLE_ROWS rows
     for the preview; only the background run reads it whole. `table` is `data` already read,
-    when the caller has it. Returns the batch. Raises PermissionDenied, or ImportRefused
+    when the caller has it, and `mapping` the mapping to propose when the caller has worked it
+    out (`linli link`). Returns the batch. Raises PermissionDenied, or ImportRefused
     (in both languages) when the file cannot be read or is past a limit.
     """
     _require_importer(by, area)
@@ -122,7 +127,15 @@ def stage_upload(
         stored_file=stored,
         encoding=table.encoding,
         headers=table.headers,
-        mapping=suggest_mapping(table.headers, source.column_mapping or None),
+        mapping=mapping
+        or mapping_of(
+            infer_columns(
+                table.headers,
+                table.rows[:SAMPLE_ROWS],
+                source.column_mapping or None,
+                known_compounds=compound_names(area),
+            )
+        ),
         total_rows=table.total_rows,
         created_by=user_of(by),
     )

@@ -113,4 +113,5 @@ NOT_AUDITED = {
     "recover_expired": _DIALER_STEP + " (marked recovered in its detail)",
     "sweep_jobs": _DIALER_STEP,
     "release_jobs": _DIALER_STEP,
+    "upcoming_calls": "reads the calls due next, whose identity prompts are made ahead",
 }
