@@ -20,6 +20,7 @@ from ninja.security import django_auth
 from linli.core.errors import both_languages, error_in_both_languages
 from linli.registry.api import router as registry_router
 from linli.screening.api import router as screening_router
+from linli.workorders.api import router as workorders_router
 
 
 class ApiError(Schema):
@@ -174,3 +175,4 @@ def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
 
 api.add_router("/", registry_router)
 api.add_router("/", screening_router)
+api.add_router("/", workorders_router)

@@ -5,6 +5,7 @@ Every setting has a safe default for the embedded mode (SQLite under ./var, one 
 docs/deployment.md; the system checks in linli.core.checks refuse unsafe combinations.
 """
 
+import json
 import os
 import secrets
 from datetime import timedelta
@@ -261,6 +262,18 @@ LINLI_WEBHOOK_BACKEND = env_str(
 LINLI_WEBHOOK_URL = env_str("LINLI_WEBHOOK_URL")
 LINLI_WEBHOOK_SECRET = env_str("LINLI_WEBHOOK_SECRET")
 LINLI_WEBHOOK_STYLE = env_str("LINLI_WEBHOOK_STYLE", "wecom")
+
+# Work-order state-change webhooks for 12345 and other upper systems (docs/workorders.md,
+# "12345 integration"): a JSON object {name: {"url": ..., "secret": ..., "sources": [...]}}.
+# Every transition of an order is posted to each subscriber (only orders raised with one of
+# its `sources` when it lists any), signed with its secret, through the backend below.
+LINLI_WORKORDER_WEBHOOKS: dict[str, dict] = json.loads(env_str("LINLI_WORKORDER_WEBHOOKS", "{}"))
+LINLI_WORKORDER_WEBHOOK_BACKEND = env_str(
+    "LINLI_WORKORDER_WEBHOOK_BACKEND",
+    "linli.adapters.webhooks.locmem.LocmemBackend"
+    if LINLI_ENV == "test"
+    else "linli.adapters.webhooks.http.HttpBackend",
+)
 
 # Where residents' phones open the H5 links sent by SMS (an absolute URL, no trailing slash).
 # Empty (the embedded default): links follow the address the send was started on, so

@@ -314,6 +314,9 @@ LIST_PAGES: dict[str, ListPage] = {
     "registry:reviews": ListPage("steward_a", seed_reviews),
     "api:list_people": ListPage("lead_a", seed_residents),
     "api:list_households": ListPage("lead_a", seed_residents),
+    "api:workorders_list": ListPage("lead_a", seed_queue_work_orders),
+    # The same path as the list (POST raises): a GET of it is the list.
+    "api:workorders_raise": ListPage("lead_a", seed_queue_work_orders),
     "audit:events": ListPage("steward_a", seed_audit_events),
     "screening:campaigns": ListPage("lead_a", seed_campaigns),
     "screening:questionnaires": ListPage("lead_a", seed_questionnaires),

@@ -20,6 +20,9 @@ class WorkOrderKind:
     # A second open order of the same household, kind and category is merged into the first
     # when raised (two family members asking for the same insulin).
     merge_duplicates: bool = False
+    # The sub-classes an order of this kind may carry (a need's categories); a kind that
+    # lists none takes any (the general kind, the engine's tests).
+    categories: tuple[str, ...] = ()
 
 
 _KINDS: dict[str, WorkOrderKind] = {}

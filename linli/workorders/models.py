@@ -466,3 +466,29 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id}:{self.order_id}"
+
+
+class StateEvent(models.Model):
+    """One transition of an order going to one subscriber of the state-change webhooks
+    (settings.LINLI_WORKORDER_WEBHOOKS, the 12345 integration): written in the transaction
+    that records the transition (a rolled-back change sends nothing), posted after the commit
+    and marked sent; a failed post is retried by the next sweep, with the same reference."""
+
+    transition = models.ForeignKey(WorkOrderTransition, on_delete=models.CASCADE, related_name="+")
+    subscriber = models.CharField(max_length=40)
+    status = models.CharField(
+        max_length=8, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    error = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("work-order state event")
+        verbose_name_plural = _("work-order state events")
+        indexes = [
+            models.Index(fields=["id"], condition=Q(status="pending"), name="stateevent_pending")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.transition_id}:{self.subscriber}"

@@ -11,9 +11,11 @@ and to the assignee, who needs them to do the work.
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.core.exceptions import PermissionDenied
 from django.db.models import Case, DateTimeField, Exists, F, OuterRef, Q, QuerySet, When
 from django.http import Http404
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from linli.accounts.models import User
 from linli.core import clock
@@ -99,6 +101,32 @@ def escalated_to(user: Actor) -> QuerySet[WorkOrder]:
     )
 
 
+def orders_for(user: Actor, *, state: str = "") -> QuerySet[WorkOrder]:
+    """Returns every order the user may see (the API's list, the export), in any state or
+    in `state`, nearest deadline first."""
+    orders = _visible(user)
+    if state:
+        orders = orders.filter(state=state)
+    return _listed(orders)
+
+
+REFERENCE_TAKEN = gettext_lazy(
+    "This external reference is already used by a work order outside your jurisdiction."
+)
+
+
+def order_by_reference(user: Actor, *, source: str, reference: str) -> WorkOrder | None:
+    """Returns the order raised with this external reference, if any (a raise repeated by
+    the upper system). Raises PermissionDenied when one exists that the user may not see:
+    it is not returned, and no second order may take its reference."""
+    found = WorkOrder.objects.filter(external_source=source, external_reference=reference).first()
+    if found is None:
+        return None
+    if not _visible(user).filter(pk=found.pk).exists():
+        raise PermissionDenied(REFERENCE_TAKEN)
+    return order_for(user, found.pk)
+
+
 def order_for(user: Actor, order_id: int) -> WorkOrder:
     """Returns an order the user may see. Raises Http404 otherwise (also for an order of
     another area: its existence is not revealed)."""
@@ -141,6 +169,12 @@ class OrderRow:
     acknowledged: bool
     raised_via: str
     created_at: datetime
+    kind_code: str = ""
+    category: str = ""  # sensitive (a need's category): "" for roles that do not see it
+    area_id: int | None = None
+    external_source: str = ""
+    external_reference: str = ""
+    merged_into: int | None = None
 
     @property
     def urgent(self) -> bool:
@@ -193,6 +227,12 @@ def present_orders(user: Actor, orders: list[WorkOrder] | QuerySet[WorkOrder]) -
                 acknowledged=order.acknowledged_at is not None,
                 raised_via=str(vias.get(order.raised_via, order.raised_via)),
                 created_at=order.created_at,
+                kind_code=order.kind,
+                category=order.category if sensitive else "",
+                area_id=order.area_id,
+                external_source=order.external_source,
+                external_reference=order.external_reference,
+                merged_into=order.merged_into_id,
             )
         )
     return rows

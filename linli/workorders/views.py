@@ -7,12 +7,16 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from linli.core.actors import AuditContext
+from linli.core.downloads import file_download
 from linli.core.errors import BilingualError
 from linli.core.pagination import CappedPaginator
-from linli.workorders import selectors
+from linli.workorders import exports, selectors
+from linli.workorders.models import WorkOrderState
+from linli.workorders.services import exports as export_services
 from linli.workorders.services import notifications as notification_services
 from linli.workorders.services import orders as order_services
 
@@ -111,3 +115,18 @@ def notifications(request: HttpRequest) -> HttpResponse:
     ).get_page(request.GET.get("page"))
     context = {"page": page, "query": "", "unread": selectors.unread_count(request.user)}
     return render(request, "workorders/notifications.html", context)
+
+
+@login_required
+def export_orders(request: HttpRequest) -> HttpResponse:
+    """Every order I may see (?state= one state) as an .xlsx, masked by role and
+    watermarked; the export is written to the audit log."""
+    _require_pages(request)
+    state = request.GET.get("state", "")
+    if state not in WorkOrderState.values:
+        state = ""
+    export = export_services.export_work_orders(
+        by=request.user, state=state, context=AuditContext.from_request(request)
+    )
+    name = f"work-orders-{timezone.localtime(export.at):%Y%m%d-%H%M}.xlsx"
+    return file_download(export.file, filename=name, content_type=exports.CONTENT_TYPE)

@@ -43,6 +43,15 @@ class Twin:
     api: Callable[[Any], Ask]
 
 
+def _work_order(w):
+    """Returns an order waiting in grid A's queue (raised once per test by the system)."""
+    if getattr(w, "work_order", None) is None:
+        from linli.workorders.services import orders
+
+        w.work_order = orders.raise_work_order(kind="general", area=w.a.grid, by=None)
+    return w.work_order
+
+
 def _purpose() -> str:
     return settings.LINLI_REVEAL_PURPOSES[0][0]
 
@@ -94,6 +103,28 @@ TWINS: dict[tuple[str, str], Twin] = {
         page=lambda w: Ask("get", reverse("screening:door_knock", args=[w.campaign.pk])),
         # An empty visit: a role let in gets 400 (fix the record), nothing is stored.
         api=lambda w: Ask("post", f"/api/screening/campaigns/{w.campaign.pk}/door-knocks", {}),
+    ),
+    ("get", "/api/work-orders"): Twin(
+        page=lambda w: Ask("get", reverse("workorders:mine")),
+        api=lambda w: Ask("get", "/api/work-orders"),
+    ),
+    ("get", "/api/work-orders/{order_id}"): Twin(
+        page=lambda w: Ask("get", reverse("workorders:detail", args=[_work_order(w).pk])),
+        api=lambda w: Ask("get", f"/api/work-orders/{_work_order(w).pk}"),
+    ),
+    # No page raises an order yet: the API answers to whoever has the work-order pages.
+    ("post", "/api/work-orders"): Twin(
+        page=lambda w: Ask("get", reverse("workorders:mine")),
+        api=lambda w: Ask(
+            "post",
+            "/api/work-orders",
+            {
+                "source": "12345",
+                "external_reference": f"twin-{w.own_area.pk}",
+                "kind": "general",
+                "area": w.own_area.pk,
+            },
+        ),
     ),
 }
 

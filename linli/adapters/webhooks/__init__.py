@@ -13,6 +13,8 @@ speaks the WeCom, DingTalk or plain JSON shape (LINLI_WEBHOOK_STYLE). `verify_si
 checks a signed body on the receiving side.
 """
 
+from dataclasses import dataclass, field
+
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
@@ -28,10 +30,12 @@ from linli.adapters.webhooks.base import (
 __all__ = [
     "DEFAULT_BACKEND",
     "BaseWebhookBackend",
+    "Post",
     "WebhookMessage",
     "WebhookResult",
     "get_backend",
     "outbox",
+    "posts",
     "send_webhook",
     "sign",
     "verify_signature",
@@ -41,6 +45,19 @@ DEFAULT_BACKEND = "linli.adapters.webhooks.file.FileBackend"
 
 # Messages sent through the locmem backend, oldest first (tests clear it).
 outbox: list[WebhookMessage] = []
+
+
+@dataclass(frozen=True)
+class Post:
+    """What the locmem backend would have posted as the JSON style: URL, body, headers."""
+
+    url: str
+    body: bytes
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+# The locmem backend's posts, oldest first (tests clear it).
+posts: list[Post] = []
 
 
 def get_backend(path: str | None = None, **options: object) -> BaseWebhookBackend:

@@ -2,6 +2,7 @@
 
 import hashlib
 import hmac
+import json
 import time
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -32,6 +33,23 @@ class WebhookResult:
 def sign(secret: str, timestamp: str, body: bytes) -> str:
     """Returns the hex HMAC-SHA256 of "<timestamp>.<body>" under `secret`."""
     return hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+
+
+def json_body(message: WebhookMessage) -> bytes:
+    """Returns the body of the plain JSON style: {"text", "reference", "data"}."""
+    payload = {"text": message.text, "reference": message.reference, "data": message.data}
+    return json.dumps(payload, ensure_ascii=False).encode()
+
+
+def signature_headers(secret: str, body: bytes, now: float) -> dict[str, str]:
+    """Returns X-Linli-Timestamp and X-Linli-Signature for a body (none without a secret)."""
+    if not secret:
+        return {}
+    timestamp = str(int(now))
+    return {
+        "X-Linli-Timestamp": timestamp,
+        "X-Linli-Signature": "sha256=" + sign(secret, timestamp, body),
+    }
 
 
 def verify_signature(

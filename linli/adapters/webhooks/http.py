@@ -26,7 +26,8 @@ from linli.adapters.webhooks.base import (
     BaseWebhookBackend,
     WebhookMessage,
     WebhookResult,
-    sign,
+    json_body,
+    signature_headers,
 )
 
 STYLES = ("wecom", "dingtalk", "json")
@@ -56,13 +57,8 @@ class HttpBackend(BaseWebhookBackend):
 
     def _body(self, message: WebhookMessage) -> bytes:
         if self.style == "json":
-            payload: dict = {
-                "text": message.text,
-                "reference": message.reference,
-                "data": message.data,
-            }
-        else:
-            payload = {"msgtype": "text", "text": {"content": message.text}}
+            return json_body(message)
+        payload = {"msgtype": "text", "text": {"content": message.text}}
         return json.dumps(payload, ensure_ascii=False).encode()
 
     def _url(self, now: float) -> str:
@@ -82,11 +78,10 @@ class HttpBackend(BaseWebhookBackend):
     def _send(self, message: WebhookMessage) -> WebhookResult:
         now = time.time()
         body = self._body(message)
-        headers = {"Content-Type": "application/json; charset=utf-8"}
-        if self.secret:
-            timestamp = str(int(now))
-            headers["X-Linli-Timestamp"] = timestamp
-            headers["X-Linli-Signature"] = "sha256=" + sign(self.secret, timestamp, body)
+        headers = {
+            "Content-Type": "application/json; charset=utf-8",
+            **signature_headers(self.secret, body, now),
+        }
         # The URL was checked to be http(s) when the backend was made.
         request = urllib.request.Request(  # noqa: S310
             self._url(now), data=body, headers=headers, method="POST"

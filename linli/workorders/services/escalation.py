@@ -59,6 +59,7 @@ from linli.workorders.models import (
 )
 from linli.workorders.notify import Outgoing, Recipient, get_channel, registered_channels
 from linli.workorders.services.service_levels import ancestor_paths
+from linli.workorders.services.state_events import deliver_state_events
 
 BATCH = 1000
 DELIVERY_BATCH = 500
@@ -319,6 +320,8 @@ def sweep_escalations(
     if deliver:
         sent, failed = deliver_pending(now=now)
         total.sent, total.failed = sent, failed
+        # State-change webhooks refused or unreachable earlier are retried here too.
+        deliver_state_events(now=now)
     return total
 
 

@@ -27,7 +27,7 @@ from linli.areas.models import Area
 from linli.audit.services import record_event
 from linli.core import clock
 from linli.core.actors import Actor, AuditContext
-from linli.core.errors import BilingualError
+from linli.core.errors import BilingualError, Message
 from linli.core.permissions import require
 from linli.registry.models import Household, Person
 from linli.workorders.kinds import get_kind
@@ -44,6 +44,7 @@ from linli.workorders.models import (
 )
 from linli.workorders.roles import RAISERS, is_manager_of, may_work_in
 from linli.workorders.services.service_levels import level_for
+from linli.workorders.services.state_events import queue_state_events
 
 S = WorkOrderState
 TEXT_MAX_LENGTH = 2000
@@ -76,6 +77,13 @@ TRANSITIONS: dict[str, Transition] = {
     "merge": Transition(S.MERGED, frozenset(OPEN_STATES), WorkOrderAction.MERGE),
 }
 
+UNKNOWN_KIND = gettext_lazy("Unknown kind %(kind)s")
+UNKNOWN_CATEGORY = gettext_lazy("Unknown category %(category)s")
+UNKNOWN_CHANNEL = gettext_lazy("Unknown channel %(channel)s")
+UNKNOWN_PRIORITY = gettext_lazy("Unknown priority %(p)s")
+DEADLINE_PASSED = gettext_lazy("The deadline has already passed")
+NOT_IN_AREA = gettext_lazy("This resident does not live in the area")
+TOO_LONG = gettext_lazy("At most %(limit_value)s characters")
 ALREADY_TAKEN = gettext_lazy("Someone else has already taken this work order.")
 NOT_ESCALATED = gettext_lazy("Nothing is being escalated on this work order now.")
 WRONG_STATE = gettext_lazy("This work order is %(state)s: it cannot be changed that way now.")
@@ -111,7 +119,7 @@ def _log(
     now: datetime,
     note: str = "",
 ) -> None:
-    WorkOrderTransition.objects.create(
+    transition = WorkOrderTransition.objects.create(
         order=order,
         area_path=order.area_path,
         action=action,
@@ -124,6 +132,8 @@ def _log(
         assignee_id=order.assignee_id,
         queue_area_id=order.queue_area_id,
     )
+    # Upper systems (12345) hear of every transition, after the commit.
+    queue_state_events(transition=transition, order=order)
 
 
 def _start_cycle(order: WorkOrder, now: datetime) -> list[str]:
@@ -226,12 +236,16 @@ def _columns(fields: list[str]) -> list[str]:
     return [f"{name}_id" if name in relations else name for name in fields]
 
 
+def _invalid(field: str, message: Message, params: dict | None = None) -> ValidationError:
+    # The lazy message and its params kept apart, so an API answer can say it in both
+    # languages (linli.core.errors.error_in_both_languages) and a page in the reader's.
+    return ValidationError({field: ValidationError(message, params=params)})  # type: ignore[arg-type]
+
+
 def _clean_text(value: str, limit: int, field: str) -> str:
     value = (value or "").strip()
     if len(value) > limit:
-        raise ValidationError(
-            {field: _("At most %(limit_value)s characters") % {"limit_value": limit}}
-        )
+        raise _invalid(field, TOO_LONG, {"limit_value": limit})
     return value
 
 
@@ -258,6 +272,7 @@ def raise_work_order(
     contact_name: str = "",
     external_source: str = "",
     external_reference: str = "",
+    due_by: datetime | None = None,
     now: datetime | None = None,
     context: AuditContext | None = None,
 ) -> WorkOrder:
@@ -272,27 +287,33 @@ def raise_work_order(
 
     `by` None: raised by the system or by a resident through a higher app's page.
     Raises PermissionDenied when `by` may not raise orders in the area; ValidationError (by
-    field) for an unknown kind, via or priority, a person or household outside the area, or
-    a text over 2,000 characters.
+    field) for an unknown kind, category (for a kind that lists its categories), via or priority, a
+    person or household outside the area, a text over 2,000 characters, or a `due_by` (a
+    deadline the raiser was given, which can only shorten the service level's) not in the
+    future.
     """
     if by is not None:
         require(by, roles=RAISERS, paths=[area.path])
     try:
         kind_spec = get_kind(kind)
     except LookupError:
-        raise ValidationError({"kind": _("Unknown kind %(kind)s") % {"kind": kind}}) from None
+        raise _invalid("kind", UNKNOWN_KIND, {"kind": kind}) from None
+    if kind_spec.categories and category not in kind_spec.categories:
+        raise _invalid("category", UNKNOWN_CATEGORY, {"category": category})
     if via not in RaisedVia.values:
-        raise ValidationError({"via": _("Unknown channel %(channel)s") % {"channel": via}})
+        raise _invalid("via", UNKNOWN_CHANNEL, {"channel": via})
     if priority not in Priority.values:
-        raise ValidationError({"priority": _("Unknown priority %(p)s") % {"p": priority}})
+        raise _invalid("priority", UNKNOWN_PRIORITY, {"p": priority})
     text = _clean_text(text, TEXT_MAX_LENGTH, "text")
     if person is not None and household is None:
         household = person.household
     for subject, field in ((person, "person"), (household, "household")):
         if subject is not None and not (subject.area_path or "").startswith(area.path):
-            raise ValidationError({field: _("This resident does not live in the area")})
+            raise _invalid(field, NOT_IN_AREA)
     external_reference = (external_reference or "").strip()
     now = now or clock.now()
+    if due_by is not None and due_by <= now:
+        raise _invalid("due_by", DEADLINE_PASSED)
     with transaction.atomic():
         if external_reference:
             existing = WorkOrder.objects.filter(
@@ -327,8 +348,10 @@ def raise_work_order(
             external_reference=external_reference,
             priority=priority,
             priority_reason=_clean_text(priority_reason, 200, "priority_reason"),
-            accept_by=now + level.accept_within,
-            done_by=now + level.done_within,
+            # A deadline the raiser was given (12345's own time limit) only shortens the
+            # service level's, never lengthens it.
+            done_by=min(now + level.done_within, due_by or now + level.done_within),
+            accept_by=min(now + level.accept_within, due_by or now + level.accept_within),
             created_at=now,
             updated_at=now,
         )

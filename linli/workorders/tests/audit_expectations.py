@@ -5,8 +5,9 @@ from datetime import timedelta
 
 from django.utils import timezone
 
+from linli.audit.models import AuditAction
 from linli.workorders.models import Priority, WorkOrderAction
-from linli.workorders.services import escalation, orders, service_levels
+from linli.workorders.services import escalation, exports, orders, service_levels
 from linli.workorders.tests.builders import dispatched, raised
 
 
@@ -65,6 +66,10 @@ AUDITED = {
         ),
     ),
     "sweep_escalations": (WorkOrderAction.ESCALATE, _sweep),
+    "export_work_orders": (
+        AuditAction.EXPORT,
+        lambda w: (raised(w), exports.export_work_orders(by=w.lead_a).file.close()),
+    ),
 }
 
 NOT_AUDITED = {
@@ -72,5 +77,9 @@ NOT_AUDITED = {
     "ancestor_paths": "a pure function of a path",
     "due_steps": "a pure function of a ladder and a time",
     "deliver_pending": "sends what a sweep recorded (and audited); marks its own delivery rows",
+    "deliver_state_events": "posts what a transition recorded (and audited); marks its own rows",
+    "queue_state_events": "written inside a transition, whose own event records the change",
+    "subscribers": "reads the settings",
+    "payload": "a pure function of a transition",
     "mark_notifications_read": "a user's own bell: marks their notifications, nobody else's data",
 }
