@@ -573,6 +573,9 @@ class Dialer:
                 for task in list(self._tasks):
                     task.cancel()
                 await asyncio.gather(*self._tasks, return_exceptions=True)
+            if self._side_tasks and not crashed:
+                # An outage report or a BYE under way is let through (briefly).
+                await asyncio.wait(set(self._side_tasks), timeout=self.STOP_WRITE_SECONDS)
             for task in list(self._side_tasks):
                 task.cancel()
             await asyncio.gather(heartbeat, *self._side_tasks, return_exceptions=True)
@@ -677,6 +680,11 @@ class Dialer:
 
     # How long the writes of a stop may wait for the database.
     STOP_WRITE_SECONDS = 3.0
+
+    async def _give_back(self, call: call_services.ClaimedCall) -> None:
+        await self._db_retry(
+            call_services.release_jobs, owner=self.owner, job_ids=[call.job_id], what="a release"
+        )
 
     def _count_finished(self, recorded: list) -> None:
         self.stats.finished += len(recorded)
@@ -812,6 +820,11 @@ class Dialer:
         answers = flight.answers
         try:
             await line.pacer.wait(self.clock)
+            if line.paused_until is not None:
+                # The line stopped dialling while this call waited for its turn: not dialled,
+                # so the job goes back to the queue untouched.
+                await self._give_back(call)
+                return
             placed_at, placed_mono = self.clock.now(), self.clock.monotonic()
             flight.placed, flight.placed_at = True, placed_at
             # In the journal before the number rings: a crash from here on is an interrupted

@@ -10,8 +10,9 @@ the local time given: time jumps to the next event instead of passing, so a day 
 takes seconds (database work then runs on the command's own thread).
 
 On the first SIGTERM or SIGINT it stops claiming calls, gives back the calls not placed yet,
-lets the calls in progress finish for --stop-grace seconds, then hangs up and records the rest
-with the answers given so far, and exits. Signals after the first are ignored: `make serve`
+lets the calls in progress finish for --stop-grace seconds (0.5 by default), then hangs up
+and records the rest as interrupted with the answers given so far, and exits: about a second
+in all. Signals after the first are ignored: `make serve`
 stops its whole process group, which can signal it many times.
 """
 
@@ -41,7 +42,9 @@ class Command(BaseCommand):
         parser.add_argument(
             "--stop-grace",
             type=float,
-            default=10.0,
+            # Short: a stop must take seconds (a supervisor restarting us waits for it); the
+            # calls hung up are recorded as interrupted and retried, nobody's retries used.
+            default=0.5,
             metavar="SECONDS",
             help="On SIGTERM/SIGINT, how long calls in progress may go on before they are hung up.",
         )
