@@ -541,6 +541,7 @@ class Dialer:
         self._journal.start()
         self._recorder.start()
         heartbeat = asyncio.create_task(self._heartbeat())
+        waker = asyncio.create_task(self._wake_on(stop)) if stop is not None else None
         crashed = False
         try:
             await self._housekeeping()
@@ -568,6 +569,8 @@ class Dialer:
             raise
         finally:
             heartbeat.cancel()
+            if waker is not None:
+                waker.cancel()
             if crashed or self._tasks:
                 # A crash: the calls drop with the process, nothing more is written.
                 for task in list(self._tasks):
@@ -579,6 +582,8 @@ class Dialer:
             for task in list(self._side_tasks):
                 task.cancel()
             await asyncio.gather(heartbeat, *self._side_tasks, return_exceptions=True)
+            if waker is not None:
+                await asyncio.gather(waker, return_exceptions=True)
             await self._journal.stop()
             await self._recorder.stop()
             if not crashed:
@@ -590,6 +595,12 @@ class Dialer:
 
     # How long closing a carrier (the BYEs of calls hung up at a stop) may take.
     CLOSE_SECONDS = 1.0
+
+    async def _wake_on(self, stop: asyncio.Event) -> None:
+        # A stop is acted on at once, not at the end of the loop's wait.
+        await stop.wait()
+        if self._wake is not None:
+            self._wake.set()
 
     def _line_runtime(self, line: Line) -> LineRuntime:
         settings = line.settings or {}

@@ -113,26 +113,7 @@ _DIALER_STEP = (
     "the screening attempt it records"
 )
 
-NOT_def _outage(world):
-    line = Line.objects.create(name="outage", carrier="sip", settings={"host": "127.0.0.1"})
-    now = timezone.now()
-    line_services.report_line_outage(
-        line_id=line.pk,
-        reason=OutageReason.SERVER_ERROR,
-        failures=5,
-        until=now + timedelta(minutes=1),
-        dialer="dialer-1",
-        now=now,
-    )
-    return line
-
-
-def _outage_cleared(world):
-    line = _outage(world)
-    line_services.clear_line_outage(line_id=line.pk, dialer="dialer-1")
-
-
-AUDITED = {
+NOT_AUDITED = {
     "dialable": "pure helper: builds a query filter",
     "call_id_for": "pure helper: formats a call id",
     "phone_hash": "pure helper: hashes a number",

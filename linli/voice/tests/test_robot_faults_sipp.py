@@ -148,8 +148,9 @@ def test_a_killed_database_connection_keeps_every_answer_and_the_dialer_running(
             saved = dialer.stats.answers_saved
             # …and again once it reconnected and wrote more, if calls are still talking.
             await until(
-                lambda: (dialer.stats.db_errors and dialer.stats.answers_saved > saved)
-                or task.done(),
+                lambda: (
+                    (dialer.stats.db_errors and dialer.stats.answers_saved > saved) or task.done()
+                ),
                 "answers written after the reconnection",
             )
             if not task.done():
