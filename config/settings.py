@@ -212,6 +212,16 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
+# Shared by every process (web workers, the task worker): a guard kept in a per-process cache
+# would let two web workers each start a send run. Django's database cache needs nothing more
+# to run; its table is made by `migrate` (linli.core.apps).
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+        "LOCATION": "linli_cache",
+    }
+}
+
 STATIC_ROOT = VAR_DIR / "static"
 STATIC_ROOT.mkdir(exist_ok=True)
 STORAGES = {

@@ -200,3 +200,56 @@ def test_b_objects_are_reachable_by_their_own_lead(world_b, client):
         response = client.get(path)
         # 302: undoing B's merge redirects to B's person page (the view did its work).
         assert response.status_code in {200, 302, 405}, (route, response.status_code)
+
+
+def door_knock_query_values(world) -> dict[str, str]:
+    """Returns, per query parameter of the door-knock list (views.door_knock.ListScope, and
+    ?target=), an object of community B to try on community A's own campaign. A new query
+    parameter of that page joins here."""
+    from linli.screening.models import CampaignTarget
+
+    return {
+        "area": str(world.b.grid.pk),
+        "building": str(world.b.building.pk),
+        "unit": str(world.b.unit.pk),
+        "target": str(
+            CampaignTarget.objects.get(campaign=world.campaign_b, person=world.resident_b).pk
+        ),
+    }
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("persona", ["grid_a", "lead_a"])
+def test_door_knock_query_parameters_refuse_community_b(world_b, client, persona):
+    """The door-knock list of community A's campaign, narrowed by community B's grid,
+    building, unit or target, is not found for A's screeners and shows nothing of B."""
+    from linli.screening.selectors import questionnaires as questionnaire_selectors
+    from linli.screening.services import campaigns as campaign_services
+    from linli.screening.services import questionnaires as questionnaire_services
+
+    world = world_b
+    questionnaire_a = questionnaire_services.create_questionnaire(
+        name="长延堡社区排查",
+        area=world.a.community,
+        by=world.lead_a,
+        from_template="daily_symptoms",
+    )
+    campaign_a = campaign_services.create_campaign(
+        name="长延堡社区每日监测",
+        questionnaire_version=questionnaire_selectors.latest_version(questionnaire_a),
+        area=world.a.community,
+        by=world.lead_a,
+        channels=["door_knock"],
+    )
+    campaign_services.launch_campaign(campaign=campaign_a, by=world.lead_a)
+    client.force_login(getattr(world, persona))
+    path = f"/screening/campaigns/{campaign_a.pk}/door-knock/"
+    assert client.get(path).status_code == 200
+    for name, value in door_knock_query_values(world).items():
+        params = {name: value}
+        if name == "unit":
+            params["building"] = str(world.a.building.pk)  # A's building, B's unit
+        response = client.get(path, params)
+        assert response.status_code == 404, (name, response.status_code)
+        body = response.content.decode(errors="replace")
+        assert not [m for m in B_MARKERS if m in body], name

@@ -400,3 +400,33 @@ def test_the_table_names_real_routes():
     """Every URL name in LIST_PAGES and NOT_LISTS exists (a renamed route must be renamed here)."""
     names = {name for _route, name in walk(get_resolver().url_patterns)}
     assert set(LIST_PAGES) | set(NOT_LISTS) <= names
+
+
+# ---------------------------------------------------------------------------------------------
+# Pages of one route the table cannot name: the door-knock list by building, and its landing
+# page of buildings (views.door_knock: ?building=, and an area with many households left).
+
+
+def measure_door_knock(world, client, n: int, query: str) -> tuple[int, bytes, list[str]]:
+    with transaction.atomic():
+        kwargs = seed_door_knock(world, n)
+        client.force_login(world.grid_a)
+        url = reverse("screening:door_knock", kwargs=kwargs) + query
+        result = render(client, url.replace("BUILDING", str(world.a.building.pk)))
+        transaction.set_rollback(True)
+    return result
+
+
+@pytest.mark.parametrize("query", ["?building=BUILDING", "?building=BUILDING&floor=1", ""])
+def test_door_knock_buildings_and_building_pages_cost_no_more_for_twenty(
+    world, client, monkeypatch, query
+):
+    """The door-knock list of one building (and of one floor), and the landing page that lists
+    the buildings instead of the households, run no more queries for 20 households than for 1."""
+    from linli.screening.views import door_knock
+
+    monkeypatch.setattr(door_knock, "DIRECT_LIST_MAX", 0)  # the landing lists buildings
+    few, few_body, _ = measure_door_knock(world, client, FEW, query)
+    many, many_body, many_sql = measure_door_knock(world, client, MANY, query)
+    assert few_body != many_body
+    assert many <= few, f"{few} queries with {FEW}, {many} with {MANY}:\n" + "\n".join(many_sql)

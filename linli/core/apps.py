@@ -1,4 +1,6 @@
 from django.apps import AppConfig
+from django.core.management import call_command
+from django.db.models.signals import post_migrate
 from django.utils.translation import gettext_lazy as _
 
 
@@ -9,3 +11,11 @@ class CoreConfig(AppConfig):
 
     def ready(self) -> None:
         from linli.core import checks  # noqa: F401  (registers system checks)
+
+        # The cache holds guards every process must see (one send run per campaign), so it
+        # lives in the database; whoever migrates gets its table, nobody has to remember it.
+        post_migrate.connect(create_cache_table, sender=self)
+
+
+def create_cache_table(using: str = "default", **kwargs: object) -> None:
+    call_command("createcachetable", database=using, verbosity=0)

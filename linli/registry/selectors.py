@@ -247,6 +247,8 @@ def identifier_search_keys(filters: PersonFilters) -> dict[str, str]:
 _NUMBER_SEPARATORS = re.compile(r"[\s\-()+]")
 _DIGITS = re.compile(r"[0-9]+X?")
 _TAIL = re.compile(r"[0-9]{3}[0-9X]")
+# A number inside other words: digits with the separators people type, ending in a digit or X.
+_EMBEDDED_NUMBER = re.compile(r"\+?[0-9][0-9\s\-()]*[0-9X]")
 _SPACES = re.compile(r"\s+")
 
 
@@ -260,17 +262,38 @@ def box_search_keys(text: str) -> dict[str, str]:
 
     A full ID number (any case of X, spaces, full-width digits) becomes {"id_key": hash}, a
     full phone {"phone_key": hash}; any other long number is hashed as an ID number too, so
-    that it never reaches a URL (it matches nobody). Everything else is {"q": text}.
+    that it never reaches a URL (it matches nobody). A number typed beside words ("张三
+    13812345678") is hashed the same way and the words stay the text to search, {"q": "张三"}.
+    Everything else is {"q": text}.
     """
     folded = fold_search_text(text).upper()
     if not folded:
         return {}
+    whole = _number_keys(folded)
+    if whole:
+        return whole
+    keys: dict[str, str] = {}
+    rest = unicodedata.normalize("NFKC", text).upper()
+    for match in _EMBEDDED_NUMBER.finditer(rest):
+        found = _number_keys(match[0])
+        if found:
+            keys |= found
+            rest = rest.replace(match[0], " ", 1)
+    if not keys:
+        return {"q": text.strip()}
+    rest = _SPACES.sub(" ", rest).strip()
+    return keys | ({"q": rest} if rest else {})
+
+
+def _number_keys(text: str) -> dict[str, str]:
+    """Returns the keyed hash of a number long enough to be an identifier, or {}."""
+    folded = fold_search_text(text).upper()
     core = _NUMBER_SEPARATORS.sub("", folded)
     number_like = bool(_DIGITS.fullmatch(core)) and (
         len(core) >= 10 or (core == folded and len(core) >= 7)
     )
     if not number_like:
-        return {"q": text.strip()}
+        return {}
     try:
         return {"id_key": identifiers.keyed_hash(ID_KIND, parse_id_number(folded).value)}
     except InvalidIdNumber:
@@ -282,8 +305,8 @@ def box_search_keys(text: str) -> dict[str, str]:
 
 
 def is_identifier_text(text: str) -> bool:
-    """Returns whether typed text is a full (or full-looking) ID number or phone."""
-    return "q" not in box_search_keys(text) and bool(fold_search_text(text))
+    """Returns whether typed text holds a full (or full-looking) ID number or phone."""
+    return bool(box_search_keys(text).keys() & {"id_key", "phone_key"})
 
 
 _BUILDING_SUFFIXES = "(号楼|号栋|号幢|栋|幢|座|号|#楼|#|楼)"
@@ -360,13 +383,18 @@ def filter_people(people: QuerySet[Person], filters: PersonFilters) -> QuerySet[
         people = people.filter(area_path__startswith=filters.area.path)
     if filters.q and fold_search_text(filters.q):
         keys = box_search_keys(filters.q)
-        if "q" in keys:
-            people = people.filter(_box_q(filters.q))
-        else:  # a full identifier typed into the box of the API or an old link
+        if keys.get("id_key") or keys.get("phone_key"):
+            # A full identifier typed into the box of the API or an old link, maybe with words
             people = filter_people(
                 people,
-                PersonFilters(id_key=keys.get("id_key", ""), phone_key=keys.get("phone_key", "")),
+                PersonFilters(
+                    q=keys.get("q", ""),
+                    id_key=keys.get("id_key", ""),
+                    phone_key=keys.get("phone_key", ""),
+                ),
             )
+        else:
+            people = people.filter(_box_q(filters.q))
     if filters.id_number:
         people = _filter_by_id_number(people, filters.id_number)
     if filters.phone:

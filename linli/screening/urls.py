@@ -27,6 +27,8 @@ urlpatterns = [
     path("h5/<str:token>/answer/", h5.h5_answer, name="h5_answer"),
     # Door-knock (grid workers' phones)
     path("campaigns/<int:campaign_id>/door-knock/", door_knock.door_knock_page, name="door_knock"),
+    # The service worker that opens the door-knock pages offline (scope: campaigns/).
+    path("door-knock-worker.js", door_knock.door_knock_worker, name="door_knock_worker"),
     path(
         "campaigns/<int:campaign_id>/door-knock/submit/",
         door_knock.door_knock_submit,

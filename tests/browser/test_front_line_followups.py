@@ -93,6 +93,11 @@ def test_one_card_per_person_and_an_error_kept_in_place(story):
     assert page.evaluate("window.scrollY") > 0
     closed = FollowUpTask.objects.filter(status=TaskStatus.DISMISSED)
     assert closed.count() == 2 and {t.note for t in closed} == {"已电话确认，退烧"}
+    # The list's count follows the card that closed in place, without a reload.
+    still_open = FollowUpTask.objects.filter(status=TaskStatus.OPEN).count()
+    assert still_open == 2 * len(people) - 2
+    expect(page.locator("[data-testid=result-count]")).to_have_count(1)
+    expect(page.locator("[data-testid=result-count]")).to_contain_text(str(still_open))
     assert len(page.content().encode()) < 100_000
     story.assert_no_problems()
 

@@ -165,6 +165,30 @@ def test_a_full_identifier_typed_in_the_box_is_posted_hashed_found_and_audited(
     assert event.detail["matches"] == 1
 
 
+@pytest.mark.parametrize(
+    ("typed", "found"),
+    [
+        ("张三丰 13812345678", True),
+        ("13812345678　张三丰", True),  # a full-width space, the number first
+        (f"张三丰{ID_ZHANG}", True),
+        ("李秀英 138 1234 5678", False),  # the number is 张三丰's: both must hold
+    ],
+)
+def test_a_name_typed_beside_a_full_number_keeps_the_number_out_of_the_url(
+    world, client_for, typed, found
+):
+    client = client_for(world.grid_a)
+    response = client.post(reverse("registry:people"), {"q": typed})
+    assert response.status_code == 302
+    location = response["Location"]
+    assert "12345678" not in location and ID_ZHANG[-8:] not in location
+    assert "id_key=" in location or "phone_key=" in location
+    body = client.get(location).content.decode()
+    assert ("张三丰" in body) is found
+    assert "12345678" not in body and ID_ZHANG[-8:] not in body
+    assert AuditEvent.objects.filter(action=RegistryAction.SEARCH_IDENTIFIER).count() == 1
+
+
 def test_a_mistyped_full_number_stays_out_of_the_url_too(world, client_for):
     client = client_for(world.grid_a)
     wrong = ID_ZHANG[:-1] + ("0" if ID_ZHANG[-1] != "0" else "1")  # bad check digit

@@ -17,6 +17,8 @@ Shape (schema 1)::
       "intro": "…who asks, why, on which legal basis (PIPL art. 13(1)(4))…",
       "closing": "…thanks, what happens next…",
       "lists": {"risk_areas": ["武汉市", "…"]},          # named lists the rules refer to
+      "list_labels": {"risk_areas": "中高风险地区"},      # what people call them (optional)
+      "next_key": 12,                                    # the builder's key counter (optional)
       "questions": [
         {"key": "temperature", "text": "…", "kind": "number", "required": true,
          "min": 34, "max": 43,
@@ -45,6 +47,10 @@ apply to which kind of question). A list value may be written inline or as `{"li
 naming one of the definition's `lists`, so a community updates the listed risk areas in one
 place. A leaf about an unanswered question is false (an unknown is not evidence), except
 `answered`.
+
+Keys, option codes and list names are for programs; people never see them. The builder makes
+them up as `q<n>`, `o<n>` and `list<n>`, taking n from `next_key`, which it only ever raises,
+so a deleted question's key is never given to another one.
 
 Answers are JSON values: yes_no → bool, single_choice → option code, multiple_choice → list of
 codes, number → int or float, date → ISO "YYYY-MM-DD", short_text → str; an optional question

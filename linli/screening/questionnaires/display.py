@@ -57,14 +57,16 @@ def error_row(error: DefinitionError, definition: object) -> dict:
 
 
 def _where(error: DefinitionError, definition: object) -> str:
-    """Says where a problem is: "Question 3 (temperature) › option 2 › code"."""
+    """Says where a problem is: "Question 3 › option 2 › code" (keys are never shown: a lead
+    knows a question by its number)."""
     parts: list[str] = []
     questions = questions_of(definition) if isinstance(definition, dict) else []
     if error.key.startswith("questions["):  # a question whose key itself is unusable
         parts.append(_("Question %(n)s") % {"n": _index_in(error.key) or "?"})
-    elif error.key:
+    elif error.key and not error.field.startswith("risk_rules"):
+        # A risk rule's problem is told at the rule, even when it is about one question.
         number = next((i for i, q in enumerate(questions, 1) if q.get("key") == error.key), "?")
-        parts.append(_("Question %(n)s (%(key)s)") % {"n": number, "key": error.key})
+        parts.append(_("Question %(n)s") % {"n": number})
     for step in error.field.split("."):
         match = _STEP.fullmatch(step)
         if match is None:
@@ -86,6 +88,7 @@ FIELD_NAMES = {
     "intro": gettext_lazy("Intro"),
     "closing": gettext_lazy("Closing text"),
     "lists": gettext_lazy("Lists"),
+    "list_labels": gettext_lazy("Lists"),
     "questions": gettext_lazy("Question"),
     "key": gettext_lazy("key"),
     "text": gettext_lazy("text"),
@@ -123,12 +126,12 @@ def outline(definition: dict) -> dict:
     questions = questions_of(definition)
     by_key = question_map(definition)
     kinds = dict(QuestionKind.choices)
+    list_labels = list_labels_of(definition)
     rows = []
     for number, question in enumerate(questions, 1):
         kind = question.get("kind")
         options = [
             {
-                "code": o.get("code", ""),
                 "label": o.get("label", ""),
                 "exclusive": bool(o.get("exclusive")),
             }
@@ -142,16 +145,16 @@ def outline(definition: dict) -> dict:
             goto = branch.get("goto")
             target = _("the end") if goto == END else _question_name(by_key, goto)
             if "when" in branch:
+                condition = describe_condition(branch["when"], by_key, labels=list_labels)
                 branches.append(
                     _("if %(condition)s, go to %(target)s")
-                    % {"condition": describe_condition(branch["when"], by_key), "target": target}
+                    % {"condition": condition, "target": target}
                 )
             else:
                 branches.append(_("then go to %(target)s") % {"target": target})
         rows.append(
             {
                 "number": number,
-                "key": question.get("key", ""),
                 "text": question.get("text", ""),
                 "kind": kinds.get(kind, kind),
                 "required": bool(question.get("required")),
@@ -168,7 +171,7 @@ def outline(definition: dict) -> dict:
             continue
         rules.append(
             {
-                "condition": describe_condition(rule.get("when"), by_key),
+                "condition": condition_tree(rule.get("when"), by_key, labels=list_labels),
                 "level": levels.get(rule.get("level"), rule.get("level")),
                 "level_code": rule.get("level", ""),
                 "follow_ups": [follow_ups.get(f, f) for f in rule.get("follow_ups") or []],
@@ -181,20 +184,42 @@ def outline(definition: dict) -> dict:
         "intro": definition.get("intro", ""),
         "closing": definition.get("closing", ""),
         "lists": [
-            {"name": name, "items": items if isinstance(items, list) else []}
+            {"label": list_labels[name], "items": items if isinstance(items, list) else []}
             for name, items in lists.items()
+            if name in list_labels
         ],
         "questions": rows,
         "risk_rules": rules,
     }
 
 
+def list_labels_of(definition: dict) -> dict[str, str]:
+    """Returns {list name: what people call it}: its label, or "List 2" for one without."""
+    lists = definition.get("lists") if isinstance(definition.get("lists"), dict) else {}
+    given = definition.get("list_labels")
+    given = given if isinstance(given, dict) else {}
+    return {
+        name: (
+            given[name].strip()
+            if isinstance(given.get(name), str) and given[name].strip()
+            else _("List %(n)s") % {"n": number}
+        )
+        for number, name in enumerate(lists, 1)
+    }
+
+
+def _short(text: object) -> str:
+    text = text.strip() if isinstance(text, str) else ""
+    return f"{text[:24]}…" if len(text) > 24 else text
+
+
 def _question_name(by_key: dict, key: object) -> str:
+    """Names a question by its number and the start of its text, never by its key."""
     question = by_key.get(key) if isinstance(key, str) else None
     if question is None:
-        return f"“{key}”"
+        return _("a question no longer in the questionnaire")
     position = list(by_key).index(key) + 1
-    return _("question %(n)s (%(key)s)") % {"n": position, "key": key}
+    return _("question %(n)s “%(text)s”") % {"n": position, "text": _short(question.get("text"))}
 
 
 def _bounds(question: dict) -> str:
@@ -206,28 +231,60 @@ def _bounds(question: dict) -> str:
     return f"{show[0]} – {show[1]}"
 
 
-def describe_condition(condition: object, by_key: dict) -> str:
-    """Returns a condition in words: "temperature ≥ 37.3 or symptoms includes 发热"."""
+def describe_condition(
+    condition: object, by_key: dict, *, labels: dict[str, str] | None = None
+) -> str:
+    """Returns a condition in words, naming questions by number and text: "(question 7
+    “请测量…” ≥ 37.3 or question 6 “您目前有…” includes 发热)"."""
     if not isinstance(condition, dict):
         return "?"
     for group, joiner in (("all", f" {_('and')} "), ("any", f" {_('or')} ")):
         if group in condition:
             parts = condition[group] if isinstance(condition[group], list) else []
-            inner = joiner.join(describe_condition(p, by_key) for p in parts)
+            inner = joiner.join(describe_condition(p, by_key, labels=labels) for p in parts)
             return f"({inner})" if len(parts) > 1 else inner
     if "not" in condition:
-        return _("not %(condition)s") % {"condition": describe_condition(condition["not"], by_key)}
+        inner = describe_condition(condition["not"], by_key, labels=labels)
+        return _("not %(condition)s") % {"condition": inner}
     key, op, value = condition.get("q"), condition.get("op"), condition.get("value")
     question = by_key.get(key) if isinstance(key, str) else None
-    name = str(key)
+    name = _question_name(by_key, key)
     if op == "answered":
         return (_("%(q)s is answered") if value else _("%(q)s is not answered")) % {"q": name}
     if op == "within_days":
         return _("%(q)s within the last %(days)s days") % {"q": name, "days": value}
-    return f"{name} {OPERATOR_LABELS.get(op, op)} {describe_value(value, question)}"
+    shown = describe_value(value, question, labels=labels)
+    return f"{name} {OPERATOR_LABELS.get(op, '?')} {shown}"
 
 
-def describe_value(value: object, question: dict | None) -> str:
+def condition_tree(
+    condition: object, by_key: dict, *, labels: dict[str, str] | None = None
+) -> dict:
+    """Returns a condition shaped as the builder's editor shows it, for the page without
+    script: a group is {"mode": "all of these hold", "rows": [...]}, one condition on one
+    question is {"text": "question 7 “…” ≥ 37.3"}."""
+    if isinstance(condition, dict):
+        parts: object = None
+        mode = ""
+        if isinstance(condition.get("all"), list):
+            parts, mode = condition["all"], _("all of these hold")
+        elif isinstance(condition.get("any"), list):
+            parts, mode = condition["any"], _("any of these holds")
+        elif "not" in condition:
+            inner = condition["not"]
+            single = not (isinstance(inner, dict) and isinstance(inner.get("any"), list))
+            parts, mode = ([inner] if single else inner["any"]), _("none of these holds")
+        if isinstance(parts, list) and len(parts) > 0 and (len(parts) > 1 or "not" in condition):
+            rows = [condition_tree(part, by_key, labels=labels) for part in parts]
+            return {"mode": mode, "rows": rows}
+        if isinstance(parts, list) and len(parts) == 1:
+            return condition_tree(parts[0], by_key, labels=labels)
+    return {"text": describe_condition(condition, by_key, labels=labels)}
+
+
+def describe_value(
+    value: object, question: dict | None, *, labels: dict[str, str] | None = None
+) -> str:
     labels = {}
     if question is not None:
         labels = {
@@ -238,7 +295,8 @@ def describe_value(value: object, question: dict | None) -> str:
     if isinstance(value, bool):
         return pgettext("answer", "yes") if value else pgettext("answer", "no")
     if isinstance(value, dict) and "list" in value:
-        return _("the list “%(name)s”") % {"name": value["list"]}
+        label = (labels or {}).get(value["list"]) or _("a list no longer in the questionnaire")
+        return _("the list “%(name)s”") % {"name": label}
     if isinstance(value, list):
         return "、".join(str(labels.get(v, v)) for v in value)
     return str(labels.get(value, value))
@@ -266,14 +324,11 @@ def vocabulary() -> dict:
         ],
         "words": {
             "question": _("Question"),
-            "key": _("Key"),
-            "key_help": _("Lowercase letters, digits and _; used in rules and exports."),
             "text": _("Question text"),
             "kind": _("Kind"),
             "required": _("Required"),
             "options": _("Options"),
-            "code": _("Code"),
-            "label": _("Label"),
+            "option": _("Option"),
             "exclusive": _("Excludes the others (e.g. “none of these”)"),
             "add_option": _("Add option"),
             "min": _("Minimum"),
@@ -287,15 +342,18 @@ def vocabulary() -> dict:
             "end": _("the end"),
             "all": _("all of these hold"),
             "any": _("any of these holds"),
+            "none": _("none of these holds"),
+            "condition_group": _("How the conditions combine"),
             "add_condition": _("Add a condition"),
-            "complex": _(
-                "This condition is more complex than the builder shows; it is kept as it is. "
-                "Edit it in the JSON below."
-            ),
+            "add_group": _("Add a group of conditions"),
+            "remove_group": _("Remove this group"),
+            "missing": _("(a question no longer here)"),
+            "untitled": _("(no text yet)"),
             # Context: the registry's "yes" (has a smartphone) reads differently in Chinese.
             "yes": pgettext("answer", "yes"),
             "no": pgettext("answer", "no"),
             "list_prefix": _("list:"),
+            "list": _("List"),
             "typed_values": _("values typed here"),
             "comma_help": _("separate with commas"),
             "days": _("days"),
@@ -314,7 +372,7 @@ def vocabulary() -> dict:
             "follow_ups": _("Follow-ups"),
             "reason": _("Reason (shown to workers)"),
             "lists": _("Named lists"),
-            "list_name": _("List name"),
+            "list_name": _("What the list is called"),
             "list_items": _("One item per line"),
             "add_list": _("Add a list"),
             "title": _("Title"),

@@ -169,6 +169,18 @@ def validate_definition(defn: Definition) -> list[DefinitionError]:
             out.add("", f"lists.{name}", "key", _("Bad list name"))
         if not isinstance(items, list) or not all(_is_text(i, 100) for i in items):
             out.add("", f"lists.{name}", "list_items", _("A list holds texts only"))
+    labels = defn.get("list_labels", {})
+    if not isinstance(labels, dict):
+        out.add("", "list_labels", "not_object", _("List names must be an object"))
+        labels = {}
+    for name, label in labels.items():
+        if name not in lists:
+            out.add("", f"list_labels.{name}", "unknown_list", _("No such list"))
+        elif not (isinstance(label, str) and len(label) <= 40):
+            out.add("", f"list_labels.{name}", "text", _("At most 40 characters"))
+    counter = defn.get("next_key", 1)
+    if not (isinstance(counter, int) and not isinstance(counter, bool) and 0 < counter < 10**6):
+        out.add("", "next_key", "number", _("The key counter must be a positive whole number"))
     raw_questions = defn.get("questions")
     if not isinstance(raw_questions, list) or not raw_questions:
         out.add("", "questions", "required", _("At least one question is needed"))
@@ -276,7 +288,7 @@ def _check_question(
                 key,
                 f"{field}.goto",
                 "unknown_target",
-                _("Branch target %(goto)s does not exist") % {"goto": goto},
+                _("The jump goes to a question that is no longer in the questionnaire"),
             )
         elif position[goto] <= position[key]:
             out.add(
@@ -442,7 +454,7 @@ def _check_condition(
             at,
             f"{field}.q",
             "unknown_question",
-            _("The condition names an unknown question %(key)s") % {"key": key},
+            _("This condition is about a question that is no longer in the questionnaire"),
         )
         return
     if allowed is not None and key not in allowed:
@@ -450,7 +462,8 @@ def _check_condition(
             at,
             f"{field}.q",
             "later_question",
-            _("A branch cannot look at the later question %(key)s") % {"key": key},
+            _("A jump can only look at this question and earlier ones: question %(n)s comes later")
+            % {"n": list(questions).index(key) + 1},
         )
         return
     question = questions[key]
@@ -463,7 +476,7 @@ def _check_condition(
             at,
             f"{field}.op",
             "operator_kind",
-            _("The operator %(op)s does not apply to this kind of question") % {"op": op},
+            _("This comparison does not fit the kind of the question; choose another"),
         )
         return
     problem = _value_problem(question, op, value, lists)
@@ -484,7 +497,7 @@ def _value_problem(question: Question, op: str, value: object, lists: dict) -> s
         items = value
         if isinstance(value, dict) and set(value) == {"list"}:
             if value["list"] not in lists:
-                return _("Unknown list %(name)r") % {"name": value["list"]}
+                return _("The list is no longer in the questionnaire")
             items = lists[value["list"]]
         if not isinstance(items, list):
             return _('Must be a list or {"list": name}')

@@ -87,4 +87,6 @@ def blank_definition(*, name: str, area: Area) -> dict:
             }
         ],
         "risk_rules": [],
+        # The builder numbers the keys of the questions and options it adds from here on.
+        "next_key": 2,
     }

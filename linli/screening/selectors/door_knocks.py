@@ -1,7 +1,14 @@
 """The door-knock list: a grid worker's unreached households, building by building and floor
-by floor, and one household's members for the form."""
+by floor, and one household's members for the form.
 
-from dataclasses import dataclass, replace
+A community holds thousands of households, too many for one page on a phone in a stairwell: the
+landing page shows the buildings (and their units) with the households left in each
+(door_knock_places, one query of three columns), and the list itself is read one building at a
+time (door_knock_list over the building), then narrowed to a unit or a floor and paged.
+"""
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 from functools import partial
 
 from django.db.models import (
@@ -167,6 +174,107 @@ def door_knock_list(
     return households
 
 
+@dataclass
+class DoorKnockPlace:
+    """A building (or one of its units) with what is left to visit in it. A building holds
+    its units; `area` is None for the households outside any building."""
+
+    area: Area | None
+    compound: str = ""
+    households_left: int = 0
+    people_left: int = 0
+    units: list["DoorKnockPlace"] = field(default_factory=list)
+
+
+@dataclass
+class DoorKnockPlaces:
+    """Where an area's door-knock list stands: its buildings in path order and the totals."""
+
+    buildings: list[DoorKnockPlace]
+    households_left: int
+    people_left: int
+
+
+def _ancestors(path: str) -> Iterable[str]:
+    """Yields the paths above `path` (and itself), nearest first."""
+    step = PATH_SEGMENT_WIDTH + 1
+    for end in range(len(path), 0, -step):
+        yield path[:end]
+
+
+def door_knock_places(user: Actor, campaign: Campaign, area: Area) -> DoorKnockPlaces:
+    """Returns the buildings of an area (with their units) that have households on the
+    door-knock list, each with the households and people left to visit, in path order; the
+    households outside any building come last as a place whose area is None. Two queries
+    whatever the area's size (the list's three columns, and the buildings and units).
+
+    Raises PermissionDenied and Http404 like door_knock_list.
+    """
+    require(user, roles=SCREENERS, paths=[area.path])
+    campaign_selectors.require_campaign_visible(user, campaign)
+    rows = (
+        CampaignTarget.objects.visible_to(user)
+        .filter(
+            campaign=campaign,
+            area_path__startswith=area.path,
+            status=TargetStatus.NEEDS_DOOR_KNOCK,
+        )
+        .values_list("area_path", "household_id", "person_id")
+    )
+    places = {
+        a.path: a
+        for a in Area.objects.filter(
+            path__startswith=area.path,
+            level__in=[AreaLevel.COMPOUND, AreaLevel.BUILDING, AreaLevel.UNIT],
+        ).only("id", "name", "path", "level")
+    }
+    households: dict[str, set] = {}
+    people: dict[str, int] = {}
+    everyone: set = set()
+    for path, household_id, person_id in rows:
+        key = ("h", household_id) if household_id else ("p", person_id)
+        building = unit = ""
+        for prefix in _ancestors(path):
+            place = places.get(prefix)
+            if place is None:
+                continue
+            if place.level == AreaLevel.UNIT and not unit:
+                unit = prefix
+            elif place.level == AreaLevel.BUILDING:
+                building = prefix
+                break
+        everyone.add(key)
+        for where in {building, unit} if unit else {building}:
+            households.setdefault(where, set()).add(key)
+            people[where] = people.get(where, 0) + 1
+    buildings: list[DoorKnockPlace] = []
+    for path in sorted(p for p in households if p and places[p].level == AreaLevel.BUILDING):
+        compound = next((places[p].name for p in _ancestors(path) if p in places and p != path), "")
+        units = [
+            DoorKnockPlace(
+                area=places[u], households_left=len(households[u]), people_left=people[u]
+            )
+            for u in sorted(households)
+            if u.startswith(path) and u != path
+        ]
+        buildings.append(
+            DoorKnockPlace(
+                area=places[path],
+                compound=compound,
+                households_left=len(households[path]),
+                people_left=people[path],
+                units=units,
+            )
+        )
+    if "" in households:
+        buildings.append(
+            DoorKnockPlace(area=None, households_left=len(households[""]), people_left=people[""])
+        )
+    return DoorKnockPlaces(
+        buildings=buildings, households_left=len(everyone), people_left=len(rows)
+    )
+
+
 def door_knock_areas(user: Actor, campaign: Campaign) -> list[Area]:
     """Returns the areas whose door-knock list a screener may open in a campaign, in path
     order: their own areas inside the campaign (the campaign's area for a user above it), then
@@ -234,3 +342,15 @@ def door_knock_household(
     if building is not None:
         household = replace(household, building=building.name, building_path=building.path)
     return household
+
+
+def door_knock_place(user: Actor, area: Area, place_id: int, level: str) -> Area:
+    """Returns the building or unit `place_id` below `area` (a list the user may open), for
+    narrowing its door-knock list. Raises Http404 for any other id (another community's
+    building too: its existence is not the worker's business); PermissionDenied like
+    door_knock_list."""
+    require(user, roles=SCREENERS, paths=[area.path])
+    place = Area.objects.filter(pk=place_id, level=level, path__startswith=area.path).first()
+    if place is None:
+        raise Http404("place not found")
+    return place

@@ -8,6 +8,7 @@ from datetime import datetime
 from django.db.models import (
     Q,
 )
+from django.utils.translation import gettext as _
 
 from linli.areas.models import PATH_SEGMENT_WIDTH, Area, AreaLevel
 from linli.core.actors import Actor
@@ -76,6 +77,13 @@ class _TargetPresenter:
         self.follow_ups = {k: str(v) for k, v in FollowUp.choices}
         self.channels = {k: str(v) for k, v in ChannelCode.choices}
         self.reasons = {k: str(v) for k, v in DoorKnockReason.choices}
+        self.not_screened = _("Not yet screened")
+
+    def risk_label(self, target: CampaignTarget) -> str:
+        # Nobody answered yet: no risk is known, and "No risk" would be a claim.
+        if target.reached_at is None:
+            return self.not_screened
+        return self.risks.get(target.risk_level, "")
 
     def row(self, target: CampaignTarget) -> TargetRow:
         sensitive = self.sensitive
@@ -85,7 +93,7 @@ class _TargetPresenter:
             status=target.status,
             status_label=self.statuses.get(target.status, target.status),
             risk_level=target.risk_level if sensitive else "",
-            risk_label=self.risks.get(target.risk_level, "") if sensitive else HIDDEN_TEXT,
+            risk_label=self.risk_label(target) if sensitive else HIDDEN_TEXT,
             risk_reasons=list(target.risk_reasons) if sensitive else [],
             follow_ups=[self.follow_ups.get(f, f) for f in target.follow_ups] if sensitive else [],
             complete=target.complete,

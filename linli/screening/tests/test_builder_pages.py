@@ -125,6 +125,28 @@ def test_without_javascript_the_builder_page_shows_the_definition(world, client_
     assert "14天内来自或途经中高风险地区" in outline
 
 
+def test_the_page_names_questions_options_and_lists_without_their_keys(world, client_for):
+    """The outline (what the page shows before and without the script) says questions by
+    number and text, options and lists by their labels; no key or code is written, and the
+    page stays under 100 KB."""
+    questionnaire = arrivals_for(world)
+    page = client_for(world.lead_a).get(builder_url(questionnaire))
+    body = page.content.decode()
+    assert len(page.content) < 100_000
+    outline = body.split('id="outline"', 1)[1].split('id="builder"', 1)[0]
+    text = re.sub(r"<[^>]+>", " ", outline)
+    definition = template_definition("arrivals")
+    keys = {q["key"] for q in definition["questions"]} | {"risk_areas", "within_days"}
+    keys |= {o["code"] for q in definition["questions"] for o in q.get("options", [])}
+    assert {key for key in keys if re.search(rf"\b{key}\b", text)} == set()
+    assert "中高风险地区" in text
+    assert "第 3 题“您是哪一天到达本地的？”" in text
+    # The nested rule reads as the editor shows it: a group with a group inside.
+    first_rule = outline.split("<tbody>", 1)[1].split("</tr>", 1)[0]
+    assert first_rule.count('class="cgroup-static"') == 2
+    assert "全部满足" in first_rule and "任一满足" in first_rule
+
+
 def test_saving_from_the_builder_round_trips_and_edits_the_unused_version(world, client_for):
     questionnaire = arrivals_for(world)
     client = client_for(world.lead_a)
@@ -164,10 +186,11 @@ def test_problems_come_back_at_the_question_and_field_and_nothing_is_saved(world
     assert response.status_code == 400
     assert questionnaire_selectors.latest_version(questionnaire).definition == before
     assert QuestionnaireVersion.objects.filter(questionnaire=questionnaire).count() == 1
-    # Located for the reader (question number, key, option) and for the script (key, field).
+    # Located for the reader (question number, option: never a key) and for the script (key,
+    # field).
     rows = response.context["errors"]
     wheres = " | ".join(row["where"] for row in rows)
-    assert "transport" in wheres
+    assert "第 4 题 › 选项 2" in wheres and "transport" not in wheres
     located = {(e["key"], e["field"]) for e in response.context["builder_errors"]}
     assert ("transport", "options[1].code") in located
     assert ("", "risk_rules[0].reason") in located

@@ -94,7 +94,9 @@ def test_an_invalid_definition_is_refused_and_nothing_changes(world):
         )
     [error] = caught.value.definition_errors
     assert (error.key, error.code) == ("arrived_recently", "unknown_target")
-    assert "跳转目标" in caught.value.messages[0] and "nowhere" in caught.value.messages[0]
+    # Located by key and field for programs; worded for people without naming the key.
+    assert caught.value.messages[0].startswith("arrived_recently.next[0].goto: ")
+    assert "跳转目标" in caught.value.messages[0] and "nowhere" not in error.message
     assert questionnaire_selectors.latest_version(questionnaire).definition == template_definition(
         "arrivals"
     )

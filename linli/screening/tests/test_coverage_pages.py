@@ -24,8 +24,9 @@ from linli.screening.tests.builders import arrivals_for, draft
 
 
 @pytest.fixture(autouse=True)
-def fresh_escalation_clock():
-    """The once-a-minute enqueue guard lives in the cache, which outlives a test."""
+def fresh_escalation_clock(db):
+    """The once-a-minute enqueue guard lives in the (database) cache, whose table is not
+    emptied between transactional tests."""
     cache.clear()
     yield
     cache.clear()

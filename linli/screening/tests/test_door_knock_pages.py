@@ -6,16 +6,19 @@ import re
 from datetime import timedelta
 
 import pytest
+from django.templatetags.static import static
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone, translation
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext_lazy
 
+from linli.areas.models import Area
 from linli.core.roles import Role
 from linli.demo.factories import make_staff
 from linli.screening.models import CampaignTarget, ContactAttempt, DoorKnockReason, TargetStatus
 from linli.screening.services import campaigns as campaign_services
 from linli.screening.tests.builders import draft
+from linli.screening.views import door_knock as door_knock_views
 
 # Arrivals questionnaire, answered by someone who did not travel: the branch skips to the
 # symptoms and "no help needed" ends it.
@@ -128,6 +131,109 @@ def test_a_lead_sees_the_community_and_narrows_it_to_a_grid(world, town, campaig
     narrowed = client.get(page_url(campaign, area=town.grid2.pk)).content.decode()
     assert len(member_positions(narrowed)) == 4
     assert "张三丰" not in narrowed
+
+
+def test_a_large_area_opens_on_its_buildings_and_a_building_is_paged_by_unit_and_floor(
+    world, town, campaign, grid2_worker, client_for, monkeypatch
+):
+    """Above DIRECT_LIST_MAX households left, the landing page lists the buildings with the
+    households left in each, and no household; a building's page lists its households, narrowed
+    to a floor and paged."""
+    monkeypatch.setattr(door_knock_views, "DIRECT_LIST_MAX", 2)
+    client = client_for(grid2_worker)
+    html = client.get(page_url(campaign)).content.decode()
+    assert member_positions(html) == []
+    assert 'data-testid="places"' in html
+    assert f'data-testid="building-{town.building2.pk}"' in html
+    assert (
+        zh(ngettext_lazy("%(counter)s household left", "%(counter)s households left", 2))
+        % {"counter": 2}
+        in html
+    )
+    assert 'data-households="3" data-people="4"' in html  # the whole grid's counter
+    assert 'id="dk-form-template"' not in html  # nothing to record on the buildings page
+
+    building = client.get(page_url(campaign, building=town.building2.pk)).content.decode()
+    assert member_positions(building) == [
+        target_of(campaign, town.no_phone).pk,
+        target_of(campaign, town.floating_head).pk,
+        target_of(campaign, town.floating_child).pk,
+    ]
+    assert 'data-testid="floor-select"' in building
+    floor5 = client.get(page_url(campaign, building=town.building2.pk, floor=5)).content.decode()
+    assert member_positions(floor5) == [
+        target_of(campaign, town.floating_head).pk,
+        target_of(campaign, town.floating_child).pk,
+    ]
+    assert 'data-households="1" data-people="2"' in floor5
+    # Back to the list from a member's form returns to the same building and floor.
+    assert f"building={town.building2.pk}&amp;floor=5" in floor5
+
+    # Everybody of grid 2 lives in a building: nobody is listed outside one.
+    outside = client.get(page_url(campaign, building="none"))
+    assert outside.status_code == 200 and member_positions(outside.content.decode()) == []
+
+    monkeypatch.setattr(door_knock_views, "PAGE_SIZE", 1)
+    second = client.get(page_url(campaign, building=town.building2.pk, page=2)).content.decode()
+    assert 'data-testid="pager"' in second
+    assert member_positions(second) == [
+        target_of(campaign, town.floating_head).pk,
+        target_of(campaign, town.floating_child).pk,
+    ]
+
+
+def test_a_building_outside_the_area_is_not_found(world, town, campaign, client_for):
+    client = client_for(world.grid_a)
+    assert client.get(page_url(campaign, building=town.building2.pk)).status_code == 404
+    unit = Area.objects.filter(path__startswith=town.building2.path, level="unit").first()
+    assert (
+        client.get(page_url(campaign, building=world.a.building.pk, unit=unit.pk)).status_code
+        == 404
+    )
+    # A malformed value is dropped, not an error.
+    assert client.get(page_url(campaign, building="1;drop", floor="x")).status_code == 200
+
+
+def test_each_member_s_button_says_what_the_next_visit_is(
+    world, town, campaign, grid2_worker, client_for
+):
+    """Nobody visited yet: "record visit"; not at home: "visit again" (still to visit, in
+    orange); answered: "record again" (with visited households shown)."""
+    client = client_for(grid2_worker)
+    head, child = target_of(campaign, town.floating_head), target_of(campaign, town.floating_child)
+    assert (
+        knock(client, campaign, head, key="k1", outcome="not_at_home", answers={}).status_code
+        == 200
+    )
+    assert knock(client, campaign, child, key="k2").status_code == 200
+    html = client.get(page_url(campaign, all=1)).content.decode()
+
+    def button(target) -> str:
+        return re.search(rf'data-testid="record-{target.pk}">([^<]*)<', html).group(1)
+
+    assert button(target_of(campaign, town.no_phone)) == zh(gettext_lazy("Record visit"))
+    assert button(head) == zh(gettext_lazy("Visit again"))
+    assert button(child) == zh(gettext_lazy("Record again"))
+    assert f'data-target="{head.pk}" data-status="needs_door_knock"' in html
+    assert f'data-target="{child.pk}" data-status="reached"' in html
+
+
+def test_the_service_worker_is_served_by_the_app_with_the_door_knock_scope(client):
+    """The offline worker is a script of the app (no CDN), allowed to control every campaign's
+    door-knock pages, naming the page's static files; it needs no log-in and holds no data."""
+    response = client.get(reverse("screening:door_knock_worker"))
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/javascript")
+    assert response["Service-Worker-Allowed"] == door_knock_views.OFFLINE_SCOPE
+    assert reverse("screening:door_knock", args=[1]).startswith(door_knock_views.OFFLINE_SCOPE)
+    body = response.content.decode()
+    assert static("screening/door_knock.js") in body
+    assert "__VERSION__" not in body and "{{" not in body and "{%" not in body
+
+
+def test_the_log_in_page_forgets_the_pages_kept_offline(client):
+    html = client.get(reverse("accounts:login")).content.decode()
+    assert static("linli/forget_offline_pages.js") in html
 
 
 def test_community_b_campaign_is_not_found_for_staff_of_a(world, client_for):

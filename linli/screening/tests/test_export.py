@@ -11,6 +11,7 @@ from openpyxl import load_workbook
 from linli.audit.models import AuditAction, AuditEvent
 from linli.core import identifiers
 from linli.registry.models import Person
+from linli.screening.models import CampaignTarget
 from linli.screening.questionnaires.schema import question_map
 from linli.screening.tests.test_coverage_pages import answered_campaign, street_campaign
 
@@ -133,3 +134,16 @@ def test_volunteers_cannot_export(client_for, world, campaign):
     response = client_for(world.volunteer_a).get(reverse("screening:export", args=[campaign.pk]))
     assert response.status_code == 403
     assert not AuditEvent.objects.filter(action=AuditAction.EXPORT).exists()
+
+
+def test_people_never_reached_are_not_yet_screened_not_risk_free(client_for, world, campaign):
+    headers, rows = results(download(client_for(world.lead_a), campaign))
+    people = by_name(rows, headers[6])
+    risk = headers.index("风险")
+    never = CampaignTarget.objects.filter(campaign=campaign, reached_at__isnull=True)
+    reached = CampaignTarget.objects.filter(campaign=campaign, reached_at__isnull=False)
+    assert never.exists() and reached.exists()
+    for target in never.select_related("person"):
+        assert people[target.person.name][headers[risk]] == "未排查"
+    for target in reached.select_related("person"):
+        assert people[target.person.name][headers[risk]] != "未排查"

@@ -651,3 +651,18 @@ def test_a_run_left_behind_by_another_process_does_not_block_sending(client, wor
     page = client.get(reverse("screening:send_links", args=[running.pk])).content.decode()
     assert not re.search(r'data-testid="h5-send"[^>]*disabled', page)
     assert tasks.running_send(running) is None
+
+
+def test_the_send_guard_is_shared_by_every_process(running):
+    """Two web workers are two processes: the run one of them holds (cache.add, as
+    enqueue_send_links does) must refuse the other's add, so the guard lives in the shared
+    database cache, not in a process's memory."""
+    from django.core.cache.backends.db import DatabaseCache
+
+    key = tasks._RUN_KEY.format(running.pk)
+    run = {"since": timezone.now().timestamp(), "planned": 3}
+    assert cache.add(key, run, 60)
+    other_process = DatabaseCache("linli_cache", {})
+    assert not other_process.add(key, run, 60)
+    cache.delete(key)
+    assert other_process.add(key, run, 60)

@@ -86,12 +86,33 @@ def test_duplicate_keys_are_reported_at_the_key():
     assert "重复" in error.message
 
 
+def test_list_labels_and_the_key_counter_are_checked():
+    """A list's label names a list the definition has; the counter the builder numbers new
+    keys from is a positive whole number."""
+    defn = small(lists={"areas": ["武汉市"]}, list_labels={"areas": "中高风险地区"}, next_key=4)
+    assert validate_definition(defn) == []
+    defn = small(lists={}, list_labels={"areas": "中高风险地区"}, next_key=0)
+    errors = validate_definition(defn)
+    assert error_at(errors, "", "unknown_list").field == "list_labels.areas"
+    assert error_at(errors, "", "number").field == "next_key"
+    assert error_at(validate_definition(small(next_key=True)), "", "number")
+
+
+def test_a_problem_names_questions_by_number_not_by_key():
+    """A jump looking at a later question says which one by its number."""
+    defn = small()
+    defn["questions"][0]["next"][0]["when"] = {"q": "help", "op": "eq", "value": True}
+    error = error_at(validate_definition(defn), "fever", "later_question")
+    assert "第 3 题" in error.message and "help" not in error.message
+
+
 def test_unknown_branch_target_is_reported_at_the_branch():
     defn = small()
     defn["questions"][0]["next"][0]["goto"] = "nowhere"
     error = error_at(validate_definition(defn), "fever", "unknown_target")
     assert error.field == "next[0].goto"
-    assert "nowhere" in error.message and "nowhere" in error.message
+    # Said in words a lead understands: a key is never shown.
+    assert "nowhere" not in error.message and "已不在问卷中" in error.message
 
 
 def test_a_jump_back_is_refused_as_a_loop():

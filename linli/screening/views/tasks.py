@@ -1,15 +1,16 @@
 """Follow-up tasks raised by risky answers: the grid worker's list, closing a task, and the
 screening section of a person's file (the risk flag)."""
 
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
@@ -80,6 +81,13 @@ def _list_query(params) -> str:
     return urlencode([(k, params.get(k)) for k in LIST_PARAMS if k != "page" and params.get(k)])
 
 
+def _filtered_tasks(user, form: TaskFilterForm):
+    data = form.cleaned_data
+    return followup_selectors.tasks_for(
+        user, status=data["status"], kind=data["kind"], campaign=data["campaign"]
+    )
+
+
 @login_required
 def task_list(request: HttpRequest) -> HttpResponse:
     """The follow-up tasks of the user's areas, open ones by default, highest risk first."""
@@ -88,10 +96,7 @@ def task_list(request: HttpRequest) -> HttpResponse:
     rows, page = [], CappedPaginator([], settings.LINLI_PAGE_SIZE).get_page(1)
     if form.is_valid():
         status = 200
-        data = form.cleaned_data
-        tasks = followup_selectors.tasks_for(
-            request.user, status=data["status"], kind=data["kind"], campaign=data["campaign"]
-        )
+        tasks = _filtered_tasks(request.user, form)
         page = CappedPaginator(tasks, settings.LINLI_PAGE_SIZE).get_page(request.GET.get("page"))
         rows = followup_selectors.present_tasks(request.user, page.object_list)
     context = {
@@ -114,6 +119,24 @@ def _back(request: HttpRequest, wanted: str) -> str:
     ):
         return wanted
     return reverse("screening:tasks")
+
+
+def _list_count(request: HttpRequest, back: str) -> str:
+    """Returns the list's count, re-counted with the filters of the list the card was closed
+    on, to replace the old one in place (an htmx out-of-band swap); empty when the card was
+    not closed on the list (a person's file)."""
+    url = urlsplit(back)
+    if url.path != reverse("screening:tasks"):
+        return ""
+    form = TaskFilterForm(QueryDict(url.query), user=request.user)
+    if not form.is_valid():
+        return ""
+    context = {
+        "page": CappedPaginator(_filtered_tasks(request.user, form), 1).get_page(1),
+        "showing_open": form.cleaned_data["status"] == TaskStatus.OPEN,
+        "oob": True,
+    }
+    return render_to_string("screening/partials/task_count.html", context, request=request)
 
 
 def _card_task_ids(request: HttpRequest, task_id: int) -> list[int] | None:
@@ -171,15 +194,18 @@ def task_done(request: HttpRequest, task_id: int) -> HttpResponse:
             else:
                 confirmation = _("The follow-up was dismissed.")
     if request.htmx:
+        back = request.POST.get("next", "").split("#", 1)[0]
         context = {
             "c": followup_selectors.card_for(request.user, task, ids or []),
             "may_close": True,
             # The card adds its own anchor to the page it came from.
-            "next": request.POST.get("next", "").split("#", 1)[0],
+            "next": back,
             "card_errors": errors,
             "card_confirmation": confirmation,
         }
-        return render(request, "screening/partials/task_card.html", context)
+        card = render_to_string("screening/partials/task_card.html", context, request=request)
+        count = _list_count(request, back) if confirmation else ""
+        return HttpResponse(card + count)
     for error in errors:
         messages.error(request, error)
     if confirmation:

@@ -1,8 +1,9 @@
 // Questionnaire builder: edits the definition JSON in the browser (loaded from /static/, no
 // inline script: CSP). The server stays the judge: it validates the whole definition on save
 // and sends the problems back located at a question key and a field path; this script puts
-// each one next to the input it is about. The JSON box below the builder mirrors every edit,
-// and a valid JSON typed there is loaded back into the builder.
+// each one next to the input it is about. Keys of questions, option codes and list names are
+// generated here (from the definition's own counter, `next_key`) and never shown: a lead works
+// with texts and labels only. The hidden definition field mirrors every edit.
 (() => {
   "use strict";
 
@@ -29,11 +30,6 @@
 
   function splitList(text) {
     return text.split(/[,，、\n]/).map((s) => s.trim()).filter(Boolean);
-  }
-
-  function isLeaf(c) {
-    return c && typeof c === "object" && !Array.isArray(c) && typeof c.q === "string" &&
-      !("all" in c) && !("any" in c) && !("not" in c);
   }
 
   function todayIso() {
@@ -72,7 +68,7 @@
       if (this.textarea) {
         this.textarea.addEventListener("input", () => this.fromJson());
         const form = this.textarea.form;
-        if (form) form.addEventListener("submit", () => { this.flushRenames(); this.sync(); });
+        if (form) form.addEventListener("submit", () => this.sync());
       }
     }
 
@@ -180,46 +176,68 @@
 
     // --- named lists ----------------------------------------------------------------------
 
+    // A list is known to people by its label; its name (what rules refer to) stays hidden.
+    listLabel(name) {
+      const labels = this.def.list_labels;
+      const label = labels && typeof labels === "object" ? labels[name] : "";
+      if (typeof label === "string" && label.trim()) return label;
+      return `${this.w.list} ${Object.keys(this.def.lists).indexOf(name) + 1}`;
+    }
+
     renderLists() {
       const lists = this.def.lists;
       const rows = Object.keys(lists).map((name) => {
-        const nameInput = h("input", { type: "text", value: name, class: "mono", maxlength: 40 });
-        nameInput.addEventListener("change", () => this.renameList(name, nameInput.value.trim()));
+        const label = h("input", { type: "text", maxlength: 40,
+          value: (this.def.list_labels && this.def.list_labels[name]) || "" });
+        label.addEventListener("input", () => {
+          if (!this.def.list_labels || typeof this.def.list_labels !== "object") this.def.list_labels = {};
+          this.def.list_labels[name] = label.value;
+          this.changed();
+        });
         const items = h("textarea", { rows: 4, class: "wide",
           value: (Array.isArray(lists[name]) ? lists[name] : []).join("\n") });
         items.addEventListener("input", () => {
           lists[name] = items.value.split("\n").map((s) => s.trim()).filter(Boolean);
           this.changed();
         });
+        const remove = () => {
+          delete lists[name];
+          if (this.def.list_labels) delete this.def.list_labels[name];
+          this.render();
+        };
         return h("div", { class: "brow list-row", dataset: { path: `lists.${name}` } },
-          this.field(this.w.list_name, nameInput),
+          this.field(this.w.list_name, label, `list_labels.${name}`),
           this.field(this.w.list_items, items, null, "grow"),
-          this.button(this.w.remove, () => { delete lists[name]; this.render(); }, "btn secondary small danger"));
+          this.button(this.w.remove, remove, "btn secondary small danger"));
       });
       return h("section", { class: "card", dataset: { path: "lists" } },
         h("h2", {}, this.w.lists),
         rows,
         this.button(this.w.add_list, () => {
-          let n = Object.keys(lists).length + 1;
-          while (`list${n}` in lists) n += 1;
-          lists[`list${n}`] = [];
+          lists[this.nextKey("list")] = [];
           this.render();
         }));
     }
 
-    renameList(oldName, newName) {
-      if (!newName || newName === oldName || newName in this.def.lists) { this.renderSoon(); return; }
-      const renamed = {};
-      for (const [name, items] of Object.entries(this.def.lists)) {
-        renamed[name === oldName ? newName : name] = items;
+    // --- generated keys -------------------------------------------------------------------
+
+    // Returns a new key ("q12", "o13", "list14") for a question, an option or a list. The
+    // number comes from the definition's counter, which only grows: a key deleted today is
+    // never given to another question tomorrow, so answers stored under it keep their meaning.
+    nextKey(prefix) {
+      const taken = new Set(Object.keys(this.def.lists));
+      let n = Number.isInteger(this.def.next_key) && this.def.next_key > 0 ? this.def.next_key : 1;
+      for (const q of this.def.questions) {
+        if (!q || typeof q !== "object") continue;
+        taken.add(q.key);
+        for (const o of Array.isArray(q.options) ? q.options : []) if (o) taken.add(o.code);
       }
-      this.def.lists = renamed;
-      this.eachLeaf((leaf) => {
-        if (leaf.value && typeof leaf.value === "object" && leaf.value.list === oldName) {
-          leaf.value = { list: newName };
-        }
-      });
-      this.renderSoon();
+      for (const key of taken) {
+        const m = /^[a-z]+(\d+)$/.exec(typeof key === "string" ? key : "");
+        if (m && Number(m[1]) >= n) n = Number(m[1]) + 1;
+      }
+      this.def.next_key = n + 1;
+      return `${prefix}${n}`;
     }
 
     // --- questions ------------------------------------------------------------------------
@@ -233,10 +251,7 @@
     }
 
     addQuestion() {
-      const keys = new Set(this.def.questions.map((q) => q.key));
-      let n = this.def.questions.length + 1;
-      while (keys.has(`q${n}`)) n += 1;
-      this.def.questions.push({ key: `q${n}`, text: "", kind: "yes_no", required: true });
+      this.def.questions.push({ key: this.nextKey("q"), text: "", kind: "yes_no", required: true });
       this.render();
       const cards = this.mount.querySelectorAll(".bquestion");
       const last = cards[cards.length - 1];
@@ -246,10 +261,6 @@
     renderQuestion(q, i) {
       const qs = this.def.questions;
       const key = typeof q.key === "string" ? q.key : "";
-      const keyInput = h("input", { type: "text", class: "mono", value: key, maxlength: 40,
-        title: this.w.key_help, dataset: { oldKey: key } });
-      keyInput.addEventListener("input", () => { q.key = keyInput.value.trim(); this.changed(); });
-      keyInput.addEventListener("change", () => this.flushRenames());
       const kind = h("select", {},
         this.vocab.kinds.map((k) => h("option", { value: k.code, selected: k.code === q.kind }, k.label)));
       kind.addEventListener("change", () => this.changeKind(q, kind.value));
@@ -269,10 +280,9 @@
         }
         this.render();
       };
-      return h("article", { class: "card bquestion", dataset: { path: `q:${key}`, path2: `questions[${i}]` } },
+      return h("article", { class: "card bquestion", dataset: { path: `q:${key}`, path2: `questions[${i}]`, key } },
         h("header", { class: "bhead" },
-          h("strong", {}, `${this.w.question} ${i + 1}`),
-          this.field(this.w.key, keyInput, `q:${key}/key`, "inline"),
+          h("strong", { dataset: { path: `q:${key}/key` } }, `${this.w.question} ${i + 1}`),
           h("span", { class: "tools" },
             this.button("↑", () => move(-1), "btn secondary small", { title: this.w.move_up, "aria-label": this.w.move_up, disabled: i === 0 }),
             this.button("↓", () => move(1), "btn secondary small", { title: this.w.move_down, "aria-label": this.w.move_down, disabled: i === qs.length - 1 }),
@@ -285,31 +295,6 @@
           h("label", { class: "bcheck", dataset: { path: `q:${key}/required` } }, required, " ", this.w.required)),
         this.renderKindDetails(q, key),
         this.renderBranches(q, i, key));
-    }
-
-    flushRenames() {
-      for (const input of this.mount.querySelectorAll("input[data-old-key]")) {
-        const oldKey = input.dataset.oldKey;
-        const newKey = input.value.trim();
-        if (oldKey && newKey && oldKey !== newKey) {
-          input.dataset.oldKey = newKey;
-          this.renameQuestion(oldKey, newKey);
-        }
-      }
-    }
-
-    renameQuestion(oldKey, newKey) {
-      // Another question already holding the new key keeps its references (the server will
-      // report the duplicate at the key).
-      if (this.def.questions.filter((q) => q.key === newKey).length > 1) { this.renderSoon(); return; }
-      for (const q of this.def.questions) {
-        for (const b of Array.isArray(q.next) ? q.next : []) {
-          if (b && b.goto === oldKey) b.goto = newKey;
-        }
-      }
-      this.eachLeaf((leaf) => { if (leaf.q === oldKey) leaf.q = newKey; });
-      this.errors = this.errors.map((e) => (e.key === oldKey ? { ...e, key: newKey } : e));
-      this.renderSoon();
     }
 
     eachLeaf(fn) {
@@ -328,9 +313,17 @@
 
     changeKind(q, kind) {
       q.kind = kind;
+      // Conditions on this question keep fitting it: a comparison the new kind has not is
+      // replaced by its first one, with a value to match.
+      const ops = this.vocab.operators[kind] || [];
+      this.eachLeaf((leaf) => {
+        if (leaf.q !== q.key || ops.includes(leaf.op)) return;
+        leaf.op = ops[0];
+        leaf.value = undefined;
+      });
       if (CHOICE_KINDS.has(kind)) {
         if (!Array.isArray(q.options) || q.options.length < 2) {
-          q.options = [{ code: "opt1", label: "" }, { code: "opt2", label: "" }];
+          q.options = [{ code: this.nextKey("o"), label: "" }, { code: this.nextKey("o"), label: "" }];
         }
         if (kind === "single_choice") q.options.forEach((o) => { delete o.exclusive; });
       } else {
@@ -339,6 +332,9 @@
       const fits = (v) => (kind === "number" ? typeof v === "number"
         : kind === "date" ? (v === "today" || /^\d{4}-\d{2}-\d{2}$/.test(v)) : false);
       for (const bound of ["min", "max"]) if (bound in q && !fits(q[bound])) delete q[bound];
+      this.eachLeaf((leaf) => {
+        if (leaf.q === q.key && leaf.value === undefined) leaf.value = this.defaultValue(q, leaf.op);
+      });
       this.render();
     }
 
@@ -382,15 +378,10 @@
       const multiple = q.kind === "multiple_choice";
       const rows = q.options.map((o, j) => {
         if (!o || typeof o !== "object") return null;
-        let before = o.code;
-        const code = this.input({ type: "text", class: "mono code", maxlength: 40 }, null,
-          () => o.code, (v) => { o.code = v.trim(); });
-        code.addEventListener("change", () => { this.renameOption(key, before, o.code); before = o.code; });
         // The condition editors show option labels as they were at the last redraw.
         const label = this.input({ type: "text", maxlength: 100 }, null, () => o.label, (v) => { o.label = v; });
         const parts = [
-          this.field(this.w.label, label, `q:${key}/options[${j}].label`, "grow"),
-          this.field(this.w.code, code, `q:${key}/options[${j}].code`),
+          this.field(`${this.w.option} ${j + 1}`, label, `q:${key}/options[${j}].label`, "grow"),
         ];
         if (multiple) {
           const exclusive = h("input", { type: "checkbox", checked: Boolean(o.exclusive) });
@@ -407,24 +398,9 @@
         h("legend", {}, this.w.options),
         rows,
         this.button(this.w.add_option, () => {
-          const codes = new Set(q.options.map((o) => o && o.code));
-          let n = q.options.length + 1;
-          while (codes.has(`opt${n}`)) n += 1;
-          q.options.push({ code: `opt${n}`, label: "" });
+          q.options.push({ code: this.nextKey("o"), label: "" });
           this.render();
         }));
-    }
-
-    renameOption(key, oldCode, newCode) {
-      if (oldCode && newCode && oldCode !== newCode) {
-        const swap = (v) => (v === oldCode ? newCode : v);
-        this.eachLeaf((leaf) => {
-          if (leaf.q !== key) return;
-          leaf.value = Array.isArray(leaf.value) ? leaf.value.map(swap) : swap(leaf.value);
-        });
-        this.sync();
-      }
-      this.renderSoon();
     }
 
     // --- branching ------------------------------------------------------------------------
@@ -438,11 +414,11 @@
         const path = `q:${key}/next[${n}]`;
         const goto = h("select", {},
           qs.slice(i + 1).map((x, k) => h("option", { value: x.key, selected: b.goto === x.key },
-            `${i + k + 2}. ${(x.text || "").slice(0, 24)} [${x.key}]`)),
+            this.questionName(x, i + k + 1))),
           h("option", { value: this.vocab.end, selected: b.goto === this.vocab.end }, this.w.end));
         // Keep a target the builder cannot offer (a bad one the server will point at).
         if (b.goto !== this.vocab.end && !qs.slice(i + 1).some((x) => x.key === b.goto)) {
-          goto.prepend(h("option", { value: b.goto ?? "", selected: true }, `[${b.goto ?? ""}]`));
+          goto.prepend(h("option", { value: b.goto ?? "", selected: true }, this.w.missing));
         }
         goto.addEventListener("change", () => { b.goto = goto.value; this.changed(); });
         if (b.goto === undefined) b.goto = goto.value;
@@ -480,6 +456,11 @@
       return this.def.questions.find((q) => q.key === key);
     }
 
+    optionLabel(q, o) {
+      if (typeof o.label === "string" && o.label.trim()) return o.label;
+      return `${this.w.option} ${q.options.indexOf(o) + 1}`;
+    }
+
     newLeaf(preferred, allowed) {
       const key = allowed.includes(preferred) ? preferred : allowed[allowed.length - 1];
       if (!key) return undefined;
@@ -505,82 +486,122 @@
       return "";
     }
 
-    // Edits a condition as "all/any of these leaves" (or "always" for a jump). A condition the
-    // builder cannot show that way (nested groups, "not") is kept untouched.
-    conditionEditor(cond, path, allowed, onChange, allowAlways) {
-      let model;
-      if (cond === undefined) model = { mode: allowAlways ? "always" : "all", leaves: [] };
-      else if (isLeaf(cond)) model = { mode: "all", leaves: [cond] };
-      else if (cond && Array.isArray(cond.all) && cond.all.every(isLeaf) && Object.keys(cond).length === 1) model = { mode: "all", leaves: cond.all };
-      else if (cond && Array.isArray(cond.any) && cond.any.every(isLeaf) && Object.keys(cond).length === 1) model = { mode: "any", leaves: cond.any };
-      else {
-        return h("div", { class: "condition complex", dataset: { path } },
-          h("p", {}, this.describe(cond)), h("p", { class: "helptext" }, this.w.complex));
+    // --- the condition editor (branching and risk rules alike) ---------------------------
+    //
+    // A condition is edited as a group: "all of these hold" / "any of these holds" / "none of
+    // these holds", whose rows are conditions on one question or nested groups. The editor
+    // holds groups as {mode, children}; a row is the JSON leaf itself, edited in place, and
+    // every structural change writes the whole condition back through `onChange`.
+
+    groupOf(cond) {
+      const isObject = cond && typeof cond === "object" && !Array.isArray(cond);
+      if (isObject && Array.isArray(cond.all)) return { mode: "all", children: cond.all.map((c) => this.nodeOf(c)) };
+      if (isObject && Array.isArray(cond.any)) return { mode: "any", children: cond.any.map((c) => this.nodeOf(c)) };
+      if (isObject && "not" in cond) {
+        const inner = cond.not;
+        if (inner && typeof inner === "object" && Array.isArray(inner.any) && Object.keys(inner).length === 1) {
+          return { mode: "none", children: inner.any.map((c) => this.nodeOf(c)) };
+        }
+        return { mode: "none", children: [this.nodeOf(inner)] };
       }
+      return { mode: "all", children: [cond] };
+    }
+
+    nodeOf(cond) {
+      const isGroup = cond && typeof cond === "object" && ("all" in cond || "any" in cond || "not" in cond);
+      return isGroup ? this.groupOf(cond) : cond;
+    }
+
+    // The JSON of a group; a lone condition at the top is written as itself (as the ready
+    // templates write it), so an untouched rule keeps its shape.
+    conditionOf(group, top) {
+      const parts = group.children.map((c) => (c && c.mode ? this.conditionOf(c, false) : c));
+      if (group.mode === "none") return { not: parts.length === 1 ? parts[0] : { any: parts } };
+      if (top && parts.length === 1 && !group.children[0].mode) return parts[0];
+      return { [group.mode]: parts };
+    }
+
+    childPath(group, path, n, top) {
+      if (group.mode === "none") return group.children.length === 1 ? `${path}.not` : `${path}.not.any[${n}]`;
+      if (top && group.children.length === 1 && !group.children[0].mode) return path;
+      return `${path}.${group.mode}[${n}]`;
+    }
+
+    conditionEditor(cond, path, allowed, onChange, allowAlways) {
+      const root = cond === undefined ? { mode: allowAlways ? "always" : "all", children: [] } : this.groupOf(cond);
       const box = h("div", { class: "condition", dataset: { path } });
       const emit = () => {
-        if (model.mode === "always" || !model.leaves.length) onChange(allowAlways ? undefined : { all: [] });
-        else if (model.leaves.length === 1) onChange(model.leaves[0]);
-        else onChange({ [model.mode]: model.leaves });
+        if (root.mode === "always" || !root.children.length) onChange(allowAlways ? undefined : { all: [] });
+        else onChange(this.conditionOf(root, true));
       };
-      const leafPath = (n) => (model.leaves.length === 1 ? path : `${path}.${model.mode}[${n}]`);
-      const draw = () => {
-        const mode = h("select", { class: "mode" },
-          allowAlways ? h("option", { value: "always", selected: model.mode === "always" }, this.w.always) : null,
-          h("option", { value: "all", selected: model.mode === "all" }, this.w.all),
-          h("option", { value: "any", selected: model.mode === "any" }, this.w.any));
-        mode.addEventListener("change", () => {
-          model.mode = mode.value;
-          if (model.mode !== "always" && !model.leaves.length) {
-            const leaf = this.newLeaf(allowed[allowed.length - 1], allowed);
-            if (leaf) model.leaves.push(leaf);
-          }
-          emit(); draw(); this.showErrors(box);
-        });
-        const children = [mode];
-        if (model.mode !== "always") {
-          model.leaves.forEach((leaf, n) => {
-            children.push(this.leafEditor(leaf, leafPath(n), allowed, () => emit(), () => {
-              model.leaves.splice(n, 1);
-              if (!model.leaves.length && allowAlways) model.mode = "always";
-              emit(); draw();
-            }));
-          });
-          children.push(this.button(this.w.add_condition, () => {
-            const leaf = this.newLeaf(allowed[allowed.length - 1], allowed);
-            if (!leaf) return;
-            model.leaves.push(leaf);
-            emit(); draw();
-          }));
-        }
-        box.replaceChildren(...children);
+      const redraw = () => {
+        emit();
+        box.replaceChildren(this.groupEditor(root, path, allowed, { top: true, allowAlways, emit, redraw }));
+        this.showErrors(box);
       };
-      draw();
+      box.append(this.groupEditor(root, path, allowed, { top: true, allowAlways, emit, redraw }));
       return box;
     }
 
-    // A condition in words, for those the editor keeps as they are.
-    describe(c) {
-      if (!c || typeof c !== "object") return "?";
-      for (const [group, word] of [["all", this.w.and], ["any", this.w.or]]) {
-        if (Array.isArray(c[group])) {
-          const inner = c[group].map((part) => this.describe(part)).join(` ${word} `);
-          return c[group].length > 1 ? `(${inner})` : inner;
+    groupEditor(group, path, allowed, { top, allowAlways, emit, redraw, onRemove, depth = 0 }) {
+      const modes = [["all", this.w.all], ["any", this.w.any], ["none", this.w.none]];
+      const mode = h("select", { class: "mode", "aria-label": this.w.condition_group },
+        top && allowAlways ? h("option", { value: "always", selected: group.mode === "always" }, this.w.always) : null,
+        modes.map(([value, label]) => h("option", { value, selected: group.mode === value }, label)));
+      mode.addEventListener("change", () => {
+        group.mode = mode.value;
+        if (group.mode !== "always" && !group.children.length) {
+          const leaf = this.newLeaf(allowed[allowed.length - 1], allowed);
+          if (leaf) group.children.push(leaf);
         }
-      }
-      if (c.not) return `${this.w.not} ${this.describe(c.not)}`;
-      const q = this.question(c.q);
-      const labels = new Map((q && Array.isArray(q.options) ? q.options : []).map((o) => [o && o.code, o && o.label]));
-      const show = (v) => {
-        if (v === true) return this.w.yes;
-        if (v === false) return this.w.no;
-        if (Array.isArray(v)) return v.map(show).join("、");
-        if (v && typeof v === "object" && "list" in v) return `${this.w.list_prefix} ${v.list}`;
-        return String(labels.get(v) || v);
+        if (group.mode === "always") group.children = [];
+        redraw();
+      });
+      const head = h("div", { class: "cgroup-head" }, mode,
+        onRemove ? this.button(this.w.remove_group, onRemove, "btn secondary small danger") : null);
+      const box = h("div", { class: top ? "cgroup" : "cgroup nested", dataset: top ? undefined : { path } }, head);
+      if (group.mode === "always") return box;
+      group.children.forEach((child, n) => {
+        const where = this.childPath(group, path, n, top);
+        const removeChild = () => {
+          group.children.splice(n, 1);
+          if (!group.children.length && top && allowAlways) group.mode = "always";
+          redraw();
+        };
+        if (child && child.mode) {
+          box.append(this.groupEditor(child, where, allowed, {
+            top: false, emit, redraw, depth: depth + 1,
+            onRemove: removeChild,
+          }));
+        } else {
+          box.append(this.leafEditor(child || {}, where, allowed, emit, removeChild));
+        }
+      });
+      const addLeaf = () => {
+        const leaf = this.newLeaf(allowed[allowed.length - 1], allowed);
+        if (!leaf) return;
+        group.children.push(leaf);
+        redraw();
       };
-      const op = this.vocab.operator_labels[c.op] || c.op;
-      const tail = c.op === "within_days" ? ` ${this.w.days}` : "";
-      return `${(q && q.text ? q.text.slice(0, 16) : "")} [${c.q}] ${op} ${show(c.value)}${tail}`;
+      const addGroup = () => {
+        const leaf = this.newLeaf(allowed[allowed.length - 1], allowed);
+        if (!leaf) return;
+        // A lone condition at the top becomes the first row of an explicit group.
+        group.children.push({ mode: group.mode === "any" ? "all" : "any", children: [leaf] });
+        redraw();
+      };
+      box.append(h("div", { class: "cgroup-tools" },
+        this.button(this.w.add_condition, addLeaf),
+        // The server refuses conditions nested deeper than five levels; three is plenty.
+        depth < 2 ? this.button(this.w.add_group, addGroup) : null));
+      return box;
+    }
+
+    // "3. 您目前有没有以下症状？" — how a question is named in pickers (never by its key).
+    questionName(q, index) {
+      const text = q && typeof q.text === "string" && q.text.trim() ? q.text.trim() : this.w.untitled;
+      const short = text.length > 24 ? `${text.slice(0, 24)}…` : text;
+      return `${index + 1}. ${short}`;
     }
 
     leafEditor(leaf, path, allowed, onChange, onRemove) {
@@ -588,11 +609,10 @@
       const draw = () => {
         const q = this.question(leaf.q);
         const qSelect = h("select", {},
-          allowed.map((key) => {
-            const x = this.question(key);
-            return h("option", { value: key, selected: key === leaf.q }, `${(x && x.text ? x.text.slice(0, 20) : key)} [${key}]`);
-          }));
-        if (!allowed.includes(leaf.q)) qSelect.prepend(h("option", { value: leaf.q, selected: true }, `[${leaf.q}]`));
+          allowed.map((key) => h("option", { value: key, selected: key === leaf.q },
+            this.questionName(this.question(key), this.def.questions.findIndex((x) => x.key === key)))));
+        // A question deleted (or moved below a jump) since: kept, unnamed, until changed.
+        if (!allowed.includes(leaf.q)) qSelect.prepend(h("option", { value: leaf.q ?? "", selected: true }, this.w.missing));
         qSelect.addEventListener("change", () => {
           leaf.q = qSelect.value;
           const nq = this.question(leaf.q);
@@ -604,7 +624,7 @@
         const ops = this.vocab.operators[q && q.kind] || Object.keys(this.vocab.operator_labels);
         const opSelect = h("select", {},
           ops.map((op) => h("option", { value: op, selected: op === leaf.op }, this.vocab.operator_labels[op] || op)));
-        if (!ops.includes(leaf.op)) opSelect.prepend(h("option", { value: leaf.op, selected: true }, String(leaf.op)));
+        if (!ops.includes(leaf.op)) opSelect.prepend(h("option", { value: leaf.op ?? "", selected: true }, "—"));
         opSelect.addEventListener("change", () => {
           leaf.op = opSelect.value;
           leaf.value = this.defaultValue(q, leaf.op);
@@ -641,7 +661,7 @@
             const codes = options.map((x) => x.code).filter((c) => picked.has(c));
             set(asScalarWhenOne && codes.length === 1 ? codes[0] : codes);
           });
-          return h("label", { class: "bcheck" }, box, " ", o.label || o.code);
+          return h("label", { class: "bcheck" }, box, " ", this.optionLabel(q, o));
         }));
       };
       const text = (parse, shown, type = "text") => {
@@ -649,13 +669,15 @@
         el.addEventListener("input", () => set(parse(el.value)));
         return el;
       };
+      // A question deleted since: nothing to choose from until another question is picked.
+      if (!q) return h("span", { class: "muted" }, "—");
       if (op === "answered") return yesNo();
       if (op === "within_days") {
         return h("span", {}, text((v) => (v === "" ? null : Math.round(Number(v))), leaf.value ?? "", "number"), " ", this.w.days);
       }
       if (kind === "yes_no") return yesNo();
       if (kind === "single_choice" && op !== "in") {
-        const el = h("select", {}, options.map((o) => h("option", { value: o.code, selected: o.code === leaf.value }, o.label || o.code)));
+        const el = h("select", {}, options.map((o) => h("option", { value: o.code, selected: o.code === leaf.value }, this.optionLabel(q, o))));
         if (!options.some((o) => o.code === leaf.value)) el.prepend(h("option", { value: "", selected: true }, "—"));
         el.addEventListener("change", () => set(el.value));
         return el;
@@ -672,7 +694,7 @@
         input.setAttribute("placeholder", this.w.comma_help);
         if (kind !== "short_text" || !lists.length) return input;
         const source = h("select", {},
-          lists.map((name) => h("option", { value: name, selected: leaf.value && leaf.value.list === name }, `${this.w.list_prefix} ${name}`)),
+          lists.map((name) => h("option", { value: name, selected: leaf.value && leaf.value.list === name }, `${this.w.list_prefix}${this.listLabel(name)}`)),
           h("option", { value: "", selected: Array.isArray(leaf.value) }, this.w.typed_values));
         input.hidden = !Array.isArray(leaf.value);
         source.addEventListener("change", () => {
@@ -744,7 +766,8 @@
     // --- problems from the server ---------------------------------------------------------
 
     errorPath(error) {
-      if (!error.key) return error.field;
+      // A risk rule's problem is shown in the rule, even when it is about one question.
+      if (!error.key || error.field.startsWith("risk_rules[")) return error.field;
       const base = error.key.startsWith("questions[") ? error.key : `q:${error.key}`;
       return error.field ? `${base}/${error.field}` : base;
     }
@@ -796,6 +819,9 @@
     new Builder(mount, definition, vocab, errors, document.getElementById("id_definition")).start();
     const outline = document.getElementById("outline");
     if (outline) outline.hidden = true;
+    // The builder edits everything; the definition travels in its field, out of sight.
+    const jsonBox = document.getElementById("json-box");
+    if (jsonBox) jsonBox.hidden = true;
     mount.hidden = false;
   });
 })();

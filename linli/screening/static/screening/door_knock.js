@@ -22,7 +22,21 @@
  * - A banner counts the records on the phone: "Records waiting to be sent: N" / "All records
  *   sent".
  *
+ * - Each member carries data-status (the server's status when the page was made) and
+ *   data-state (where they stand now, moved by a visit recorded here as the server moves it:
+ *   answered → reached, refused → refused, not at home → still needs a door knock); the badge's
+ *   colour, the button's words and the household's "nobody left to visit" follow data-state,
+ *   and so does the counter of households and people left (todo-summary).
+ * - Offline: the page registers the service worker (config.offline.worker) and asks it to
+ *   keep this page and the files it loaded; once kept, offline-ready says so. After visits are
+ *   sent the kept copy is refreshed.
+ *
  * Stable hooks for tests (data-testid):
+ *   todo-summary         households and people left (data-households, data-people: the
+ *                        server's figures, which the text moves from)
+ *   offline-ready        shown once the page is kept for working without a network
+ *   places, building-<id>, unit-<id>   the buildings page; filter, unit-select, floor-select,
+ *                        pager, page-previous, page-next, page-of   a building's page
  *   outbox               the banner; data-state = "empty" | "pending" | "sending" | "error"
  *   outbox-count         number of records kept on this phone (waiting or refused); "0" = all sent
  *   outbox-text          the banner's sentence
@@ -409,17 +423,68 @@
     if (badge) badge.textContent = label;
   }
 
+  // A visit moves a member as the server does (services.attempts._apply_outcome at the door):
+  // answered → reached, refused → refused, anything else (not at home) → still on the list.
+  const STATE_AFTER = { answered: "reached", refused: "refused" };
+
+  function stateAfter(outcome) {
+    return STATE_AFTER[outcome] || "needs_door_knock";
+  }
+
+  // The member's button says what the next tap does: nobody visited yet is recorded, somebody
+  // not at home is visited again, a visit that reached them can be recorded again
+  // (views.door_knock._action).
+  function setAction(member, lastOutcome) {
+    const button = member.querySelector(".dk-open");
+    if (!button) return;
+    if (!lastOutcome) button.textContent = text.recordVisit;
+    else if (lastOutcome === "not_at_home") button.textContent = text.visitAgain;
+    else button.textContent = text.recordAgain;
+    button.classList.toggle("secondary", member.dataset.state !== "needs_door_knock");
+  }
+
+  function setState(member, state) {
+    member.dataset.state = state;
+    member.classList.toggle("todo", state === "needs_door_knock");
+    member.classList.toggle("done", state !== "needs_door_knock");
+  }
+
   function refreshHousehold(member) {
     const household = member.closest(".dk-household");
     if (!household) return;
     const members = Array.from(household.querySelectorAll(".dk-member"));
+    // Done once nobody in it needs a door knock: a refused record being fixed, or somebody
+    // not at home, keeps it open.
     const done = members.every(
-      (m) => !m.classList.contains("failed")
-        && (m.classList.contains("done") || m.classList.contains("visited")),
+      (m) => !m.classList.contains("failed") && m.dataset.state !== "needs_door_knock",
     );
     household.classList.toggle("done", done);
     const mark = household.querySelector(".dk-done-mark");
     if (mark) mark.hidden = !done;
+  }
+
+  // The counter of what is left moves with each visit recorded on this page: the server's
+  // figures, less the households and people this page has seen leave the list since (and
+  // plus those who joined it, somebody not contacted yet found not at home).
+  function refreshCounter() {
+    const counter = document.querySelector('[data-testid="todo-summary"]');
+    if (!counter || !text.left) return;
+    let households = Number(counter.dataset.households) || 0;
+    let people = Number(counter.dataset.people) || 0;
+    document.querySelectorAll(".dk-household").forEach((household) => {
+      const wasLeft = household.dataset.left === "1";
+      const members = Array.from(household.querySelectorAll(".dk-member"));
+      const isLeft = members.some((m) => m.dataset.state === "needs_door_knock");
+      households += (isLeft ? 1 : 0) - (wasLeft ? 1 : 0);
+      members.forEach((m) => {
+        const was = m.dataset.status === "needs_door_knock";
+        const now = m.dataset.state === "needs_door_knock";
+        people += (now ? 1 : 0) - (was ? 1 : 0);
+      });
+    });
+    counter.textContent = text.left
+      .split("{households}").join(String(Math.max(0, households)))
+      .split("{people}").join(String(Math.max(0, people)));
   }
 
   // Marks the members whose records are on the phone (after a reload too).
@@ -434,26 +499,37 @@
       if (item) {
         member.classList.add("visited");
         const outcome = config.outcomes[item.outcome] || "";
-        setBadge(member, item.state === "error" ? text.needsFixing : `${outcome} · ${text.queued}`);
+        if (item.state === "error") {
+          setState(member, member.dataset.status);
+          setBadge(member, text.needsFixing);
+        } else {
+          setState(member, stateAfter(item.outcome));
+          setBadge(member, `${outcome} · ${text.queued}`);
+          setAction(member, item.outcome);
+        }
       } else if (wasLocal && !member.dataset.sent) {
         member.classList.remove("visited"); // discarded
+        setState(member, member.dataset.status);
         setBadge(member, config.statuses[member.dataset.status] || "");
+        setAction(member, member.dataset.last || "");
       }
       refreshHousehold(member);
     });
+    refreshCounter();
   }
 
   function markSent(target, data) {
     const member = memberNode(target);
     if (!member) return;
-    member.dataset.status = data.status;
     member.dataset.sent = "1";
-    member.classList.toggle("todo", data.status === "needs_door_knock");
-    member.classList.toggle("done", data.status !== "needs_door_knock");
+    member.dataset.last = data.outcome;
+    setState(member, data.status);
     member.classList.add("visited");
     member.classList.remove("queued", "failed");
     setBadge(member, `${config.outcomes[data.outcome] || ""} · ${text.sent}`);
+    setAction(member, data.outcome);
     refreshHousehold(member);
+    refreshCounter();
   }
 
   // ---------------------------------------------------------------------------------------
@@ -553,15 +629,19 @@
     sending = true;
     problem = "";
     render();
+    let sent = 0;
     try {
       for (const item of outbox().filter((i) => i.state !== "error")) {
         // One at a time, in the order recorded; the first that cannot go stops the round.
-        if ((await send(item)) === "later") break;
+        const result = await send(item);
+        if (result === "later") break;
+        if (result === "sent") sent += 1;
       }
     } finally {
       sending = false;
       render();
     }
+    if (sent) keepPage(true);
   }
 
   // ---------------------------------------------------------------------------------------
@@ -764,6 +844,53 @@
   }
 
   // ---------------------------------------------------------------------------------------
+  // Working without a network: the service worker (/screening/door-knock-worker.js) keeps
+  // this page and the files it loaded, so a reload in the stairwell still opens it.
+
+  let worker = null;
+
+  // `refresh`: fetch the page again for the kept copy (after visits were sent, so a reload
+  // offline shows them); otherwise a page the worker already kept on its way is only checked.
+  function keepPage(refresh) {
+    if (!worker) return;
+    const assets = Array.from(document.querySelectorAll("link[href], script[src]"))
+      .map((node) => node.href || node.src)
+      .filter(Boolean);
+    worker.postMessage({
+      type: "keep",
+      url: location.href.split("#")[0],
+      user: config.user,
+      assets,
+      refresh: Boolean(refresh),
+    });
+  }
+
+  function keepOffline() {
+    const offline = config.offline;
+    if (!offline || !("serviceWorker" in navigator)) return;
+    navigator.serviceWorker.addEventListener("message", (event) => {
+      const data = event.data || {};
+      if (data.type !== "kept" || !data.ok) return;
+      document.documentElement.dataset.offlineReady = "1";
+      const note = document.querySelector('[data-testid="offline-ready"]');
+      if (note) {
+        note.textContent = text.offlineReady;
+        note.hidden = false;
+      }
+    });
+    navigator.serviceWorker
+      .register(offline.worker, { scope: offline.scope })
+      .then(() => navigator.serviceWorker.ready)
+      .then((registration) => {
+        worker = registration.active;
+        keepPage(false);
+      })
+      .catch(() => {
+        // No service worker (an old browser, a private window): the page works online only.
+      });
+  }
+
+  // ---------------------------------------------------------------------------------------
   // Start
 
   document.addEventListener("click", (event) => {
@@ -780,6 +907,19 @@
   const areaForm = document.querySelector("[data-dk-area]");
   if (areaForm) {
     areaForm.querySelector("select").addEventListener("change", () => areaForm.submit());
+  }
+  const filterForm = document.querySelector("[data-dk-filter]");
+  if (filterForm) {
+    filterForm.querySelectorAll("select").forEach((select) => {
+      select.addEventListener("change", () => {
+        // A new unit has floors of its own.
+        if (select.name === "unit") {
+          const floor = filterForm.querySelector('select[name="floor"]');
+          if (floor) floor.value = "";
+        }
+        filterForm.submit();
+      });
+    });
   }
 
   const standalone = document.querySelector("[data-dk-standalone]");
@@ -810,4 +950,5 @@
   window.linliDoorKnock = { flush, outbox, route };
   render();
   flush();
+  keepOffline();
 })();
