@@ -5,12 +5,13 @@ no resident's retries are used. (Over real SIP: test_robot_faults_sipp.py.)"""
 from datetime import timedelta
 
 import pytest
+from django.db import OperationalError
 
 from linli.adapters.telephony.base import CallRequest, CallSetup, Carrier
 from linli.adapters.telephony.simulated import Rates, SimulatedCarrier
 from linli.audit.models import AuditEvent
 from linli.screening.models import ContactAttempt
-from linli.voice.dialer import VirtualClock, carrier_failure
+from linli.voice.dialer import VirtualClock, carrier_failure, inline_db
 from linli.voice.models import CallJob, JobState, VoiceAction
 from linli.voice.services import calls as call_services
 from linli.voice.tests.test_dialer import local, make_dialer, make_line, people, robot_campaign
@@ -89,3 +90,40 @@ def test_a_trunk_outage_pauses_the_line_which_resumes_by_itself(world):
     )
     assert actions == [VoiceAction.LINE_OUTAGE, VoiceAction.LINE_RESUMED]
     assert dialer.stats.carrier_failures == len(carrier.refused)
+
+
+@pytest.mark.django_db
+def test_lost_connections_at_every_step_lose_no_call_and_no_answer(world, monkeypatch):
+    """Each kind of database work fails once with a lost connection (the claim, the journal,
+    the recording of attempts, the housekeeping): the dialer goes on and every answer is
+    stored. (The real thing, pg_terminate_backend over SIPp: test_robot_faults_sipp.py.)"""
+    people(world, 6)
+    campaign = robot_campaign(world)
+    clock = VirtualClock(local(0, 9, 0))
+    line = make_line(concurrent=4, cps=2)
+    carrier = SimulatedCarrier(rates=Rates(answer=1.0, no_answer=0, busy=0, wrong_number=0))
+    failing = {"claim_jobs", "_write_journal", "_write_finishes", "sweep_jobs"}
+    failed: list[str] = []
+
+    async def flaky_db(fn, /, *args, **kwargs):
+        name = getattr(fn, "__name__", "")
+        if name in failing:
+            failing.discard(name)
+            failed.append(name)
+            raise OperationalError("the connection is lost")
+        return await inline_db(fn, *args, **kwargs)
+
+    # The test's transaction is the connection: nothing to drop and reopen here.
+    monkeypatch.setattr("linli.voice.dialer.reset_connection", lambda: None)
+    dialer = make_dialer(clock, line, carrier)
+    dialer.db = flaky_db
+    stats = clock.run(dialer.run(until=clock.now() + timedelta(hours=1)))
+
+    assert sorted(failed) == ["_write_finishes", "_write_journal", "claim_jobs", "sweep_jobs"]
+    assert stats.db_errors == 4
+    jobs = list(CallJob.objects.filter(campaign=campaign))
+    assert {job.state for job in jobs} == {JobState.DONE}
+    attempts = ContactAttempt.objects.filter(campaign=campaign)
+    assert attempts.count() == len(jobs) == stats.finished
+    assert {a.outcome for a in attempts} == {"answered"}
+    assert stats.answers_saved == stats.answers_recorded == sum(len(a.answers) for a in attempts)
