@@ -15,6 +15,7 @@ import json
 import os
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -155,7 +156,17 @@ def test_kill_9_mid_call_the_next_dialer_records_interrupted_and_sends_the_bye(e
         dialer = start_dialer(env)
         try:
             wait_answered(dialer, CALLS)
-            time.sleep(0.5)  # the answered marks (and their dialogs) reach the journal
+            # The answered marks (and their dialogs) reach the journal, then the kill.
+            database = env["DATABASE_URL"].removeprefix("sqlite:///")
+            for _ in range(WAIT * 10):
+                with sqlite3.connect(database, timeout=WAIT) as db:
+                    (journalled,) = db.execute(
+                        "select count(*) from voice_calljob "
+                        "where state = 'in_call' and sip_dialog != ''"
+                    ).fetchone()
+                if journalled == CALLS:
+                    break
+                time.sleep(0.1)
             dialer.kill()  # SIGKILL: no BYE, no write
             dialer.wait(timeout=WAIT)
         finally:

@@ -194,16 +194,24 @@ def test_a_crash_while_calls_ring_records_no_attempt_for_a_job_never_dialled(wor
     line = sip_line(sipp, concurrent=count, cps=1)
     campaign, _robot = robot_campaign(world, line)
     carriers: list[CountingCarrier] = []
-    dialer = make_dialer(line, carriers, ring_timeout=60.0)
+    # No call ends by itself before the crash, however slow the machine.
+    dialer = make_dialer(line, carriers, ring_timeout=WAIT * 5)
 
     async def crash():
         task = asyncio.create_task(dialer.run())
         try:
 
             def ringing_and_waiting() -> bool:
+                # Two INVITEs out (each call placed has rung: no mark is still being
+                # written) and a job claimed that waits for its turn.
                 flights = list(dialer._flights.values())
                 placed = [f for f in flights if f.placed]
-                return len(placed) >= 2 and any(not f.placed for f in flights)
+                sent = carriers[0].requests if carriers else []
+                return (
+                    len(sent) >= 2
+                    and len(sent) == len(placed)
+                    and any(not f.placed for f in flights)
+                )
 
             await until(ringing_and_waiting, "calls ringing while others wait their turn")
             waiting = {f.call.job_id for f in dialer._flights.values() if not f.placed}
