@@ -1,10 +1,12 @@
 """The phone robot's throughput: (a) scheduled dialogues per hour through the simulated carrier,
-(b) call setups per second of the direct SIP adapter against SIPp.
+(b) call setups per second of the direct SIP adapter against SIPp, (c) the same with espeak-ng
+live and a new name on every call.
 
 Run from the repository root (needs PostgreSQL at 127.0.0.1:5432, user postgres):
 
     .venv/bin/python bench/dialer.py [--people 10000] [--concurrent 5000] [--cps 500]
         [--processes 2] [--seed 7] [--database linli_bench_dialer] [--keep-db]
+        [--live-calls 600] [--live-cps 30] [--live-concurrent 400] [--live-only]
 
 A smoke check: `--people 500`.
 
@@ -42,6 +44,17 @@ A smoke check: `--people 500`.
    answer saved on PostgreSQL; prints setups per second next to the aim of 14/s (50,000/hour)
    and checks every answer was stored. Needs `sipp` (apt install sip-tester); skipped without.
    Part (b) alone: `--sip-only --people 1000 --sip-calls 1000` (--sip-calls 0 skips it).
+
+(c) A new name on every call, prompts by espeak-ng live (`live_tts_calls()` below): as (b),
+   but each of --live-calls residents is first renamed so that no two share a spoken name
+   (张*伟 is said 张某伟: surname and last character distinct), the prompt store starts empty,
+   and the line runs at --live-cps (default 30/s) with espeak-ng (-s 200) speaking every
+   prompt. The identity prompt ("请确认您是张某伟本人…") is therefore new on every call. Prints
+   call set-ups per second, the silence before the identity prompt (from the end of the intro
+   to the first packet of the identity prompt, as the resident hears it) p50/p95/max, the
+   event loop's worst stalls (a 20 ms ticker's lateness), and the calls lost (not answered,
+   or answered but not every answer stored). Needs sipp and espeak-ng; skipped without.
+   Part (c) alone: `--live-only --people 1000 --live-calls 900` (--live-calls 0 skips it).
 
 Figures are printed, never asserted: the machine is shared and noisy.
 """
@@ -520,6 +533,210 @@ def sip_setups_per_second(args) -> bool:
     return ok
 
 
+def _distinct_names(campaign) -> int:
+    """Renames the people the campaign's robot calls so that no two share a spoken name (the
+    masked name keeps the surname and the last character: 3-character names, every pair of
+    surname and last character used once). Returns how many were renamed."""
+    from linli.demo.factories import SURNAMES
+    from linli.registry.models import Person
+    from linli.voice.models import CallJob
+
+    given = "".join(
+        dict.fromkeys(
+            "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超兰霞平刚桂华玉萍红鹏辉"
+            "玲飞鑫波宁浩凯斌俊峰旭晨宇欣怡梓涵轩雨桐远佳琪嘉豪博文诺然梦"
+            "晓东志海燕春梅国庆建淑珍"
+        )
+    )
+    surnames = "".join(dict.fromkeys(SURNAMES))
+    names = (f"{s}之{g}" for s in surnames for g in given)
+    people = list(
+        Person.objects.filter(
+            pk__in=CallJob.objects.filter(campaign=campaign).values("person_id")
+        ).order_by("pk")
+    )
+    if len(people) > len(surnames) * len(given):
+        raise SystemExit(f"only {len(surnames) * len(given)} distinct spoken names")
+    for person, name in zip(people, names, strict=False):
+        person.name = name
+    Person.objects.bulk_update(people, ["name"], batch_size=1000)
+    return len(people)
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return 0.0
+    return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
+
+
+def live_tts_calls(args) -> bool:
+    """Part (c): a new name on every call, espeak-ng live, direct SIP to SIPp (see the module
+    doc). Returns PASS/FAIL (every call answered and every answer stored)."""
+    import asyncio
+    import shutil
+    import statistics
+
+    if args.live_calls <= 0:
+        print("(c) live TTS, a new name per call: skipped (--live-calls 0)")
+        return True
+    missing = [tool for tool in ("sipp", "espeak-ng") if shutil.which(tool) is None]
+    if missing:
+        print(f"(c) live TTS, a new name per call: skipped, {' and '.join(missing)} missing")
+        return True
+
+    from linli.adapters.telephony.tests.test_sip_sipp import Sipp
+    from linli.adapters.tts import get_tts
+    from linli.screening.models import CampaignTarget, ContactAttempt, QuestionnaireVersion
+    from linli.voice.dialer import Dialer, default_carrier
+    from linli.voice.models import Line
+    from linli.voice.script import INTRO, script_for
+
+    keys = [q["key"] for q in SIP_QUESTIONNAIRE["questions"]]
+    line = Line.objects.create(
+        name="SIPp 环回（现场合成）",
+        carrier="sip",
+        settings={"host": "127.0.0.1", "bind": "127.0.0.1:0"},
+        max_concurrent=args.live_concurrent,
+        calls_per_second=args.live_cps,
+    )
+    campaign, n = _sip_campaign(args.live_calls, line)
+    renamed = _distinct_names(campaign)
+    tts = get_tts("espeak")
+
+    def scripts(version_id: int):
+        return script_for(QuestionnaireVersion.objects.get(pk=version_id), tts=tts)
+
+    logs = Path(tempfile.mkdtemp(prefix="linli-sipp-live-"))
+    sipp = Sipp(SIP_SCENARIO, logs, calls=n, timeout=int(n / args.live_cps * 4) + 300)
+    line.settings = {**line.settings, "port": sipp.port}
+    line.save(update_fields=["settings"])
+    carriers = []
+    plays: dict[str, list[tuple[str, float, float]]] = {}  # call id → (prompt, start, end)
+
+    def carrier_for_line(line):
+        timed = _timed(default_carrier(line))
+        place = timed.place_call
+
+        async def place_call(request):
+            setup = await place(request)
+            session = setup.session
+            if session is not None:
+                heard = plays.setdefault(request.call_id, [])
+                play = session.play
+
+                async def timed_play(prompt, *, barge_in=True):
+                    start = time.perf_counter()
+                    try:
+                        return await play(prompt, barge_in=barge_in)
+                    finally:
+                        heard.append((prompt.name, start, time.perf_counter()))
+
+                session.play = timed_play
+            return setup
+
+        timed.place_call = place_call
+        carriers.append(timed)
+        return timed
+
+    print(
+        f"(c) live TTS, a new name on every call: {n} calls ({renamed} people renamed, no two "
+        f"with the same spoken name), line of {args.live_concurrent} concurrent calls at "
+        f"{args.live_cps:g}/s, prompts by {tts.name} synthesised live (empty prompt store), "
+        f"direct SIP to SIPp; load average before {os.getloadavg()[0]:.1f}"
+    )
+    lags: list[float] = []
+
+    async def ticker():
+        loop = asyncio.get_running_loop()
+        while True:
+            before = loop.time()
+            await asyncio.sleep(0.02)
+            lags.append(loop.time() - before - 0.02)
+
+    dialers = []
+
+    async def run():
+        watch = asyncio.create_task(ticker())
+        dialer = Dialer(lines=[line], carrier_for_line=carrier_for_line, scripts=scripts)
+        dialers.append(dialer)
+        try:
+            stats = await dialer.run(once=True)
+        finally:
+            watch.cancel()
+        return stats, await sipp.finish(timeout=120)
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    try:
+        stats, sipp_exit = asyncio.run(run())
+    finally:
+        sipp.stop()
+    elapsed = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    after_children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - usage.ru_utime) + (after.ru_stime - usage.ru_stime)
+    cpu_children = (after_children.ru_utime - children.ru_utime) + (
+        after_children.ru_stime - children.ru_stime
+    )
+
+    setups = carriers[0].setups
+    answered = [(s, e) for s, e, outcome in setups if outcome == "answered"]
+    window = max(e for _s, e in answered) - min(s for s, _e, _o in setups) if answered else 0.0
+    per_second = len(answered) / window if window else 0.0
+    outcomes = Counter(outcome for _s, _e, outcome in setups)
+    silences, identity_prompts = [], Counter()
+    for heard in plays.values():
+        intro_end = next((end for name, _start, end in heard if name == INTRO), None)
+        after_intro = [(name, start) for name, start, _end in heard if name != INTRO]
+        if intro_end is not None and after_intro:
+            name, start = after_intro[0]
+            identity_prompts[name] += 1
+            silences.append(start - intro_end)
+    attempts = ContactAttempt.objects.filter(campaign=campaign)
+    stored = sum(len(answers) for answers in attempts.values_list("answers", flat=True))
+    complete = CampaignTarget.objects.filter(
+        campaign=campaign, complete=True, answers=dict.fromkeys(keys, True)
+    ).count()
+    lost = n - complete
+    stalls = sorted(lags, reverse=True)
+    print(
+        f"  {len(setups)} calls placed in {elapsed:.1f} s ({cpu:.1f} CPU-s in this process, "
+        f"{cpu_children:.1f} in the processes it waited for); outcomes: "
+        + ", ".join(f"{k} {v}" for k, v in outcomes.most_common())
+    )
+    print(f"  call set-ups per second: {per_second:.1f} (aim {args.live_cps:g}/s, the line's pace)")
+    print(
+        "  silence before the identity prompt (end of the intro → its first packet): "
+        f"p50 {1000 * statistics.median(silences or [0.0]):.0f} ms, "
+        f"p95 {1000 * _percentile(silences, 0.95):.0f} ms, "
+        f"max {1000 * max(silences or [0.0]):.0f} ms over {len(silences)} calls (aim p95 < 500 ms)"
+        f"; prompt played: " + ", ".join(f"{k} {v}" for k, v in identity_prompts.most_common())
+    )
+    ahead = getattr(dialers[0], "identities", None)  # absent before prompts were made ahead
+    if ahead is not None:
+        print(
+            f"  identity prompts made ahead by worker processes {ahead.made_ahead}, not ready "
+            f"in time {ahead.not_ready} (the generic prompt said), failed {ahead.failed}"
+        )
+    print(
+        f"  event loop stalls (20 ms ticker late by): max {1000 * (stalls[0] if stalls else 0):.0f}"
+        f" ms, p99 {1000 * _percentile(lags, 0.99):.0f} ms, "
+        f"{sum(1 for lag in lags if lag > 0.1)} over 100 ms"
+    )
+    print(
+        f"  calls lost: {lost} of {n} (not answered, or an answer not stored); answers stored "
+        f"{stored} / expected {n * len(keys)} ({stats.answers_saved} saved during calls); "
+        f"SIPp exit {sipp_exit}; load average after {os.getloadavg()[0]:.1f}"
+    )
+    ok = lost == 0 and stored == n * len(keys) and sipp_exit == 0
+    if sipp_exit != 0:
+        print(f"  SIPp's errors (calls it dropped): {sipp.errors}")
+    print(("PASS" if ok else "FAIL") + ": every call answered, every answer stored once")
+    return ok
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--people", type=int, default=10000, help="calls to place (targets)")
@@ -539,6 +756,12 @@ def main() -> None:
         "--sip-tts", default="fake", help="(b) prompts: fake (40 ms a char), espeak"
     )
     parser.add_argument("--sip-only", action="store_true", help="run part (b) alone")
+    parser.add_argument(
+        "--live-calls", type=int, default=600, help="(c) calls with espeak live; 0: skip"
+    )
+    parser.add_argument("--live-concurrent", type=int, default=400, help="(c) line's calls")
+    parser.add_argument("--live-cps", type=float, default=30, help="(c) line's calls/s")
+    parser.add_argument("--live-only", action="store_true", help="run part (c) alone")
     args = parser.parse_args()
     if args.dialer_worker is not None:
         dialer_worker(args.dialer_worker, args.seed)
@@ -549,6 +772,8 @@ def main() -> None:
         parser.error("need --people ≥ 1, --concurrent ≥ 1, --cps > 0")
     if args.sip_calls > args.people or args.sip_concurrent < 1 or args.sip_cps <= 0:
         parser.error("need --sip-calls ≤ --people, --sip-concurrent ≥ 1, --sip-cps > 0")
+    if args.live_calls > args.people or args.live_concurrent < 1 or args.live_cps <= 0:
+        parser.error("need --live-calls ≤ --people, --live-concurrent ≥ 1, --live-cps > 0")
 
     var_dir = Path(tempfile.mkdtemp(prefix="linli-dialer-"))
     try:
@@ -560,9 +785,14 @@ def main() -> None:
             if not sip_setups_per_second(args):
                 raise SystemExit(1)
             return
+        if args.live_only:
+            if not live_tts_calls(args):
+                raise SystemExit(1)
+            return
 
         ok = part_a(args, campaign, line)
         ok = sip_setups_per_second(args) and ok
+        ok = live_tts_calls(args) and ok
         if not ok:
             raise SystemExit(1)
     finally:

@@ -86,8 +86,10 @@ INSTALLED_APPS = [
     "linli.audit",
     "linli.accounts",
     "linli.registry",
+    "linli.workorders",
     "linli.screening",
     "linli.voice",
+    "linli.passes",
     "linli.reports",
     "linli.demo",
 ]
@@ -248,6 +250,17 @@ LINLI_SMS_GATEWAY_URL = env_str("LINLI_SMS_GATEWAY_URL")
 LINLI_SMS_GATEWAY_TOKEN = env_str("LINLI_SMS_GATEWAY_TOKEN")
 LINLI_SMS_GATEWAY_TIMEOUT = env_int("LINLI_SMS_GATEWAY_TIMEOUT", 10)
 LINLI_SMS_GATEWAY_RETRIES = env_int("LINLI_SMS_GATEWAY_RETRIES", 2)
+
+# Staff alert webhooks (linli.adapters.webhooks): logged to files unless a group robot is set.
+LINLI_WEBHOOK_BACKEND = env_str(
+    "LINLI_WEBHOOK_BACKEND",
+    "linli.adapters.webhooks.locmem.LocmemBackend"
+    if LINLI_ENV == "test"
+    else "linli.adapters.webhooks.file.FileBackend",
+)
+LINLI_WEBHOOK_URL = env_str("LINLI_WEBHOOK_URL")
+LINLI_WEBHOOK_SECRET = env_str("LINLI_WEBHOOK_SECRET")
+LINLI_WEBHOOK_STYLE = env_str("LINLI_WEBHOOK_STYLE", "wecom")
 
 # Where residents' phones open the H5 links sent by SMS (an absolute URL, no trailing slash).
 # Empty (the embedded default): links follow the address the send was started on, so

@@ -59,7 +59,40 @@ def world_b(world):
         survivor=world.resident_b, merged=other, area_path=b.path
     )
     _add_screening_b(world)
+    _add_work_order_b(world)
+    _add_passes_b(world)
     return world
+
+
+def _add_work_order_b(world) -> None:
+    """An urgent work order about 王五 in community B, escalated to B's lead."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from linli.workorders.services import escalation as escalation_services
+    from linli.workorders.services import orders as order_services
+
+    world.work_order_b = order_services.raise_work_order(
+        kind="general",
+        area=world.b.grid,
+        by=world.lead_b,
+        person=world.resident_b,
+        priority="p0",
+        text="大雁塔社区 需要透析",
+    )
+    escalation_services.sweep_escalations(now=timezone.now() + timedelta(minutes=6))
+
+
+def _add_passes_b(world) -> None:
+    """A household pass policy of community B and 王五's pass."""
+    from linli.passes.services import issuing
+    from linli.passes.tests.builders import household_policy
+
+    world.pass_policy_b = household_policy(world, area=world.b.community, by=world.lead_b)
+    world.pass_b = issuing.issue_pass(
+        policy=world.pass_policy_b, holder=world.resident_b, by=world.lead_b
+    )
 
 
 def _add_screening_b(world) -> None:
@@ -105,6 +138,10 @@ def kwarg_values(world) -> dict[str, str]:
         "questionnaire_id": str(world.questionnaire_b.pk),
         "campaign_id": str(world.campaign_b.pk),
         "task_id": str(world.task_b.pk),
+        "order_id": str(world.work_order_b.pk),
+        "verb": "accept",
+        "policy_id": str(world.pass_policy_b.pk),
+        "pass_id": str(world.pass_b.pk),
         # An H5 link is its own credential (a resident opens it without logging in), so the
         # walk tries a forged one; tests/test_h5_links.py proves a genuine link of B shows
         # staff of A nothing but what its resident would see.

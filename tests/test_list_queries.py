@@ -64,6 +64,8 @@ from linli.screening.services import campaigns as campaign_services
 from linli.screening.services import questionnaires as questionnaire_services
 from linli.voice.models import Line
 from linli.voice.services import robots as robot_services
+from linli.workorders.services import escalation as escalation_services
+from linli.workorders.services import orders as work_order_services
 
 FEW, MANY = 1, 20
 
@@ -235,6 +237,67 @@ def seed_call_jobs(world, n: int) -> dict:
     return {"campaign_id": campaign.pk}
 
 
+def seed_staff_imports(world, n: int) -> dict:
+    """n staff imports of community A (the staff page lists the latest 30, unpaginated)."""
+    from linli.accounts.models import StaffImportBatch
+
+    StaffImportBatch.objects.bulk_create(
+        StaffImportBatch(
+            file_name=f"人员{i}.xlsx", area_path=world.a.community.path, created_count=i
+        )
+        for i in range(n)
+    )
+    return {}
+
+
+def _work_orders(world, n: int, **dispatch) -> list:
+    """n work orders about n new residents of grid A, dispatched as given (none: new)."""
+    made = []
+    for person in residents(world, n):
+        order = work_order_services.raise_work_order(
+            kind="general",
+            area=world.a.grid,
+            by=world.lead_a,
+            person=person,
+            priority="p0",
+            text="需要送药",
+        )
+        if dispatch:
+            order = work_order_services.dispatch_work_order(
+                order=order, by=world.lead_a, **dispatch
+            )
+        made.append(order)
+    return made
+
+
+def seed_my_work_orders(world, n: int) -> dict:
+    """n orders dispatched to grid A's worker, escalated to community A's lead."""
+    _work_orders(world, n, assignee=world.grid_a)
+    escalation_services.sweep_escalations(now=timezone.now() + timedelta(minutes=6))
+    return {}
+
+
+def seed_queue_work_orders(world, n: int) -> dict:
+    _work_orders(world, n)
+    return {}
+
+
+def seed_notifications(world, n: int) -> dict:
+    """n orders in grid A's queue, each notified to grid A's worker by the bell."""
+    _work_orders(world, n)
+    escalation_services.sweep_escalations(now=timezone.now())
+
+
+def seed_passes(world, n: int) -> dict:
+    """n households of community A, each issued a pass of one household policy."""
+    from linli.passes.services import issuing
+    from linli.passes.tests.builders import household_policy
+
+    residents(world, n)
+    issuing.issue_to_area(policy=household_policy(world), by=world.lead_a)
+    return {}
+
+
 @dataclass(frozen=True)
 class ListPage:
     persona: str  # an attribute of conftest.World (or one the seed sets)
@@ -247,6 +310,7 @@ LIST_PAGES: dict[str, ListPage] = {
     "registry:areas": ListPage("many_grids", seed_root_areas),
     "registry:area": ListPage("lead_a", seed_child_areas),
     "registry:imports": ListPage("steward_a", seed_import_batches),
+    "accounts:staff": ListPage("steward_a", seed_staff_imports),
     "registry:reviews": ListPage("steward_a", seed_reviews),
     "api:list_people": ListPage("lead_a", seed_residents),
     "api:list_households": ListPage("lead_a", seed_residents),
@@ -258,6 +322,11 @@ LIST_PAGES: dict[str, ListPage] = {
     "screening:coverage": ListPage("lead_a", seed_coverage),
     "screening:coverage_live": ListPage("lead_a", seed_coverage),
     "voice:campaign": ListPage("lead_a", seed_call_jobs),
+    "workorders:mine": ListPage("grid_a", seed_my_work_orders),
+    # The lead's own list is empty; what was escalated to them shows on top of it.
+    "workorders:queue": ListPage("lead_a", seed_queue_work_orders),
+    "workorders:notifications": ListPage("grid_a", seed_notifications),
+    "passes:passes": ListPage("lead_a", seed_passes),
 }
 
 # Paginated routes that are not list pages of their own, each with the reason.
@@ -341,6 +410,11 @@ def walk_values(world) -> dict[str, str]:
         kind="door_visit",
         risk_level="high",
     )
+    from linli.passes.services import issuing
+    from linli.passes.tests.builders import household_policy
+
+    pass_policy = household_policy(world)
+    a_pass = issuing.issue_pass(policy=pass_policy, holder=world.resident_a, by=world.lead_a)
     duplicate = residents(world, FEW)[0]
     merge = PersonMerge.objects.create(
         survivor=world.resident_a, merged=duplicate, area_path=duplicate.area_path
@@ -355,6 +429,10 @@ def walk_values(world) -> dict[str, str]:
         "questionnaire_id": str(target.campaign.questionnaire_version.questionnaire_id),
         "campaign_id": str(campaign_id),
         "task_id": str(task.pk),
+        "order_id": str(_work_orders(world, FEW, assignee=world.grid_a)[0].pk),
+        "verb": "accept",
+        "policy_id": str(pass_policy.pk),
+        "pass_id": str(a_pass.pk),
         "token": "not-a-link",
     }
 

@@ -12,3 +12,10 @@ class AccountsConfig(AppConfig):
         from linli.audit.actions import register_actions
 
         register_actions(AccountAction)
+
+        from linli.accounts.services import STAFF_IMPORTERS
+        from linli.core.navigation import NavEntry, has_role, register_navigation
+
+        register_navigation(
+            NavEntry("accounts:staff", _("Staff"), order=96, visible=has_role(*STAFF_IMPORTERS))
+        )

@@ -16,7 +16,9 @@ class AdaptersConfig(AppConfig):
         from linli.adapters.asr.checks import check_asr_settings
         from linli.adapters.sms.checks import check_sms_settings
         from linli.adapters.tts.checks import check_tts_settings
+        from linli.adapters.webhooks.checks import check_webhook_settings
 
         checks.register(check_sms_settings)
         checks.register(check_tts_settings)
         checks.register(check_asr_settings)
+        checks.register(check_webhook_settings)

@@ -12,3 +12,10 @@ class AreasConfig(AppConfig):
         from linli.audit.actions import register_actions
 
         register_actions(AreaAction)
+
+        from linli.areas.services import TREE_IMPORTERS
+        from linli.core.navigation import NavEntry, has_role, register_navigation
+
+        register_navigation(
+            NavEntry("areas:import", _("Load areas"), order=95, visible=has_role(*TREE_IMPORTERS))
+        )

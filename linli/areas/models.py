@@ -13,6 +13,8 @@ class AreaAction(models.TextChoices):
 
     CREATE_AREA = "create_area", _("Created an area")
     UPDATE_AREA = "update_area", _("Changed an area")
+    MOVE_AREA = "move_area", _("Moved an area")
+    IMPORT_AREAS = "import_areas", _("Imported the area tree")
 
 
 class AreaLevel(models.TextChoices):

@@ -32,3 +32,28 @@ def local_today() -> date:
     ends = datetime.combine(today + timedelta(days=1), datetime.min.time()).timestamp()
     _cached = (today, starts, ends, _zone())
     return today
+
+
+# The work-order engine's deadlines and escalation read the time through now(), so a test, a
+# bench or a browser story can move the whole product forward (advance) without sleeping: the
+# live server of the browser tests runs in the test's process and sees the same offset.
+_offset = timedelta(0)
+
+
+def now() -> datetime:
+    """Returns the current aware time (django.utils.timezone.now), moved by advance()."""
+    from django.utils import timezone
+
+    return timezone.now() + _offset
+
+
+def advance(by: timedelta) -> None:
+    """Moves now() forward by `by` (tests and benches only)."""
+    global _offset
+    _offset += by
+
+
+def reset() -> None:
+    """Puts now() back on the real clock."""
+    global _offset
+    _offset = timedelta(0)

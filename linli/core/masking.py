@@ -45,15 +45,38 @@ def mask_address(building: str, dwelling: str) -> str:
 _LONG_NUMBER = re.compile(r"[0-9０-９][0-9０-９xX\s\-+.Ee]{5,}")
 
 
+_DIGIT_GROUP = re.compile(r"[0-9０-９]+")
+
+
+def _looks_identifying(number: str) -> bool:
+    """True for a run that may be an ID number or a phone: 7 digits or more, unless it is
+    three or more short groups, as a dwelling is written (12-3-2501, 春晓公寓2-1-305)."""
+    groups = _DIGIT_GROUP.findall(number)
+    digits = sum(len(g) for g in groups)
+    if digits < 7:
+        return False
+    if digits >= 11 or max(len(g) for g in groups) >= 5:
+        return True
+    return len(groups) <= 2
+
+
+def _mask_run(match: re.Match[str]) -> str:
+    run = match[0]
+    if not _looks_identifying(run):
+        return run
+    trailing = run[len(run.rstrip(" -+.")) :]
+    digits = re.sub(r"[^0-9０-９xX]", "", run)
+    masked = mask_id_number(digits) if len(digits) >= 15 else mask_phone(digits)
+    return masked + trailing
+
+
 def mask_long_numbers(text: str) -> str:
-    """Masks anything that looks like an ID number or a phone, wherever it stands (a column
-    mapped wrongly, a free-text cell); other text is returned as it is."""
+    """Masks every number in the text that may be an ID number or a phone, in place (a column
+    mapped wrongly, a free-text cell, an error's text); an address's numbers and other text
+    are kept as they are."""
     if not _LONG_NUMBER.search(text):
         return text
-    digits = re.sub(r"[\s\-]", "", text)
-    if len(digits) >= 15:
-        return mask_id_number(digits)
-    return mask_phone(digits)
+    return _LONG_NUMBER.sub(_mask_run, text)
 
 
 def present(

@@ -8,10 +8,12 @@ Each app registers its entries from its `AppConfig.ready()`:
 
 and the base template renders `navigation_for(user)`. An entry is shown when its `visible`
 predicate accepts the user; superusers see what their role (if any) sees, plus the admin.
+An entry may carry a `badge`, a function giving the user's count shown beside the label (the
+work orders' bell: unread escalations); navigation_for fills `count` from it.
 """
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 from django.urls import reverse
 from django.utils.functional import Promise
@@ -44,6 +46,8 @@ class NavEntry:
     label: str | Promise
     order: int
     visible: Callable[[Viewer], bool] = always
+    badge: Callable[[Viewer], int] | None = None
+    count: int = field(default=0, compare=False)
 
     @property
     def url(self) -> str:
@@ -68,4 +72,8 @@ def navigation_for(user: Viewer) -> list[NavEntry]:
     """Returns the entries the user sees, in display order (none for an anonymous visitor)."""
     if not getattr(user, "is_authenticated", False):
         return []
-    return [entry for entry in registered_navigation() if entry.visible(user)]
+    return [
+        replace(entry, count=entry.badge(user)) if entry.badge is not None else entry
+        for entry in registered_navigation()
+        if entry.visible(user)
+    ]

@@ -2,6 +2,8 @@ from django import forms
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
+from linli.areas.models import AreaLevel
+from linli.registry.importing.records import FIELDS
 from linli.registry.models import Residency, SourceKind, VulnerableTag
 from linli.registry.services.people import REVEALABLE_FIELDS
 
@@ -46,7 +48,7 @@ FIELD_LABELS = {
     "name": _("Name"),
     "id_number": _("ID number"),
     "phone": _("Phone"),
-    "address": _("Address (whole)"),
+    "address": _("Whole address"),
     "compound": _("Compound"),
     "building": _("Building"),
     "unit": _("Unit"),
@@ -56,13 +58,22 @@ FIELD_LABELS = {
     "residency": _("Residency"),
     "relation": _("Relation to head"),
     "household_number": _("Household number"),
-    "dwelling": _("Address"),
+    "dwelling": _("Address"),  # a person's field (their page), never a column of a file
 }
+
+COLUMN_FIELDS = ("", *FIELDS)
 
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 EMPTY_FILE = _("the file is empty")
 FILE_TOO_LARGE = _("The file is larger than 50 MB.")
 WRONG_FILE_TYPE = _("Only CSV and XLSX files can be imported.")
+
+
+def import_area_label(area) -> str:
+    """Names a community, or a grid with its community: every community has a 第一网格."""
+    if area.level == AreaLevel.GRID and area.parent is not None:
+        return f"{area.parent.name} · {area.name}"
+    return area.name
 
 
 class UploadForm(forms.Form):
@@ -78,7 +89,7 @@ class UploadForm(forms.Form):
     def __init__(self, *args, areas=None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["area"].queryset = areas
-        self.fields["area"].label_from_instance = lambda a: f"{a.name} ({a.get_level_display()})"
+        self.fields["area"].label_from_instance = import_area_label
 
     def clean_file(self):
         upload = self.cleaned_data["file"]
@@ -94,10 +105,16 @@ class UploadForm(forms.Form):
 
 def mapping_form(headers: list[str], mapping: dict[str, str], data=None) -> forms.Form:
     """A form with one select per column of the file, preset with the suggested field."""
-    choices = list(FIELD_LABELS.items())
+    # Only what a column can hold: "dwelling" (住址) beside "address" read as one target twice.
+    choices = [(key, label) for key, label in FIELD_LABELS.items() if key in COLUMN_FIELDS]
     fields = {
         f"col{i}": forms.ChoiceField(
-            label=header, choices=choices, required=False, initial=mapping.get(header, "")
+            label=header,
+            choices=choices,
+            required=False,
+            initial=mapping.get(header, ""),
+            # The reason Linli gives for the column is shown under it (import_detail.html).
+            widget=forms.Select(attrs={"aria-describedby": f"reason-col{i}"}),
         )
         for i, header in enumerate(headers)
     }
@@ -107,6 +124,19 @@ def mapping_form(headers: list[str], mapping: dict[str, str], data=None) -> form
 
 def mapping_from(form: forms.Form, headers: list[str]) -> dict[str, str]:
     return {header: form.cleaned_data.get(f"col{i}", "") for i, header in enumerate(headers)}
+
+
+PLACE_PREFIX = "place:"
+
+
+def placements_from(data) -> dict[str, str]:
+    """Returns the preview's choices of areas, {compound key: choice}, from its selects named
+    "place:<compound key>" (checked by the service that takes them)."""
+    return {
+        key.removeprefix(PLACE_PREFIX): value[:20]
+        for key, value in data.items()
+        if key.startswith(PLACE_PREFIX) and key != PLACE_PREFIX
+    }
 
 
 class DecisionForm(forms.Form):

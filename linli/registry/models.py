@@ -326,6 +326,9 @@ class ImportBatch(models.Model):
     encoding = models.CharField(max_length=16, blank=True)
     headers = models.JSONField(default=list, blank=True)
     mapping = models.JSONField(default=dict, blank=True)
+    # What the steward decided in the preview for compounds the tree lacks below the target
+    # ({compound key: choice}, linli.registry.importing.placement).
+    placements = models.JSONField(default=dict, blank=True)
     status = models.CharField(
         _("status"), max_length=16, choices=BatchStatus.choices, default=BatchStatus.UPLOADED
     )
@@ -338,6 +341,7 @@ class ImportBatch(models.Model):
     new_people = models.PositiveIntegerField(default=0)
     linked_rows = models.PositiveIntegerField(default=0)
     review_pairs = models.PositiveIntegerField(default=0)
+    new_compounds = models.PositiveIntegerField(default=0)  # created (audited one by one)
     error = models.TextField(blank=True)
     created_by = models.ForeignKey(
         "accounts.User", null=True, on_delete=models.PROTECT, related_name="+"

@@ -601,12 +601,19 @@ def _require_steward(user: Actor) -> None:
 def import_areas(user: Actor) -> QuerySet[Area]:
     """Returns the communities and grids a user may import into."""
     _require_steward(user)
-    return Area.objects.visible_to(user).filter(level__in=["community", "grid"]).order_by("path")
+    return (
+        Area.objects.visible_to(user)
+        .filter(level__in=["community", "grid"])
+        .select_related("parent")  # a grid is named with its community
+        .order_by("path")
+    )
 
 
 def batches_for(user: Actor) -> QuerySet[ImportBatch]:
     _require_steward(user)
-    return ImportBatch.objects.visible_to(user).select_related("source", "area", "created_by")
+    return ImportBatch.objects.visible_to(user).select_related(
+        "source", "area__parent", "created_by"
+    )
 
 
 def batch_for(user: Actor, batch_id: int) -> ImportBatch:

@@ -31,6 +31,7 @@ from linli.registry.forms import (
     UploadForm,
     mapping_form,
     mapping_from,
+    placements_from,
 )
 from linli.registry.importing import pipeline
 from linli.registry.models import BatchStatus, ImportBatch
@@ -304,11 +305,13 @@ def import_detail(request: HttpRequest, batch_id: int) -> HttpResponse:
         return render(request, "registry/import_detail.html", _progress_context(batch))
     form = mapping_form(batch.headers, batch.mapping, request.POST or None)
     mapping = mapping_from(form, batch.headers) if form.is_valid() else batch.mapping
+    placements = placements_from(request.POST) if request.method == "POST" else None
     if request.method == "POST" and form.is_valid() and "confirm" in request.POST:
         try:
             import_services.confirm_batch(
                 batch=batch,
                 mapping=mapping,
+                placements=placements,
                 by=request.user,
                 context=AuditContext.from_request(request),
             )
@@ -317,10 +320,15 @@ def import_detail(request: HttpRequest, batch_id: int) -> HttpResponse:
         else:
             return redirect("registry:import", batch_id=batch.pk)
     mapped = set(mapping.values())
+    preview = pipeline.preview_batch(
+        batch, mapping=mapping, placements=placements, viewer=request.user
+    )
     context = {
         "batch": batch,
         "form": form,
-        "preview": pipeline.preview_batch(batch, mapping=mapping),
+        "preview": preview,
+        # Each column's select with what Linli read in it and why.
+        "columns": list(zip(form, preview.columns, strict=False)),
         # Only the fields some column is mapped to: the preview must fit a laptop's width.
         "field_labels": {k: v for k, v in FIELD_LABELS.items() if k and k in mapped},
     }

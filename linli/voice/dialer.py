@@ -41,14 +41,16 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from asgiref.sync import sync_to_async
+from django.core.exceptions import ImproperlyConfigured
 from django.db import InterfaceError, OperationalError, connection
 from django.utils import timezone
 
-from linli.adapters import telephony
+from linli.adapters import telephony, tts
 from linli.adapters.asr import recogniser_from_settings
 from linli.adapters.telephony.base import CallRequest, Carrier, HungUp
 from linli.screening.models import AttemptOutcome, QuestionnaireVersion
 from linli.voice.dialogue import run_dialogue
+from linli.voice.identities import IDENTITY_WAIT, IdentityPrompts
 from linli.voice.models import Line, OutageReason
 from linli.voice.script import script_for
 from linli.voice.services import calls as call_services
@@ -154,6 +156,10 @@ class VirtualClock(Clock):
 
 
 DB = Callable[..., Awaitable[Any]]
+# Identity prompts are made for the calls due in the next LOOKAHEAD_SECONDS of a line's pace,
+# looked at every LOOKAHEAD_EVERY seconds (see Dialer._look_ahead).
+LOOKAHEAD_SECONDS = 20.0
+LOOKAHEAD_EVERY = 2.0
 # The dialer's default recogniser: whatever LINLI_VOICE_ASR_MODEL configures.
 FROM_SETTINGS = object()
 
@@ -390,6 +396,15 @@ class Stats:
         )
 
 
+def _speech_blocks() -> bool:
+    """Whether the configured speech engine blocks (espeak-ng): its identity prompts are then
+    made by worker processes, started with the dialer."""
+    try:
+        return tts.get_tts().blocking
+    except ImproperlyConfigured:
+        return False
+
+
 def default_owner() -> str:
     return f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
@@ -431,7 +446,10 @@ class Dialer:
     On stop, calls claimed but not placed yet are given back at once and calls in progress
     get `stop_grace` seconds to finish; those still on are then hung up and recorded as
     interrupted with the answers given so far, so a stop takes about `stop_grace` plus a
-    second, not the length of the longest call."""
+    second, not the length of the longest call.
+
+    `identities` makes each claimed call's identity prompt ahead, in worker processes
+    (linli.voice.identities), so no synthesis runs on the event loop."""
 
     def __init__(
         self,
@@ -452,6 +470,7 @@ class Dialer:
         record_window: float = 0.25,
         recogniser: Any = FROM_SETTINGS,
         stop_grace: float = 10.0,
+        identities: IdentityPrompts | None = None,
     ):
         if not lines:
             raise ValueError("no line to call on")
@@ -471,6 +490,11 @@ class Dialer:
         self.record_window = record_window
         self.recogniser = recogniser
         self.stop_grace = stop_grace
+        # In virtual time a bounded wait for a prompt would pass at once: wait until it is made.
+        self.identities = identities or IdentityPrompts(
+            wait=None if isinstance(self.clock, VirtualClock) else IDENTITY_WAIT
+        )
+        self._next_lookahead: dict[int, float] = {}  # line id → loop time of the next look
         self.stats = Stats()
         self.lines: list[LineRuntime] = []
         self._tasks: dict[asyncio.Task, call_services.ClaimedCall] = {}
@@ -544,6 +568,8 @@ class Dialer:
         waker = asyncio.create_task(self._wake_on(stop)) if stop is not None else None
         crashed = False
         try:
+            if _speech_blocks():
+                await self.identities.start()
             await self._housekeeping()
             last_housekeeping = self.clock.monotonic()
             while not (stop is not None and stop.is_set()):
@@ -586,6 +612,7 @@ class Dialer:
                 await asyncio.gather(waker, return_exceptions=True)
             await self._journal.stop()
             await self._recorder.stop()
+            self.identities.close()
             if not crashed:
                 for line in self.lines:
                     # A far end that never answers our BYE must not hold the stop (Timer F).
@@ -720,6 +747,7 @@ class Dialer:
             self.stats.db_errors += 1
             log.warning("database lost during housekeeping (%s); next round", error)
             await self.db(reset_connection)
+            self.identities.prune()
             return
         if recovery.closed or recovery.released:
             log.warning(
@@ -730,6 +758,7 @@ class Dialer:
             )
             self.stats.recovered += recovery.closed
             self.stats.released += recovery.released
+        self.identities.prune()
         lines = {line.line_id: line for line in self.lines}
         for left in recovery.dialogs:
             line = lines.get(left.line_id)
@@ -801,6 +830,7 @@ class Dialer:
                 self._flights[task] = flight
                 task.add_done_callback(self._done)
             launched += len(claimed)
+            await self._look_ahead(line)
             # Fewer due than free slots: nothing more is due until new jobs or retries fall
             # due, so look again after a poll instead of at every call's end.
             line.next_claim = (
@@ -830,6 +860,7 @@ class Dialer:
         flight = flight or InFlight(call=call, line_name=line.name)
         answers = flight.answers
         try:
+            await self._prefetch_identity(call)
             await line.pacer.wait(self.clock)
             if line.paused_until is not None:
                 # The line stopped dialling while this call waited for its turn: not dialled,
@@ -911,6 +942,44 @@ class Dialer:
                 line.active -= 1
                 self.stats.in_progress -= 1
 
+    async def _look_ahead(self, line: LineRuntime) -> None:
+        """Has the identity prompts of the calls due next on a line made before they are
+        claimed (claims run only a couple of seconds ahead of the pace; a callee may answer
+        at once): the next LOOKAHEAD_SECONDS of the line's pace, looked at every
+        LOOKAHEAD_EVERY seconds, when the prompts are made by worker processes."""
+        now = self.clock.monotonic()
+        if not self.identities.started or now < self._next_lookahead.get(line.line_id, 0.0):
+            return
+        self._next_lookahead[line.line_id] = now + LOOKAHEAD_EVERY
+        limit = max(1, math.ceil(LOOKAHEAD_SECONDS / line.pacer.interval))
+        try:
+            upcoming = await self.db(
+                call_services.upcoming_calls,
+                line_id=line.line_id,
+                limit=limit,
+                now=self.clock.now(),
+            )
+            for version_id, masked_name in upcoming:
+                self.identities.prefetch(await self._script(version_id), masked_name)
+        except asyncio.CancelledError:
+            raise
+        except DB_LOST as error:
+            self.stats.db_errors += 1
+            log.warning("database lost while looking ahead (%s); next round", error)
+            await self.db(reset_connection)
+        except Exception:
+            log.exception("looking ahead at the calls due on line %s failed", line.name)
+
+    async def _prefetch_identity(self, call: call_services.ClaimedCall) -> None:
+        """Has the call's identity prompt made while it waits its turn and rings."""
+        try:
+            script = await self._script(call.version_id)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            return  # the call meets the same failure when it needs the script, and reports it
+        self.identities.prefetch(script, call.masked_name)
+
     async def _converse(
         self,
         call: call_services.ClaimedCall,
@@ -937,7 +1006,12 @@ class Dialer:
         speech = {"recogniser": self.recogniser} if self.recogniser is not None else {}
         try:
             result = await self._dialogue(
-                session, script, masked_name=call.masked_name, on_answer=on_answer, **speech
+                session,
+                script,
+                masked_name=call.masked_name,
+                on_answer=on_answer,
+                identity=self.identities.get,
+                **speech,
             )
         except HungUp:
             return "hung_up", False, {"duration": self._since(answered_mono)}

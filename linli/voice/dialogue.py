@@ -13,7 +13,9 @@ How a call goes:
   "输入有误" / "没有听到" notices, are kept in the transcript but not taken as answers (a key
   pressed before the question was asked answers nothing). Question prompts allow barge-in: a
   resident who knows the answer presses it at once.
-- Identity: 1 → the person; 2 → "are you family willing to answer for them?" 1 → by proxy,
+- Identity: the prompt names the person; with an `identity` source (the dialer's prompts made
+  ahead) one not ready in time gives way to the generic prompt, which names nobody, rather than
+  silence. 1 → the person; 2 → "are you family willing to answer for them?" 1 → by proxy,
   2 → outcome refused, nothing asked.
 - Each question: up to `max_tries` attempts. No key → "没有听到您的按键" and again; a wrong key
   or an answer validate_answer refuses (a temperature of 50) → "输入有误" and again; 9 repeats
@@ -63,6 +65,7 @@ from linli.screening.questionnaires.routing import route
 from linli.screening.questionnaires.schema import AnswerError
 from linli.voice.script import (
     CLOSING,
+    GENERIC_IDENTITY,
     GIVE_UP,
     GOODBYE,
     INTRO,
@@ -74,8 +77,8 @@ from linli.voice.script import (
     TRANSFER,
     Script,
     Step,
+    cached_identity,
     identity_prompt,
-    identity_text,
     questions_by_key,
 )
 
@@ -86,6 +89,9 @@ MAX_REPEATS = 5  # presses of 9 on one prompt before they count as wrong keys
 FIRST_TIMEOUT = 8.0  # seconds to wait for the first key after a prompt; elderly need time
 INTER_DIGIT_TIMEOUT = 4.0
 SKIP_KEY = "*"
+
+# Gives the identity prompt of a masked name, or None when it is not ready in time.
+IdentitySource = Callable[[Script, str], Awaitable[Prompt | None]]
 
 
 @dataclass
@@ -129,8 +135,10 @@ class _Dialogue:
         today: date | None,
         clock: Callable[[], float],
         recogniser: Recogniser | None = None,
+        identity: IdentitySource | None = None,
     ) -> None:
         self.session = session
+        self.identity = identity
         self.recogniser = recogniser
         self.script = script
         self.on_answer = on_answer
@@ -344,7 +352,12 @@ class _Dialogue:
 
     async def identify(self, masked_name: str) -> bool:
         """Returns whether the answers come by proxy; raises _Refused."""
-        prompt = _cached_identity(self.script, masked_name)
+        prompt = cached_identity(self.script, masked_name)
+        if prompt is None and self.identity is not None:
+            prompt = await self.identity(self.script, masked_name)
+            if prompt is None:
+                self.log(event="identity_not_ready")
+                prompt = self.script.prompts[GENERIC_IDENTITY]
         if prompt is None and self.script.tts.blocking:
             # A new name needs the TTS engine, which blocks: keep the event loop free.
             prompt = await asyncio.to_thread(identity_prompt, self.script, masked_name)
@@ -444,11 +457,6 @@ def _command_at_once(step: Step, key: str) -> bool:
     return all(not str(n).startswith(key) for n in range(low, high + 1))
 
 
-def _cached_identity(script: Script, masked_name: str) -> Prompt | None:
-    with script._lock:
-        return script._identities.get(identity_text(masked_name))
-
-
 def _loop_clock() -> Callable[[], float]:
     # The running loop's clock: a dialer running in virtual time gives virtual seconds.
     return asyncio.get_running_loop().time
@@ -466,10 +474,13 @@ async def run_dialogue(
     today: date | None = None,
     clock: Callable[[], float] | None = None,
     recogniser: Recogniser | None = None,
+    identity: IdentitySource | None = None,
 ) -> DialogueResult:
     """Holds the screening conversation over an answered call and returns its result (see the
-    module docstring for the flow and the outcomes). Hangs up at the end. Never raises HungUp;
-    an exception from on_answer propagates after the call is hung up."""
+    module docstring for the flow and the outcomes). `identity(script, masked_name)` gives the
+    identity prompt, or None when it is not ready (linli.voice.identities); without it the
+    prompt is made here, in a thread when the engine blocks. Hangs up at the end. Never raises
+    HungUp; an exception from on_answer propagates after the call is hung up."""
     dialogue = _Dialogue(
         session,
         script,
@@ -480,6 +491,7 @@ async def run_dialogue(
         today=today,
         clock=clock or _loop_clock(),
         recogniser=recogniser,
+        identity=identity,
     )
     try:
         return await dialogue.run(masked_name)

@@ -26,7 +26,10 @@ Prompts are synthesised once per questionnaire version and stored under
 MEDIA_ROOT/voice/prompts/<version id>/ with a manifest of their texts and hashes (the hash
 covers the TTS engine's name too), so a restarted dialer reuses them and a changed text or
 engine re-synthesises only what changed. The identity prompt names the person, so it is made
-per masked name (张*伟 is said 张某伟) and cached, on disk by a hash that does not show the name.
+per masked name (张*伟 is said 张某伟) and cached, in memory (the last IDENTITY_CACHE_SIZE) and
+on disk by a hash that does not show the name (the last IDENTITY_STORE_SIZE used). The dialer
+has it made ahead, in another process, when it claims the call (linli.voice.identities); one
+not ready in time is replaced by the generic GENERIC_IDENTITY prompt, which names nobody.
 """
 
 import hashlib
@@ -45,6 +48,7 @@ from django.conf import settings
 
 from linli.adapters.telephony.base import Prompt
 from linli.adapters.tts import TTS, get_tts
+from linli.adapters.tts.ahead import synthesise_stored
 from linli.core.clock import local_today
 from linli.screening.questionnaires.schema import (
     QuestionKind,
@@ -56,6 +60,7 @@ from linli.screening.questionnaires.schema import (
 # Prompt names (the transcript records these).
 INTRO = "intro"
 IDENTITY = "identity"
+GENERIC_IDENTITY = "identity_generic"
 PROXY = "proxy"
 CLOSING = "closing"
 INVALID = "invalid"
@@ -68,6 +73,7 @@ REPEAT_KEY = "9"
 PERSON_KEY = "0"
 HELP = "重听请按9，转人工请按0。"
 FIXED_TEXTS = {
+    GENERIC_IDENTITY: "请问您是这个号码登记的居民本人吗？是请按1，不是请按2。",
     PROXY: "如果您是他的家人并愿意代为回答，请按1，否则请按2。",
     INVALID: "输入有误。",
     NO_INPUT: "没有听到您的按键。",
@@ -319,7 +325,7 @@ def answer_keys(
     what a simulated resident presses, for any questionnaire."""
     today = today or local_today()
     questions = question_map(definition)
-    out: dict[str, tuple[str, ...]] = {PROXY: YES_NO_KEYS}
+    out: dict[str, tuple[str, ...]] = {PROXY: YES_NO_KEYS, GENERIC_IDENTITY: YES_NO_KEYS}
     for step in steps.values():
         if step.kind == QuestionKind.YES_NO:
             out[step.prompt] = YES_NO_KEYS
@@ -344,7 +350,8 @@ def answer_keys(
 _MANIFEST = "manifest.json"
 _CACHE: dict[tuple, Script] = {}
 _CACHE_LOCK = threading.Lock()
-IDENTITY_CACHE_SIZE = 5000
+IDENTITY_CACHE_SIZE = 2000  # in memory, per script (about 40 KB each)
+IDENTITY_STORE_SIZE = 20000  # on disk (about 40 KB each), least recently used pruned
 
 
 def prompt_root() -> Path:
@@ -450,32 +457,47 @@ def clear_cache() -> None:
         _CACHE.clear()
 
 
-def identity_prompt(script: Script, masked_name: str) -> Prompt:
-    """Returns "请确认您是张某伟本人，是请按1，不是请按2" for a masked name, synthesised once
-    per name and engine (kept in memory and under MEDIA_ROOT/voice/prompts/identity/ by a hash
-    of the text, which does not reveal the name). Blocking: an asyncio caller with a real engine
-    may run it in a thread."""
+def identity_store() -> Path:
+    """Where identity prompts are stored, one file per engine and text."""
+    return prompt_root() / "identity"
+
+
+def identity_path(script: Script, text: str) -> Path:
+    return identity_store() / f"{text_hash(script.engine, text)}.ulaw"
+
+
+def cached_identity(script: Script, masked_name: str) -> Prompt | None:
+    """The identity prompt of a masked name when it is in memory (never blocks on synthesis)."""
     text = identity_text(masked_name)
     with script._lock:
         prompt = script._identities.get(text)
         if prompt is not None:
             script._identities.move_to_end(text)
-            return prompt
-    wanted = text_hash(script.engine, text)
-    path = prompt_root() / "identity" / f"{wanted}.ulaw"
-    try:
-        audio = path.read_bytes()
-    except OSError:
-        audio = b""
-    if not audio:
-        audio = script.tts.synthesise(text)
-        _write_atomic(path, audio)
+        return prompt
+
+
+def remember_identity(script: Script, text: str, audio: bytes) -> Prompt:
+    """Keeps an identity prompt made elsewhere (a worker process) in the script's memory."""
     prompt = Prompt(name=IDENTITY, text=text, audio=audio, answers=YES_NO_KEYS)
     with script._lock:
         script._identities[text] = prompt
+        script._identities.move_to_end(text)
         while len(script._identities) > IDENTITY_CACHE_SIZE:
             script._identities.popitem(last=False)
     return prompt
+
+
+def identity_prompt(script: Script, masked_name: str) -> Prompt:
+    """Returns "请确认您是张某伟本人，是请按1，不是请按2" for a masked name, synthesised once
+    per name and engine (kept in memory and under MEDIA_ROOT/voice/prompts/identity/ by a hash
+    of the text, which does not reveal the name). Blocking: the dialer has it made ahead in
+    another process instead (linli.voice.identities)."""
+    prompt = cached_identity(script, masked_name)
+    if prompt is not None:
+        return prompt
+    text = identity_text(masked_name)
+    audio = synthesise_stored(script.tts, text, str(identity_path(script, text)))
+    return remember_identity(script, text, audio)
 
 
 def questions_by_key(script: Script) -> dict[str, dict]:

@@ -27,6 +27,8 @@ ZHANG_PHONE = "13812345678"
 QIAN_ID = make_id_number("610113", date(1975, 9, 30), 331)
 SUN_ID = make_id_number("610113", date(2001, 2, 14), 482)
 ZHENG_ID = make_id_number("610113", date(1964, 12, 1), 517)
+# A mistyped check character: no valid ID number to keep a nameless row by.
+ZHENG_MISTYPED = ZHENG_ID[:-1] + ("1" if ZHENG_ID[-1] != "1" else "2")
 
 
 def nav_link(page, path: str):
@@ -42,14 +44,15 @@ def column(mapping_form, header: str):
 def department_file(tmp_path):
     """A household-registration list as police stations send it: GB18030, official headers,
     and the usual damage — a traditional-character name, an ID number Excel turned into
-    scientific notation, a phone written +86 with dashes, and a row whose name is missing."""
+    scientific notation, a phone written +86 with dashes, and a row whose name is missing and
+    whose ID number is mistyped."""
     rows = [
         ["姓名", "公民身份号码", "联系电话", "现住址"],
         ["张三丰", ZHANG_ID, ZHANG_PHONE, "翠华小区1号楼1单元101室"],
         ["錢七", QIAN_ID, "13911112222", "翠华小区3号楼2单元501室"],
         ["孙丽", SUN_ID, "15033334444", "翠华小区3号楼2单元501室"],
         ["周八", "6.10103E+17", "18655556666", "翠华小区1号楼1单元202室"],
-        ["", ZHENG_ID, "13677778888", "翠华小区1号楼1单元102室"],
+        ["", ZHENG_MISTYPED, "13677778888", "翠华小区1号楼1单元102室"],
         ["郑十", "", "+86 139-0000-2222", "翠华小区3号楼2单元502室"],
     ]
     text = io.StringIO()
@@ -65,7 +68,8 @@ def test_data_steward_imports_a_department_file_and_sees_where_values_came_from(
 ):
     """The data steward uploads the police station's GB18030 list through 导入. Linli reads
     it, maps 公民身份号码 to the ID number and warns before anything is written that one row
-    (no name) will be rejected. Ignoring the name column rejects every row; putting it back
+    (no name, no valid ID number) will be rejected. Ignoring the name column rejects the rows
+    without a valid ID number, ignoring the ID number too rejects every row; putting them back
     restores the preview. After confirming, the progress card reaches 已导入 with 5 rows
     accepted and 1 rejected, and the rejected rows come back as a CSV giving the reason in
     Chinese and English. 张三丰's file now lists the department's file as a source.
@@ -108,9 +112,14 @@ def test_data_steward_imports_a_department_file_and_sees_where_values_came_from(
     batch_url = page.url
     name_select = column(mapping, "姓名")
     name_select.select_option("")
-    expect(summary).to_contain_text(re.compile(r"6\D+6\D"))  # without names, all rejected
-    expect(page.locator("#preview .errorlist")).to_be_visible()
+    # Without names, only the rows with a valid ID number are kept (周八's is damaged).
+    expect(summary).to_contain_text(re.compile(r"6\D+3\D"))
+    expect(page.locator("#preview .errorlist")).to_have_count(0)
+    id_select.select_option("")
+    expect(page.locator("#preview .errorlist")).to_be_visible()  # neither name nor ID number
+    expect(summary).to_contain_text(re.compile(r"6\D+6\D"))
     name_select.select_option("name")
+    id_select.select_option("id_number")
     expect(summary).to_contain_text(re.compile(r"6\D+1\D"))
     expect(page.locator("#preview .errorlist")).to_have_count(0)
     expect(preview).to_contain_text("钱七")
@@ -144,7 +153,7 @@ def test_data_steward_imports_a_department_file_and_sees_where_values_came_from(
     # Identifiers masked: the department fixes the row from its own file.
     assert row[3:] == [
         "",
-        ZHENG_ID[:4] + "*" * 10 + ZHENG_ID[-4:],
+        ZHENG_MISTYPED[:4] + "*" * 10 + ZHENG_MISTYPED[-4:],
         "136****8888",
         "翠华小区1号楼1单元102室",
     ]

@@ -101,7 +101,8 @@ FILES = {
     # Neither UTF-8 nor GB18030 throughout: refused, never half-read as mojibake.
     "mixed_encodings": ("m.csv", _mixed_encodings(), "refused"),
     "only_headers": ("h.csv", (HEADER + "\n").encode(), "imported"),
-    "header_less": ("n.csv", (ROW + "\n" + ROW + "\n").encode(), "refused"),
+    # No header row: every row is data, the columns recognised by their values (issue 13).
+    "header_less": ("n.csv", (ROW + "\n" + ROW + "\n").encode(), "imported"),
     "nul_bytes": (
         "0.csv",
         (HEADER + "\n" + ROW.replace("赵", "赵\x00") + "\n\x00\n").encode(),

@@ -10,6 +10,11 @@ the pcap SIPp ships, /usr/share/sip-tester/dtmf_2833_1.pcap, or dtmf_4733_2.pcap
     python tests/sipp/make_dtmf_press.py 1 40000 tests/sipp/dtmf_4733_1_b.pcap
     python tests/sipp/make_dtmf_press.py 1 64000 tests/sipp/dtmf_4733_1_c.pcap
     python tests/sipp/make_dtmf_press.py 2 40000 tests/sipp/dtmf_4733_2_b.pcap
+
+An optional fourth argument holds the key longer (packets of 20 ms; 8 by default): a key
+still held when the call is answered (uas_robot_early_keys.xml):
+
+    python tests/sipp/make_dtmf_press.py 1 88000 tests/sipp/dtmf_4733_1_held.pcap 50
 """
 
 import sys
@@ -48,4 +53,5 @@ def press(key: str, timestamp: int, *, packets: int = 8, start: float = 1.0):
 
 if __name__ == "__main__":
     key, timestamp, target = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-    write_pcap(target, press(key, timestamp))
+    packets = int(sys.argv[4]) if len(sys.argv) > 4 else 8
+    write_pcap(target, press(key, timestamp, packets=packets))

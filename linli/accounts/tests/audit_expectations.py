@@ -29,7 +29,46 @@ def _group_permissions(world):
     )
 
 
+def _import_staff(world):
+    from linli.accounts.staff_sheet import STAFF_COLUMNS, read_staff
+    from linli.core.sheets import Sheet
+
+    row = dict(
+        zip(STAFF_COLUMNS, ["王小明", "13800001111", "网格员", "610113001001"], strict=False)
+    )
+    rows = read_staff([Sheet("人员", STAFF_COLUMNS, [(2, row)])], by=world.lead_a)
+    return services.import_staff(rows=rows, file_name="人员.xlsx", by=world.lead_a)
+
+
+def _redeem(world):
+    import re
+
+    from linli.adapters import sms
+
+    world.grid_a.work_phone = "13800009999"
+    services.issue_sign_in_code(user=world.grid_a, by=world.lead_a)
+    # The SMS leaves after commit; read the code the way the test of the page does.
+    from django.db import connection
+
+    for _savepoints, callback, _robust in connection.run_on_commit:
+        callback()
+    code = re.search(r"(?<!\d)(\d{6})(?!\d)", sms.outbox[-1].text)[1]
+    services.redeem_sign_in_code(
+        username=world.grid_a.username, code=code, password="a long pass phrase 9"
+    )
+
+
 AUDITED = {
+    "import_staff": (AccountAction.STAFF_IMPORTED, _import_staff),
+    "issue_sign_in_code": (
+        AccountAction.SIGN_IN_CODE_SENT,
+        lambda w: services.issue_sign_in_code(user=w.grid_a, by=w.lead_a),
+    ),
+    "redeem_sign_in_code": (AccountAction.FIRST_SIGN_IN, _redeem),
+    "deactivate_staff": (
+        AccountAction.STAFF_DEACTIVATED,
+        lambda w: services.deactivate_staff(batch=_import_staff(w), by=w.lead_a),
+    ),
     "create_staff_user": (CHANGE, _create),
     "set_role": (
         CHANGE,
@@ -83,4 +122,6 @@ AUDITED = {
     "set_group_permissions": (CHANGE, _group_permissions),
 }
 
-NOT_AUDITED: dict[str, str] = {}
+NOT_AUDITED: dict[str, str] = {
+    "sign_in_url": "pure helper: the address the SMS gives",
+}

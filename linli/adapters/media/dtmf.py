@@ -100,6 +100,12 @@ class DtmfDetector:
         self._run_emitted = False
         self._misses = 0
 
+    def hold(self) -> None:
+        """Treats a tone in progress as already reported: the rest of a key held now gives no
+        digit (the call was answered while it sounded), the next press does."""
+        if self._run_key is not None:
+            self._run_emitted = True
+
     def feed(self, samples: Iterable[int]) -> list[str]:
         """Adds samples; returns the keys whose press was recognised within them."""
         pending = self._pending

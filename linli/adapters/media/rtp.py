@@ -12,6 +12,10 @@ default it runs only when the peer did not negotiate telephone-event; `inband_dt
 forces it on (carriers that negotiate events but then strip them). Between start_recording()
 and take_recording() the received audio is also kept, as μ-law, for a spoken answer
 (linli.adapters.asr).
+
+Keys pressed before the call is answered (during early media, 183 with SDP) answer nothing:
+answered() drops them, and the rest of a key still held at the 200 OK (more packets of an
+RFC 4733 event that began before it, more of a tone already heard) is not counted later.
 """
 
 import asyncio
@@ -75,6 +79,9 @@ class RtpStream:
         self._digits: deque[str] = deque()
         self._digit_ready = asyncio.Event()
         self._recent: deque[tuple[str, str, float]] = deque()  # (key, source, arrival)
+        # False between before_answer() and answered(): keys are heard (so the tail of one
+        # held across the answer is known) but not queued.
+        self._answered = True
         self.dedup_window = dedup_window
         self._ssrc = random.getrandbits(32)
         self._sequence = random.getrandbits(16)
@@ -124,6 +131,21 @@ class RtpStream:
         self.payload_type = payload_type
         self.event_payload_type = event_payload_type
         self.inband_dtmf = event_payload_type is None if inband_dtmf is None else inband_dtmf
+
+    def before_answer(self) -> None:
+        """The call is not answered yet: keys received from now on (early media after a 183
+        with SDP) are not queued until answered()."""
+        self._answered = False
+
+    def answered(self) -> None:
+        """The call was answered (200 OK): keys pressed before it are dropped, and so is the
+        tail of one still held — an RFC 4733 event that began before the answer, or an in-band
+        tone already in progress — so only presses that start after the answer count."""
+        if self._answered:
+            return
+        self._answered = True
+        self._digits.clear()
+        self._detector.hold()
 
     @property
     def closed(self) -> bool:
@@ -268,7 +290,9 @@ class RtpStream:
                 key = self._events.receive(packet)
             except PacketError:
                 return
-            if key is not None:
+            # The receiver remembers the events it has seen, those before the answer too, so the
+            # later packets of a key held across the answer give nothing.
+            if key is not None and self._answered:
                 self._add_digit(key, "event")
         elif packet.payload_type in (PCMU, PCMA, self.payload_type):
             if self._recording is not None:
@@ -276,7 +300,8 @@ class RtpStream:
             if self.inband_dtmf:
                 decode = g711.alaw2lin if packet.payload_type == PCMA else g711.ulaw2lin
                 for key in self._detector.feed(decode(packet.payload)):
-                    self._add_digit(key, "tone")
+                    if self._answered:
+                        self._add_digit(key, "tone")
 
     def _record(self, packet: RtpPacket) -> None:
         audio = packet.payload

@@ -285,6 +285,12 @@ def parse_room(text: str) -> tuple[str, int | None]:
     return room, floor
 
 
+def compound_key(name: str) -> str:
+    """Returns a compound's name as compared: folded (full-width, traditional characters,
+    spaces) and without separators around it. Two spellings with one key are one compound."""
+    return simplified(clean_address_text(name)).strip(_SEPARATORS)
+
+
 _COMPOUND_SUFFIXES = ("小区", "花园", "家园", "公寓", "大院", "新村", "苑", "园", "院")
 _PHASE = re.compile(rf"第?(?:\d+|[{_CN}]+)期|[东西南北中][区院苑]")
 
@@ -303,10 +309,27 @@ class CompoundResolver:
         self._exact: dict[str, str | None] = {}
         self._stems: dict[str, str | None] = {}
         for canonical, aliases in compounds.items():
-            for written in [canonical, *aliases]:
-                key = self._key(written)
-                if key:
-                    _add_unambiguous(self._exact, key, canonical)
+            self._add(canonical, [canonical, *aliases])
+        self._index()
+
+    @classmethod
+    def of_names(cls, names: dict[str, list[str]]) -> "CompoundResolver":
+        """Returns a resolver whose answers are the keys of `names` (an area's id as text, when
+        two compounds of a street share a name), each known by the names listed."""
+        resolver = cls({})
+        for canonical, written in names.items():
+            resolver._add(canonical, written)
+        resolver._index()
+        return resolver
+
+    def _add(self, canonical: str, names: list[str]) -> None:
+        for written in names:
+            key = self._key(written)
+            if key:
+                _add_unambiguous(self._exact, key, canonical)
+
+    def _index(self) -> None:
+        self._stems.clear()
         for key, canonical in list(self._exact.items()):
             stem = _stem(key)
             if len(stem) >= 2 and canonical is not None:
@@ -318,7 +341,7 @@ class CompoundResolver:
         self._cache: dict[str, str | None] = {}
 
     def _key(self, name: str) -> str:
-        return simplified(clean_address_text(name)).strip(_SEPARATORS)
+        return compound_key(name)
 
     def resolve(self, written: str) -> str | None:
         """Returns the canonical compound name for a written one, or None when unknown."""

@@ -3,6 +3,8 @@
 Every department names its columns differently (姓名 / 受检者姓名 / 业主姓名 …). SYNONYMS lists
 the spellings seen in real files, best first; `suggest_mapping` proposes a mapping the data
 steward then corrects, and a mapping remembered for the same source wins next time.
+An upload's mapping comes from inference.py, where these headers are one vote and the
+columns' values the other.
 """
 
 import re
@@ -31,6 +33,8 @@ SYNONYMS: dict[str, list[str]] = {
         "名字",
         "name",
         "fullname",
+        "full name",
+        "xm",
     ],
     "id_number": [
         "身份证号",
@@ -48,6 +52,13 @@ SYNONYMS: dict[str, list[str]] = {
         "idno",
         "idcard",
         "id",
+        "id no",
+        "id card no",
+        "identity card",
+        "citizen id",
+        "sfzh",
+        "sfzhm",
+        "zjhm",
     ],
     "phone": [
         "手机",
@@ -64,6 +75,14 @@ SYNONYMS: dict[str, list[str]] = {
         "phone",
         "tel",
         "telephone",
+        "mobile no",
+        "phone number",
+        "contact number",
+        "tel no",
+        "lxdh",
+        "sjh",
+        "sjhm",
+        "lxfs",
     ],
     "address": [
         "住址",
@@ -79,14 +98,33 @@ SYNONYMS: dict[str, list[str]] = {
         "详细地址",
         "现居地",
         "address",
+        "home address",
+        "residential address",
+        "zz",
+        "xzz",
+        "jtzz",
+        "dz",
     ],
-    "compound": ["小区", "小区名称", "小区名", "所在小区", "居住小区", "compound"],
+    "compound": [
+        "小区",
+        "小区名称",
+        "小区名",
+        "所在小区",
+        "居住小区",
+        "compound",
+        "xq",
+        "xqmc",
+        "estate",
+    ],
     "building": ["楼栋", "楼号", "栋", "楼栋号", "栋号", "幢", "楼", "building"],
     "unit": ["单元", "单元号", "unit"],
     "room": ["房间号", "门牌号", "室", "房间", "户室号", "室号", "room"],
-    "sex": ["性别", "sex", "gender"],
+    "sex": ["性别", "sex", "gender", "xb"],
     "birth_date": [
         "出生日期",
+        "csrq",
+        "date of birth",
+        "birth date",
         "出生年月",
         "出生年月日",
         "出生时间",
@@ -105,6 +143,9 @@ SYNONYMS: dict[str, list[str]] = {
         "人员类别",
         "居民类型",
         "residency",
+        "rylx",
+        "hjlx",
+        "residency type",
     ],
     "relation": [
         "与户主关系",
@@ -115,8 +156,17 @@ SYNONYMS: dict[str, list[str]] = {
         "户内关系",
         "relation",
         "relationship",
+        "yhzgx",
+        "relation to head",
     ],
-    "household_number": ["户号", "户编号", "户籍户号", "householdnumber"],
+    "household_number": [
+        "户号",
+        "户编号",
+        "户籍户号",
+        "householdnumber",
+        "household no",
+        "hh",
+    ],
 }
 
 # Headers that name somebody else's data ("紧急联系人电话", "户主身份证号"): a containment
@@ -224,7 +274,8 @@ def suggest_mapping(headers: list[str], remembered: dict[str, str] | None = None
 def validate_mapping(mapping: dict[str, str]) -> list[RowError]:
     """Returns the problems that stop an import with this mapping (empty when it can run).
 
-    The name column is required; a field may be mapped only once and must be one of FIELDS.
+    A name or an ID number column is required (a row with a valid ID number and no name
+    links to the person with that ID); a field may be mapped only once and must be one of FIELDS.
     A whole address next to compound/building/unit/room columns is fine (the columns win).
     """
     problems: list[RowError] = []
@@ -252,12 +303,12 @@ def validate_mapping(mapping: dict[str, str]) -> list[RowError]:
             )
         else:
             seen[field_name] = header
-    if "name" not in seen:
+    if "name" not in seen and "id_number" not in seen:
         problems.append(
             RowError(
                 "name",
                 "name_column_missing",
-                _("no column is mapped to the name: the name is required"),
+                _("no column is mapped to the name or the ID number: one of them is required"),
             )
         )
     return problems

@@ -1,8 +1,9 @@
 """Turning one mapped row of text into a CleanRow, or into the reasons it cannot be one.
 
-Only a missing name rejects a row: a resident with a damaged ID number or a wrong phone is
-still a resident, so those values are dropped with a warning (and an ID is never accepted as
-valid when it is not). Everything here is pure and cached per distinct value, because it
+Only a missing name rejects a row, and only when the row has no valid ID number either (the
+ID number says who it is). A resident with a damaged ID number or a wrong phone is still a
+resident, so those values are dropped with a warning (and an ID is never accepted as valid
+when it is not). Everything here is pure and cached per distinct value, because it
 runs on every row of every file: department files repeat names, phones and addresses.
 """
 
@@ -439,6 +440,16 @@ _NAME_MARKUP = _problem(
     "name_markup",
     _('name contains markup or formula characters (< > & " =): not a name'),
 )
+# A row with a valid ID number is kept without a name: the ID number says who it is, and the
+# name comes from the other sources of that person.
+_NAME_MISSING_ID_KEPT = _problem(
+    "name", "name_missing_id_kept", _("name is empty; the row is kept for its valid ID number")
+)
+_NAME_UNREADABLE_ID_KEPT = _problem(
+    "name",
+    "name_unreadable_id_kept",
+    _("name is not readable; the row is kept for its valid ID number"),
+)
 _NAME_TOO_LONG = _problem(
     "name",
     "name_too_long",
@@ -587,12 +598,20 @@ def _rejection(raw_name: str, name: str, warnings: list[RowError], cells: Iterab
     return [_NAME_MARKUP if has_markup(raw_name) else _NAME_INVALID, *warnings]
 
 
+def _nameless_warning(raw_name: str) -> RowError:
+    """Returns the warning of a row kept for its valid ID number without a usable name."""
+    return _NAME_MISSING_ID_KEPT if not raw_name.strip() else _NAME_UNREADABLE_ID_KEPT
+
+
 def normalise_row(row_number: int, values: Mapping[str, str]) -> CleanRow | list[RowError]:
     """Returns the row as a CleanRow, or the errors that reject it.
 
     `values` maps canonical fields to cell text (missing fields are empty). A row is rejected
-    only when it has no usable name (codes: blank_row for an entirely empty row, name_missing,
-    name_too_long); the other problems found in it are listed after the rejecting error.
+    only when it has no usable name and no valid ID number (codes: blank_row for an entirely
+    empty row, name_missing, name_invalid, name_markup), or a name too long (name_too_long);
+    a row with a valid ID number and no usable name is kept with the name "" and a warning
+    (name_missing_id_kept, name_unreadable_id_kept): it links to the person with that ID.
+    The other problems found in a row are listed after the rejecting error.
     Everything else is kept with warnings: an invalid ID number is dropped (id_number "",
     id_problem its code, e.g. excel_scientific) and never accepted as valid, an invalid phone
     is dropped, and sex and birth date come from a valid ID, a conflicting column being a
@@ -619,7 +638,9 @@ def normalise_row(row_number: int, values: Mapping[str, str]) -> CleanRow | list
         *residency_warnings,
         *address_warnings,
     ]
-    if not name or len(name) > NAME_MAX_LENGTH:
+    if not name and identity.id_number:
+        warnings.insert(0, _nameless_warning(raw_name))
+    elif not name or len(name) > NAME_MAX_LENGTH:
         return _rejection(raw_name, name, warnings, values.values())
     return CleanRow(
         row_number=row_number,
@@ -743,7 +764,9 @@ def normalise_rows(
             ]
         else:
             warnings = []
-        if not name or len(name) > NAME_MAX_LENGTH:
+        if not name and id_number:
+            warnings = [_nameless_warning(raw_name), *warnings]
+        elif not name or len(name) > NAME_MAX_LENGTH:
             at = index - first_row
             append(_rejection(raw_name, name, warnings, (cells[at] for cells in mapped)))
             continue

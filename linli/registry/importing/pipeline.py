@@ -17,16 +17,28 @@ from pathlib import Path
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
-from linli.areas.models import AreaLevel
+from linli.areas.models import Area, AreaAction, AreaLevel
 from linli.audit.services import record_event
 from linli.core import identifiers
 from linli.core.bulkload import StagedRows
+from linli.core.jurisdiction import Viewer
 from linli.core.masking import mask_id_number, mask_long_numbers, mask_phone
+from linli.registry.importing.addresses import compound_key
+from linli.registry.importing.inference import ColumnGuess, infer_columns
 from linli.registry.importing.mapping import validate_mapping
 from linli.registry.importing.normalise import normalise_row, normalise_rows, pinyin_key
-from linli.registry.importing.placement import DwellingIndex
+from linli.registry.importing.placement import (
+    NEW_IN,
+    NEW_UNASSIGNED,
+    SAME_AS,
+    UNASSIGNED_GRID,
+    CompoundPlan,
+    DwellingIndex,
+)
 from linli.registry.importing.readers import Table, read_table
 from linli.registry.importing.records import CleanRow, RowError
 from linli.registry.importing.writing import Staged, seal_rows, stage_records, write_batch
@@ -103,6 +115,18 @@ def discard_file(batch: ImportBatch) -> None:
     sample_path(batch.stored_file).unlink(missing_ok=True)
 
 
+def compound_names(area: Area) -> list[str]:
+    """Returns the names and aliases of the compounds in the area's community: column
+    inference recognises a column of compound names by them."""
+    community = area.parent if area.level == AreaLevel.GRID and area.parent else area
+    names: list[str] = []
+    compounds = Area.objects.filter(path__startswith=community.path, level=AreaLevel.COMPOUND)
+    for name, aliases in compounds.values_list("name", "aliases"):
+        names.append(name)
+        names.extend(alias for alias in aliases or () if isinstance(alias, str))
+    return names
+
+
 # ---------------------------------------------------------------------------------------------
 # Upload and preview
 
@@ -115,6 +139,34 @@ class PreviewRow:
     warnings: list[RowError] = field(default_factory=list)
 
 
+Options = list[tuple[str, list[tuple[str, str]]]]  # (group label, [(value, label)])
+
+
+@dataclass
+class AreaChoice:
+    """One compound of the preview's area section: the plan, where the compound Linli found
+    is (when it found one), and the choices offered."""
+
+    plan: CompoundPlan
+    found_at: str
+    options: Options
+
+
+@dataclass
+class AreaPreview:
+    """The compounds an import would create or find outside its target, each with what the
+    steward may choose instead: create it in a grid of the community, or take it for an
+    existing compound."""
+
+    target: Area
+    choices: list[AreaChoice]
+    unassigned: str = UNASSIGNED_GRID
+
+    @property
+    def creating(self) -> int:
+        return sum(1 for c in self.choices if c.plan.creates)
+
+
 @dataclass
 class Preview:
     rows: list[PreviewRow]
@@ -123,6 +175,10 @@ class Preview:
     total: int
     mapping_problems: list[str]
     checked: int = 0  # rows of the sample counted in rejected and warned
+    # What each column holds as Linli reads it from its header and values, with the reason
+    # ("96 of 100 values are valid ID numbers"), in the order of the headers.
+    columns: list[ColumnGuess] = field(default_factory=list)
+    areas: AreaPreview | None = None
 
     @property
     def sampled(self) -> bool:
@@ -152,12 +208,23 @@ def _masked_preview(values: dict[str, str], clean: CleanRow | None) -> dict[str,
     return shown
 
 
-def preview_batch(batch: ImportBatch, *, mapping: dict[str, str] | None = None) -> Preview:
-    """Returns the first rows as they would be imported, and how many of the upload's sample
-    (its first SAMPLE_ROWS rows) would be rejected. Reads the sample, never the file."""
+def preview_batch(
+    batch: ImportBatch,
+    *,
+    mapping: dict[str, str] | None = None,
+    placements: dict[str, str] | None = None,
+    viewer: Viewer = None,
+) -> Preview:
+    """Returns the first rows as they would be imported, how many of the upload's sample
+    (its first SAMPLE_ROWS rows) would be rejected, and the compounds its rows would create
+    or find outside the target (with `placements`, the steward's choices so far; compounds
+    elsewhere in the street only where `viewer` may see). Reads the sample, never the
+    file."""
     mapping = mapping if mapping is not None else batch.mapping
+    placements = placements if placements is not None else batch.placements
     table = read_sample(batch)
     rows: list[PreviewRow] = []
+    addresses = []
     rejected = warned = 0
     for index, cells in enumerate(table.rows, start=1):
         values = _row_values(cells, table.headers, mapping)
@@ -166,6 +233,8 @@ def preview_batch(batch: ImportBatch, *, mapping: dict[str, str] | None = None) 
         clean = None if isinstance(result, list) else result
         rejected += bool(errors)
         warned += bool(clean and clean.warnings)
+        if clean is not None:
+            addresses.append(clean.address)
         if index <= 20:
             rows.append(
                 PreviewRow(
@@ -176,14 +245,69 @@ def preview_batch(batch: ImportBatch, *, mapping: dict[str, str] | None = None) 
                 )
             )
     problems = [p.text for p in validate_mapping(mapping)]
+    columns = infer_columns(
+        table.headers,
+        table.rows,
+        batch.source.column_mapping or None,
+        known_compounds=compound_names(batch.area),
+    )
     return Preview(
+        columns=columns,
         rows=rows,
         rejected=rejected,
         warned=warned,
         total=max(batch.total_rows, len(table.rows)),
         mapping_problems=problems,
         checked=len(table.rows),
+        areas=preview_areas(batch, addresses, placements=placements, viewer=viewer),
     )
+
+
+def preview_areas(
+    batch: ImportBatch,
+    addresses: list,
+    *,
+    placements: dict[str, str],
+    viewer: Viewer = None,
+) -> AreaPreview:
+    """Returns what the addresses would do to the area tree (see AreaPreview)."""
+    index = DwellingIndex(batch.area, choices=placements, importer=viewer, dwellings=False)
+    plans = index.plan(addresses)
+    if not plans:
+        return AreaPreview(target=batch.area, choices=[])
+    unassigned = _("New, in %(grid)s (to be assigned)") % {"grid": UNASSIGNED_GRID}
+    create = [(NEW_UNASSIGNED, unassigned)] + [
+        (f"{NEW_IN}{grid.pk}", _("New, in %(grid)s") % {"grid": grid.name})
+        for grid in index.grids()
+        if grid.name != UNASSIGNED_GRID
+    ]
+    existing = [
+        (f"{SAME_AS}{a.pk}", _("%(compound)s (%(place)s)") % _where(a, index))
+        for a in index.compound_choices()
+    ]
+    choices = []
+    for plan in plans:
+        found_at = index.place_label(plan.found) if plan.found is not None else ""
+        known = existing
+        if plan.found is not None and not plan.found.path.startswith(index.community.path):
+            # Found in another community of the street: offered besides the community's own.
+            known = [
+                (
+                    f"{SAME_AS}{plan.found.pk}",
+                    _("%(compound)s (%(place)s)") % _where(plan.found, index),
+                ),
+                *existing,
+            ]
+        options = [
+            (str(_("Create a compound")), create),
+            (str(_("It is an existing compound")), known),
+        ]
+        choices.append(AreaChoice(plan=plan, found_at=found_at, options=options))
+    return AreaPreview(target=batch.area, choices=choices)
+
+
+def _where(compound: Area, index: DwellingIndex) -> dict[str, str]:
+    return {"compound": compound.name, "place": index.place_label(compound)}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -224,9 +348,12 @@ def stage_rows(batch: ImportBatch, table: Table, progress: Progress | None = Non
 def _existing_records(index: DwellingIndex) -> list[MatchRecord]:
     """Returns the people already in the target area as match records, with their address
     parts named as the tree names them (rows often give no compound: "三栋二单元501")."""
-    people = Person.objects.filter(
-        area_path__startswith=index.target.path, merged_into__isnull=True
-    ).values_list(
+    # The target's people, and those of the compounds outside it that the rows name (a file
+    # for 第二网格 that names 西电名居 of 第一网格 is matched against 西电名居's residents).
+    within = Q()
+    for path in index.scope_paths():
+        within |= Q(area_path__startswith=path)
+    people = Person.objects.filter(within, merged_into__isnull=True).values_list(
         "id", "name", "id_number_hash", "birth_date", "sex", "region_code", "phone_hash", "dwelling"
     )
     records = []
@@ -318,9 +445,10 @@ def run_batch(
         staged = stage_rows(batch, table or read_batch_file(batch), progress)
         seal_rows(staged)
         records = stage_records(batch, staged)
-        index = DwellingIndex(batch.area)
+        index = DwellingIndex(batch.area, choices=batch.placements, importer=batch.created_by)
         kind = batch.source.kind
         accepted = [s for s in staged if s.clean is not None]
+        index.prepare([s.clean.address for s in accepted])
         rows = [_match_record(s, index, kind) for s in accepted]
         _report(batch, "matching", len(staged), progress)
         result = link(_existing_records(index) + rows)
@@ -376,11 +504,52 @@ def _write(
         new_people=written.new_people,
         linked_rows=accepted - written.new_people,
         review_pairs=written.review_pairs,
+        new_compounds=sum(1 for c in index.created if c.area.level == AreaLevel.COMPOUND),
         finished_at=timezone.now(),
     )
+    _record_areas(batch, index)
     record_event(
         action=RegistryAction.IMPORT,
         actor=batch.created_by,
         subject=batch,
-        detail={"rows": len(staged), "accepted": accepted, "new_people": written.new_people},
+        detail={
+            "rows": len(staged),
+            "accepted": accepted,
+            "new_people": written.new_people,
+            "areas_created": dict(index.created_counts),
+        },
     )
+
+
+def _record_areas(batch: ImportBatch, index: DwellingIndex) -> None:
+    """Records each compound (and to-be-assigned grid) the import created, and remembers as an
+    alias each spelling the steward took for an existing compound, so the next file is
+    matched without asking (each change audited)."""
+    for created in index.created:
+        record_event(
+            action=AreaAction.CREATE_AREA,
+            actor=batch.created_by,
+            subject=created.area,
+            detail={"import": batch.pk, "written": created.written, "rows": created.rows},
+        )
+    for key, choice in batch.placements.items():
+        compound = index.compounds.get(_compound_id(choice))
+        if compound is None or compound.pk not in index.used_compounds:
+            continue
+        known = {compound_key(n) for n in [compound.name, *(compound.aliases or [])]}
+        if key in known:
+            continue
+        before = list(compound.aliases or [])
+        compound.aliases = [*before, key]
+        Area.objects.filter(pk=compound.pk).update(aliases=compound.aliases)
+        record_event(
+            action=AreaAction.UPDATE_AREA,
+            actor=batch.created_by,
+            subject=compound,
+            detail={"import": batch.pk, "before": {"aliases": before}},
+        )
+
+
+def _compound_id(choice: str) -> int:
+    prefix, _sep, number = choice.partition(":")
+    return int(number) if prefix == "area" and number.isdigit() else 0

@@ -55,7 +55,8 @@ _MAX_PRECISE_DIGITS = 15  # Excel keeps (and shows) at most 15 significant digit
 class UnreadableFile(BilingualError):
     """Raised with a code and a gettext message (core.errors.BilingualError).
 
-    Codes: empty, no_header, unknown_format, corrupt_workbook, encoding, too_many_rows.
+    Codes: empty, unknown_format, corrupt_workbook, encoding, too_many_rows, too_many_columns,
+    too_many_cells, too_large.
     """
 
 
@@ -102,10 +103,14 @@ def read_table(
     (which reads GBK and GB2312 too), and their delimiter is sniffed among , ; tab |.
     XLSX/XLSM/XLS/XLSB/ODS are read from their first visible non-empty sheet.
 
+    The header is found above the first data rows (a title above it is skipped, a header
+    merged over two rows read as one: _find_header, _merged_header); a file whose first row
+    is data has no header, and its columns are named 列1, 列2 … for inference to recognise.
+
     Raises UnreadableFile for an empty file, an unknown extension, a corrupt workbook, text in
-    no known encoding, a file whose first row is data rather than a header, more than
-    max_rows data rows, more than MAX_COLUMNS columns, more data cells than `cell_limit`
-    (default: the LINLI_IMPORT_MAX_CELLS setting), or a workbook that unpacks to too much.
+    no known encoding, more than max_rows data rows, more than MAX_COLUMNS columns, more data
+    cells than `cell_limit` (default: the LINLI_IMPORT_MAX_CELLS setting), or a workbook that
+    unpacks to too much.
     """
     cell_limit = max_cells() if cell_limit is None else cell_limit
     extension = PurePath(filename).suffix.lower()
@@ -180,7 +185,13 @@ def _assemble(
             first = [row[offset:] for row in first]
             rows = (row[offset:] for row in rows)
     header_index = _find_header(first)
-    header = first[header_index]
+    if header_index is None:
+        # No header row: every row is data, and the columns are named by their position
+        # (列1, 列2 …) for inference to recognise by their values.
+        header = []
+        header_index = -1
+    else:
+        header = _merged_header(first, header_index)
     if len(header) > MAX_COLUMNS:
         header = _trimmed(header)
         if len(header) > MAX_COLUMNS:
@@ -239,7 +250,7 @@ def _assemble(
         rows=kept,
         encoding=encoding,
         sheet=sheet,
-        header_row=leading_blank + header_index + 1,
+        header_row=leading_blank + header_index + 1 if header else 0,
         total_rows=total,
         cells=cells,
     )
@@ -467,39 +478,82 @@ def number_text(value: float | int) -> str:
     return format(value, ".15g")
 
 
-def _find_header(rows: list[list[str]]) -> int:
-    """Returns the index of the header row.
+def _find_header(rows: list[list[str]]) -> int | None:
+    """Returns the index of the header row, or None when the file has none.
 
-    The header is the first of the first HEADER_SEARCH_ROWS rows in which at least two cells
-    are known header spellings; failing that the first with one; failing that the first row,
-    unless it looks like data (an ID or phone number in it), which means there is no header.
+    When a row of the first HEADER_SEARCH_ROWS looks like data (an ID or phone number, a
+    date or a dwelling in it: _data_row), the header is among the rows above it: of those
+    with two cells or more (a title fills one merged cell), the fullest, then the one with
+    most known header spellings, then the nearest to the data (a group row merged across
+    columns sits above the real header).
+    Its spellings need not be known: the columns are recognised by their values. When the
+    data starts on the first row there is no header. Without a data-like row, the header is
+    the first row with two known spellings, else the first with one, else the first row.
     """
+    for index, row in enumerate(rows[:HEADER_SEARCH_ROWS]):
+        if _data_row(row):
+            above = [i for i in range(index) if rows[i]]
+            if not above:
+                return None
+            wide = [i for i in above if _filled(rows[i]) >= 2] or above
+            return wide[-1]
     first_with_one = None
     for index, row in enumerate(rows[:HEADER_SEARCH_ROWS]):
-        if any(_looks_like_data(cell) for cell in row):
-            # No header holds an ID or a phone number ("翠华小区…" may read as an address
-            # header): a row that does is data, and the file has no header above it.
-            if first_with_one is None:
-                break
-            continue
         known = count_known_headers(row)
         if known >= 2:
             return index
         if known == 1 and first_with_one is None:
             first_with_one = index
-    if first_with_one is not None:
-        return first_with_one
-    if any(_looks_like_data(cell) for cell in rows[0]):
-        raise UnreadableFile(
-            "no_header",
-            _("the first row is data, not a header: add column names (name, ID number, phone)"),
-        )
-    return 0
+    return first_with_one if first_with_one is not None else 0
+
+
+def _filled(row: list[str]) -> int:
+    return sum(1 for cell in row if cell)
+
+
+def _merged_header(rows: list[list[str]], index: int) -> list[str]:
+    """Returns the header row with its blank cells taken from the rows above it that have two
+    cells or more (a header cell merged over two rows keeps its text in the upper row; a
+    one-cell title is not a header)."""
+    header = list(rows[index])
+    groups = [row for row in rows[:index] if _filled(row) >= 2]
+    if not groups:
+        return header
+    width = max(len(header), *(len(row) for row in groups))
+    header.extend([""] * (width - len(header)))
+    for position, cell in enumerate(header):
+        if not cell:
+            header[position] = next(
+                (
+                    row[position]
+                    for row in reversed(groups)
+                    if position < len(row) and row[position]
+                ),
+                "",
+            )
+    return _trimmed(header)
+
+
+# What no header cell holds: a full date, a dwelling (3号楼, 2单元, 501室, 3-2-501).
+_DATA_PATTERN = re.compile(
+    r"\d{4}[-/.年]\d{1,2}[-/.月]\d{1,2}|\d+\s*(?:号楼|栋|幢|单元|室)|^\d+-\d+-\d+$"
+)
 
 
 def _looks_like_data(cell: str) -> bool:
+    """Returns whether a cell holds an ID number or a phone, which no header does."""
     digits = cell.replace(" ", "").replace("-", "")
     return len(digits) >= 7 and digits[:-1].isdigit()
+
+
+def _data_row(row: list[str]) -> bool:
+    """Returns whether a row is data: an ID number or a phone in it, or, in a row of two
+    cells or more (a title, "2022年11月5日检测名单", fills one), a date or a dwelling."""
+    if any(_looks_like_data(cell) for cell in row):
+        return True
+    return _filled(row) >= 2 and any(
+        _DATA_PATTERN.search(cell) for cell in row if any(c.isdigit() for c in cell)
+    )
 
 
 MAX_COLUMNS = 200

@@ -26,10 +26,13 @@ from linli.core.errors import both_languages
 from linli.core.permissions import require
 from linli.core.roles import REGISTRY_STEWARDS
 from linli.registry import exports
-from linli.registry.importing.mapping import suggest_mapping, validate_mapping
+from linli.registry.importing import placement
+from linli.registry.importing.inference import infer_columns, mapping_of
+from linli.registry.importing.mapping import validate_mapping
 from linli.registry.importing.pipeline import (
     SAMPLE_ROWS,
     ImportRefused,
+    compound_names,
     discard_file,
     store_sample,
 )
@@ -79,12 +82,15 @@ def stage_upload(
     by: Actor,
     context: AuditContext | None = None,
     table: Table | None = None,
+    mapping: dict[str, str] | None = None,
 ) -> ImportBatch:
-    """Stores an uploaded file and proposes a column mapping. Nothing enters the registry.
+    """Stores an uploaded file and proposes a column mapping (remembered for the source, else
+    inferred from the headers and the sample's values). Nothing enters the registry.
 
     The file is read once, streaming, to count its rows and keep its first SAMPLE_ROWS rows
     for the preview; only the background run reads it whole. `table` is `data` already read,
-    when the caller has it. Returns the batch. Raises PermissionDenied, or ImportRefused
+    when the caller has it, and `mapping` the mapping to propose when the caller has worked it
+    out (`linli link`). Returns the batch. Raises PermissionDenied, or ImportRefused
     (in both languages) when the file cannot be read or is past a limit.
     """
     _require_importer(by, area)
@@ -121,7 +127,15 @@ def stage_upload(
         stored_file=stored,
         encoding=table.encoding,
         headers=table.headers,
-        mapping=suggest_mapping(table.headers, source.column_mapping or None),
+        mapping=mapping
+        or mapping_of(
+            infer_columns(
+                table.headers,
+                table.rows[:SAMPLE_ROWS],
+                source.column_mapping or None,
+                known_compounds=compound_names(area),
+            )
+        ),
         total_rows=table.total_rows,
         created_by=user_of(by),
     )
@@ -135,36 +149,81 @@ def stage_upload(
     return batch
 
 
+BAD_PLACEMENT = _("A choice of area is no longer possible; reload the page and choose again.")
+MAX_PLACEMENTS = 2000
+
+
+def _check_placements(batch: ImportBatch, placements: dict[str, str], by: Actor) -> None:
+    """Raises ImportRefused unless every choice names a grid or a compound of the target's
+    community, or a compound of its street inside the steward's jurisdiction (placement's
+    constants)."""
+    if len(placements) > MAX_PLACEMENTS:
+        raise ImportRefused(BAD_PLACEMENT)
+    target = batch.area
+    # An import's target is a community or a grid (stage_upload): a grid has its community.
+    community = target if target.level == AreaLevel.COMMUNITY else target.parent
+    assert community is not None
+    street = community.parent or community
+    grid_ids, compound_ids = set(), set()
+    for key, choice in placements.items():
+        kind, _sep, number = choice.partition(":")
+        if not key or len(key) > 1000 or (number and not number.isdigit()):
+            raise ImportRefused(BAD_PLACEMENT)
+        if choice == placement.NEW_UNASSIGNED:
+            continue
+        if kind == "new" and number:
+            grid_ids.add(int(number))
+        elif kind == "area" and number:
+            compound_ids.add(int(number))
+        else:
+            raise ImportRefused(BAD_PLACEMENT)
+    # The target's community is the import's to place in (a grid's file names its
+    # neighbours' compounds); elsewhere in the street, only what the steward may see.
+    grids = Area.objects.filter(pk__in=grid_ids, level=AreaLevel.GRID, parent=community).count()
+    nearby = Area.objects.filter(pk__in=compound_ids, level=AreaLevel.COMPOUND)
+    compounds = (
+        nearby.filter(path__startswith=community.path)
+        | nearby.visible_to(by).filter(path__startswith=street.path)
+    ).count()
+    if grids != len(grid_ids) or compounds != len(compound_ids):
+        raise ImportRefused(BAD_PLACEMENT)
+
+
 @transaction.atomic
 def confirm_batch(
     *,
     batch: ImportBatch,
     mapping: dict[str, str],
+    placements: dict[str, str] | None = None,
     by: Actor,
     context: AuditContext | None = None,
 ) -> ImportBatch:
-    """Saves the steward's mapping (remembered for the source) and queues the import.
+    """Saves the steward's mapping (remembered for the source) and choices of areas (for this
+    file only: {compound key: choice}, see importing.placement) and queues the import.
 
-    Returns the batch. Raises PermissionDenied, or ImportRefused when the mapping is incomplete
-    or the batch was already confirmed."""
+    Returns the batch. Raises PermissionDenied, or ImportRefused when the mapping is
+    incomplete, a choice of area names an area out of reach, or the batch was already
+    confirmed."""
     _require_importer(by, batch.area)
     problems = validate_mapping(mapping)
     if problems:
         raise ImportRefused("; ".join(p.text for p in problems))
+    placements = dict(placements or {})
+    _check_placements(batch, placements, by)
     # Only one confirmation wins: a double click must not queue the file twice.
     queued = ImportBatch.objects.filter(pk=batch.pk, status=BatchStatus.UPLOADED).update(
-        mapping=mapping, status=BatchStatus.QUEUED
+        mapping=mapping, placements=placements, status=BatchStatus.QUEUED
     )
     if not queued:
         raise ImportRefused(_("This file was already submitted."))
-    batch.mapping, batch.status = mapping, BatchStatus.QUEUED
+    batch.mapping, batch.placements, batch.status = mapping, placements, BatchStatus.QUEUED
     ImportSource.objects.filter(pk=batch.source_id).update(column_mapping=mapping)
     _record_batch_event(
         RegistryAction.CONFIRM_IMPORT,
         batch=batch,
         by=by,
         context=context,
-        detail={"mapping": mapping},
+        detail={"mapping": mapping, "placements": placements},
     )
     transaction.on_commit(lambda: run_import.enqueue(batch.pk))
     return batch

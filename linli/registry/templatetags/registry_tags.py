@@ -3,6 +3,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from linli.core.jurisdiction import path_within
+from linli.registry.forms import import_area_label
 from linli.registry.models import VulnerableTag
 from linli.registry.selectors import PersonFile
 
@@ -13,6 +14,12 @@ register = template.Library()
 def within(area, user) -> bool:
     """Whether an area lies inside the user's jurisdiction (so it may be linked)."""
     return path_within(area.path, user)
+
+
+@register.filter
+def import_area(area) -> str:
+    """Names an import's community, or its grid with the community (forms.import_area_label)."""
+    return import_area_label(area)
 
 
 @register.filter

@@ -773,3 +773,18 @@ def release_jobs(*, owner: str, job_ids: list[int]) -> int:
         lease_owner="",
         lease_expires_at=None,
     )
+
+
+def upcoming_calls(
+    *, line_id: int, limit: int, now: datetime | None = None
+) -> list[tuple[int, str]]:
+    """The next `limit` due calls of a line, in the order claim_jobs takes them, as
+    (questionnaire version id, masked name): read only, nothing is claimed. The dialer has
+    their identity prompts made before it claims them."""
+    now = now or timezone.now()
+    rows = (
+        _due_jobs(now, line_id)
+        .order_by("priority", "next_at", "id")
+        .values_list("campaign__questionnaire_version_id", "person__name")[:limit]
+    )
+    return [(version_id, mask_name(name)) for version_id, name in rows]

@@ -140,4 +140,5 @@ NOT_AUDITED = {
     "release_jobs": _DIALER_STEP,
     "seal_dialog": "pure helper: encrypts a SIP dialog for its job",
     "open_dialog": "pure helper: decrypts a SIP dialog",
+    "upcoming_calls": "reads the calls due next, whose identity prompts are made ahead",
 }

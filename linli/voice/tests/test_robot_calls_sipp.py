@@ -116,14 +116,16 @@ def robot_campaign(world, line: Line):
     return campaign, robot
 
 
-def dial_everyone(line: Line, sipps: dict[str, Sipp]):
+def dial_everyone(line: Line, sipps: dict[str, Sipp], numbers: dict[str, str] | None = None):
     """Runs the Dialer on the line until no call is due (`dialer --once`), then waits for
-    every SIPp to finish. Returns the dialer's stats, SIPp exit statuses and the requests."""
+    every SIPp to finish. Returns the dialer's stats, SIPp exit statuses and the requests.
+    `numbers`: who → phone number (CALLEES' by default)."""
     routed: list[RoutingCarrier] = []
+    numbers = numbers or {who: number for who, (_scenario, number) in CALLEES.items()}
 
     def carrier_for_line(line: Line) -> Carrier:
         carriers = {
-            CALLEES[who][1]: SipCarrier(
+            numbers[who]: SipCarrier(
                 SipConfig.from_settings(
                     {**line.settings, "port": sipp.port}, max_calls=line.max_concurrent
                 )
@@ -274,3 +276,37 @@ def test_robot_calls_six_callees_over_sip_and_stores_exactly_what_they_said(worl
     again = call_services.claim_jobs(owner="probe", line_id=line.pk, limit=10, now=later)
     assert {call.person_id for call in again} == {people[who].pk for who in retried}
     assert all(call.attempt == 2 for call in again)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_keys_pressed_before_the_answer_do_not_answer_the_identity_question(world, tmp_path):
+    # tests/sipp/uas_robot_early_keys.xml: 1 pressed during early media (183), 1 held across
+    # the 200 OK, then "not me" (2) and "nobody answers for them" (2). Taking either early 1 as
+    # "I am the person" would store the two 2s as the resident's own answers (no fever, no
+    # travel); the call is refused, with nothing stored.
+    line = Line.objects.create(
+        name="SIP 测试线路",
+        carrier="sip",
+        settings={"host": "127.0.0.1", "bind": "127.0.0.1:0"},
+        max_concurrent=2,
+        calls_per_second=10,
+    )
+    campaign, _robot = robot_campaign(world, line)
+    CallJob.objects.filter(campaign=campaign).exclude(person=world.resident_a).delete()
+    target = CampaignTarget.objects.get(campaign=campaign, person=world.resident_a)
+    sipps = {"early": Sipp("uas_robot_early_keys", tmp_path, timeout=SIPP_TIMEOUT)}
+    try:
+        stats, statuses, requests = dial_everyone(line, sipps, {"early": CALLEES["yes"][1]})
+    finally:
+        sipps["early"].stop()
+    assert statuses["early"] == 0, sipps["early"].diagnostics()
+    assert len(requests) == 1 and stats.answered == 1
+    assert stats.answers_saved == 0
+
+    target.refresh_from_db()
+    assert rows(target) == [("", "phone", "refused", {})]
+    assert target.answers == {} and not target.complete
+    attempt = ContactAttempt.objects.get(idempotency_key=target.call_job.call_id)
+    assert attempt.detail["early_media"] is True
+    heard = [e["digits"] for e in attempt.detail["transcript"] if "digits" in e]
+    assert heard == ["2", "2"]

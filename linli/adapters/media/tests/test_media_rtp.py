@@ -464,3 +464,91 @@ def test_rtp_stream_records_received_audio_only_while_listening():
 
     said, heard, after = asyncio.run(scenario())
     assert heard == said and after == b""
+
+
+# --- keys before the answer ------------------------------------------------------------------
+
+
+def event_packets(key, timestamp, *, packets=5, ssrc=0x1234, first_sequence=100):
+    """A key press as RFC 4733 packets (updates, then the end packet three times)."""
+    out = []
+    for i in range(packets):
+        event = TelephoneEvent.for_key(key, duration=160 * (i + 1))
+        out.append(
+            RtpPacket(101, first_sequence + i, timestamp, ssrc, event.to_bytes(), i == 0).to_bytes()
+        )
+    end = TelephoneEvent.for_key(key, end=True, duration=160 * packets)
+    last = RtpPacket(101, first_sequence + packets, timestamp, ssrc, end.to_bytes())
+    out += [last.to_bytes()] * 3
+    return out
+
+
+def tone_packets(key, ms, *, first_sequence=0):
+    audio = g711.lin2ulaw(dtmf.tones(key, on_ms=ms, off_ms=0)) if key else prompt_audio(ms / 1000)
+    return [
+        RtpPacket(0, first_sequence + i, 160 * i, 0x99, audio[i * 160 : (i + 1) * 160]).to_bytes()
+        for i in range(len(audio) // 160)
+    ]
+
+
+async def unanswered_stream(**connect):
+    stream = await RtpStream.open()
+    stream.connect("127.0.0.1", 9, **connect)
+    stream.before_answer()
+    return stream
+
+
+def test_events_before_the_answer_and_the_tail_of_one_held_across_it_are_not_keys():
+    async def scenario():
+        stream = await unanswered_stream()
+        peer = ("127.0.0.1", 9)
+        for data in event_packets("1", 8000):  # pressed and released while it rang
+            stream._datagram(data, peer)
+        held = event_packets("2", 16000, first_sequence=200)
+        for data in held[:2]:  # pressed while it rang…
+            stream._datagram(data, peer)
+        stream.answered()
+        for data in held[2:]:  # …released after the 200 OK
+            stream._datagram(data, peer)
+        early = await stream.next_digit(0.05)
+        for data in event_packets("3", 24000, first_sequence=300):  # after the answer
+            stream._datagram(data, peer)
+        after = await stream.next_digit(0.05), await stream.next_digit(0.05)
+        stream.close()
+        return early, after
+
+    assert run(scenario()) == (None, ("3", None))
+
+
+def test_in_band_tones_before_the_answer_and_the_tail_of_one_held_across_it_are_not_keys():
+    async def scenario():
+        stream = await unanswered_stream(event_payload_type=None)
+        peer = ("127.0.0.1", 9)
+        packets = tone_packets("1", 120) + tone_packets("", 100) + tone_packets("2", 120)
+        for data in packets[:-5]:  # "1", a pause, 20 ms of "2"
+            stream._datagram(data, peer)
+        stream.answered()
+        for data in packets[-5:] + tone_packets("", 100):  # the rest of "2", still held
+            stream._datagram(data, peer)
+        early = await stream.next_digit(0.05)
+        for data in tone_packets("3", 120) + tone_packets("", 100):  # after the answer
+            stream._datagram(data, peer)
+        after = await stream.next_digit(0.05), await stream.next_digit(0.05)
+        stream.close()
+        return early, after
+
+    assert run(scenario()) == (None, ("3", None))
+
+
+def test_a_stream_never_told_of_an_answer_takes_keys_at_once():
+    # Callee simulators and the loopback self-test use bare streams: no answer to wait for.
+    async def scenario():
+        stream = await RtpStream.open()
+        stream.connect("127.0.0.1", 9)
+        for data in event_packets("5", 8000):
+            stream._datagram(data, ("127.0.0.1", 9))
+        digit = await stream.next_digit(0.05)
+        stream.close()
+        return digit
+
+    assert run(scenario()) == "5"

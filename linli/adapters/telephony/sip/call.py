@@ -46,6 +46,10 @@ class MediaStream(Protocol):
         self, host: str, port: int, *, payload_type: int = 0, event_payload_type: int | None = 101
     ) -> None: ...
 
+    def before_answer(self) -> None: ...
+
+    def answered(self) -> None: ...
+
     def close(self) -> None: ...
 
 
@@ -113,6 +117,8 @@ class SipCall:
             logger.warning("call %s: no RTP port: %s", self.call_id, exc)
             self._end()
             return self._result("failed", None, reason="no RTP port")
+        # Keys sent while it rings (early media) must not answer the robot's first question.
+        self.stream.before_answer()
         self._offer = sdp.offer(self.stream.local_host, self.stream.local_port)
         self.transport.add_dialog(self.call_id, self._on_request)
         try:
@@ -310,6 +316,8 @@ class SipCall:
                 payload_type=answer.payload_type,
                 event_payload_type=answer.event_payload_type,
             )
+        if self.stream is not None:
+            self.stream.answered()
         self.session = self.make_session(self.stream, self.hangup)
         if self._remote_bye:  # their BYE overtook the 2xx
             self._remote_ended()

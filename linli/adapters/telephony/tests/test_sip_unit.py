@@ -149,6 +149,13 @@ class FakeStream:
         self.local_host, self.local_port = "127.0.0.1", 40000
         self.connected: list[tuple] = []
         self.closed = False
+        self.answer_states: list[str] = []
+
+    def before_answer(self):
+        self.answer_states.append("before")
+
+    def answered(self):
+        self.answer_states.append("answered")
 
     def connect(self, host, port, *, payload_type=0, event_payload_type=101):
         self.connected.append((host, port, payload_type, event_payload_type))
@@ -516,3 +523,21 @@ def test_carrier_from_a_dialer_lines_settings():
     assert (c.registrar_host, c.registrar_port) == ("reg.example.net", 5090)
     with pytest.raises(ValueError):
         SipConfig.from_settings({"host": "x", "transport": "tls"})
+
+
+def test_the_stream_takes_no_keys_until_the_call_is_answered():
+    # Keys sent during early media must not answer the robot's first question: the stream is
+    # told before the INVITE goes out, and again when the 200 OK arrives (after the 183's SDP).
+    def script(uas, message, addr):
+        if message.method == "INVITE":
+            uas.send(answer(message, 183, "Session Progress", sdp_body=ANSWER_SDP), addr)
+            uas.send(answer(message, 200, "OK", sdp_body=ANSWER_SDP), addr)
+
+    async def body(carrier, uas, streams):
+        setup = await carrier.place_call(request())
+        return setup, streams[0].answer_states, len(streams[0].connected)
+
+    setup, states, connects = run(with_uas(script, body))
+    assert setup.outcome == "answered" and setup.detail["early_media"]
+    assert states == ["before", "answered"]
+    assert connects == 2

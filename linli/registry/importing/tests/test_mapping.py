@@ -163,12 +163,14 @@ def test_remembered_mapping_to_an_unknown_field_is_ignored():
     assert suggest_mapping(["姓名", "X"], {"X": "shoe_size"}) == {"姓名": "name", "X": ""}
 
 
-def test_validate_mapping_requires_a_name():
-    """A mapping without a name column is refused, in Chinese and English."""
-    problems = validate_mapping({"身份证号": "id_number", "手机": "phone"})
+def test_validate_mapping_requires_a_name_or_an_id_number():
+    """A mapping with neither a name nor an ID number column is refused, in Chinese and
+    English; an ID number column alone is enough (its rows link by the ID number)."""
+    problems = validate_mapping({"手机": "phone", "住址": "address"})
     assert [problem.code for problem in problems] == ["name_column_missing"]
     assert problems[0].field == "name"
     assert problems[0].zh and problems[0].en
+    assert validate_mapping({"身份证号": "id_number", "手机": "phone"}) == []
 
 
 def test_validate_mapping_refuses_duplicates_and_unknown_fields():

@@ -341,6 +341,23 @@ def test_missing_name_rejects_the_row_with_its_other_problems():
     ]
 
 
+def test_a_valid_id_number_keeps_a_row_without_a_usable_name():
+    """A row with a valid ID number and an empty or unreadable name is kept, nameless, with
+    a warning: it links to the person with that ID number. Without a valid ID it is
+    rejected as before."""
+    for raw_name, code in (("", "name_missing_id_kept"), ("123", "name_unreadable_id_kept")):
+        row = normalise_row(1, {"name": raw_name, "id_number": MAN})
+        assert row.name == "" and row.id_number == MAN
+        assert [warning.code for warning in row.warnings] == [code]
+        assert normalise_rows(["n", "i"], [[raw_name, MAN]], {"n": "name", "i": "id_number"}) == [
+            row
+        ]
+    errors = normalise_row(
+        1, {"name": "", "id_number": MAN[:-1] + ("0" if MAN[-1] != "0" else "1")}
+    )
+    assert errors[0].code == "name_missing"
+
+
 def test_name_without_characters_rejects_the_row():
     """A name cell holding only digits or marks is no name."""
     errors = normalise_row(1, {"name": "123", "phone": "13812345678"})
@@ -424,7 +441,7 @@ MIXED_ROWS = [
     ["张三", MAN, "13812345678", "", "男", "1990-01-01", "翠华小区3号楼2单元501室", "", ""],
     ["", "", "", "", "", "", "", "", ""],  # blank row
     ["   ", "", "", "", "", "", "", "", ""],  # only spaces: blank too
-    ["", MAN, "13812345678", "", "", "", "", "", ""],  # no name
+    ["", MAN, "13812345678", "", "", "", "", "", ""],  # no name, a valid ID: kept
     ["12345", "", "", "", "", "", "", "", ""],  # nothing of a name left
     ["李四", "6.10103E+17", "138", "13987654321", "女", "1990/1/1", "3-2-501", "", ""],
     ["張三豐", WOMAN[:17] + "0", "13812345678/13987654321", "", "男", "1985-6-15", "", "", ""],
@@ -452,7 +469,8 @@ def test_normalise_rows_gives_what_normalise_row_gives_row_by_row():
         for result in expected
     ]
     assert codes[1] == codes[2] == ["blank_row"]
-    assert codes[3][0] == "name_missing" and codes[4] == ["name_invalid"]
+    # Row 3 has a valid ID number: kept without its name.
+    assert codes[3][0] == "name_missing_id_kept" and codes[4] == ["name_invalid"]
     assert codes[11] == ["name_too_long"]
     assert expected[5].id_problem == "excel_scientific" and expected[5].phone == "13987654321"
 

@@ -281,12 +281,11 @@ def test_number_text(value, text):
         (b"anything", "noextension", "unknown_format"),
         (b"PK\x03\x04 this is not a workbook", "x.xlsx", "corrupt_workbook"),
         (b"plain text pretending", "x.xlsx", "corrupt_workbook"),
-        (f"张三,{VALID_ID},13812345678\n".encode(), "x.csv", "no_header"),
     ],
 )
 def test_unreadable_files(data, filename, code):
-    """Empty files, unknown types, corrupt workbooks and header-less files are refused with a
-    code and a message in Chinese and English."""
+    """Empty files, unknown types and corrupt workbooks are refused with a code and a message
+    in Chinese and English."""
     with pytest.raises(UnreadableFile) as caught:
         read_table(data, filename)
     assert caught.value.code == code
@@ -334,3 +333,44 @@ def test_header_row_counts_leading_blank_rows():
     table = read_table(data, "x.xlsx")
     assert table.header_row == 3
     assert table.headers == ["姓名", "手机"]
+
+
+def test_a_file_without_a_header_row_is_all_data():
+    """A file whose first row is data has no header: its columns are named by position and
+    every row is data (the columns are recognised by their values)."""
+    table = read_table(f"张三,{VALID_ID},13812345678\n李四,,13912345678\n".encode(), "x.csv")
+    assert table.headers == ["列1", "列2", "列3"]
+    assert table.rows[0] == ["张三", VALID_ID, "13812345678"]
+    assert len(table.rows) == 2
+    assert table.header_row == 0
+
+
+def test_a_header_no_synonym_knows_is_found_above_the_data():
+    """A title row, then a header of spellings no synonym knows, then data: the header is the
+    row just above the data, not the title."""
+    text = f"人员名单（2026年）\n被采样人,证号,联络号码\n张三,{VALID_ID},13812345678\n"
+    table = read_table(text.encode(), "x.csv")
+    assert table.headers == ["被采样人", "证号", "联络号码"]
+    assert table.rows == [["张三", VALID_ID, "13812345678"]]
+    assert table.header_row == 2
+
+
+def test_a_header_merged_over_two_rows_takes_the_upper_text():
+    """A workbook whose header spans two rows (group titles merged across columns above, a
+    cell merged down keeping its text in the upper row): the lower row is the header, its
+    blank cells taken from above."""
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["基本信息", None, "联系方式"])
+    sheet.append([None, "身份证号", "手机"])
+    sheet.append(["张三", VALID_ID, "13812345678"])
+    sheet.merge_cells("A1:A2")
+    sheet["A1"] = "姓名"
+    sheet.merge_cells("C1:C1")
+    buffer = io.BytesIO()
+    book.save(buffer)
+    table = read_table(buffer.getvalue(), "x.xlsx")
+    assert table.headers == ["姓名", "身份证号", "手机"]
+    assert table.rows == [["张三", VALID_ID, "13812345678"]]

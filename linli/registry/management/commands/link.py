@@ -1,25 +1,33 @@
 """`linli link FILE... --out links.csv`: the import and matching pipeline on a fresh database.
 
 Every data row of every file gets a line `file,row_number,person` (rows counted from 1 after
-the header). Column mappings are suggested automatically, as for a file never seen before.
+the header). Each file's columns are recognised from their headers and values, as for a file
+never seen before; the mapping used is printed, one line per file, before linking, and
+`--map FILE:HEADER=FIELD` (repeatable) or `--mapping mapping.json` override it. A file with no
+name and no ID number column stops the command before anything is linked.
 The work happens in a child process pointed at a new SQLite database in a temporary folder
 (or at --database-url, which must be an empty database), so the registry in use is never
 touched.
 """
 
 import csv
+import json
 import os
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext_lazy as _
 
 from linli.core.errors import both_languages
+
+if TYPE_CHECKING:
+    from linli.registry.importing.inference import ColumnGuess
 
 FRESH_FLAG = "LINLI_LINK_FRESH_DATABASE"
 KIND_HINTS = [
@@ -40,13 +48,17 @@ KIND_HINTS = [
 ]
 
 
-def file_profile(table) -> tuple[float, int]:
+IGNORE_WORDS = ("", "-", "ignore")  # --map FILE:HEADER=ignore leaves a column out
+UNUSABLE_FILE = 3  # exit status: a file has no name and no ID number column
+
+
+def file_profile(table, mapping: dict[str, str] | None = None) -> tuple[float, int]:
     """Returns (share of rows with a valid ID number, how many of phone and address columns the
-    file has) for a file read by read_table."""
+    file has) for a file read by read_table, under `mapping` (default: its headers' own)."""
     from linli.registry.importing.mapping import suggest_mapping
     from linli.registry.importing.normalise import is_valid_id_number
 
-    mapping = suggest_mapping(table.headers)
+    mapping = mapping if mapping is not None else suggest_mapping(table.headers)
     fields = set(mapping.values())
     extra = int("phone" in fields) + int(bool(fields & {"address", "room"}))
     columns = [i for i, h in enumerate(table.headers) if mapping.get(h) == "id_number"]
@@ -75,6 +87,102 @@ def processing_order(profiles: list[tuple[float, int]]) -> list[int]:
     return [anchor, *rest]
 
 
+def parse_overrides(
+    files: list[Path], specs: list[str], mapping_file: Path | None
+) -> dict[str, dict[str, str]]:
+    """Returns header → field per file name from `--mapping` (a JSON object of file name →
+    {header: field}) and `--map FILE:HEADER=FIELD` specs (later ones win). FILE is the file's
+    name or its path as given; FIELD a canonical field, or "ignore". Raises CommandError."""
+    from linli.registry.importing.records import FIELDS
+
+    names = {path.name: path.name for path in files} | {str(path): path.name for path in files}
+    overrides: dict[str, dict[str, str]] = {}
+
+    def add(file: str, header: str, field: str) -> None:
+        name = names.get(file) or names.get(Path(file).name)
+        if name is None:
+            raise CommandError(
+                both_languages(
+                    _("--map names a file not given: %(file)s (files: %(files)s)"),
+                    {"file": file, "files": ", ".join(p.name for p in files)},
+                )
+            )
+        field = "" if field.strip().lower() in IGNORE_WORDS else field.strip()
+        if field and field not in FIELDS:
+            raise CommandError(
+                both_languages(
+                    _("unknown field “%(field)s”; the fields are: %(fields)s, or ignore"),
+                    {"field": field, "fields": ", ".join(FIELDS)},
+                )
+            )
+        overrides.setdefault(name, {})[header.strip()] = field
+
+    if mapping_file is not None:
+        try:
+            given = json.loads(mapping_file.read_text(encoding="utf-8"))
+            if not isinstance(given, dict) or not all(isinstance(v, dict) for v in given.values()):
+                raise ValueError
+        except (OSError, ValueError) as error:
+            raise CommandError(
+                both_languages(
+                    _(
+                        "%(file)s is not a mapping file: write a JSON object of file name → "
+                        '{"header": "field"}'
+                    ),
+                    {"file": str(mapping_file)},
+                )
+            ) from error
+        for file, columns in given.items():
+            for header, field in columns.items():
+                add(str(file), str(header), str(field or ""))
+    for spec in specs:
+        target, equals, field = spec.rpartition("=")
+        file = next(
+            (
+                known
+                for known in sorted(names, key=len, reverse=True)
+                if target.startswith(f"{known}:")
+            ),
+            None,
+        )
+        if equals and file is None and ":" in target:
+            file = target.partition(":")[0]  # not a file given: add() says so
+        if not equals or file is None:
+            raise CommandError(
+                both_languages(
+                    _("--map takes FILE:HEADER=FIELD (for example %(example)s), not “%(spec)s”"),
+                    {"example": f"--map {files[0].name}:姓名=name", "spec": spec},
+                )
+            )
+        add(file, target[len(file) + 1 :], field)
+    return overrides
+
+
+def unusable_files(guesses_of: "dict[str, list[ColumnGuess]]") -> list[str]:
+    """Returns a message for each file with no name and no ID number column: its columns, and
+    the flag that maps one."""
+    problems = []
+    for name, guesses in guesses_of.items():
+        fields = {guess.field for guess in guesses}
+        if "name" in fields or "id_number" in fields:
+            continue
+        headers = [guess.header for guess in guesses]
+        problems.append(
+            both_languages(
+                _(
+                    "%(file)s: no column holds the name or the ID number. Its columns: "
+                    "%(columns)s. Map one with %(flag)s (or --mapping mapping.json)."
+                ),
+                {
+                    "file": name,
+                    "columns": ", ".join(headers),
+                    "flag": f'--map "{name}:{headers[0] if headers else "HEADER"}=name"',
+                },
+            )
+        )
+    return problems
+
+
 def guess_kind(file_name: str) -> str:
     lowered = file_name.lower()
     return next((kind for hint, kind in KIND_HINTS if hint in lowered), "other")
@@ -93,6 +201,21 @@ class Command(BaseCommand):
         parser.add_argument(
             "--database-url", default="", help="an empty database to use instead of SQLite"
         )
+        parser.add_argument(
+            "--map",
+            action="append",
+            default=[],
+            dest="column_maps",
+            metavar="FILE:HEADER=FIELD",
+            help="map a column to a field (name, id_number, phone, …, or ignore); repeatable",
+        )
+        parser.add_argument(
+            "--mapping",
+            type=Path,
+            default=None,
+            dest="mapping_file",
+            help='a JSON file: {"file name": {"header": "field"}}',
+        )
 
     def handle(self, *args, files: list[Path], out: Path, database_url: str, **options) -> None:
         missing = [str(f) for f in files if not f.is_file()]
@@ -100,10 +223,19 @@ class Command(BaseCommand):
             raise CommandError(
                 both_languages(_("no such file: %(files)s"), {"files": ", ".join(missing)})
             )
+        column_maps, mapping_file = options["column_maps"], options["mapping_file"]
+        # Checked here too, so a mistyped flag fails before a database is made.
+        overrides = parse_overrides(files, column_maps, mapping_file)
         if os.environ.get(FRESH_FLAG) != "1":
+            self._mapping_arguments = [
+                *(f"--map={spec}" for spec in column_maps),
+                *([f"--mapping={mapping_file.resolve()}"] if mapping_file else []),
+            ]
             self._run_in_fresh_database(files, out, database_url)
             return
-        self._link(files, out)
+        self._link(files, out, overrides)
+
+    _mapping_arguments: list[str] = []
 
     def _run_in_fresh_database(self, files: list[Path], out: Path, database_url: str) -> None:
         with tempfile.TemporaryDirectory(prefix="linli-link-") as folder:
@@ -122,27 +254,43 @@ class Command(BaseCommand):
                 *map(str, (f.resolve() for f in files)),
                 "--out",
                 str(out.resolve()),
+                *self._mapping_arguments,
             ]
             completed = subprocess.run(command, env=env, check=False)  # noqa: S603
+            if completed.returncode == UNUSABLE_FILE:
+                # The child said which file and which columns, and the flag to map them.
+                raise SystemExit(UNUSABLE_FILE)
             if completed.returncode != 0:
                 raise CommandError(both_languages(_("linking failed")))
 
-    def _link(self, files: list[Path], out: Path) -> None:
-        from linli.registry.importing.pipeline import run_batch
+    def _link(self, files: list[Path], out: Path, overrides: dict[str, dict[str, str]]) -> None:
+        from linli.registry.importing.inference import describe, infer_columns, mapping_of
+        from linli.registry.importing.pipeline import SAMPLE_ROWS, run_batch
         from linli.registry.models import BatchStatus, ImportBatch, SourceRecord
         from linli.registry.services.imports import stage_upload
 
         started = time.perf_counter()
         call_command("migrate", verbosity=0)
         migrated = time.perf_counter()
+        # Each file is read once: its mapping, its profile, the upload and the run share it.
+        contents = [path.read_bytes() for path in files]
+        tables = [self._read(path, data) for path, data in zip(files, contents, strict=True)]
+        guesses = [
+            infer_columns(t.headers, t.rows[:SAMPLE_ROWS], overrides.get(p.name) or None)
+            for p, t in zip(files, tables, strict=True)
+        ]
+        for path, guessed in zip(files, guesses, strict=True):
+            self.stdout.write(describe(path.name, guessed))
+        problems = unusable_files({p.name: g for p, g in zip(files, guesses, strict=True)})
+        if problems:
+            raise CommandError("\n".join(problems), returncode=UNUSABLE_FILE)
+        mappings = [mapping_of(g) for g in guesses]
         community, user = self._placeholder_world()
         total_rows = 0
         lines_of: dict[int, list[tuple[str, int, str]]] = {}
-        # Each file is read once: its profile, the upload and the run share the table.
-        contents = [path.read_bytes() for path in files]
-        tables = [self._read(path, data) for path, data in zip(files, contents, strict=True)]
         # The output keeps the order given; the import follows processing_order.
-        for position in processing_order([file_profile(t) for t in tables]):
+        profiles = [file_profile(t, m) for t, m in zip(tables, mappings, strict=True)]
+        for position in processing_order(profiles):
             path = files[position]
             lines = lines_of.setdefault(position, [])
             batch = stage_upload(
@@ -153,6 +301,7 @@ class Command(BaseCommand):
                 data=contents[position],
                 by=user,
                 table=tables[position],
+                mapping=mappings[position],
             )
             batch.status = BatchStatus.QUEUED
             batch.save(update_fields=["status"])

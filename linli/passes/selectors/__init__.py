@@ -1,0 +1,1 @@
+"""Reads of passes, one module per topic (`keys`: what gates verify with)."""
