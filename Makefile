@@ -37,13 +37,15 @@ run: install ## install, migrate SQLite, load the demo community and serve it
 # escalation loop run beside the web server and stop with it (so does the work orders'
 # escalation sweep, every 30 s); so does the phone robot's dialer
 # when DIALER_ARGS is given (`make run` dials through the simulated carrier: a demo never
-# places a real call).
+# places a real call). The worker and the dialer are restarted 2 s after they exit, whatever
+# the reason (docs/deployment.md gives the systemd units that do this in production).
 serve: install ## serve the product and its background worker (no demo reload)
 	@trap 'trap - INT TERM EXIT; kill 0' INT TERM EXIT; \
-	$(PY) manage.py db_worker --no-startup-delay --verbosity 0 & \
+	supervise() { while :; do "$$@"; echo "$$3 exited ($$?), restarting in 2 s" >&2; sleep 2; done; }; \
+	supervise $(PY) manage.py db_worker --no-startup-delay --verbosity 0 & \
 	$(PY) manage.py escalate_screening --every 60 --verbosity 0 & \
 	$(PY) manage.py escalate --every 30 --verbosity 0 & \
-	[ -z "$(DIALER_ARGS)" ] || $(PY) manage.py dialer $(DIALER_ARGS) --progress 600 & \
+	[ -z "$(DIALER_ARGS)" ] || supervise $(PY) manage.py dialer $(DIALER_ARGS) --progress 600 & \
 	$(VENV)/bin/gunicorn config.wsgi --bind $(HOST):$(PORT) --workers 2 --threads 4 --worker-connections 8 --backlog 64 --access-logfile - --timeout 120
 
 # Core, and every app's services and selectors, whether a module or a package of modules.

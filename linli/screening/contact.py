@@ -16,7 +16,13 @@ from linli.screening.targeting import without_smartphone
 
 # Outcomes that may carry answers: a call can end in a hang-up after three questions, and a
 # resident can answer some questions and refuse the rest.
-ANSWER_BEARING = {AttemptOutcome.ANSWERED, AttemptOutcome.HUNG_UP, AttemptOutcome.REFUSED}
+# A call our side cut (a crashed dialer) keeps the answers given before it.
+ANSWER_BEARING = {
+    AttemptOutcome.ANSWERED,
+    AttemptOutcome.HUNG_UP,
+    AttemptOutcome.REFUSED,
+    AttemptOutcome.INTERRUPTED,
+}
 
 # Outcomes each channel can report (a door knock has no wrong number, a call no "not at home").
 CHANNEL_OUTCOMES: dict[str, frozenset[str]] = {

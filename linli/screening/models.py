@@ -76,6 +76,9 @@ class AttemptOutcome(models.TextChoices):
     BUSY = "busy", _("Busy")
     FAILED = "failed", _("Failed")
     HUNG_UP = "hung_up", _("Hung up")
+    # Cut by our side (a dialer that crashed or was stopped), not by the person: never counted
+    # against their retries.
+    INTERRUPTED = "interrupted", _("Interrupted")
 
 
 class DoorKnockReason(models.TextChoices):

@@ -9,10 +9,18 @@ given, and records the outcome, which schedules the retry.
 
 Crash safety lives in the database: a claimed job carries the dialer's lease and its
 attempt's call id; a heartbeat extends the leases of calls in progress; each answer is in the
-job's journal before the dialogue goes on. A dialer that dies stops extending its leases,
-and whichever dialer next sees an expired lease closes that attempt (failed if it was
-ringing, hung up with the journalled answers if it was answered) and schedules the retry: the
-attempt is never dialled again, and no answer given is lost.
+job's journal before the dialogue goes on, and so is the mark that a call is being placed
+(and, once answered, its SIP dialog). A dialer that dies stops extending its leases, and
+whichever dialer next sees an expired lease takes its jobs back: one never dialled returns to
+the queue untouched; a call that was placed is recorded as interrupted, with the journalled
+answers, on a budget of its own (never the resident's retries), and the BYE its dialog never
+got is sent: the attempt is never dialled again, and no answer given is lost.
+
+A lost database connection does not stop the dialer: every write is retried on a fresh
+connection (see `Dialer._db_retry`) while the calls go on and their answers wait in memory.
+A line whose carrier fails calls in a row (5xx, no response, no route) stops dialling for a
+while (`LineRuntime`, honouring Retry-After), says so on the line for the robot page and the
+leads, and tries again by itself; such failures are not counted against residents.
 
 Time comes from a Clock: the real one, or VirtualClock for tests and the bench, where the
 event loop jumps to the next timer whenever everything waits (see VirtualTimeLoop).
@@ -34,17 +42,19 @@ from typing import Any, TypeVar
 
 from asgiref.sync import sync_to_async
 from django.core.exceptions import ImproperlyConfigured
+from django.db import InterfaceError, OperationalError, connection
 from django.utils import timezone
 
 from linli.adapters import telephony, tts
 from linli.adapters.asr import recogniser_from_settings
 from linli.adapters.telephony.base import CallRequest, Carrier, HungUp
-from linli.screening.models import QuestionnaireVersion
+from linli.screening.models import AttemptOutcome, QuestionnaireVersion
 from linli.voice.dialogue import run_dialogue
 from linli.voice.identities import IDENTITY_WAIT, IdentityPrompts
-from linli.voice.models import Line
+from linli.voice.models import Line, OutageReason
 from linli.voice.script import script_for
 from linli.voice.services import calls as call_services
+from linli.voice.services import lines as line_services
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -229,6 +239,57 @@ class LineRuntime:
     caller_id: str = ""
     active: int = 0
     next_claim: float = 0.0  # loop time before which claiming again is pointless
+    # The outage breaker: carrier-side failures in a row; once `outage_after` of them, the
+    # line stops dialling until `paused_until` (loop time), then places one trial call.
+    outage_after: int = 5
+    failures: int = 0
+    out: bool = False  # in an outage (recorded on the line) until a call goes through
+    paused_until: float | None = None
+    backoff: float = 0.0
+    trial: bool = False  # the one call placed after a pause, result pending
+    reason: str = ""
+
+    def paused(self, now: float) -> bool:
+        """Whether the line must not claim now; a pause that ran out turns into a trial."""
+        if self.paused_until is None:
+            return self.out and self.trial
+        if now < self.paused_until:
+            return True
+        self.paused_until = None
+        return False
+
+
+# Outage breaker defaults (a line's settings may say `outage_after`, `outage_backoff`).
+OUTAGE_AFTER = 5
+OUTAGE_BACKOFF = 30.0
+OUTAGE_BACKOFF_MAX = 600.0
+RETRY_AFTER_MAX = 3600.0
+
+
+def carrier_failure(outcome: str, sip_status: int | None, detail: dict) -> str:
+    """Returns the OutageReason of a call the carrier failed (not the resident: a 5xx, no
+    response at all, no route to the trunk), "" for any other result."""
+    if outcome != "failed":
+        return ""
+    if sip_status is None:
+        reason = str(detail.get("reason", ""))
+        if "Timer B" in reason or reason == "timeout":
+            return OutageReason.TIMEOUT
+        return OutageReason.NO_ROUTE
+    if 500 <= sip_status < 600:
+        return OutageReason.SERVER_ERROR
+    return ""
+
+
+# What a lost database connection raises (psycopg's "the connection is lost", a backend
+# terminated by an administrator, a server restart).
+DB_LOST = (OperationalError, InterfaceError)
+
+
+def reset_connection() -> None:
+    """Drops this thread's database connection, so the next query opens a fresh one."""
+    with contextlib.suppress(Exception):
+        connection.close()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -278,7 +339,9 @@ class Batcher:
             self._items, self._futures = [], []
             self._ready.clear()
             try:
-                results = await self._dialer.db(self._write, items)
+                # A lost connection is retried (the items wait in memory): a call waiting for
+                # its answer to be written waits longer, nothing is lost.
+                results = await self._dialer._db_retry(self._write, items, what="a journal write")
             except asyncio.CancelledError:
                 for future in futures:
                     future.cancel()
@@ -312,6 +375,10 @@ class Stats:
     answers_saved: int = 0  # journalled as given
     answers_recorded: int = 0  # carried by the attempts recorded
     recovered: int = 0
+    released: int = 0  # jobs a dead dialer claimed but never dialled, given back
+    dialogs_closed: int = 0  # BYEs sent for dialogs a dead dialer left open
+    db_errors: int = 0  # database operations retried on a fresh connection
+    carrier_failures: int = 0
     in_progress: int = 0
     outcomes: dict[str, int] = field(default_factory=dict)
     _recent: deque = field(default_factory=deque, repr=False)
@@ -377,8 +444,9 @@ class Dialer:
     the one LINLI_VOICE_ASR_MODEL configures, if any (None: the keypad only).
 
     On stop, calls claimed but not placed yet are given back at once and calls in progress
-    get `stop_grace` seconds to finish; those still on are then hung up and recorded with the
-    answers given so far, so a stop takes seconds, not the length of the longest call.
+    get `stop_grace` seconds to finish; those still on are then hung up and recorded as
+    interrupted with the answers given so far, so a stop takes about `stop_grace` plus a
+    second, not the length of the longest call.
 
     `identities` makes each claimed call's identity prompt ahead, in worker processes
     (linli.voice.identities), so no synthesis runs on the event loop."""
@@ -434,6 +502,44 @@ class Dialer:
         self._script_cache: dict[int, Any] = {}
         self._wake: asyncio.Event | None = None
         self._asked_every_line = False
+        self._side_tasks: set[asyncio.Task] = set()
+
+    async def _db_retry(
+        self,
+        fn: Callable[..., T],
+        /,
+        *args: Any,
+        what: str,
+        deadline: float | None = None,
+        **kwargs: Any,
+    ) -> T:
+        """Runs `fn` through `db`; a lost connection is dropped and the call retried on a new
+        one (backing off up to 5 s) until it succeeds, or until `deadline` (loop time) when
+        given, then the last error is raised. Other errors are raised at once."""
+        delay = 0.1
+        while True:
+            try:
+                return await self.db(fn, *args, **kwargs)
+            except DB_LOST as error:
+                self.stats.db_errors += 1
+                if deadline is not None and self.clock.monotonic() + delay > deadline:
+                    raise
+                log.warning("database lost during %s (%s); retrying", what, str(error).strip())
+                with contextlib.suppress(Exception):
+                    await self.db(reset_connection)
+                await self.clock.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    def _spawn(self, coroutine: Awaitable[Any]) -> None:
+        """Runs work a call must not wait for (an outage report, a BYE left unsent)."""
+        task = asyncio.ensure_future(coroutine)
+        self._side_tasks.add(task)
+        task.add_done_callback(self._side_done)
+
+    def _side_done(self, task: asyncio.Task) -> None:
+        self._side_tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("dialer side task failed: %s", task.exception())
 
     async def _dialogue(self, *args, **kwargs):
         if self.dialogue is None:
@@ -453,22 +559,13 @@ class Dialer:
         self._wake = asyncio.Event()
         if self.recogniser is FROM_SETTINGS:
             self.recogniser = recogniser_from_settings()
-        self.lines = [
-            LineRuntime(
-                line_id=line.pk,
-                name=line.name,
-                max_concurrent=line.max_concurrent,
-                carrier=self.carrier_for_line(line),
-                pacer=Pacer(line.calls_per_second),
-                caller_id=str((line.settings or {}).get("caller_id", "")),
-            )
-            for line in self.lines_config
-        ]
+        self.lines = [self._line_runtime(line) for line in self.lines_config]
         self._journal = Batcher(self, self._write_journal, self.journal_window)
         self._recorder = Batcher(self, self._write_finishes, self.record_window)
         self._journal.start()
         self._recorder.start()
         heartbeat = asyncio.create_task(self._heartbeat())
+        waker = asyncio.create_task(self._wake_on(stop)) if stop is not None else None
         crashed = False
         try:
             if _speech_blocks():
@@ -498,24 +595,66 @@ class Dialer:
             raise
         finally:
             heartbeat.cancel()
+            if waker is not None:
+                waker.cancel()
             if crashed or self._tasks:
                 # A crash: the calls drop with the process, nothing more is written.
                 for task in list(self._tasks):
                     task.cancel()
                 await asyncio.gather(*self._tasks, return_exceptions=True)
-            await asyncio.gather(heartbeat, return_exceptions=True)
+            if self._side_tasks and not crashed:
+                # An outage report or a BYE under way is let through (briefly).
+                await asyncio.wait(set(self._side_tasks), timeout=self.STOP_WRITE_SECONDS)
+            for task in list(self._side_tasks):
+                task.cancel()
+            await asyncio.gather(heartbeat, *self._side_tasks, return_exceptions=True)
+            if waker is not None:
+                await asyncio.gather(waker, return_exceptions=True)
             await self._journal.stop()
             await self._recorder.stop()
             self.identities.close()
             if not crashed:
                 for line in self.lines:
-                    await line.carrier.close()
+                    # A far end that never answers our BYE must not hold the stop (Timer F).
+                    with contextlib.suppress(Exception):
+                        await asyncio.wait_for(line.carrier.close(), self.CLOSE_SECONDS)
         return self.stats
+
+    # How long closing a carrier (the BYEs of calls hung up at a stop) may take.
+    CLOSE_SECONDS = 1.0
+
+    async def _wake_on(self, stop: asyncio.Event) -> None:
+        # A stop is acted on at once, not at the end of the loop's wait.
+        await stop.wait()
+        if self._wake is not None:
+            self._wake.set()
+
+    def _line_runtime(self, line: Line) -> LineRuntime:
+        settings = line.settings or {}
+        runtime = LineRuntime(
+            line_id=line.pk,
+            name=line.name,
+            max_concurrent=line.max_concurrent,
+            carrier=self.carrier_for_line(line),
+            pacer=Pacer(line.calls_per_second),
+            caller_id=str(settings.get("caller_id", "")),
+            outage_after=max(1, int(settings.get("outage_after", OUTAGE_AFTER))),
+        )
+        if line.outage_since is not None:
+            # An outage a previous dialer reported: keep to its pause, then try one call.
+            runtime.out, runtime.reason = True, line.outage_reason
+            runtime.backoff = float(settings.get("outage_backoff", OUTAGE_BACKOFF))
+            until = line.outage_until or self.clock.now()
+            left = (until - self.clock.now()).total_seconds()
+            runtime.paused_until = self.clock.monotonic() + max(0.0, left)
+        return runtime
 
     async def _drain(self, *, stopping: bool) -> None:
         """Waits for the calls in progress. When stopping: gives back the calls not placed
         yet, waits `stop_grace` seconds for the others, then hangs them up and records each
-        (hung up with its answers when answered, failed when it was still ringing)."""
+        as interrupted (with its answers when answered). The writes of a stop get a few
+        seconds: a call they could not record is recovered from the journal by the next
+        dialer, never lost."""
         if not stopping:
             await asyncio.gather(*self._tasks, return_exceptions=True)
             return
@@ -530,35 +669,66 @@ class Dialer:
         interrupted = [task for task in flights if not task.done() and not flights[task].submitted]
         for task in interrupted:
             task.cancel()
-        await asyncio.gather(*flights, return_exceptions=True)
+        # Each cancelled call sends its BYE; a far end that never answers must not hold us.
+        pending = [task for task in flights if not task.done()]
+        if pending:
+            await asyncio.wait(pending, timeout=self.CLOSE_SECONDS)
+        deadline = self.clock.monotonic() + self.STOP_WRITE_SECONDS
         released = [flights[task].call.job_id for task in unplaced if not flights[task].placed]
-        if released:
-            await self.db(call_services.release_jobs, owner=self.owner, job_ids=released)
         now = self.clock.now()
         finishes = [
             call_services.Finish(
                 call=flight.call,
-                outcome="hung_up" if flight.answered else "failed",
+                outcome=AttemptOutcome.INTERRUPTED,
                 started_at=flight.placed_at or now,
                 finished_at=now,
                 answers=dict(flight.answers),
-                detail={"attempt": flight.call.attempt, "line": flight.line_name, "stopped": True},
+                detail={
+                    "attempt": flight.call.attempt,
+                    "line": flight.line_name,
+                    "stopped": True,
+                    "answered": flight.answered,
+                },
+                counts_as=call_services.INTERRUPTED,
             )
             for flight in (flights[task] for task in interrupted)
             if flight.placed
         ]
-        if finishes:
-            results = await self.db(self._write_finishes, finishes)
-            recorded = [result for result in results if result is not None]
-            self.stats.finished += len(recorded)
-            self.stats.answers_recorded += sum(result.answers for result in recorded)
-            for result in recorded:
-                self.stats.outcomes[result.outcome] = self.stats.outcomes.get(result.outcome, 0) + 1
+        try:
+            if released:
+                await self._db_retry(
+                    call_services.release_jobs,
+                    owner=self.owner,
+                    job_ids=released,
+                    what="giving back calls",
+                    deadline=deadline,
+                )
+            if finishes:
+                results = await self._db_retry(
+                    self._write_finishes, finishes, what="recording calls", deadline=deadline
+                )
+                self._count_finished([result for result in results if result is not None])
+        except DB_LOST as error:
+            log.warning("stopping without the database (%s): the next dialer recovers", error)
         log.info(
             "stopped: %s calls given back, %s calls hung up and recorded",
             len(released),
             len(finishes),
         )
+
+    # How long the writes of a stop may wait for the database.
+    STOP_WRITE_SECONDS = 3.0
+
+    async def _give_back(self, call: call_services.ClaimedCall) -> None:
+        await self._db_retry(
+            call_services.release_jobs, owner=self.owner, job_ids=[call.job_id], what="a release"
+        )
+
+    def _count_finished(self, recorded: list) -> None:
+        self.stats.finished += len(recorded)
+        self.stats.answers_recorded += sum(result.answers for result in recorded)
+        for result in recorded:
+            self.stats.outcomes[result.outcome] = self.stats.outcomes.get(result.outcome, 0) + 1
 
     def _write_journal(self, entries: list[call_services.JournalEntry]) -> list[None]:
         call_services.journal_calls(owner=self.owner, entries=entries, now=self.clock.now())
@@ -569,20 +739,50 @@ class Dialer:
 
     async def _housekeeping(self) -> None:
         now = self.clock.now()
-        await self.db(call_services.sweep_jobs, now=now)
-        recovered = await self.db(call_services.recover_expired, now=now)
-        if recovered:
-            log.warning("closed %s attempts left by a dialer that stopped", recovered)
-            self.stats.recovered += recovered
+        try:
+            await self.db(call_services.sweep_jobs, now=now)
+            recovery = await self.db(call_services.recover_expired, now=now)
+        except DB_LOST as error:
+            # Next round; the calls in progress do not wait for this.
+            self.stats.db_errors += 1
+            log.warning("database lost during housekeeping (%s); next round", error)
+            await self.db(reset_connection)
+            self.identities.prune()
+            return
+        if recovery.closed or recovery.released:
+            log.warning(
+                "took back the jobs of a dialer that stopped: %s calls interrupted, %s never "
+                "dialled given back",
+                recovery.closed,
+                recovery.released,
+            )
+            self.stats.recovered += recovery.closed
+            self.stats.released += recovery.released
         self.identities.prune()
+        lines = {line.line_id: line for line in self.lines}
+        for left in recovery.dialogs:
+            line = lines.get(left.line_id)
+            if line is None:
+                log.warning("a call left open on another line: its carrier's timers end it")
+                continue
+            self._spawn(self._end_left_dialog(line, left.dialog))
+
+    async def _end_left_dialog(self, line: LineRuntime, dialog: dict) -> None:
+        if await line.carrier.end_dialog(dialog):
+            self.stats.dialogs_closed += 1
 
     async def _heartbeat(self) -> None:
         while True:
             await self.clock.sleep(call_services.LEASE_SECONDS / 3)
             ids = [call.job_id for call in self._tasks.values()]
             if ids:
-                await self.db(
-                    call_services.extend_leases, owner=self.owner, job_ids=ids, now=self.clock.now()
+                # Retried until it goes through: leases outlive a short database outage.
+                await self._db_retry(
+                    call_services.extend_leases,
+                    owner=self.owner,
+                    job_ids=ids,
+                    now=self.clock.now(),
+                    what="the heartbeat",
                 )
 
     async def _fill(self) -> int:
@@ -591,21 +791,37 @@ class Dialer:
         self._asked_every_line = True
         for line in self.lines:
             now = self.clock.monotonic()
+            if line.paused(now):
+                continue  # in an outage: nothing to ask until the pause is over
             free = min(
                 line.max_concurrent - line.active,
                 self.claim_batch,
                 line.pacer.burst - line.pacer.waiting(now),
             )
+            if line.out:
+                free = min(free, 1)  # the trial call after a pause, alone
             if free <= 0 or now < line.next_claim:
                 self._asked_every_line = False
                 continue
-            claimed = await self.db(
-                call_services.claim_jobs,
-                owner=self.owner,
-                line_id=line.line_id,
-                limit=free,
-                now=self.clock.now(),
-            )
+            try:
+                claimed = await self.db(
+                    call_services.claim_jobs,
+                    owner=self.owner,
+                    line_id=line.line_id,
+                    limit=free,
+                    now=self.clock.now(),
+                )
+            except DB_LOST as error:
+                # Jobs claimed by a commit we never heard of were not dialled: when their
+                # lease expires they go back to the queue untouched.
+                self.stats.db_errors += 1
+                log.warning("database lost while claiming calls (%s); retrying", error)
+                await self.db(reset_connection)
+                line.next_claim = self.clock.monotonic() + self.poll_seconds
+                self._asked_every_line = False
+                continue
+            if line.out and claimed:
+                line.trial = True
             for call in claimed:
                 line.active += 1
                 flight = InFlight(call=call, line_name=line.name)
@@ -631,7 +847,7 @@ class Dialer:
     async def _script(self, version_id: int):
         script = self._script_cache.get(version_id)
         if script is None:
-            script = await self.db(self.scripts, version_id)
+            script = await self._db_retry(self.scripts, version_id, what="loading a script")
             self._script_cache[version_id] = script
         return script
 
@@ -646,8 +862,16 @@ class Dialer:
         try:
             await self._prefetch_identity(call)
             await line.pacer.wait(self.clock)
+            if line.paused_until is not None:
+                # The line stopped dialling while this call waited for its turn: not dialled,
+                # so the job goes back to the queue untouched.
+                await self._give_back(call)
+                return
             placed_at, placed_mono = self.clock.now(), self.clock.monotonic()
             flight.placed, flight.placed_at = True, placed_at
+            # In the journal before the number rings: a crash from here on is an interrupted
+            # call, before it a job never dialled (given back untouched).
+            await self._journal.submit(call_services.JournalEntry(call, dialled=True))
             self.stats.placed += 1
             setup = await line.carrier.place_call(
                 CallRequest(
@@ -665,11 +889,14 @@ class Dialer:
                 **{k: v for k, v in setup.detail.items() if k not in ("number", "to", "uri")},
             }
             outcome, by_proxy, started_at = setup.outcome, False, placed_at
+            counts_as = self._carrier_result(line, setup, detail)
             if setup.outcome == "answered" and setup.session is not None:
                 session = setup.session
                 flight.answered = True
                 self.stats.answered += 1
-                outcome, by_proxy, extra = await self._converse(call, session, answers)
+                outcome, by_proxy, extra = await self._converse(
+                    call, session, answers, dialog=setup.dialog
+                )
                 detail.update(extra)
                 started_at = placed_at + timedelta(seconds=detail["ring_seconds"])
             finished_at = self.clock.now()
@@ -691,6 +918,7 @@ class Dialer:
                     by_proxy=by_proxy,
                     detail=detail,
                     wants_person=bool(detail.get("wants_person")),
+                    counts_as=counts_as,
                 )
             )
             if result is None:
@@ -735,6 +963,10 @@ class Dialer:
                 self.identities.prefetch(await self._script(version_id), masked_name)
         except asyncio.CancelledError:
             raise
+        except DB_LOST as error:
+            self.stats.db_errors += 1
+            log.warning("database lost while looking ahead (%s); next round", error)
+            await self.db(reset_connection)
         except Exception:
             log.exception("looking ahead at the calls due on line %s failed", line.name)
 
@@ -749,16 +981,21 @@ class Dialer:
         self.identities.prefetch(script, call.masked_name)
 
     async def _converse(
-        self, call: call_services.ClaimedCall, session, answers: dict[str, object]
+        self,
+        call: call_services.ClaimedCall,
+        session,
+        answers: dict[str, object],
+        *,
+        dialog: dict | None = None,
     ) -> tuple[str, bool, dict]:
         """Runs the dialogue on an answered call, journalling each answer as it is given (into
         `answers` too, for the attempt recorded at the end)."""
         answered_mono = self.clock.monotonic()
         # Not awaited: until it is written a crash closes the attempt as failed, and no
         # answer can be written before it (the journal keeps its order).
-        self._journal.submit(call_services.JournalEntry(call, in_call=True)).add_done_callback(
-            _consume
-        )
+        # The dialog goes with it, for the BYE a crash would leave unsent.
+        entry = call_services.JournalEntry(call, in_call=True, dialog=dialog)
+        self._journal.submit(entry).add_done_callback(_consume)
         script = await self._script(call.version_id)
 
         async def on_answer(key: str, value: object) -> None:
@@ -795,3 +1032,67 @@ class Dialer:
 
     def _since(self, mono: float) -> float:
         return round(self.clock.monotonic() - mono, 1)
+
+    # -- the outage breaker ----------------------------------------------------------------
+
+    def _carrier_result(self, line: LineRuntime, setup: Any, detail: dict) -> str:
+        """Feeds a call's setup to its line's outage breaker. Returns the outcome_counts key
+        the attempt counts under: CARRIER_FAILED for a carrier-side failure (never the
+        resident's retries), "" otherwise."""
+        reason = carrier_failure(setup.outcome, setup.sip_status, setup.detail)
+        if not reason:
+            line.failures = 0
+            line.trial = False
+            if line.out:
+                line.out, line.backoff, line.reason, line.paused_until = False, 0.0, "", None
+                log.warning("line %s: a call went through, dialling again", line.name)
+                self._spawn(
+                    self._db_retry(
+                        line_services.clear_line_outage,
+                        line_id=line.line_id,
+                        dialer=self.owner,
+                        now=self.clock.now(),
+                        what="clearing an outage",
+                    )
+                )
+            return ""
+        self.stats.carrier_failures += 1
+        detail["carrier_failure"] = str(reason)
+        line.failures += 1
+        line.reason = reason
+        retry_after = setup.detail.get("retry_after")
+        if line.paused_until is None and (line.trial or line.failures >= line.outage_after):
+            self._pause_line(line, retry_after)
+        return call_services.CARRIER_FAILED
+
+    def _pause_line(self, line: LineRuntime, retry_after: object) -> None:
+        settings = next(
+            (row.settings or {} for row in self.lines_config if row.pk == line.line_id), {}
+        )
+        base = float(settings.get("outage_backoff", OUTAGE_BACKOFF))
+        line.backoff = min(OUTAGE_BACKOFF_MAX, line.backoff * 2 if line.backoff else base)
+        pause = line.backoff
+        if isinstance(retry_after, int | float) and retry_after > 0:
+            pause = max(pause, min(float(retry_after), RETRY_AFTER_MAX))
+        line.paused_until = self.clock.monotonic() + pause
+        line.out, line.trial = True, False
+        until = self.clock.now() + timedelta(seconds=pause)
+        log.warning(
+            "line %s: %s carrier failures in a row (%s), no call for %.0f s",
+            line.name,
+            line.failures,
+            line.reason,
+            pause,
+        )
+        self._spawn(
+            self._db_retry(
+                line_services.report_line_outage,
+                line_id=line.line_id,
+                reason=str(line.reason),
+                failures=line.failures,
+                until=until,
+                dialer=self.owner,
+                now=self.clock.now(),
+                what="reporting an outage",
+            )
+        )

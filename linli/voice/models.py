@@ -39,6 +39,8 @@ class VoiceAction(models.TextChoices):
     ROBOT_SETTINGS = "robot_settings", _("Changed the phone robot's settings")
     DO_NOT_CALL_ADD = "do_not_call_add", _("Added a number to the do-not-call list")
     DO_NOT_CALL_REMOVE = "do_not_call_remove", _("Removed a number from the do-not-call list")
+    LINE_OUTAGE = "line_outage", _("A line stopped dialling: the carrier is failing")
+    LINE_RESUMED = "line_resumed", _("A line resumed dialling")
 
 
 # The line `manage.py dialer --simulated` makes when none exists (shown translated).
@@ -56,9 +58,23 @@ class CarrierKind(models.TextChoices):
 SECRET_KEYS = frozenset({"password", "secret", "token", "pass", "passwd", "api_key"})
 
 
+class OutageReason(models.TextChoices):
+    """Which carrier-side failures made a line stop dialling (shown on the robot page)."""
+
+    SERVER_ERROR = "server_error", _("the carrier answers calls with a server error")
+    TIMEOUT = "timeout", _("the carrier does not answer calls")
+    NO_ROUTE = "no_route", _("the carrier cannot be reached")
+
+
 class Line(models.Model):
     """A line (trunk) the robot calls through: which carrier adapter, its settings, and how
-    much it takes (concurrent calls, new calls per second)."""
+    much it takes (concurrent calls, new calls per second).
+
+    `outage_*` say a dialer stopped dialling on the line after a run of carrier-side failures
+    (5xx, no response, no route) and when it tries again; written by the dialer, read by the
+    robot page. Empty while the line dials."""
+
+    audit_type = "line"
 
     field_sensitivity = {
         "id": PUB,
@@ -68,6 +84,10 @@ class Line(models.Model):
         "max_concurrent": PUB,
         "calls_per_second": PUB,
         "enabled": PUB,
+        "outage_reason": PUB,
+        "outage_since": PUB,
+        "outage_until": PUB,
+        "outage_failures": PUB,
         "created_at": PUB,
         "updated_at": PUB,
     }
@@ -79,6 +99,10 @@ class Line(models.Model):
     max_concurrent = models.PositiveIntegerField(_("concurrent calls"), default=30)
     calls_per_second = models.FloatField(_("calls per second"), default=5.0)
     enabled = models.BooleanField(_("enabled"), default=True)
+    outage_reason = models.CharField(max_length=16, blank=True, choices=OutageReason.choices)
+    outage_since = models.DateTimeField(null=True, blank=True)
+    outage_until = models.DateTimeField(null=True, blank=True)  # when dialling is tried again
+    outage_failures = models.PositiveIntegerField(default=0)  # carrier failures in the run
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -109,6 +133,10 @@ class Line(models.Model):
             raise ValidationError({"max_concurrent": gettext("At least 1.")})
         if not self.calls_per_second or self.calls_per_second <= 0:
             raise ValidationError({"calls_per_second": gettext("Must be above 0.")})
+
+    @property
+    def audit_label(self) -> str:
+        return self.name
 
     def password(self) -> str:
         """Returns the line's password from the environment variable its settings name."""
@@ -257,6 +285,8 @@ class CallJob(models.Model):
         "lease_expires_at": PUB,
         "line": PUB,
         "call_id": PUB,
+        "dialled_at": P,
+        "sip_dialog": ID,
         "last_outcome": P,
         "outcome_counts": P,
         "answers": S,
@@ -281,6 +311,13 @@ class CallJob(models.Model):
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     line = models.ForeignKey(Line, null=True, blank=True, on_delete=models.SET_NULL)
     call_id = models.CharField(max_length=60, blank=True)
+    # When the current attempt's call was placed (its number rang): a job a dead dialer claimed
+    # but never dialled has none, and goes back to the queue untouched.
+    dialled_at = models.DateTimeField(null=True, blank=True)
+    # The SIP dialog of the answered call in progress (Call-ID, tags, remote target, route set,
+    # CSeq), encrypted (the remote target may hold the number): the dialer that recovers the
+    # job after a crash sends its BYE. Emptied when the attempt is recorded.
+    sip_dialog = models.TextField(blank=True)
     last_outcome = models.CharField(max_length=16, blank=True)
     outcome_counts = models.JSONField(default=dict, blank=True)
     # The journal of the attempt in progress: each answer as the resident gives it, by

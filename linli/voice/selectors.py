@@ -22,6 +22,7 @@ from linli.voice.models import (
     CarrierKind,
     JobState,
     Line,
+    OutageReason,
     Robot,
     RobotStatus,
 )
@@ -42,6 +43,7 @@ class LineUse:
     in_use: int
     capacity: int
     calls_per_second: float
+    outage: str = ""  # why the line does not dial now (a carrier outage), "" when it dials
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,31 @@ def line_label(line: Line) -> str:
     if line.name == SIMULATED_LINE_NAME and line.carrier == CarrierKind.SIMULATED:
         return gettext("Simulated line")
     return line.name
+
+
+def line_outage(line: Line) -> str:
+    """Returns why the line stopped dialling and when it tries again, as the robot page says
+    it; "" when it dials."""
+    if line.outage_since is None:
+        return ""
+    reason = OutageReason(line.outage_reason).label if line.outage_reason else ""
+    since = _hhmm(timezone.localtime(line.outage_since).time())
+    if line.outage_until is not None:
+        at = _hhmm(timezone.localtime(line.outage_until).time())
+        return gettext(
+            "Line %(line)s stopped dialling at %(since)s: %(reason)s (%(failures)s calls failed "
+            "in a row). It tries again at %(time)s by itself; residents' retries are not used."
+        ) % {
+            "line": line_label(line),
+            "since": since,
+            "reason": reason,
+            "failures": line.outage_failures,
+            "time": at,
+        }
+    return gettext(
+        "Line %(line)s stopped dialling at %(since)s: %(reason)s. It tries again by itself; "
+        "residents' retries are not used."
+    ) % {"line": line_label(line), "since": since, "reason": reason}
 
 
 def robot_state(robot: Robot, now: datetime) -> tuple[str, str, str]:
@@ -154,6 +181,7 @@ def robot_view(campaign: Campaign, *, now: datetime | None = None) -> RobotView:
             in_use=in_use.get(line.pk, 0),
             capacity=line.max_concurrent,
             calls_per_second=line.calls_per_second,
+            outage=line_outage(line),
         )
         for line in line_rows.order_by("name")
     ]

@@ -1,4 +1,4 @@
-"""Issue 12, item 5: the phone robot explains itself.
+"""Issue 12, item 5 (and issue 14, item 4): the phone robot explains itself.
 
 A lead opens the robot page of a new phone campaign at 390 px: the robot has never run, so it
 says 未开始 (not 已暂停), and the demo's simulated line has a Chinese name. The lead starts
@@ -6,7 +6,7 @@ it outside its calling hours: instead of a bare 外呼中 that never dials, the 
 waits and when the calls begin (不在外呼时段，HH:MM 开始).
 """
 
-from datetime import time
+from datetime import time, timedelta
 
 import pytest
 from django.utils import timezone
@@ -15,7 +15,8 @@ from playwright.sync_api import expect
 from linli.screening.selectors import questionnaires as questionnaire_selectors
 from linli.screening.services import campaigns as campaign_services
 from linli.screening.services import questionnaires as questionnaire_services
-from linli.voice.models import CarrierKind, Line, default_retry_rules
+from linli.voice.models import CarrierKind, Line, OutageReason, default_retry_rules
+from linli.voice.services import lines as line_services
 from linli.voice.services import robots as robot_services
 
 pytestmark = pytest.mark.browser
@@ -80,4 +81,45 @@ def test_robot_says_it_never_started_and_why_it_does_not_call(story, screenshot)
 
     page.get_by_test_id("robot-pause").click()
     expect(status).to_have_text("已暂停")
+    story.assert_no_problems()
+
+
+def test_robot_page_says_why_a_line_stopped_dialling(story, screenshot):
+    """Issue 14, item 4: a trunk outage is told on the robot page in Chinese, with when the line
+    tries again and that residents' retries are not used."""
+    world = story.world
+    campaign = phone_campaign(world)
+    line = Line.objects.create(
+        name="电信中继1", carrier=CarrierKind.SIP, settings={"host": "127.0.0.1"}
+    )
+    robot_services.robot_of(campaign)
+    robot_services.configure_robot(
+        campaign=campaign,
+        by=world.lead_a,
+        calling_start=time(0),
+        calling_end=time(23, 59),
+        retry_rules=default_retry_rules(),
+        line=line,
+    )
+    robot_services.start_robot(campaign=campaign, by=world.lead_a)
+    now = timezone.now()
+    line_services.report_line_outage(
+        line_id=line.pk,
+        reason=OutageReason.SERVER_ERROR,
+        failures=5,
+        until=now + timedelta(minutes=2),
+        dialer="dialer-1",
+        now=now,
+    )
+
+    page = story.log_in(world.lead_a, mobile=True)
+    page.goto(f"/voice/campaigns/{campaign.pk}/")
+    notice = page.get_by_test_id("line-outage")
+    expect(notice).to_contain_text("线路“电信中继1”")
+    expect(notice).to_contain_text("暂停拨号")
+    expect(notice).to_contain_text("运营商对呼叫返回服务器错误")
+    expect(notice).to_contain_text("连续 5 次呼叫失败")
+    expect(notice).to_contain_text("不占用居民的重拨次数")
+    expect(notice).not_to_contain_text("server_error")
+    screenshot(page, "front-line-robot-line-outage.png")
     story.assert_no_problems()

@@ -105,6 +105,9 @@ class CallSetup:
     session: CallSession | None = None
     sip_status: int | None = None
     detail: dict[str, Any] = field(default_factory=dict)
+    # An answered call's dialog as `Carrier.end_dialog` needs it to hang up from another
+    # process (plain JSON data; it may hold the number, so its keeper encrypts it).
+    dialog: dict[str, Any] | None = None
 
 
 class Carrier(ABC):
@@ -119,6 +122,12 @@ class Carrier(ABC):
 
     async def close(self) -> None:  # noqa: B027 - most carriers hold nothing to release
         """Releases the carrier's resources (sockets, connections)."""
+
+    async def end_dialog(self, dialog: dict[str, Any]) -> bool:
+        """Hangs up a call another process answered and left open (it died): `dialog` is the
+        CallSetup.dialog it kept. Returns whether a hang-up was sent (False: this carrier
+        keeps no dialog across processes)."""
+        return False
 
 
 def outcome_for_status(status: int) -> str:

@@ -19,7 +19,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy
@@ -54,8 +54,22 @@ log = logging.getLogger(__name__)
 # How long a claimed job stays its dialer's without a heartbeat. A dialer alive extends
 # the leases of its calls every LEASE_SECONDS / 3; one that died leaves them to expire.
 LEASE_SECONDS = 120
+# Outcomes that are not the resident's doing keep their own budget (by outcome_counts key),
+# whatever the campaign's rules say: a call our side cut (a crashed or stopped dialer) and a
+# call the carrier failed (5xx, no response, no route). Generous, yet bounded, so a number
+# that always fails at the carrier is not dialled for ever.
+INTERRUPTED = "interrupted"
+CARRIER_FAILED = "carrier_failed"
+OWN_BUDGETS = {
+    INTERRUPTED: {"max": 5, "after_minutes": 5},
+    CARRIER_FAILED: {"max": 20, "after_minutes": 5},
+}
 # The reason on the need-help task of a resident who pressed 0 (read by the grid worker).
 WANTS_PERSON_NOTE = gettext_lazy("asked the phone robot for a person")
+
+
+# A lost database connection: never taken for a bad attempt (finish_calls re-raises it).
+DB_LOST = (OperationalError, InterfaceError)
 
 
 def call_id_for(job_id: int, attempt: int) -> str:
@@ -161,8 +175,10 @@ def _claim(
         job.started_at = now
         job.updated_at = now
         job.answers = {}  # the journal of this attempt
+        job.dialled_at = None
+        job.sip_dialog = ""
     fields = ["attempt", "call_id", "state", "lease_owner", "lease_expires_at", "line"]
-    fields += ["started_at", "updated_at", "answers"]
+    fields += ["started_at", "updated_at", "answers", "dialled_at", "sip_dialog"]
     if one_by_one:
         kept = []
         for job in chosen:
@@ -228,7 +244,7 @@ def _start_attempts(jobs: list[CallJob], fields: list[str]) -> None:
     sql = (
         f"UPDATE {table} AS j SET attempt = v.attempt, call_id = v.call_id, "  # noqa: S608
         "state = %s, lease_owner = %s, lease_expires_at = %s, line_id = %s, started_at = %s, "
-        "updated_at = %s, answers = '{}'::jsonb "
+        "updated_at = %s, answers = '{}'::jsonb, dialled_at = NULL, sip_dialog = '' "
         f"FROM (VALUES {', '.join(values)}) AS v(id, attempt, call_id) WHERE j.id = v.id"
     )
     shared = [first.state, first.lease_owner, first.lease_expires_at, first.line_id]
@@ -259,12 +275,17 @@ def _target_ref(call: ClaimedCall) -> CampaignTarget:
 
 @dataclass(frozen=True)
 class JournalEntry:
-    """What a call in progress said since its last entry: that it was answered (`in_call`)
-    and/or answers just given (question key → value as the dialogue read it)."""
+    """What a call in progress said since its last entry: that it is about to be placed
+    (`dialled`: from then on a crash closes it as interrupted, before it the job goes back to
+    the queue untouched), that it was answered (`in_call`, with its SIP `dialog` for the BYE a
+    crash would leave unsent) and/or answers just given (question key → value as the dialogue
+    read it)."""
 
     call: ClaimedCall
     answers: dict = field(default_factory=dict)
     in_call: bool = False
+    dialled: bool = False
+    dialog: dict | None = None
 
 
 def journal_calls(*, owner: str, entries: list[JournalEntry], now: datetime | None = None) -> int:
@@ -279,23 +300,29 @@ def journal_calls(*, owner: str, entries: list[JournalEntry], now: datetime | No
     now = now or timezone.now()
     merged: dict[tuple[int, str], list] = {}
     for entry in entries:
-        row = merged.setdefault((entry.call.job_id, entry.call.call_id), [{}, False])
+        row = merged.setdefault((entry.call.job_id, entry.call.call_id), [{}, False, False, ""])
         row[0].update(entry.answers)
         row[1] = row[1] or entry.in_call
+        row[2] = row[2] or entry.dialled
+        if entry.dialog:
+            row[3] = seal_dialog(entry.dialog)
     if connection.vendor != "postgresql":
         return _journal_portable(owner, merged, now)
     values: list[str] = []
     params: list[Any] = []
-    for (job_id, call_id), (answers, in_call) in merged.items():
-        values.append("(%s::bigint, %s::varchar, %s::jsonb, %s::boolean)")
+    for (job_id, call_id), (answers, in_call, dialled, dialog) in merged.items():
+        values.append("(%s::bigint, %s::varchar, %s::jsonb, %s::boolean, %s::boolean, %s::text)")
         params += [job_id, call_id, json.dumps(answers, cls=DjangoJSONEncoder), in_call]
+        params += [dialled, dialog]
     table = connection.ops.quote_name(CallJob._meta.db_table)
     # Placeholders only; the table name is the model's.
     sql = (
         f"UPDATE {table} AS j SET "  # noqa: S608
         "state = CASE WHEN v.in_call THEN %s ELSE j.state END, "
+        "dialled_at = CASE WHEN v.dialled THEN %s ELSE j.dialled_at END, "
+        "sip_dialog = CASE WHEN v.dialog <> '' THEN v.dialog ELSE j.sip_dialog END, "
         "answers = j.answers || v.answers, updated_at = %s "
-        f"FROM (VALUES {', '.join(values)}) AS v(id, call_id, answers, in_call) "
+        f"FROM (VALUES {', '.join(values)}) AS v(id, call_id, answers, in_call, dialled, dialog) "
         "WHERE j.id = v.id AND j.call_id = v.call_id AND j.lease_owner = %s"
     )
     # No condition on the state: a lease owner is set only while the job is dialling or in a
@@ -303,28 +330,48 @@ def journal_calls(*, owner: str, entries: list[JournalEntry], now: datetime | No
     # also let the planner pick the partial index of active jobs, which statistics taken
     # before a campaign started call empty, and scan every call in progress per write.
     with connection.cursor() as cursor:
-        cursor.execute(sql, [JobState.IN_CALL, now, *params, owner])
+        cursor.execute(sql, [JobState.IN_CALL, now, now, *params, owner])
         return cursor.rowcount
 
 
 def _journal_portable(owner: str, merged: dict, now: datetime) -> int:
     written = 0
     with transaction.atomic():
-        for (job_id, call_id), (answers, in_call) in merged.items():
+        for (job_id, call_id), (answers, in_call, dialled, dialog) in merged.items():
             job = (
                 CallJob.objects.select_for_update()
                 .filter(pk=job_id, call_id=call_id, lease_owner=owner, state__in=ACTIVE_STATES)
-                .only("id", "state", "answers")
+                .only("id", "state", "answers", "dialled_at", "sip_dialog")
                 .first()
             )
             if job is None:
                 continue
             job.answers = {**job.answers, **json.loads(json.dumps(answers, cls=DjangoJSONEncoder))}
             job.state = JobState.IN_CALL if in_call else job.state
+            job.dialled_at = now if dialled else job.dialled_at
+            job.sip_dialog = dialog or job.sip_dialog
             job.updated_at = now
-            job.save(update_fields=["answers", "state", "updated_at"])
+            job.save(update_fields=["answers", "state", "dialled_at", "sip_dialog", "updated_at"])
             written += 1
     return written
+
+
+def seal_dialog(dialog: dict) -> str:
+    """Returns a SIP dialog's description encrypted for CallJob.sip_dialog."""
+    return identifiers.encrypt(json.dumps(dialog))
+
+
+def open_dialog(sealed: str) -> dict | None:
+    """Returns the SIP dialog sealed in CallJob.sip_dialog, None when there is none or it
+    cannot be read (then no BYE can be sent: the far end's own timers end the call)."""
+    if not sealed:
+        return None
+    try:
+        dialog = json.loads(identifiers.decrypt(sealed))
+    except Exception:  # a key rotated since, a truncated value: nothing to send a BYE with
+        log.warning("a SIP dialog left open could not be read")
+        return None
+    return dialog if isinstance(dialog, dict) else None
 
 
 def save_answer(
@@ -339,18 +386,32 @@ def save_answer(
 
 
 def next_step(
-    rules: dict, counts: dict[str, int], outcome: str, now: datetime, *, complete: bool = False
+    rules: dict,
+    counts: dict[str, int],
+    outcome: str,
+    now: datetime,
+    *,
+    complete: bool = False,
+    counts_as: str = "",
 ) -> tuple[str, datetime | None]:
     """Returns the job's next state and when the next attempt is due, from the outcome just
-    recorded (`counts` already includes it): answered, refused or a complete questionnaire end
-    it; a wrong number gives up; other outcomes retry after their interval until their `max`
-    attempts with that outcome are used."""
+    recorded (`counts` already includes it, under `counts_as` when given): answered, refused
+    or a complete questionnaire end it; a wrong number gives up; other outcomes retry after
+    their interval until their `max` attempts with that outcome are used. An interrupted call
+    or a carrier failure (`counts_as` one of OWN_BUDGETS) uses its own budget, never the
+    campaign's rules: it is not the resident's doing."""
     if outcome in (AttemptOutcome.ANSWERED, AttemptOutcome.REFUSED) or complete:
         return JobState.DONE, None
-    rule = (rules or {}).get(outcome)
-    if outcome not in RETRYABLE_OUTCOMES or not rule:
+    key = counts_as or outcome
+    if key in OWN_BUDGETS:
+        rule: dict | None = OWN_BUDGETS[key]
+    elif outcome not in RETRYABLE_OUTCOMES:
         return JobState.GIVEN_UP, None
-    if counts.get(outcome, 0) < int(rule.get("max", 0)):
+    else:
+        rule = (rules or {}).get(outcome)
+    if not rule:
+        return JobState.GIVEN_UP, None
+    if counts.get(key, 0) < int(rule.get("max", 0)):
         return JobState.WAITING_RETRY, now + timedelta(minutes=float(rule["after_minutes"]))
     return JobState.GIVEN_UP, None
 
@@ -369,6 +430,8 @@ class Finish:
     by_proxy: bool = False
     detail: dict = field(default_factory=dict)
     wants_person: bool = False  # pressed 0: a worker must visit (the robot calls no more)
+    # The outcome_counts key the attempt counts under when not its outcome's (OWN_BUDGETS).
+    counts_as: str = ""
 
 
 @dataclass(frozen=True)
@@ -415,6 +478,8 @@ def finish_calls(*, owner: str | None, finishes: list[Finish]) -> list[FinishedC
     try:
         with transaction.atomic():
             return list(_finish_batch(owner, finishes))
+    except DB_LOST:
+        raise  # the connection, not an attempt: the caller retries the whole batch
     except Exception:
         if len(finishes) == 1:
             raise
@@ -424,6 +489,8 @@ def finish_calls(*, owner: str | None, finishes: list[Finish]) -> list[FinishedC
         try:
             with transaction.atomic():
                 results.extend(_finish_batch(owner, [finish]))
+        except DB_LOST:
+            raise
         except Exception:
             log.exception("attempt %s not recorded", finish.call.call_id)
             results.append(None)
@@ -469,11 +536,17 @@ def _finish_batch(owner: str | None, finishes: list[Finish]) -> list[FinishedCal
             state, next_at = (job.state, job.next_at) if job else (JobState.DONE, None)
             results[index] = FinishedCall(outcome, state, next_at, created, answered)
             continue
+        key = finish.counts_as or outcome
         counts = dict(ours.outcome_counts)
-        counts[outcome] = counts.get(outcome, 0) + 1
+        counts[key] = counts.get(key, 0) + 1
         ours.outcome_counts = counts
         state, next_at = next_step(
-            call.retry_rules, counts, outcome, finish.finished_at, complete=complete
+            call.retry_rules,
+            counts,
+            outcome,
+            finish.finished_at,
+            complete=complete,
+            counts_as=finish.counts_as,
         )
         changed.append((ours, outcome, state, next_at, finish.finished_at))
         ours.state = state  # a second finish of this attempt in the batch is not ours
@@ -548,6 +621,7 @@ def _set_jobs(changed: list[tuple[CallJob, str, str, datetime | None, datetime]]
                 lease_expires_at=None,
                 finished_at=finished_at,
                 answers={},
+                sip_dialog="",
                 updated_at=now,
             )
         return
@@ -564,7 +638,7 @@ def _set_jobs(changed: list[tuple[CallJob, str, str, datetime | None, datetime]]
         f"UPDATE {table} AS j SET state = v.state, last_outcome = v.outcome, "  # noqa: S608
         "outcome_counts = v.counts, next_at = COALESCE(v.next_at, j.next_at), "
         "lease_owner = '', lease_expires_at = NULL, finished_at = v.finished_at, "
-        "answers = '{}'::jsonb, updated_at = %s "
+        "answers = '{}'::jsonb, sip_dialog = '', updated_at = %s "
         f"FROM (VALUES {', '.join(values)}) AS v(id, state, outcome, counts, next_at, finished_at) "
         "WHERE j.id = v.id"
     )
@@ -572,11 +646,32 @@ def _set_jobs(changed: list[tuple[CallJob, str, str, datetime | None, datetime]]
         cursor.execute(sql, [now, *params])
 
 
-def recover_expired(*, now: datetime | None = None, limit: int = 500) -> int:
-    """Closes the attempts of jobs whose dialer's lease expired (it died or lost the
-    database): a call that was ringing is recorded as failed, one that was answered as hung up
-    with every answer its journal holds, and the job is retried per the rules, never
-    redialled under the same attempt. Returns how many were closed."""
+@dataclass(frozen=True)
+class LeftDialog:
+    """A SIP dialog a dead dialer left open: the line it was on and what a BYE needs."""
+
+    line_id: int
+    dialog: dict = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Recovery:
+    """What recover_expired did: attempts closed as interrupted, jobs given back untouched
+    (claimed but never dialled), and the dialogs left open that still want a BYE."""
+
+    closed: int = 0
+    released: int = 0
+    dialogs: list[LeftDialog] = field(default_factory=list)
+
+
+def recover_expired(*, now: datetime | None = None, limit: int = 500) -> Recovery:
+    """Takes back the jobs whose dialer's lease expired (it died or lost the database).
+
+    A job it claimed but never dialled (no dialled_at: it waited for the line's pace) goes
+    back to the queue untouched: no attempt recorded, its attempt number given back. A call
+    that was placed is recorded as interrupted, with every answer its journal holds, and is
+    retried on the interrupted budget (OWN_BUDGETS), never the resident's retries, never
+    redialled under the same attempt. The dialogs of answered calls come back for a BYE."""
     now = now or timezone.now()
     with transaction.atomic():
         jobs = list(
@@ -585,8 +680,23 @@ def recover_expired(*, now: datetime | None = None, limit: int = 500) -> int:
             .select_related("campaign__robot")
             .order_by("lease_expires_at")[:limit]
         )
-        finishes = []
+        undialled = [j.pk for j in jobs if j.state == JobState.DIALLING and j.dialled_at is None]
+        if undialled:
+            CallJob.objects.filter(pk__in=undialled).update(
+                state=JobState.QUEUED,
+                attempt=F("attempt") - 1,
+                call_id="",
+                lease_owner="",
+                lease_expires_at=None,
+                updated_at=now,
+            )
+        finishes, dialogs = [], []
         for job in jobs:
+            if job.pk in undialled:
+                continue
+            dialog = open_dialog(job.sip_dialog)
+            if dialog is not None and job.line_id:
+                dialogs.append(LeftDialog(line_id=job.line_id, dialog=dialog))
             call = ClaimedCall(
                 job_id=job.pk,
                 call_id=job.call_id,
@@ -601,17 +711,20 @@ def recover_expired(*, now: datetime | None = None, limit: int = 500) -> int:
                 retry_rules=_rules_of(job),
                 number="",
             )
-            outcome = (
-                AttemptOutcome.HUNG_UP if job.state == JobState.IN_CALL else AttemptOutcome.FAILED
-            )
             finishes.append(
                 Finish(
                     call=call,
-                    outcome=outcome,
-                    started_at=job.started_at or now,
+                    outcome=AttemptOutcome.INTERRUPTED,
+                    started_at=job.dialled_at or job.started_at or now,
                     finished_at=now,
                     answers=dict(job.answers or {}),
-                    detail={"attempt": job.attempt, "recovered": True, "dialer": job.lease_owner},
+                    detail={
+                        "attempt": job.attempt,
+                        "recovered": True,
+                        "dialer": job.lease_owner,
+                        "answered": job.state == JobState.IN_CALL,
+                    },
+                    counts_as=INTERRUPTED,
                 )
             )
         for finish, result in zip(
@@ -619,7 +732,7 @@ def recover_expired(*, now: datetime | None = None, limit: int = 500) -> int:
         ):
             if result is None:
                 raise RuntimeError(f"attempt {finish.call.call_id} could not be recovered")
-    return len(jobs)
+    return Recovery(closed=len(finishes), released=len(undialled), dialogs=dialogs)
 
 
 def _rules_of(job: CallJob) -> dict:
@@ -652,7 +765,7 @@ def release_jobs(*, owner: str, job_ids: list[int]) -> int:
     if not job_ids:
         return 0
     return CallJob.objects.filter(
-        pk__in=job_ids, lease_owner=owner, state=JobState.DIALLING
+        pk__in=job_ids, lease_owner=owner, state=JobState.DIALLING, dialled_at__isnull=True
     ).update(
         state=JobState.QUEUED,
         attempt=F("attempt") - 1,

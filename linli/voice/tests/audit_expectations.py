@@ -6,13 +6,16 @@ bookkeeping, thousands an hour; what a call produced is recorded as the screenin
 (ContactAttempt, keyed by its call id), which is where a call is traced.
 """
 
-from datetime import time
+from datetime import time, timedelta
+
+from django.utils import timezone
 
 from linli.screening.selectors import questionnaires as questionnaire_selectors
 from linli.screening.services import campaigns as campaign_services
 from linli.screening.services import questionnaires as questionnaire_services
-from linli.voice.models import VoiceAction
+from linli.voice.models import Line, OutageReason, VoiceAction
 from linli.voice.services import do_not_call as do_not_call_services
+from linli.voice.services import lines as line_services
 from linli.voice.services import robots as robot_services
 
 NUMBER = "13900001111"
@@ -70,6 +73,25 @@ def _remove(world):
     do_not_call_services.remove_do_not_call(number=NUMBER, by=world.lead_a)
 
 
+def _outage(world):
+    line = Line.objects.create(name="outage", carrier="sip", settings={"host": "127.0.0.1"})
+    now = timezone.now()
+    line_services.report_line_outage(
+        line_id=line.pk,
+        reason=OutageReason.SERVER_ERROR,
+        failures=5,
+        until=now + timedelta(minutes=1),
+        dialer="dialer-1",
+        now=now,
+    )
+    return line
+
+
+def _outage_cleared(world):
+    line = _outage(world)
+    line_services.clear_line_outage(line_id=line.pk, dialer="dialer-1")
+
+
 AUDITED = {
     # start_robot records robot_start the first time and robot_resume after a pause.
     "start_robot": (VoiceAction.ROBOT_START, _start),
@@ -77,6 +99,9 @@ AUDITED = {
     "configure_robot": (VoiceAction.ROBOT_SETTINGS, _configure),
     "add_do_not_call": (VoiceAction.DO_NOT_CALL_ADD, _add),
     "remove_do_not_call": (VoiceAction.DO_NOT_CALL_REMOVE, _remove),
+    # The dialer's alarm and its all-clear: a line stopped and resumed, for the leads.
+    "report_line_outage": (VoiceAction.LINE_OUTAGE, _outage),
+    "clear_line_outage": (VoiceAction.LINE_RESUMED, _outage_cleared),
 }
 
 # start_robot's second action, robot_resume (the walk runs one action per service):
@@ -113,5 +138,7 @@ NOT_AUDITED = {
     "recover_expired": _DIALER_STEP + " (marked recovered in its detail)",
     "sweep_jobs": _DIALER_STEP,
     "release_jobs": _DIALER_STEP,
+    "seal_dialog": "pure helper: encrypts a SIP dialog for its job",
+    "open_dialog": "pure helper: decrypts a SIP dialog",
     "upcoming_calls": "reads the calls due next, whose identity prompts are made ahead",
 }

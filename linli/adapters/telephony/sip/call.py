@@ -177,7 +177,12 @@ class SipCall:
                     transaction = self._send_invite(authorization_header=header)
                     continue
             logger.info("call %s: final %s %s", self.call_id, status, response.reason)
-            return self._result(outcome_for_status(status), status, reason=response.reason)
+            return self._result(
+                outcome_for_status(status),
+                status,
+                reason=response.reason,
+                retry_after=retry_after_seconds(response.get("Retry-After")),
+            )
 
     def _send_invite(
         self, *, authorization_header: tuple[str, str] | None
@@ -322,7 +327,20 @@ class SipCall:
             detail_extra["telephone_event"] = answer.event_payload_type is not None
         setup = self._result("answered", 200, reason=response.reason, **detail_extra)
         setup.session = self.session
+        setup.dialog = self.dialog()
         return setup
+
+    def dialog(self) -> dict[str, Any]:
+        """What a BYE in this dialog needs, for another process to send it (end_dialog)."""
+        return {
+            "call_id": self.call_id,
+            "from": self.from_header,
+            "to": f"<{self.to_uri}>" + (f";tag={self.remote_tag}" if self.remote_tag else ""),
+            "target": self.remote_target,
+            "route": list(self.route_set),
+            # Room for the in-dialog requests this process may still send before it dies.
+            "cseq": self.local_cseq + 100,
+        }
 
     def _result(self, outcome: str, status: int | None, **detail: Any) -> CallSetup:
         info: dict[str, Any] = {"sip_status": status, "call_id": self.call_id}
@@ -456,6 +474,35 @@ class SipCall:
             self.stream.close()
         if self.on_end is not None:
             self.on_end(self)
+
+
+def retry_after_seconds(value: str | None) -> int | None:
+    """The seconds of a Retry-After header (RFC 3261 §20.33: "120;duration=3600 (comment)"),
+    None when absent or unreadable."""
+    if not value:
+        return None
+    head = value.split(";", 1)[0].split("(", 1)[0].strip()
+    return int(head) if head.isdigit() else None
+
+
+async def end_dialog(
+    transport: SipTransport, proxy: Address, dialog: dict[str, Any], *, user_agent: str
+) -> int | None:
+    """Sends the BYE of a dialog another process left open (its Call-ID, tags, remote target,
+    route set and a CSeq above any it used) and returns the final status (None: no answer)."""
+    bye = SipMessage(method="BYE", uri=str(dialog["target"]))
+    host = _hostport(transport.local_host, transport.local_port)
+    bye.add("Via", f"SIP/2.0/UDP {host};branch={new_branch()};rport")
+    bye.add("Max-Forwards", "70")
+    bye.add("From", str(dialog["from"]))
+    bye.add("To", str(dialog["to"]))
+    bye.add("Call-ID", str(dialog["call_id"]))
+    bye.add("CSeq", f"{int(dialog['cseq'])} BYE")
+    for route in dialog.get("route") or []:
+        bye.add("Route", str(route))
+    bye.add("User-Agent", user_agent)
+    response = await wait_final(NonInviteClientTransaction(transport, bye, proxy).start())
+    return response.status if response is not None else None
 
 
 def _hostport(host: str, port: int) -> str:

@@ -14,7 +14,7 @@ from linli.adapters.media.rtp import RtpStream
 from linli.adapters.media.session import RtpCallSession
 from linli.adapters.telephony.base import CallRequest, CallSetup, Carrier
 
-from .call import MediaStream, SessionFactory, SipCall, StreamOpener
+from .call import MediaStream, SessionFactory, SipCall, StreamOpener, end_dialog
 from .register import Registration
 from .transport import T1, SipTransport
 
@@ -229,6 +229,16 @@ class SipCarrier(Carrier):
                 outcome="failed",
                 detail={"sip_status": None, "call_id": call.call_id, "reason": str(exc)},
             )
+
+    async def end_dialog(self, dialog: dict[str, Any]) -> bool:
+        """Sends the BYE of a call a dead dialer left open on this trunk."""
+        transport = await self.transport()
+        c = self.config
+        status = await end_dialog(
+            transport, (c.proxy_host, c.proxy_port), dialog, user_agent=c.user_agent
+        )
+        logger.info("call %s left open: BYE answered %s", dialog.get("call_id"), status)
+        return True
 
     def _call_ended(self, call: SipCall) -> None:
         if call in self.calls:
