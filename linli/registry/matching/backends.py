@@ -128,12 +128,9 @@ class SparkBackend:
         return [tuple(row) for row in self.spark.sql(query).collect()]
 
     def close(self) -> None:
-        # Frees what this link cached (its own tables and Splink's), and its views: a worker
-        # process links batch after batch in one Spark context.
-        for table in self.spark.catalog.listTables():
-            if table.isTemporary:
-                self.spark.catalog.uncacheTable(table.name)
-                self.spark.catalog.dropTempView(table.name)
+        # Frees what this link cached, its own tables and Splink's: a worker process links
+        # batch after batch (one at a time) in one Spark context. The views go with the session.
+        self.spark.catalog.clearCache()
 
 
 @contextmanager

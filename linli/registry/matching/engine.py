@@ -6,17 +6,17 @@ no writes; see backends.py for what runs where):
 1. **ID numbers.** Rows carrying the same keyed hash of a valid ID number are one person
    (union-find). Two different valid ID numbers are two different people, always: no later
    step may join them, however alike the rest looks.
-2. **Probabilistic matching** (Splink on DuckDB, or on Spark for a city) for what the ID numbers cannot decide: pairs
-   where at least one side has no ID number (the candidate pairs are only those). Each ID
-   cluster enters Splink as one record of its commonest values plus one per other name, phone
-   or dwelling its rows gave, so 50,000 rows shrink to under 30,000 Splink records and term
-   frequencies count people, not rows. Comparisons are Chinese-aware: the same characters, the
-   same toneless pinyin (同音字 typos), one character off; birth date; sex; region; phone and
-   dwelling as household-level evidence with term-frequency adjustment (a family shares one
-   phone and one dwelling). Training: m of names from the pairs the ID numbers linked, u counted
-   from value frequencies (a sample of pairs for the fuzzy levels), m of phone and dwelling by EM
-   on the new rows (fixed values when EM has too little to learn from or lands somewhere
-   implausible, and for inputs under 1,000 records).
+2. **Probabilistic matching** (Splink on DuckDB, or on Spark for a city) for what the ID
+   numbers cannot decide: pairs where at least one side has no ID number (the candidate pairs
+   are only those). Each ID cluster enters Splink as one record of its commonest values plus
+   one per other name, phone or dwelling its rows gave, so 50,000 rows shrink to under 30,000
+   Splink records and term frequencies count people, not rows. Comparisons are Chinese-aware:
+   the same characters, the same toneless pinyin (同音字 typos), one character off; birth date;
+   sex; region; phone and dwelling as household-level evidence with term-frequency adjustment
+   (a family shares one phone and one dwelling). Training: m of names from the pairs the ID
+   numbers linked, u counted from value frequencies (a sample of pairs for the fuzzy levels), m
+   of phone and dwelling by EM on the new rows (fixed values when EM has too little to learn
+   from or lands somewhere implausible, and for inputs under 1,000 records).
 3. **Constrained clustering.** Pairs above `auto_merge` join clusters greedily from the most
    certain down, unless the join would put two ID numbers or two existing persons in one
    cluster; pairs between `review` and `auto_merge`, and pairs the guards below refuse, go to

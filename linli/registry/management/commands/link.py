@@ -4,7 +4,8 @@ Every data row of every file gets a line `file,row_number,person` (rows counted 
 the header). Column mappings are suggested automatically, as for a file never seen before.
 The work happens in a child process pointed at a new SQLite database in a temporary folder
 (or at --database-url, which must be an empty database), so the registry in use is never
-touched.
+touched. `--engine spark` matches on Spark instead of DuckDB (LINLI_SPARK_MASTER says which;
+docs/scale-out.md).
 """
 
 import csv
@@ -20,6 +21,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext_lazy as _
 
 from linli.core.errors import both_languages
+from linli.registry.matching.backends import ENGINES
 
 FRESH_FLAG = "LINLI_LINK_FRESH_DATABASE"
 KIND_HINTS = [
@@ -93,19 +95,29 @@ class Command(BaseCommand):
         parser.add_argument(
             "--database-url", default="", help="an empty database to use instead of SQLite"
         )
+        parser.add_argument(
+            "--engine",
+            choices=ENGINES,
+            default="",
+            help="where matching runs (default: LINLI_LINK_ENGINE, duckdb)",
+        )
 
-    def handle(self, *args, files: list[Path], out: Path, database_url: str, **options) -> None:
+    def handle(
+        self, *args, files: list[Path], out: Path, database_url: str, engine: str, **options
+    ) -> None:
         missing = [str(f) for f in files if not f.is_file()]
         if missing:
             raise CommandError(
                 both_languages(_("no such file: %(files)s"), {"files": ", ".join(missing)})
             )
         if os.environ.get(FRESH_FLAG) != "1":
-            self._run_in_fresh_database(files, out, database_url)
+            self._run_in_fresh_database(files, out, database_url, engine)
             return
         self._link(files, out)
 
-    def _run_in_fresh_database(self, files: list[Path], out: Path, database_url: str) -> None:
+    def _run_in_fresh_database(
+        self, files: list[Path], out: Path, database_url: str, engine: str = ""
+    ) -> None:
         with tempfile.TemporaryDirectory(prefix="linli-link-") as folder:
             env = {
                 **os.environ,
@@ -114,6 +126,8 @@ class Command(BaseCommand):
                 "DATABASE_URL": database_url or f"sqlite:///{folder}/link.sqlite3",
                 "LINLI_TASKS_BACKEND": "django_tasks.backends.immediate.ImmediateBackend",
             }
+            if engine:
+                env["LINLI_LINK_ENGINE"] = engine
             command = [
                 sys.executable,
                 "-m",
