@@ -139,7 +139,12 @@ def open_backend(engine: str, *, threads: int, spark_master: str = "") -> Iterat
     if engine == "duckdb":
         backend: DuckDBBackend | SparkBackend = DuckDBBackend(threads)
     elif engine == "spark":
-        backend = SparkBackend(spark_master, threads)
+        try:
+            backend = SparkBackend(spark_master, threads)
+        except ImportError as error:
+            raise RuntimeError(
+                "matching on Spark needs pyspark and Java 17: pip install -e '.[spark]'"
+            ) from error
     else:
         raise ValueError(f"unknown matching engine {engine!r}; one of {', '.join(ENGINES)}")
     try:
