@@ -726,7 +726,7 @@ def _quiet_splink() -> Iterator[None]:
 
 
 # The SQL of this module is built from its own constants and column names, never from record
-# values (those reach DuckDB as Arrow data): hence the S608 exemptions.
+# values (those reach the database as Arrow data): hence the S608 exemptions.
 def _score(table: _SplinkInput, settings: MatchSettings, report: ProgressCallback) -> list[_Edge]:
     """Returns the scored candidate pairs at or above the review threshold."""
     from splink import Linker
