@@ -1,6 +1,7 @@
 """The same department files linked with matching on DuckDB and on Spark (local mode).
 
     .venv/bin/python bench/registry_spark.py [--rows 20000] [--seed 7] [--master local[2]]
+                                             [--engines duckdb,spark]
 
 Generates the files of bench/registry.py (bench/registry_data.py, known truth), runs
 `linli link` on a fresh SQLite database twice, `--engine duckdb` then `--engine spark`, and
@@ -39,6 +40,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=20_000)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--master", default="local[2]", help="LINLI_SPARK_MASTER for the run")
+    parser.add_argument("--engines", default="duckdb,spark", help="which, comma-separated")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="linli-bench-spark-") as folder:
@@ -50,7 +52,7 @@ def main() -> None:
             f"(seed {args.seed})"
         )
         results, links = [], {}
-        for engine in ("duckdb", "spark"):
+        for engine in args.engines.split(","):
             print(f"linli link --engine {engine} …")
             # run_linli_link passes its environment on to the command's child process.
             os.environ["LINLI_LINK_ENGINE"] = engine
@@ -71,6 +73,8 @@ def main() -> None:
                 f"{name:<10}{secs:>10.1f}{rows / secs:>9,.0f}{pipeline:>15.1f}"
                 f"{rows / pipeline:>9,.0f}{precision:>11.4f}{recall:>9.4f}{f1:>8.4f}"
             )
+        if set(links) != {"duckdb", "spark"}:
+            return
         duckdb, spark = groups(links["duckdb"]), groups(links["spark"])
         differing = sorted(set().union(*(duckdb ^ spark))) if duckdb != spark else []
         if not differing:
