@@ -69,8 +69,8 @@ def spark_session(master: str = "", threads: int = 2) -> Any:
 
     Splink's similarity jar goes on the classpath (its jaro_winkler and friends; this model
     needs none of them, but a session shared with other Splink work should have them). A
-    local session gets as many shuffle partitions as threads: Spark's default of 200 turns
-    a community's few thousand rows into hundreds of empty tasks.
+    local session gets two shuffle partitions per thread: Spark's default of 200 turns a
+    community's few thousand rows into hundreds of empty tasks.
     """
     from pyspark.sql import SparkSession
 
@@ -88,8 +88,16 @@ def spark_session(master: str = "", threads: int = 2) -> Any:
     if master:
         builder = builder.master(master)
     if not master or master.startswith("local"):
-        builder = builder.config("spark.sql.shuffle.partitions", str(max(int(threads), 1) * 2))
-        builder = builder.config("spark.ui.enabled", "false")
+        builder = (
+            builder.config("spark.sql.shuffle.partitions", str(max(int(threads), 1) * 2))
+            .config("spark.ui.enabled", "false")
+            # On one machine's data a query's cost is its planning, not its rows: compiling
+            # Java for each of Splink's long CASE expressions and re-planning after every
+            # shuffle took two thirds of a link (900 rows with training: 59–96 s with both,
+            # 19–33 s without, on the shared 2-core machine). A cluster keeps both.
+            .config("spark.sql.codegen.wholeStage", "false")
+            .config("spark.sql.adaptive.enabled", "false")
+        )
     return builder.getOrCreate()
 
 
