@@ -87,7 +87,7 @@ def spark_session(master: str = "", threads: int = 2) -> Any:
     )
     if master:
         builder = builder.master(master)
-    if not master or master.startswith("local"):
+    if master.startswith("local"):
         builder = (
             builder.config("spark.sql.shuffle.partitions", str(max(int(threads), 1) * 2))
             .config("spark.ui.enabled", "false")
