@@ -319,6 +319,12 @@ LINLI_PAGE_SIZE = env_int("LINLI_PAGE_SIZE", 50)
 # proportion, about 80 bytes a cell (docs/registry-import.md, bench/import_memory.py).
 LINLI_IMPORT_MAX_CELLS = env_int("LINLI_IMPORT_MAX_CELLS", 3_000_000)
 
+# Where an import's matching runs (docs/scale-out.md): "duckdb" inside the worker, or "spark"
+# for a city's registry, on the Spark master LINLI_SPARK_MASTER ("local[2]", a cluster's
+# "spark://host:7077", or "" for Spark's own spark-defaults.conf). Same model, same links.
+LINLI_LINK_ENGINE = env_str("LINLI_LINK_ENGINE", "duckdb")
+LINLI_SPARK_MASTER = env_str("LINLI_SPARK_MASTER", "local[2]")
+
 # Phone robot speech (linli.adapters.tts): a dotted path to a TTS adapter, or "espeak" / "fake".
 # espeak-ng by default; tests use the deterministic fake unless they ask for espeak.
 LINLI_VOICE_TTS = env_str(

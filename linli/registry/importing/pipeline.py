@@ -42,7 +42,7 @@ from linli.registry.importing.placement import (
 from linli.registry.importing.readers import Table, read_table
 from linli.registry.importing.records import CleanRow, RowError
 from linli.registry.importing.writing import Staged, seal_rows, stage_records, write_batch
-from linli.registry.matching.engine import link
+from linli.registry.matching.engine import MatchSettings, link
 from linli.registry.matching.records import LinkResult, MatchRecord
 from linli.registry.models import (
     SOURCE_PRIORITY,
@@ -64,6 +64,13 @@ SAMPLE_ROWS = 1000
 
 class ImportRefused(ValidationError):
     """An upload or a mapping that cannot be imported (the message is gettext's)."""
+
+
+def match_settings() -> MatchSettings:
+    """Returns the matcher's settings: its engine from the deployment's (LINLI_LINK_ENGINE)."""
+    return MatchSettings(
+        engine=settings.LINLI_LINK_ENGINE, spark_master=settings.LINLI_SPARK_MASTER
+    )
 
 
 def stored_path(batch: ImportBatch) -> Path:
@@ -451,7 +458,7 @@ def run_batch(
         index.prepare([s.clean.address for s in accepted])
         rows = [_match_record(s, index, kind) for s in accepted]
         _report(batch, "matching", len(staged), progress)
-        result = link(_existing_records(index) + rows)
+        result = link(_existing_records(index) + rows, settings=match_settings())
         _report(batch, "writing", len(staged), progress)
         with transaction.atomic():
             _write(batch, staged, records, index, result)

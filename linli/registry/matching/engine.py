@@ -1,21 +1,22 @@
 """Entity resolution: which imported rows and existing persons are one person.
 
-`link()` answers in three steps, pure Python and DuckDB (no Django models, no writes):
+`link()` answers in three steps, pure Python and SQL on DuckDB or Spark (no Django models,
+no writes; see backends.py for what runs where):
 
 1. **ID numbers.** Rows carrying the same keyed hash of a valid ID number are one person
    (union-find). Two different valid ID numbers are two different people, always: no later
    step may join them, however alike the rest looks.
-2. **Probabilistic matching** (Splink on DuckDB) for what the ID numbers cannot decide: pairs
-   where at least one side has no ID number (the candidate pairs are only those). Each ID
-   cluster enters Splink as one record of its commonest values plus one per other name, phone
-   or dwelling its rows gave, so 50,000 rows shrink to under 30,000 Splink records and term
-   frequencies count people, not rows. Comparisons are Chinese-aware: the same characters, the
-   same toneless pinyin (同音字 typos), one character off; birth date; sex; region; phone and
-   dwelling as household-level evidence with term-frequency adjustment (a family shares one
-   phone and one dwelling). Training: m of names from the pairs the ID numbers linked, u counted
-   from value frequencies (a sample of pairs for the fuzzy levels), m of phone and dwelling by EM
-   on the new rows (fixed values when EM has too little to learn from or lands somewhere
-   implausible, and for inputs under 1,000 records).
+2. **Probabilistic matching** (Splink on DuckDB, or on Spark for a city) for what the ID
+   numbers cannot decide: pairs where at least one side has no ID number (the candidate pairs
+   are only those). Each ID cluster enters Splink as one record of its commonest values plus
+   one per other name, phone or dwelling its rows gave, so 50,000 rows shrink to under 30,000
+   Splink records and term frequencies count people, not rows. Comparisons are Chinese-aware:
+   the same characters, the same toneless pinyin (同音字 typos), one character off; birth date;
+   sex; region; phone and dwelling as household-level evidence with term-frequency adjustment
+   (a family shares one phone and one dwelling). Training: m of names from the pairs the ID
+   numbers linked, u counted from value frequencies (a sample of pairs for the fuzzy levels), m
+   of phone and dwelling by EM on the new rows (fixed values when EM has too little to learn
+   from or lands somewhere implausible, and for inputs under 1,000 records).
 3. **Constrained clustering.** Pairs above `auto_merge` join clusters greedily from the most
    certain down, unless the join would put two ID numbers or two existing persons in one
    cluster; pairs between `review` and `auto_merge`, and pairs the guards below refuse, go to
@@ -37,6 +38,7 @@ new rows, and a new cluster takes its smallest r-key as id.
 from __future__ import annotations
 
 import logging
+import random
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -45,6 +47,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from .backends import Backend, open_backend
 from .records import LinkResult, MatchRecord, ReviewPair
 
 ProgressCallback = Callable[[str, float], None]  # (stage, fraction of the whole run done)
@@ -73,6 +76,12 @@ class MatchSettings:
     compare_existing: bool = True
     threads: int = 2
     seed: int = 2026
+    # Where the SQL of step 2 runs (backends.ENGINES): "duckdb" in this process, "spark" on
+    # a Spark master (a city's registry; docs/scale-out.md). The same model either way.
+    engine: str = "duckdb"
+    # The master a Spark session is started with when the process has none running: "local[2]"
+    # (this machine's cores) or a cluster's URL; "" leaves it to Spark's own configuration.
+    spark_master: str = ""
     # Records sampled (pairs among them) for the u of the levels no value frequency gives:
     # a name one character off and the dwelling's partial levels (see _u_from_population). 500
     # records give 125,000 pairs: some 1,500 in the same building and 80 one character off,
@@ -616,13 +625,15 @@ class _SplinkInput:
         )
 
     def id_names_arrow(self) -> Any:
-        """Returns id_names as a pyarrow Table (comp, name, name_pinyin, copies)."""
+        """Returns id_names as a pyarrow Table (i: the row's number, comp, name, name_pinyin,
+        copies)."""
         import pyarrow as pa
 
         columns = list(zip(*self.id_names, strict=True)) or [(), (), (), ()]
         comps, names, pinyins, counts = columns
         return pa.table(
             {
+                "i": pa.array(range(len(comps)), type=pa.int64()),
                 "comp": pa.array(comps, type=pa.int64()),
                 "name": pa.array(names, type=pa.string()),
                 "name_pinyin": pa.array(pinyins, type=pa.string()),
@@ -715,29 +726,24 @@ def _quiet_splink() -> Iterator[None]:
 
 
 # The SQL of this module is built from its own constants and column names, never from record
-# values (those reach DuckDB as Arrow data): hence the S608 exemptions.
+# values (those reach the database as Arrow data): hence the S608 exemptions.
 def _score(table: _SplinkInput, settings: MatchSettings, report: ProgressCallback) -> list[_Edge]:
     """Returns the scored candidate pairs at or above the review threshold."""
-    import duckdb
-    from splink import DuckDBAPI, Linker
+    from splink import Linker
 
-    con = duckdb.connect(":memory:", config={"threads": int(settings.threads)})
-    try:
-        for name, data in (
-            ("linli_records", table.arrow()),
-            ("linli_id_names", table.id_names_arrow()),
-        ):
-            con.register(f"{name}_arrow", data)
-            con.sql(f"CREATE TABLE {name} AS SELECT * FROM {name}_arrow")  # noqa: S608
-            con.unregister(f"{name}_arrow")
-        db_api = DuckDBAPI(connection=con)
+    with open_backend(
+        settings.engine, threads=settings.threads, spark_master=settings.spark_master
+    ) as db:
+        db.load("linli_records", table.arrow())
+        db.load("linli_id_names", table.id_names_arrow())
+        db_api = db.splink_api
         records = db_api.register("linli_records")
         train = table.rows >= settings.min_records_to_train
         model = _model(
             settings,
-            prior=_prior(con, table, estimate=train),
-            m=_m_from_id_numbers(con) if train else {},
-            u=_u_from_population(con, settings) if train else {},
+            prior=_prior(db, table, estimate=train),
+            m=_m_from_id_numbers(db) if train else {},
+            u=_u_from_population(db, settings, table.rows) if train else {},
             term_frequencies=train,
         )
         with _quiet_splink():
@@ -746,7 +752,7 @@ def _score(table: _SplinkInput, settings: MatchSettings, report: ProgressCallbac
             # build the same model with validation on).
             linker = Linker(records, model, log_level=None, validate_settings=False)
             if train:
-                tf_tables = _term_frequency_tables(con)
+                tf_tables = _term_frequency_tables(db)
                 _register_term_frequencies(db_api, linker, tf_tables)
                 report("training", 0.2)
                 retrained = _train(linker, table, settings, report)
@@ -758,26 +764,31 @@ def _score(table: _SplinkInput, settings: MatchSettings, report: ProgressCallbac
                 threshold_match_probability=settings.review, warning_mode="never"
             )
         gammas = ", ".join(f"gamma_{name}" for name in COMPARISONS)
-        rows = con.sql(
+        rows = db.rows(
             f"SELECT unique_id_l, unique_id_r, match_weight, match_probability, {gammas} "  # noqa: S608
             f"FROM {predictions.physical_name}"
-        ).fetchall()
-    finally:
-        con.close()
+        )
+    # In pair order, rounded: the clustering then sees the same edges in the same order
+    # whatever engine (and however many threads) computed them; the last bits of a logarithm
+    # differ between DuckDB and Spark and must not reorder two pairs of one weight.
+    rows.sort(key=lambda row: (row[0], row[1]))
     return [
         _Edge(
-            left=row[0],
-            right=row[1],
-            weight=row[2],
-            probability=row[3],
-            gammas=row[4:],
+            left=int(row[0]),
+            right=int(row[1]),
+            weight=round(float(row[2]), _DIGITS_KEPT),
+            probability=round(float(row[3]), _DIGITS_KEPT),
+            gammas=tuple(int(gamma) for gamma in row[4:]),
             vetoed=_vetoed(row[4:]),
         )
         for row in rows
     ]
 
 
-def _prior(con: Any, table: _SplinkInput, *, estimate: bool) -> float:
+_DIGITS_KEPT = 9
+
+
+def _prior(db: Backend, table: _SplinkInput, *, estimate: bool) -> float:
     """Returns the probability that the two records of a candidate-eligible pair are one
     person (Splink's probability_two_random_records_match).
 
@@ -790,7 +801,7 @@ def _prior(con: Any, table: _SplinkInput, *, estimate: bool) -> float:
     eligible = without * (n - without) + without * (without - 1) / 2
     if not estimate or eligible <= 0:
         return FIXED_MATCHES_PER_RECORD / FIXED_COMMUNITY_RECORDS
-    found = con.sql(
+    found = db.rows(
         f"""
         SELECT count(*) FROM linli_records l JOIN linli_records r
           ON l.name_pinyin = r.name_pinyin AND l.unique_id < r.unique_id
@@ -798,13 +809,13 @@ def _prior(con: Any, table: _SplinkInput, *, estimate: bool) -> float:
           AND (l.phone_hash = r.phone_hash OR l.dwelling_key = r.dwelling_key
                OR l.room_key = r.room_key)
         """  # noqa: S608
-    ).fetchall()[0][0]
+    )[0][0]
     # Scaled like the term frequencies (see _term_frequency_tables).
     scale = min(1.0, n / FIXED_COMMUNITY_RECORDS)
     return min(0.5, max(found / 0.8, 1.0) / eligible * scale)
 
 
-def _term_frequency_tables(con: Any) -> dict[str, str]:
+def _term_frequency_tables(db: Backend) -> dict[str, str]:
     """Creates the term-frequency lookups; returns {column: table}.
 
     Frequencies count people (components), not rows: a person written three ways must not
@@ -813,17 +824,19 @@ def _term_frequency_tables(con: Any) -> dict[str, str]:
     and counting as if it were makes every small file's evidence look weak.
     """
     columns = sorted({level[4] for levels in _LEVELS.values() for level in levels if level[4]})
-    components = con.sql("SELECT count(DISTINCT comp) FROM linli_records").fetchall()[0][0]
-    population = float(max(components, FIXED_COMMUNITY_RECORDS))
+    components = db.rows("SELECT count(DISTINCT comp) FROM linli_records")[0][0]
+    population = int(max(components, FIXED_COMMUNITY_RECORDS))
     tables = {}
     for column in columns:
         tables[column] = f"linli_tf_{column}"
-        con.sql(
+        db.create(
+            f"linli_tf_{column}",
             f"""
-            CREATE TABLE linli_tf_{column} AS
-            SELECT {column}, count(DISTINCT comp) / {population} AS tf_{column}
+            SELECT {column},
+                   CAST(count(DISTINCT comp) AS DOUBLE) / CAST({population} AS DOUBLE)
+                     AS tf_{column}
             FROM linli_records WHERE {column} IS NOT NULL GROUP BY {column}
-            """  # noqa: S608
+            """,  # noqa: S608
         )
     return tables
 
@@ -889,7 +902,9 @@ _U_BY_FREQUENCY: dict[str, tuple[str, str | None]] = {
 _U_BY_SAMPLE = ("name", "dwelling")
 
 
-def _u_from_population(con: Any, settings: MatchSettings) -> dict[str, list[float | None]]:
+def _u_from_population(
+    db: Backend, settings: MatchSettings, rows: int
+) -> dict[str, list[float | None]]:
     """Returns u per comparison (one per non-null level; None where nothing was observed, to
     keep the fixed value), the chance that two different people agree at that level.
 
@@ -900,11 +915,12 @@ def _u_from_population(con: Any, settings: MatchSettings) -> dict[str, list[floa
     frequencies), and a coarser key (the year, the sound of the name) agreeing where the
     finer one does not is the difference of the two sums. A name one character off and the
     dwelling's partial levels follow from no frequency: those come from the pairs among a sample
-    of records (hash-ordered, so the same input gives the same sample), of two components.
+    of the `rows` records (drawn with the settings' seed, so the same input gives the same
+    sample on every engine), of two components.
     """
     u: dict[str, list[float | None]] = {}
     for name, (column, coarser) in _U_BY_FREQUENCY.items():
-        people, fine, coarse = con.sql(
+        people, fine, coarse = db.rows(
             f"""
             WITH people AS (SELECT DISTINCT comp, {column} AS fine, {coarser or column} AS coarse
                             FROM linli_records WHERE {column} IS NOT NULL)
@@ -913,7 +929,7 @@ def _u_from_population(con: Any, settings: MatchSettings) -> dict[str, list[floa
                    (SELECT sum(c * (c - 1)) FROM (SELECT count(*) AS c FROM people
                                                   WHERE coarse IS NOT NULL GROUP BY coarse))
             """  # noqa: S608
-        ).fetchall()[0]
+        )[0]
         if people < 2:
             continue
         pairs = people * (people - 1.0)
@@ -926,22 +942,30 @@ def _u_from_population(con: Any, settings: MatchSettings) -> dict[str, list[floa
         # never seen says nothing about how rare it is).
         u[name] = [count / pairs if count > 0 else None for count in agreeing]
     n_levels = {name: len(_LEVELS[name]) - 1 for name in _U_BY_SAMPLE}
-    sample = int(settings.u_sample_records)
+    sample = sorted(
+        random.Random(settings.seed).sample(range(rows), min(int(settings.u_sample_records), rows))
+    )
     gammas = ", ".join(f"{_level_case(name)} AS {name}" for name in _U_BY_SAMPLE)
     columns = sorted({c for name in _U_BY_SAMPLE for c in _comparison_columns(name)} | {"comp"})
     both = ", ".join(f"l.{c} AS {c}_l, r.{c} AS {c}_r" for c in columns)
-    counts = con.sql(
+    histograms: dict[str, dict[int, int]] = {name: {} for name in _U_BY_SAMPLE}
+    for name, gamma, count in db.rows(
         f"""
         WITH s AS (SELECT * FROM linli_records
-                   ORDER BY hash(unique_id + {int(settings.seed)}) LIMIT {sample}),
+                   WHERE unique_id IN ({", ".join(map(str, sample or [-1]))})),
         pairs AS (SELECT {both} FROM s l JOIN s r
-                  ON l.unique_id < r.unique_id AND l.comp <> r.comp)
-        SELECT {", ".join(f"histogram({name})" for name in _U_BY_SAMPLE)}
-        FROM (SELECT {gammas} FROM pairs)
+                  ON l.unique_id < r.unique_id AND l.comp <> r.comp),
+        gammas AS (SELECT {gammas} FROM pairs)
         """  # noqa: S608
-    ).fetchall()[0]
-    for name, histogram in zip(_U_BY_SAMPLE, counts, strict=True):
-        histogram = histogram or {}
+        + " UNION ALL ".join(
+            f"SELECT '{name}' AS comparison, {name} AS gamma, count(*) AS pairs "  # noqa: S608
+            f"FROM gammas GROUP BY {name}"
+            for name in _U_BY_SAMPLE
+        )
+    ):
+        histograms[name][int(gamma)] = int(count)
+    for name in _U_BY_SAMPLE:
+        histogram = histograms[name]
         observed = sum(count for gamma, count in histogram.items() if gamma >= 0)
         # Splink numbers the levels from the ELSE level (0) up: non-null level i is n − 1 − i.
         top = n_levels[name] - 1
@@ -984,7 +1008,7 @@ def _level_case(name: str) -> str:
     return "CASE " + " ".join(whens) + " ELSE 0 END"
 
 
-def _m_from_id_numbers(con: Any) -> dict[str, list[float]]:
+def _m_from_id_numbers(db: Backend) -> dict[str, list[float]]:
     """Returns m of the name comparison, learnt from the rows the ID numbers linked.
 
     Every pair of rows with one ID number is a known match: how often their names agree,
@@ -998,19 +1022,18 @@ def _m_from_id_numbers(con: Any) -> dict[str, list[float]]:
     """
     levels = _LEVELS["name"]
     counts = dict(
-        con.sql(
+        db.rows(
             f"""
-            WITH names AS (SELECT *, row_number() OVER () AS i, least(copies, 3) AS n
-                           FROM linli_id_names),
+            WITH names AS (SELECT *, least(copies, 3) AS n FROM linli_id_names),
             pairs AS (
               SELECT l.name AS name_l, r.name AS name_r,
                      l.name_pinyin AS name_pinyin_l, r.name_pinyin AS name_pinyin_r,
                      CASE WHEN l.i = r.i THEN l.n * (l.n - 1) / 2 ELSE l.n * r.n END AS weight
               FROM names l JOIN names r ON l.comp = r.comp AND l.i <= r.i
             )
-            SELECT {_level_case("name")} AS level, sum(weight) FROM pairs GROUP BY level
+            SELECT {_level_case("name")} AS level, sum(weight) FROM pairs GROUP BY 1
             """  # noqa: S608
-        ).fetchall()
+        )
     )
     total = sum(float(weight) for level, weight in counts.items() if level >= 0)
     return {

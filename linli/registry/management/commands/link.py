@@ -7,7 +7,8 @@ never seen before; the mapping used is printed, one line per file, before linkin
 name and no ID number column stops the command before anything is linked.
 The work happens in a child process pointed at a new SQLite database in a temporary folder
 (or at --database-url, which must be an empty database), so the registry in use is never
-touched.
+touched. `--engine spark` matches on Spark instead of DuckDB (LINLI_SPARK_MASTER says which;
+docs/scale-out.md).
 """
 
 import csv
@@ -25,6 +26,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext_lazy as _
 
 from linli.core.errors import both_languages
+from linli.registry.matching.backends import ENGINES
 
 if TYPE_CHECKING:
     from linli.registry.importing.inference import ColumnGuess
@@ -216,8 +218,16 @@ class Command(BaseCommand):
             dest="mapping_file",
             help='a JSON file: {"file name": {"header": "field"}}',
         )
+        parser.add_argument(
+            "--engine",
+            choices=ENGINES,
+            default="",
+            help="where matching runs (default: LINLI_LINK_ENGINE, duckdb)",
+        )
 
-    def handle(self, *args, files: list[Path], out: Path, database_url: str, **options) -> None:
+    def handle(
+        self, *args, files: list[Path], out: Path, database_url: str, engine: str, **options
+    ) -> None:
         missing = [str(f) for f in files if not f.is_file()]
         if missing:
             raise CommandError(
@@ -231,13 +241,15 @@ class Command(BaseCommand):
                 *(f"--map={spec}" for spec in column_maps),
                 *([f"--mapping={mapping_file.resolve()}"] if mapping_file else []),
             ]
-            self._run_in_fresh_database(files, out, database_url)
+            self._run_in_fresh_database(files, out, database_url, engine)
             return
         self._link(files, out, overrides)
 
     _mapping_arguments: list[str] = []
 
-    def _run_in_fresh_database(self, files: list[Path], out: Path, database_url: str) -> None:
+    def _run_in_fresh_database(
+        self, files: list[Path], out: Path, database_url: str, engine: str = ""
+    ) -> None:
         with tempfile.TemporaryDirectory(prefix="linli-link-") as folder:
             env = {
                 **os.environ,
@@ -246,6 +258,8 @@ class Command(BaseCommand):
                 "DATABASE_URL": database_url or f"sqlite:///{folder}/link.sqlite3",
                 "LINLI_TASKS_BACKEND": "django_tasks.backends.immediate.ImmediateBackend",
             }
+            if engine:
+                env["LINLI_LINK_ENGINE"] = engine
             command = [
                 sys.executable,
                 "-m",
