@@ -43,8 +43,8 @@ serve: install ## serve the product and its background worker (no demo reload)
 	@trap 'trap - INT TERM EXIT; kill 0' INT TERM EXIT; \
 	supervise() { while :; do "$$@"; echo "$$3 exited ($$?), restarting in 2 s" >&2; sleep 2; done; }; \
 	supervise $(PY) manage.py db_worker --no-startup-delay --verbosity 0 & \
-	$(PY) manage.py escalate_screening --every 60 --verbosity 0 & \
-	$(PY) manage.py escalate --every 30 --verbosity 0 & \
+	supervise $(PY) manage.py escalate_screening --every 60 --verbosity 0 & \
+	supervise $(PY) manage.py escalate --every 30 --verbosity 0 & \
 	[ -z "$(DIALER_ARGS)" ] || supervise $(PY) manage.py dialer $(DIALER_ARGS) --progress 600 & \
 	$(VENV)/bin/gunicorn config.wsgi --bind $(HOST):$(PORT) --workers 2 --threads 4 --worker-connections 8 --backlog 64 --access-logfile - --timeout 120
 
