@@ -99,6 +99,7 @@ def test_home_shows_figures_and_p0_queue(world, day, client_for):
     queue = body[body.index('data-testid="p0-queue"') : body.index('data-testid="today"')]
     assert f"#{day['urgent'].pk} " in queue
     assert f"#{day['other'].pk} " not in body
+    assert "1 个 P0 紧急工单未办结" in body and "order open" not in body
     grid_body = client_for(world.grid_a).get(reverse("reports:home")).content.decode()
     assert 'data-testid="today"' in grid_body and 'data-testid="p0-queue"' not in grid_body
 
