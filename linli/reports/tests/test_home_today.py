@@ -133,3 +133,40 @@ def test_volunteer_list_is_their_own(world, day, client_for):
         .content.decode()
     )
     assert f"#{day['urgent'].pk} " not in body
+
+
+def _queries(client, url: str, params: dict | None = None) -> tuple[int, int]:
+    client.get(url, params)  # warms caches
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(url, params)
+    assert response.status_code == 200
+    return len(queries), response.content.decode().count('data-testid="order-row"')
+
+
+@pytest.mark.parametrize("due", [*selectors.TODAY_FILTERS, None])
+def test_twenty_orders_cost_no_more_queries_than_one(world, client, due):
+    """The home (with its P0 queue) and each figure's list: no query per order."""
+    url = reverse("workorders:mine") if due else reverse("reports:home")
+    params = {"due": due} if due else None
+
+    def measure(n: int) -> tuple[int, int]:
+        from django.db import transaction
+
+        with transaction.atomic():
+            t0 = clock.now() - timedelta(minutes=11)
+            for i in range(n):
+                priority = Priority.P1 if i % 3 == 2 else Priority.P0
+                order = raised(world, priority=priority, now=t0, category=f"c{i}")
+                if i % 2:
+                    orders.dispatch_work_order(
+                        order=order, by=world.lead_a, assignee=world.grid_a, now=t0
+                    )
+            escalation.sweep_escalations(now=clock.now())
+            client.force_login(world.lead_a)
+            count = _queries(client, url, params)
+            transaction.set_rollback(True)
+        return count
+
+    (few, few_rows), (many, many_rows) = measure(3), measure(20)
+    assert many_rows > few_rows, "the seeded orders are not on the page"
+    assert many <= few
