@@ -9,10 +9,10 @@ and to the assignee, who needs them to do the work.
 """
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import Case, DateTimeField, Exists, F, OuterRef, Q, QuerySet, When
+from django.db.models import Case, Count, DateTimeField, Exists, F, OuterRef, Q, QuerySet, When
 from django.http import Http404
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -350,3 +350,84 @@ def notifications_for(user: Actor) -> QuerySet[Notification]:
     return Notification.objects.filter(user_id=user.pk).select_related(
         "order", "order__area", "notice"
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# The home page's "today"
+
+TODAY_FILTERS = ("overdue", "hour", "escalated", "new")
+P0_SHOWN = 20
+
+
+@dataclass(frozen=True)
+class TodayCounts:
+    overdue: int
+    hour: int
+    escalated: int
+    new: int
+
+
+def _today_conditions(user: Actor, now: datetime) -> dict[str, Q]:
+    """Returns, per home figure, the condition an open order meets to be counted in it (the
+    list behind the figure filters with the same condition, so both always agree)."""
+    mine = Q(assignee_id=user.pk)
+    if policy_for(user).may_browse_people or getattr(user, "is_superuser", False):
+        owned = Q()  # a lead's or official's overdue orders are everyone's in their areas
+    else:
+        owned = mine  # a volunteer answers for their own orders only
+    return {
+        "overdue": owned & Q(deadline__lt=now),
+        "hour": owned & Q(deadline__gte=now, deadline__lt=now + timedelta(hours=1)),
+        "escalated": Q(notified=True, acknowledged_at__isnull=True),
+        "new": Q(assignee__isnull=True, state__in=AWAITING_ACCEPT),
+    }
+
+
+def _today_base(user: Actor) -> QuerySet[WorkOrder]:
+    notified = Notification.objects.filter(
+        user_id=user.pk, order_id=OuterRef("pk"), notice__cycle=OuterRef("cycle")
+    )
+    visible = _visible(user).values("pk")
+    # Orders escalated to the user may lie outside what they browse (a street officer's ladder
+    # step reaches them anyway), hence visible_to plus "visible or notified".
+    return (
+        WorkOrder.objects.visible_to(user)
+        .filter(state__in=OPEN_STATES)
+        .annotate(deadline=DEADLINE, notified=Exists(notified))
+        .filter(Q(pk__in=visible) | Q(notified=True))
+    )
+
+
+def today_counts(user: Actor) -> TodayCounts:
+    """Returns the home's four figures for the user (one query): open orders past their
+    deadline, due within the hour, escalated to the user and not acknowledged, and new in the
+    user's areas (nobody has taken them)."""
+    if not may_use_work_orders(user):
+        return TodayCounts(0, 0, 0, 0)
+    conditions = _today_conditions(user, clock.now())
+    figures = _today_base(user).aggregate(
+        **{name: Count("pk", filter=condition) for name, condition in conditions.items()}
+    )
+    return TodayCounts(**{name: figures[name] or 0 for name in TODAY_FILTERS})
+
+
+def today_orders(user: Actor, due: str) -> QuerySet[WorkOrder]:
+    """Returns the orders behind one of the home's figures (`due` in TODAY_FILTERS), nearest
+    deadline first."""
+    condition = _today_conditions(user, clock.now())[due]
+    return (
+        _today_base(user)
+        .filter(condition)
+        .select_related("person", "area", "assignee", "queue_area")
+        .prefetch_related("person__tags")
+        .order_by("deadline", "id")
+    )
+
+
+def p0_queue(user: Actor) -> list[OrderRow]:
+    """Returns the open P0 orders of a community lead's or an official's areas, nearest
+    deadline first, masked for them (empty for other roles)."""
+    if getattr(user, "role", "") not in MANAGERS and not getattr(user, "is_superuser", False):
+        return []
+    orders = _listed(_visible(user).filter(state__in=OPEN_STATES, priority=Priority.P0))
+    return present_orders(user, orders[:P0_SHOWN])

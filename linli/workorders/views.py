@@ -8,6 +8,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from linli.core.actors import AuditContext
@@ -28,24 +29,41 @@ def _require_pages(request: HttpRequest) -> None:
         raise PermissionDenied
 
 
-def _list(request: HttpRequest, orders, tab: str) -> HttpResponse:
+def _list(request: HttpRequest, orders, tab: str, due: str = "") -> HttpResponse:
     page = CappedPaginator(orders, settings.LINLI_PAGE_SIZE).get_page(request.GET.get("page"))
     context = {
         "tab": tab,
+        "due": due,
+        "due_label": DUE_LABELS.get(due, ""),
         "page": page,
         "query": "",
         "rows": selectors.present_orders(request.user, page.object_list),
-        "escalated": selectors.present_orders(
+        # A figure's list is only that figure's orders.
+        "escalated": []
+        if due
+        else selectors.present_orders(
             request.user, selectors.escalated_to(request.user)[:ESCALATED_SHOWN]
         ),
     }
     return render(request, "workorders/list.html", context)
 
 
+DUE_LABELS = {
+    "overdue": gettext_lazy("Overdue"),
+    "hour": gettext_lazy("Due within the hour"),
+    "escalated": gettext_lazy("Escalated to me"),
+    "new": gettext_lazy("New in my areas"),
+}
+
+
 @login_required
 def my_orders(request: HttpRequest) -> HttpResponse:
-    """The orders assigned to me, nearest deadline first."""
+    """The orders assigned to me, nearest deadline first; `?due=` one of the home's figures
+    (overdue, hour, escalated, new) lists the orders behind it instead."""
     _require_pages(request)
+    due = request.GET.get("due", "")
+    if due in selectors.TODAY_FILTERS:
+        return _list(request, selectors.today_orders(request.user, due), "due", due)
     return _list(request, selectors.my_orders(request.user), "mine")
 
 
