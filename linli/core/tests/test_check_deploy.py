@@ -147,3 +147,26 @@ def test_a_running_campaign_not_escalated_for_long_fails(good, world):
     text = line(run(fails=True), "Screening escalation loop")
     assert text.startswith("FAIL ")
     assert "linli-escalate-screening" in text
+
+
+def test_the_linli_command_takes_the_hyphenated_name(monkeypatch):
+    import sys
+
+    from django.core import management
+
+    from linli import cli
+
+    seen: list[list[str]] = []
+    monkeypatch.setattr(management, "execute_from_command_line", seen.append)
+    monkeypatch.setattr(sys, "argv", ["linli", "check-deploy", "--no-color"])
+    cli.main()
+    assert seen == [["linli", "check_deploy", "--no-color"]]
+
+
+@pytest.mark.django_db
+def test_an_unusable_speech_engine_fails_on_its_own_line(good):
+    good.LINLI_VOICE_TTS = "linli.adapters.tts.no_such_engine.Engine"
+    output = run(fails=True)
+    assert line(output, "Speech engine").startswith("FAIL ")
+    assert "espeak-ng" in line(output, "Speech engine")
+    assert "linli.E052" not in line(output, "System checks")
