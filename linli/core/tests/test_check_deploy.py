@@ -170,3 +170,14 @@ def test_an_unusable_speech_engine_fails_on_its_own_line(good):
     assert line(output, "Speech engine").startswith("FAIL ")
     assert "espeak-ng" in line(output, "Speech engine")
     assert "linli.E052" not in line(output, "System checks")
+
+
+@pytest.mark.django_db
+def test_migrate_makes_the_cache_table(good):
+    from django.core.management.sql import emit_post_migrate_signal
+
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE linli_cache")
+    emit_post_migrate_signal(verbosity=0, interactive=False, db="default")
+    assert "linli_cache" in connection.introspection.table_names()
+    assert line(run(fails=False), "Cache table").startswith("OK ")
