@@ -149,7 +149,7 @@ def check_system(found: list[checks.CheckMessage]) -> list[Result]:
     errors = [m for m in found if m.level >= checks.ERROR]
     warnings = [m for m in found if checks.WARNING <= m.level < checks.ERROR]
     if errors:
-        detail = "; ".join(f"{m.id} {m.msg}" for m in errors)
+        detail = "; ".join([f"{m.id} {m.msg}" for m in errors] + [str(m.id) for m in warnings])
         return [Result(FAIL, SYSTEM_CHECKS, detail, FIX_CHECKS)]
     if warnings:
         detail = "; ".join(str(m.id) for m in warnings)
