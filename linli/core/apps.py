@@ -14,7 +14,10 @@ class CoreConfig(AppConfig):
 
         # The cache holds guards every process must see (one send run per campaign), so it
         # lives in the database; whoever migrates gets its table, nobody has to remember it.
-        post_migrate.connect(create_cache_table, sender=self)
+        # Not sender=self: post_migrate is sent only for apps with models, and core has none,
+        # so it never fired (found by `linli check-deploy` on a freshly migrated database).
+        # createcachetable does nothing when the table exists.
+        post_migrate.connect(create_cache_table, dispatch_uid="linli.core.create_cache_table")
 
 
 def create_cache_table(using: str = "default", **kwargs: object) -> None:
