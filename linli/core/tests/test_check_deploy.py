@@ -12,8 +12,11 @@ from linli.core.management.commands.check_deploy import LOOP_STALE
 
 
 @pytest.fixture
-def good(settings, tmp_path):
-    """A configuration that passes what applies in tests: static collected, public URL set."""
+def good(settings, tmp_path, monkeypatch):
+    """A configuration that passes what applies in tests: static collected, public URL set.
+    The browser stories' conftest allows sync ORM calls under Playwright's loop for the whole
+    run (DJANGO_ALLOW_ASYNC_UNSAFE), which Django's deploy checks rightly refuse."""
+    monkeypatch.delenv("DJANGO_ALLOW_ASYNC_UNSAFE", raising=False)
     (tmp_path / "staticfiles.json").write_text("{}")
     settings.STATIC_ROOT = tmp_path
     settings.LINLI_PUBLIC_URL = "https://linli.example.gov.cn"
@@ -27,7 +30,11 @@ def run(*, fails: bool) -> str:
             call_command("check_deploy", stdout=out)
         assert "check(s) failed" in str(caught.value)
     else:
-        call_command("check_deploy", stdout=out)
+        try:
+            call_command("check_deploy", stdout=out)
+        except CommandError as error:
+            # Say which check failed, not only that one did.
+            raise AssertionError(out.getvalue()) from error
     return out.getvalue()
 
 
