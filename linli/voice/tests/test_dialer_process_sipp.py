@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from linli.adapters.telephony.tests.test_sip_sipp import SIPP, Sipp
+from linli.voice.tests.process_setup import robot_started
 
 if SIPP is None and os.environ.get("LINLI_REQUIRE_SIPP") != "1":
     pytestmark = pytest.mark.skip(reason="sipp (Debian sip-tester) is not installed")
@@ -31,40 +32,10 @@ if SIPP is None and os.environ.get("LINLI_REQUIRE_SIPP") != "1":
 ROOT = Path(__file__).resolve().parents[3]
 WAIT = 60  # seconds: a bound for waiting, never a speed claim
 CALLS = 2
-SETUP = """
+SETUP = (
+    robot_started(dwellings=4)
+    + """
 import os
-from datetime import time
-from linli.accounts.models import User
-from linli.demo import generator
-from linli.screening.selectors import questionnaires as questionnaire_selectors
-from linli.screening.services import campaigns as campaign_services
-from linli.screening.services import questionnaires as questionnaire_services
-from linli.voice.models import CallJob, Line, default_retry_rules
-from linli.voice.services import robots as robot_services
-
-shape = generator.DemoShape(
-    communities=1, grids_per_community=1, compounds_per_grid=1, dwellings_per_compound=4
-)
-generator.generate_demo(seed=11, shape=shape, screening=False)
-lead = User.objects.get(username="lead1")
-community = lead.areas.get()
-questionnaire = questionnaire_services.create_questionnaire(
-    name="q", area=community, by=lead, from_template="daily_symptoms"
-)
-campaign = campaign_services.create_campaign(
-    name="c",
-    questionnaire_version=questionnaire_selectors.latest_version(questionnaire),
-    area=community,
-    by=lead,
-    channels=["phone", "door_knock"],
-)
-campaign_services.launch_campaign(campaign=campaign, by=lead)
-robot_services.robot_of(campaign)
-robot_services.configure_robot(
-    campaign=campaign, by=lead, calling_start=time(0), calling_end=time(23, 59),
-    retry_rules=default_retry_rules(),
-)
-robot_services.start_robot(campaign=campaign, by=lead)
 # Exactly as many calls as the SIPp takes: the others are left out of the robot's queue.
 keep = list(CallJob.objects.order_by("pk").values_list("pk", flat=True)[:CALLS])
 CallJob.objects.exclude(pk__in=keep).update(state="done", last_outcome="skipped")
@@ -73,6 +44,7 @@ Line.objects.create(
     settings={"host": "127.0.0.1", "port": int(os.environ["SIPP_PORT"]), "bind": "127.0.0.1:0"},
 )
 """
+)
 REPORT = """
 import json
 from linli.screening.models import ContactAttempt

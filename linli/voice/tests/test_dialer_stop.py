@@ -16,49 +16,22 @@ from pathlib import Path
 
 import pytest
 
+from linli.voice.tests.process_setup import robot_started
+
 ROOT = Path(__file__).resolve().parents[3]
 # A liveness bound, not a speed claim: the dialer's grace here is 2 s.
 EXIT_BOUND = 30.0
 DIALER = [sys.executable, "manage.py", "dialer", "--simulated"]
-SETUP = """
-from datetime import time
-from linli.accounts.models import User
-from linli.demo import generator
-from linli.screening.selectors import questionnaires as questionnaire_selectors
-from linli.screening.services import campaigns as campaign_services
-from linli.screening.services import questionnaires as questionnaire_services
-from linli.voice.models import Line, default_retry_rules
-from linli.voice.services import robots as robot_services
-
-shape = generator.DemoShape(
-    communities=1, grids_per_community=1, compounds_per_grid=1, dwellings_per_compound=8
-)
-generator.generate_demo(seed=11, shape=shape, screening=False)
-lead = User.objects.get(username="lead1")
-community = lead.areas.get()
-questionnaire = questionnaire_services.create_questionnaire(
-    name="q", area=community, by=lead, from_template="daily_symptoms"
-)
-campaign = campaign_services.create_campaign(
-    name="c",
-    questionnaire_version=questionnaire_selectors.latest_version(questionnaire),
-    area=community,
-    by=lead,
-    channels=["phone", "door_knock"],
-)
-campaign_services.launch_campaign(campaign=campaign, by=lead)
-robot_services.robot_of(campaign)
-robot_services.configure_robot(
-    campaign=campaign, by=lead, calling_start=time(0), calling_end=time(23, 59),
-    retry_rules=default_retry_rules(),
-)
-robot_services.start_robot(campaign=campaign, by=lead)
+SETUP = (
+    robot_started(dwellings=8)
+    + """
 Line.objects.create(
     name="simulated", carrier="simulated", max_concurrent=50, calls_per_second=20,
     settings={"rates": {"answer": 1.0, "no_answer": 0, "busy": 0, "wrong_number": 0},
               "ring_seconds": [0.2, 0.5]},
 )
 """
+)
 
 
 def manage(env: dict, *args: str, **kwargs) -> subprocess.CompletedProcess:
